@@ -1,0 +1,76 @@
+// swift-tools-version:6.0
+import Foundation
+import PackageDescription
+
+// schema/ holds the numbered migrations; each .sql file there ships as a resource.
+let schemaDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("schema")
+let migrationFiles = ((try? FileManager.default.contentsOfDirectory(atPath: schemaDirectory.path)) ?? [])
+    .filter { $0.hasSuffix(".sql") }.sorted()
+
+let package = Package(
+    name: "registry",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "registry", targets: ["registry"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure domain: value types and rules, no I/O.
+        .target(
+            name: "RegistryDomain",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The migrations, as a module whose resources are schema/*.sql.
+        .target(
+            name: "RegistrySchema",
+            path: "schema",
+            sources: ["SchemaFiles.swift"],
+            resources: migrationFiles.map { .copy($0) }
+        ),
+        // Storage on PostgresNIO: migrations, repositories, embedded cluster.
+        .target(
+            name: "RegistryStorage",
+            dependencies: [
+                "RegistryDomain", "RegistrySchema",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Synthetic national registry for demos and benchmarks, bulk-loaded with COPY.
+        .target(
+            name: "RegistryDemo",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        // The command-line tool's commands, as a library so tests can drive them.
+        .target(
+            name: "RegistryCLI",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryDemo",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(name: "registry", dependencies: ["RegistryCLI"]),
+        .testTarget(
+            name: "RegistryDomainTests",
+            dependencies: [
+                "RegistryDomain",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "RegistryStorageTests",
+            dependencies: ["RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryCLI"]
+        ),
+    ]
+)

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RegistryDomain
+import RegistryStorage
+
+/// What a command gets to work with: the migrated store, the options and the printer.
+struct CommandContext: Sendable {
+    let options: GlobalOptions
+    let store: RegistryStore
+    var database: Database { store.database }
+    var actor: String { options.actorName }
+    var today: LocalDate { store.today() }
+
+    /// Opens the database, applies pending migrations, runs `body`, closes, and turns every error
+    /// into one line on stderr and a non-zero exit.
+    static func run(_ options: GlobalOptions, database name: String? = nil, migrate: Bool = true,
+                    _ body: (CommandContext) async throws -> Void) async throws {
+        try await Output.reportingErrors(json: options.json) {
+            let url = try options.resolveDatabaseURL(database: name)
+            let database = try await Database.open(url, logger: Output.quietLogger)
+            do {
+                let store = RegistryStore(database: database)
+                if migrate {
+                    try await Migrator.migrate(database)
+                    try await store.ensureStandardProtocols()
+                }
+                try await body(CommandContext(options: options, store: store))
+                await database.close()
+            } catch {
+                await database.close()
+                throw error
+            }
+        }
+    }
+
+    /// Prints a value as JSON, or as the text `human` returns.
+    func emit<T: Encodable>(_ value: T, human: () -> String) throws {
+        if options.json { try Output.printJSON(value) } else { print(human()) }
+    }
+
+    /// The pseudonym key under the registry home.
+    func pseudonymizer() throws -> Pseudonymizer { try PseudonymKey.load(home: options.homeURL) }
+}
+
+/// Printing: JSON in snake_case with YYYY-MM-DD dates, errors on stderr.
+enum Output {
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "registry")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    static func printJSON<T: Encodable>(_ value: T) throws {
+        let data = try encoder().encode(value)
+        FileHandle.standardOutput.write(data)
+        FileHandle.standardOutput.write(Data("\n".utf8))
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// Runs `body`; any error becomes one line on stderr (or a JSON object with `error` and
+    /// `field`) and exit code 1 for refusals, 3 when the database or set-up is at fault.
+    static func reportingErrors(json: Bool, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch let error as RegistryError {
+            emitError(error, json: json)
+            throw ExitCode([.unavailable, .configuration].contains(error.code) ? 3 : 1)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            let mapped = DatabaseErrors.map(error)
+            if let registryError = mapped as? RegistryError {
+                emitError(registryError, json: json)
+                throw ExitCode(registryError.code == .unavailable ? 3 : 1)
+            }
+            emitError(RegistryError(.unavailable, "unexpected failure: \(DatabaseErrors.summary(error))"), json: json)
+            throw ExitCode(3)
+        }
+    }
+
+    static func emitError(_ error: RegistryError, json: Bool) {
+        if json {
+            struct Problem: Encodable { var error: String; var field: String?; var code: String; var hint: String? }
+            let problem = Problem(error: error.message, field: error.field, code: error.code.rawValue, hint: error.hint)
+            let data = (try? encoder().encode(problem)) ?? Data()
+            printError(String(decoding: data, as: UTF8.self))
+        } else {
+            printError("error: \(error.description)")
+        }
+    }
+}
+
+/// Parses values the way every command does, naming the option at fault.
+enum Parse {
+    static func id(_ text: String, field: String) throws(RegistryError) -> Int {
+        guard let id = Int(text), id > 0 else {
+            throw .invalid(field, "'\(text)' is not a \(field) id; expected a positive whole number as printed by the command that created it")
+        }
+        return id
+    }
+}
+
+/// A plain text table for people.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    guard !rows.isEmpty else { return "(none)" }
+    let widths = header.indices.map { i in max(header[i].count, rows.map { $0[i].count }.max() ?? 0) }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            .trimmingCharactersInWhitespace()
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n")
+}

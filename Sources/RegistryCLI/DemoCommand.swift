@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import PostgresNIO
+import RegistryDemo
+import RegistryDomain
+import RegistryStorage
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "demo", abstract: "Build a realistic synthetic national registry and print a summary.", discussion: """
+        Writes 141 institutions, products of every class, N patients with administrations from
+        2020-09 to the as-of date and their follow-ups (most past ones completed, with gaps), using
+        COPY. The same seed and as-of date give the same data.
+
+        On the embedded cluster it writes the database registry_demo, made anew each run; look at it
+        with e.g. `registry --database registry_demo followups list --patient 1`. With
+        --database-url, the target must be an empty registry or one an earlier demo made.
+
+        Examples:
+          registry demo
+          registry demo --patients 200000 --seed 7
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Patients to enrol.") var patients: Int = 5_000
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(name: .customLong("as-of"), help: "The demo's today, YYYY-MM-DD (default: today in Seoul).") var asOf: String?
+    @Flag(help: "No progress lines on stderr.") var quiet = false
+
+    func run() async throws {
+        try await Output.reportingErrors(json: global.json) {
+            guard (1...5_000_000).contains(patients) else {
+                throw RegistryError.invalid("patients", "\(patients) is out of range; allowed: 1 to 5,000,000")
+            }
+            let today = try asOf.map { text throws(RegistryError) in try Rules.date(text, field: "as-of") } ?? LocalDate.todayInSeoul()
+            let url = try await resetTarget()
+            let database = try await Database.open(url, logger: Output.quietLogger)
+            do {
+                try await Migrator.migrate(database)
+                let store = RegistryStore(database: database, today: { today })
+                try await store.ensureStandardProtocols()
+                let quiet = self.quiet
+                let summary = try await DemoRegistry.load(into: store, options: DemoOptions(patients: patients, seed: seed, asOf: today)) { line in
+                    if !quiet { Output.printError(line) }
+                }
+                await database.close()
+                if global.json { try Output.printJSON(summary) } else { print(Self.describe(summary, url: url)) }
+            } catch {
+                await database.close()
+                throw error
+            }
+        }
+    }
+
+    /// The database to write: registry_demo on the embedded cluster, dropped and made anew; or
+    /// the given URL if it is empty or was made by an earlier demo.
+    private func resetTarget() async throws -> DatabaseURL {
+        let explicit = global.databaseURL ?? ProcessInfo.processInfo.environment["REGISTRY_DATABASE_URL"]
+        let url = try global.resolveDatabaseURL(database: explicit == nil ? (global.databaseName ?? "registry_demo") : nil)
+        let probe = try await Database.open(url, logger: Output.quietLogger)
+        let state: (patients: Int, isDemo: Bool)
+        do {
+            state = try await probe.read { c in
+                let tables = try await c.query("SELECT to_regclass('patient') IS NOT NULL, to_regclass('registry_meta') IS NOT NULL", logger: probe.logger)
+                let (hasPatients, hasMeta) = try await tables.decode((Bool, Bool).self).first(where: { _ in true })!
+                let n = hasPatients ? try await c.query("SELECT count(*) FROM patient", logger: probe.logger).decode(Int.self).first(where: { _ in true })! : 0
+                let demo = hasMeta ? try await c.query("SELECT count(*) FROM registry_meta WHERE key = 'demo'", logger: probe.logger).decode(Int.self).first(where: { _ in true })! > 0 : false
+                return (n, demo)
+            }
+            await probe.close()
+        } catch {
+            await probe.close()
+            throw error
+        }
+        if explicit != nil && state.patients > 0 && !state.isDemo {
+            throw RegistryError.conflict("database-url", "\(url) already holds \(state.patients) patients that no demo made; the demo writes only into an empty registry or an earlier demo's",
+                                         hint: "point --database-url at an empty database")
+        }
+        if state.patients == 0 && !state.isDemo { return url }
+        // Synthetic data only: the demo's own database is dropped and made anew.
+        let admin = try await Database.open(url.with(database: "postgres"), logger: Output.quietLogger)
+        do {
+            try await admin.read { c in
+                try await c.query("DROP DATABASE IF EXISTS \(unescaped: "\"" + url.database + "\"") WITH (FORCE)", logger: admin.logger)
+                try await c.query("CREATE DATABASE \(unescaped: "\"" + url.database + "\"")", logger: admin.logger)
+            }
+            await admin.close()
+        } catch {
+            await admin.close()
+            throw error
+        }
+        return url
+    }
+
+    static func describe(_ s: DemoSummary, url: DatabaseURL) -> String {
+        func list(_ d: [String: Int]) -> String { d.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.formatted())" }.joined(separator: ", ") }
+        return """
+            synthetic registry written to \(url) (seed \(s.seed), as of \(s.asOf))
+              institutions     \(s.institutions)
+              products         \(s.products)
+              plans            \(list(s.plansByDecision))
+              patients         \(s.patientsByStatus.values.reduce(0, +).formatted()) (\(list(s.patientsByStatus)))
+              administrations  \(s.administrations.formatted())
+              follow-ups       \(s.followUps.formatted()) (\(list(s.followUpsByStatus)))
+              time             \(String(format: "%.1f", s.seconds)) s in all; follow-ups written at \(Int(s.followUpRowsPerSecond).formatted()) rows/s (\(String(format: "%.1f", s.followUpWriteSeconds)) s, audit trail included); \(Int(s.rowsPerSecond).formatted()) rows/s overall
+            """
+    }
+}

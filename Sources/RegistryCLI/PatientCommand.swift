@@ -1,0 +1,188 @@
+import ArgumentParser
+import RegistryDomain
+
+struct PatientCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "patient", abstract: "Treated patients, known only by pseudonym.", subcommands: [Enroll.self, Show.self])
+
+    struct Enroll: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enrol a patient (the same local key finds the same patient).", discussion: """
+            The local patient key never leaves this command: the registry stores only its pseudonym
+            (HMAC-SHA256 under the key in $REGISTRY_HOME/pseudonym.key or $REGISTRY_PSEUDONYM_KEY).
+
+            Example:
+              registry patient enroll --institution ARM-001 --local-id MRN-12345 --birth-year 1961 --sex female --consent-on 2025-03-20 --consent-version 2
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Enrolling institution's code.") var institution: String
+        @Option(name: .customLong("local-id"), help: "The institution's own patient key (not stored).") var localID: String
+        @Option(name: .customLong("birth-year"), help: "Year of birth.") var birthYear: Int
+        @Option(help: "female, male, other or unknown.") var sex: String
+        @Option(name: .customLong("consent-on"), help: "Date of consent, YYYY-MM-DD.") var consentOn: String
+        @Option(name: .customLong("consent-version"), help: "Version of the consent form (e.g. 2).") var consentVersion: String
+
+        struct Enrolled: Encodable {
+            var patient: Patient
+            var created: Bool
+            func encode(to encoder: any Encoder) throws {
+                try patient.encode(to: encoder)
+                enum Key: String, CodingKey { case created }
+                var c = encoder.container(keyedBy: Key.self)
+                try c.encode(created, forKey: .created)
+            }
+        }
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let new = try NewPatient(institutionCode: institution, localID: localID, birthYear: birthYear, sex: sex,
+                                         consentOn: consentOn, consentVersion: consentVersion, pseudonymizer: try ctx.pseudonymizer(), today: ctx.today)
+                let (patient, created) = try await ctx.store.enroll(new, actor: ctx.actor)
+                try ctx.emit(Enrolled(patient: patient, created: created)) {
+                    created ? "patient \(patient.id) enrolled at \(patient.institutionCode)"
+                            : "already enrolled: patient \(patient.id) at \(patient.institutionCode)"
+                }
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a patient with administrations and follow-ups.", discussion: "Example:\n  registry patient show 42")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Patient id.") var patient: String
+
+        struct Shown: Encodable {
+            var patient: Patient
+            var administrations: [Administration]
+            var followUps: [FollowUp]
+        }
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let id = try Parse.id(patient, field: "patient")
+                let p = try await ctx.store.patient(id: id)
+                let admins = try await ctx.store.administrations(patientID: id)
+                let followUps = try await ctx.store.followUps(patientID: id)
+                try ctx.emit(Shown(patient: p, administrations: admins, followUps: followUps)) {
+                    """
+                    patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)
+                    \(table(["ADMINISTRATION", "ON", "PRODUCT", "LOT", "DOSE"], admins.map { ["\($0.id)", $0.administeredOn.description, $0.productCode, $0.lot, $0.dose] }))
+
+                    \(followUpTable(followUps))
+                    """
+                }
+            }
+        }
+    }
+}
+
+func followUpTable(_ followUps: [FollowUp]) -> String {
+    table(["FOLLOW-UP", "LABEL", "DUE", "WINDOW", "CONTACT", "STATUS"],
+          followUps.map { ["\($0.id)", $0.label, $0.due.description, "\($0.windowStart) – \($0.windowEnd)", $0.contactType.rawValue, $0.status.rawValue] })
+}
+
+struct AdministerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "administer", abstract: "Record a dose and generate its follow-up schedule.", discussion: """
+        The administration date anchors the schedule; month and year time points use calendar
+        arithmetic in Asia/Seoul (31 Jan + 1 month = 28/29 Feb).
+
+        Example:
+          registry administer --patient 42 --plan 12 --on 2025-04-01 --lot LOT-7 --dose "2e6 cells/kg" --fee-notified 30000000 --fee-collected 30000000
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Patient id.") var patient: String
+    @Option(help: "Approved plan id.") var plan: String
+    @Option(help: "Date of administration, YYYY-MM-DD.") var on: String
+    @Option(help: "Product lot number.") var lot: String
+    @Option(help: "Dose as given (e.g. \"2e6 cells/kg\").") var dose: String
+    @Option(name: .customLong("fee-notified"), help: "Fee notified to the patient, whole KRW.") var feeNotified: Int
+    @Option(name: .customLong("fee-collected"), help: "Fee collected, whole KRW.") var feeCollected: Int
+
+    struct Administered: Encodable {
+        var administration: Administration
+        var followUps: [FollowUp]
+        func encode(to encoder: any Encoder) throws {
+            try administration.encode(to: encoder)
+            enum Key: String, CodingKey { case followUps = "follow_ups" }
+            var c = encoder.container(keyedBy: Key.self)
+            try c.encode(followUps, forKey: .followUps)
+        }
+    }
+
+    func run() async throws {
+        try await CommandContext.run(global) { ctx in
+            let new = try NewAdministration(on: on, lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, today: ctx.today)
+            let (admin, followUps) = try await ctx.store.administer(patientID: try Parse.id(patient, field: "patient"),
+                                                                    planID: try Parse.id(plan, field: "plan"), new, actor: ctx.actor)
+            try ctx.emit(Administered(administration: admin, followUps: followUps)) {
+                "administration \(admin.id) recorded; \(followUps.count) follow-ups scheduled\n" + followUpTable(followUps)
+            }
+        }
+    }
+}
+
+struct TraceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "trace", abstract: "Traceability: a lot's patients, or a patient's lots.", discussion: """
+        Examples:
+          registry trace --lot LOT-7
+          registry trace --patient 42
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Product lot number.") var lot: String?
+    @Option(help: "Patient id.") var patient: String?
+
+    func run() async throws {
+        try await CommandContext.run(global) { ctx in
+            guard (lot == nil) != (patient == nil) else {
+                throw RegistryError.invalid("lot", "give exactly one of --lot or --patient")
+            }
+            let admins = try await ctx.store.administrations(patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") }, lot: lot)
+            try ctx.emit(admins) {
+                table(["ADMINISTRATION", "PATIENT", "INSTITUTION", "PRODUCT", "LOT", "ON"],
+                      admins.map { ["\($0.id)", "\($0.patientID)", $0.institutionCode, $0.productCode, $0.lot, $0.administeredOn.description] })
+            }
+        }
+    }
+}
+
+struct FollowUpsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "followups", abstract: "Follow-up schedules.", subcommands: [List.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List a patient's follow-ups, or an institution's due before a date.", discussion: """
+            Examples:
+              registry followups list --patient 42
+              registry followups list --institution ARM-001 --due-before 2026-01-01 --status scheduled
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Patient id.") var patient: String?
+        @Option(help: "Institution code (with --due-before).") var institution: String?
+        @Option(name: .customLong("due-before"), help: "Only follow-ups due before this date, YYYY-MM-DD.") var dueBefore: String?
+        @Option(help: "Only this status: scheduled, completed, not-done, not-required, missed.") var status: String?
+        @Option(help: "At most this many rows (institution listing).") var limit: Int = 1000
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let statusFilter = try status.map { s throws(RegistryError) -> FollowUpStatus in
+                    guard let v = FollowUpStatus(rawValue: s) else {
+                        throw .invalid("status", "'\(s)' is not a follow-up status; allowed: \(FollowUpStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    return v
+                }
+                let list: [FollowUp]
+                if let patient, institution == nil {
+                    list = try await ctx.store.followUps(patientID: try Parse.id(patient, field: "patient")).filter { statusFilter == nil || $0.status == statusFilter }
+                } else if let institution, patient == nil {
+                    guard let dueBefore else {
+                        throw RegistryError.invalid("due-before", "listing an institution's follow-ups needs --due-before YYYY-MM-DD")
+                    }
+                    guard (1...100_000).contains(limit) else { throw RegistryError.invalid("limit", "\(limit) is out of range; allowed: 1 to 100000") }
+                    list = try await ctx.store.followUps(institutionCode: try Rules.institutionCode(institution),
+                                                         dueBefore: try Rules.date(dueBefore, field: "due-before"), status: statusFilter, limit: limit)
+                } else {
+                    throw RegistryError.invalid("patient", "give either --patient ID, or --institution CODE with --due-before DATE")
+                }
+                try ctx.emit(list) { followUpTable(list) }
+            }
+        }
+    }
+}

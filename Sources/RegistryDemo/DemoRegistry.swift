@@ -1,0 +1,259 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistryStorage
+
+/// What the synthetic registry should hold.
+public struct DemoOptions: Sendable {
+    /// Patients to enrol.
+    public var patients: Int
+    /// The seed: the same seed and as-of date give the same registry.
+    public var seed: UInt64
+    /// The registry's "today": administrations run from 2020-09 up to it.
+    public var asOf: LocalDate
+    /// Patients written per transaction.
+    public var chunkSize: Int
+
+    public init(patients: Int, seed: UInt64, asOf: LocalDate, chunkSize: Int = 5_000) {
+        self.patients = patients; self.seed = seed; self.asOf = asOf; self.chunkSize = chunkSize
+    }
+}
+
+/// What was written, counted back from the database, and how fast.
+public struct DemoSummary: Codable, Sendable {
+    public var seed: UInt64
+    public var asOf: LocalDate
+    public var institutions: Int
+    public var products: Int
+    public var plansByDecision: [String: Int]
+    public var patientsByStatus: [String: Int]
+    public var administrations: Int
+    public var followUpsByStatus: [String: Int]
+    public var followUps: Int
+    public var seconds: Double
+    /// Seconds spent in the follow-up COPY statements, audit trigger included.
+    public var followUpWriteSeconds: Double
+    /// Follow-up rows per second of follow-up writing.
+    public var followUpRowsPerSecond: Double
+    /// All rows (patients, administrations, follow-ups) per second of the whole run.
+    public var rowsPerSecond: Double
+}
+
+/// Builds a realistic synthetic national registry: 141 institutions, products of every class,
+/// patients with administrations from 2020-09 to the as-of date, and follow-ups of which most past
+/// ones are completed, with per-institution gaps, deaths, withdrawals and losses to follow-up.
+public enum DemoRegistry {
+    static let earliest = LocalDate(year: 2020, month: 9, day: 1)!
+    static let launch = LocalDate(year: 2025, month: 2, day: 21)!
+
+    /// Writes the registry into an empty, migrated database.
+    public static func load(into store: RegistryStore, options: DemoOptions,
+                            progress: @escaping @Sendable (String) -> Void) async throws -> DemoSummary {
+        guard options.asOf >= LocalDate(year: 2025, month: 6, day: 1)! else {
+            throw RegistryError.invalid("as-of", "the demo needs an as-of date on or after 2025-06-01 (all 141 institutions designated)")
+        }
+        let started = ContinuousClock.now
+        let reference = try await writeReference(store: store, options: options)
+        progress("reference data: \(DemoCatalogue.institutionCount) institutions, \(DemoCatalogue.products.count) products, \(reference.plans.count) plans")
+
+        let protocols = try await store.protocols()
+        let generator = DemoPatientGenerator(options: options, reference: reference, protocols: protocols)
+        let logger = store.database.logger
+        var followUpSeconds = 0.0
+        var written = (patients: 0, administrations: 0, followUps: 0)
+        var ids = DemoPatientGenerator.NextIDs()
+        let chunks = stride(from: 1, through: options.patients, by: options.chunkSize).map { $0...min($0 + options.chunkSize - 1, options.patients) }
+        // Generate the next chunk on another core while PostgreSQL takes this one.
+        var pending: Task<DemoPatientGenerator.Chunk, Never>? = chunks.first.map { range in
+            let start = ids
+            return Task { generator.generate(patients: range, ids: start) }
+        }
+        for (index, _) in chunks.enumerated() {
+            let chunk = await pending!.value
+            ids = chunk.nextIDs
+            if index + 1 < chunks.count {
+                let range = chunks[index + 1], start = ids
+                pending = Task { generator.generate(patients: range, ids: start) }
+            }
+            let seconds = try await store.database.transaction(actor: "registry demo", reason: "synthetic demo data (seed \(options.seed))") { c in
+                try await chunk.patients.copy(into: "patient", columns: DemoPatientGenerator.patientColumns, on: c, logger: logger)
+                try await chunk.administrations.copy(into: "administration", columns: DemoPatientGenerator.administrationColumns, on: c, logger: logger)
+                let t0 = ContinuousClock.now
+                try await chunk.followUps.copy(into: "follow_up", columns: DemoPatientGenerator.followUpColumns, on: c, logger: logger)
+                return (ContinuousClock.now - t0).seconds
+            }
+            followUpSeconds += seconds
+            written.patients += chunk.patients.rows
+            written.administrations += chunk.administrations.rows
+            written.followUps += chunk.followUps.rows
+            let elapsed = (ContinuousClock.now - started).seconds
+            progress("patients \(written.patients.formatted())/\(options.patients.formatted()), follow-ups \(written.followUps.formatted()) (\(Int(Double(written.followUps) / max(followUpSeconds, 0.001)).formatted()) follow-up rows/s, \(String(format: "%.1f", elapsed)) s)")
+        }
+        try await finish(store: store, options: options)
+        let seconds = (ContinuousClock.now - started).seconds
+        var summary = try await count(store: store, options: options)
+        summary.seconds = seconds
+        summary.followUpWriteSeconds = followUpSeconds
+        summary.followUpRowsPerSecond = Double(written.followUps) / max(followUpSeconds, 0.001)
+        summary.rowsPerSecond = Double(written.patients + written.administrations + written.followUps) / max(seconds, 0.001)
+        return summary
+    }
+
+    // MARK: reference data
+
+    struct Reference: Sendable {
+        struct Plan: Sendable {
+            var id: Int
+            var institution: Int
+            var product: Int
+            var protocolID: Int
+            var approvedOn: LocalDate
+            var weight: Double
+        }
+        var plans: [Plan]
+        var approved: [Plan]
+        var institutionCodes: [Int: String]
+        var diligence: [Int: Double]
+    }
+
+    static func writeReference(store: RegistryStore, options: DemoOptions) async throws -> Reference {
+        var rng = SeededRandom(seed: options.seed, stream: 0)
+        let asOf = options.asOf
+        // Institutions: 60 designated early, 112 by the pathway's launch, 141 by May 2025.
+        var codes: [String] = [], names: [String] = [], designations: [String] = [], designatedOn: [String] = [], statuses: [String] = []
+        var weights: [Int: Double] = [:], diligence: [Int: Double] = [:], designated: [Int: LocalDate] = [:]
+        for i in 1...DemoCatalogue.institutionCount {
+            let code = String(format: "ARM-%03d", i)
+            let on: LocalDate
+            switch i {
+            case 1...60: on = earliest.adding(days: rng.int(0...300))
+            case 61...112: on = LocalDate(year: 2021, month: 7, day: 1)!.adding(days: rng.int(0...(launch.dayNumber - LocalDate(year: 2021, month: 7, day: 1)!.dayNumber)))
+            default: on = launch.adding(days: rng.int(1...99))
+            }
+            codes.append(code)
+            names.append("\(DemoCatalogue.cities[(i * 7) % DemoCatalogue.cities.count]) \(DemoCatalogue.kinds[(i * 3) % DemoCatalogue.kinds.count]) \(i)")
+            designations.append("D-\(on.year)-\(String(format: "%03d", i))")
+            designatedOn.append(min(on, asOf).description)
+            statuses.append(i == 137 || i == 139 ? "suspended" : i == 141 ? "revoked" : "active")
+            weights[i] = 1 / pow(Double(i), 0.8)  // a few large centres treat most patients
+            diligence[i] = 0.84 + 0.15 * rng.unit()
+            designated[i] = on
+        }
+        let protocolIDs = try await store.protocols().reduce(into: [FollowUpClass: Int]()) { out, entry in
+            if entry.value.version == 1 { out[entry.value.followUpClass] = entry.key }
+        }
+        var plans: [Reference.Plan] = []
+        var planRows: (inst: [Int], prod: [Int], proto: [Int], indication: [String], risk: [String], decision: [String], on: [String?], ref: [String?]) = ([], [], [], [], [], [], [], [])
+        var refCounter: [Int: Int] = [:]
+        for i in 1...DemoCatalogue.institutionCount {
+            var chosen = Set<Int>()
+            let count = rng.int(2...6)
+            while chosen.count < count {
+                // Weighted draw of a product.
+                let total = DemoCatalogue.products.map(DemoCatalogue.weight).reduce(0, +)
+                var x = rng.unit() * total, pick = 0
+                for (k, p) in DemoCatalogue.products.enumerated() { x -= DemoCatalogue.weight(p); if x <= 0 { pick = k; break } }
+                chosen.insert(pick)
+            }
+            for (n, k) in chosen.sorted().enumerated() {
+                let spec = DemoCatalogue.products[k]
+                let cls = spec.modality.followUpClass!
+                let decision: PlanDecision
+                let r = rng.unit()
+                decision = n == 0 || r < 0.80 ? .approved : r < 0.88 ? .rejected : r < 0.92 ? .withdrawn : .pending
+                let risk: RiskClass = cls != .cell ? .high : spec.modality == .stemCell ? (rng.chance(0.5) ? .high : .medium) : (rng.chance(0.5) ? .medium : .low)
+                var on: LocalDate? = nil
+                if decision != .pending {
+                    let start = max(designated[i]!, earliest)
+                    on = min(start.adding(days: rng.int(14...200)), asOf.adding(days: -30))
+                }
+                let year = on?.year ?? asOf.year
+                refCounter[year, default: 0] += 1
+                planRows.inst.append(i); planRows.prod.append(k + 1); planRows.proto.append(protocolIDs[cls]!)
+                planRows.indication.append(spec.indications[rng.int(0...(spec.indications.count - 1))])
+                planRows.risk.append(risk.rawValue); planRows.decision.append(decision.rawValue)
+                planRows.on.append(on?.description); planRows.ref.append(on.map { _ in "RC-\(year)-\(String(format: "%03d", refCounter[year]!))" })
+                let plan = Reference.Plan(id: plans.count + 1, institution: i, product: k + 1, protocolID: protocolIDs[cls]!,
+                                          approvedOn: on ?? asOf, weight: weights[i]! * DemoCatalogue.weight(spec))
+                plans.append(plan)
+            }
+        }
+        let approved = plans.enumerated().filter { planRows.decision[$0.offset] == "approved" && $0.element.approvedOn < asOf.adding(days: -7) }.map(\.element)
+        let specs = DemoCatalogue.products
+        try await store.database.transaction(actor: "registry demo", reason: "synthetic demo data (seed \(options.seed))") { c in
+            let logger = store.database.logger
+            try await c.query("""
+                INSERT INTO institution (id, code, name, designation_number, designated_on, status)
+                SELECT row_number() OVER (), * FROM unnest(\(codes), \(names), \(designations), \(designatedOn)::date[], \(statuses))
+                """, logger: logger)
+            try await c.query("""
+                INSERT INTO product (id, code, name, manufacturer, modality, follow_up_class, follow_up_years)
+                SELECT row_number() OVER (), * FROM unnest(\(specs.map(\.code)), \(specs.map(\.name)), \(specs.map(\.manufacturer)),
+                    \(specs.map(\.modality.rawValue)), \(specs.map { $0.modality.followUpClass!.rawValue }), \(specs.map { $0.modality.followUpClass!.years }))
+                """, logger: logger)
+            try await c.query("""
+                INSERT INTO treatment_plan (id, institution_id, product_id, protocol_id, indication, risk_class, decision, decided_on, committee_reference)
+                SELECT row_number() OVER (), i, p, pr, ind, r, d, nullif(o, '')::date, nullif(ref, '')
+                FROM unnest(\(planRows.inst), \(planRows.prod), \(planRows.proto), \(planRows.indication),
+                    \(planRows.risk), \(planRows.decision), \(planRows.on.map { $0 ?? "" }), \(planRows.ref.map { $0 ?? "" }))
+                    AS x(i, p, pr, ind, r, d, o, ref)
+                """, logger: logger)
+            try await c.query("""
+                INSERT INTO plan_risk_change (plan_id, risk_class, changed_on, reason)
+                SELECT id, risk_class, coalesce(decided_on, \(asOf)), 'initial risk class at submission' FROM treatment_plan ORDER BY id
+                """, logger: logger)
+        }
+        return Reference(plans: plans, approved: approved,
+                         institutionCodes: Dictionary(uniqueKeysWithValues: codes.enumerated().map { ($0.offset + 1, $0.element) }),
+                         diligence: diligence)
+    }
+
+    // MARK: finishing and counting
+
+    static func finish(store: RegistryStore, options: DemoOptions) async throws {
+        try await store.database.transaction(actor: "registry demo") { c in
+            let logger = store.database.logger
+            for table in ["institution", "product", "treatment_plan", "plan_risk_change", "patient", "administration", "follow_up"] {
+                try await c.query("SELECT setval(pg_get_serial_sequence(\(table), 'id'), greatest((SELECT max(id) FROM \(unescaped: table)), 1))", logger: logger)
+            }
+            try await c.query("""
+                INSERT INTO registry_meta (key, value) VALUES ('demo', \("seed=\(options.seed) patients=\(options.patients) as-of=\(options.asOf)"))
+                ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+                """, logger: logger)
+        }
+        _ = try await store.database.read { c in
+            try await c.query("ANALYZE", logger: store.database.logger)
+        }
+    }
+
+    static func count(store: RegistryStore, options: DemoOptions) async throws -> DemoSummary {
+        try await store.database.read { c in
+            let logger = store.database.logger
+            func grouped(_ sql: String) async throws -> [String: Int] {
+                var out: [String: Int] = [:]
+                for try await (k, n) in try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode((String, Int).self) { out[k] = n }
+                return out
+            }
+            func scalar(_ sql: String) async throws -> Int {
+                try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Int.self).first(where: { _ in true }) ?? 0
+            }
+            let followUps = try await grouped("SELECT status, count(*) FROM follow_up GROUP BY status")
+            return DemoSummary(
+                seed: options.seed, asOf: options.asOf,
+                institutions: try await scalar("SELECT count(*) FROM institution"),
+                products: try await scalar("SELECT count(*) FROM product"),
+                plansByDecision: try await grouped("SELECT decision, count(*) FROM treatment_plan GROUP BY decision"),
+                patientsByStatus: try await grouped("SELECT status, count(*) FROM patient GROUP BY status"),
+                administrations: try await scalar("SELECT count(*) FROM administration"),
+                followUpsByStatus: followUps, followUps: followUps.values.reduce(0, +),
+                seconds: 0, followUpWriteSeconds: 0, followUpRowsPerSecond: 0, rowsPerSecond: 0)
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

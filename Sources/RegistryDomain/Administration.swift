@@ -1,0 +1,68 @@
+/// One dose of a product given to a patient under a plan; its date anchors the follow-up schedule.
+public struct Administration: Codable, Equatable, Sendable {
+    public var id: Int
+    public var patientID: Int
+    public var planID: Int
+    public var institutionCode: String
+    public var productCode: String
+    public var administeredOn: LocalDate
+    public var lot: String
+    public var dose: String
+    public var feeNotifiedKRW: Int
+    public var feeCollectedKRW: Int
+
+    public init(id: Int, patientID: Int, planID: Int, institutionCode: String, productCode: String, administeredOn: LocalDate,
+                lot: String, dose: String, feeNotifiedKRW: Int, feeCollectedKRW: Int) {
+        self.id = id; self.patientID = patientID; self.planID = planID; self.institutionCode = institutionCode
+        self.productCode = productCode; self.administeredOn = administeredOn; self.lot = lot; self.dose = dose
+        self.feeNotifiedKRW = feeNotifiedKRW; self.feeCollectedKRW = feeCollectedKRW
+    }
+}
+
+/// A validated administration, before the registry checks it against the plan and patient.
+public struct NewAdministration: Sendable, Equatable {
+    public var administeredOn: LocalDate
+    public var lot: String
+    public var dose: String
+    public var feeNotifiedKRW: Int
+    public var feeCollectedKRW: Int
+
+    /// Validates the fields that need no database.
+    public init(on: String, lot: String, dose: String, feeNotified: Int, feeCollected: Int, today: LocalDate) throws(RegistryError) {
+        self.administeredOn = try Rules.date(on, field: "on")
+        try Rules.eventDate(administeredOn, field: "on", today: today)
+        let lot = lot.trimmingCharactersInWhitespace()
+        guard (1...40).contains(lot.count), lot.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./".contains($0)) }) else {
+            throw .invalid("lot", "'\(lot)' is not a lot number; expected 1–40 letters, digits, '-', '_', '.' or '/', e.g. LOT-7")
+        }
+        self.lot = lot
+        self.dose = try Rules.name(dose, field: "dose", maxLength: 100)
+        self.feeNotifiedKRW = try Rules.krw(feeNotified, field: "fee-notified")
+        self.feeCollectedKRW = try Rules.krw(feeCollected, field: "fee-collected")
+    }
+
+    /// The checks against the plan, institution and patient that decide whether this dose may be
+    /// recorded, in the order a coordinator would want to hear about them.
+    public static func checkEligibility(on date: LocalDate, plan: TreatmentPlan, institutionStatus: InstitutionStatus,
+                                        patient: Patient) throws(RegistryError) {
+        guard plan.decision == .approved, let approvedOn = plan.decidedOn else {
+            throw .conflict("plan", "plan \(plan.id) is \(plan.decision.rawValue), not approved; only approved plans may be used",
+                            hint: "record the committee's approval with: registry plan decide \(plan.id) --decision approved --on DATE --reference REF")
+        }
+        guard institutionStatus == .active else {
+            throw .conflict("plan", "institution \(plan.institutionCode) is \(institutionStatus.rawValue); only active institutions may treat")
+        }
+        guard patient.institutionCode == plan.institutionCode else {
+            throw .conflict("patient", "patient \(patient.id) is enrolled at \(patient.institutionCode), not at the plan's institution \(plan.institutionCode)")
+        }
+        guard patient.status == .active else {
+            throw .conflict("patient", "patient \(patient.id) is \(patient.status.rawValue); only active patients can receive a dose")
+        }
+        if date < approvedOn {
+            throw .invalid("on", "\(date) is before the plan's approval on \(approvedOn); a dose must follow approval")
+        }
+        if date < patient.consentOn {
+            throw .invalid("on", "\(date) is before the patient's consent on \(patient.consentOn); a dose must follow consent")
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// Whether a designated institution may treat and record.
+public enum InstitutionStatus: String, Codable, CaseIterable, Sendable {
+    case active, suspended, revoked
+}
+
+/// A hospital designated to give advanced regenerative treatments (112 at launch, 141 by May 2025).
+public struct Institution: Codable, Equatable, Sendable {
+    public var id: Int
+    public var code: String
+    public var name: String
+    public var designationNumber: String
+    public var designatedOn: LocalDate
+    public var status: InstitutionStatus
+
+    public init(id: Int, code: String, name: String, designationNumber: String, designatedOn: LocalDate, status: InstitutionStatus) {
+        self.id = id; self.code = code; self.name = name
+        self.designationNumber = designationNumber; self.designatedOn = designatedOn; self.status = status
+    }
+}
+
+/// A validated request to designate an institution.
+public struct NewInstitution: Sendable, Equatable {
+    public var code: String
+    public var name: String
+    public var designationNumber: String
+    public var designatedOn: LocalDate
+
+    /// Validates every field; throws on the first one at fault.
+    public init(code: String, name: String, designationNumber: String, designatedOn: String, today: LocalDate) throws(RegistryError) {
+        self.code = try Rules.institutionCode(code, field: "code")
+        self.name = try Rules.name(name, field: "name")
+        let designation = designationNumber.trimmingCharactersInWhitespace()
+        guard (1...40).contains(designation.count),
+              designation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "/") }) else {
+            throw .invalid("designation", "'\(designationNumber)' is not a designation number; expected 1–40 letters, digits, '-' or '/', e.g. D-2025-001")
+        }
+        self.designationNumber = designation
+        self.designatedOn = try Rules.date(designatedOn, field: "designated-on")
+        try Rules.eventDate(self.designatedOn, field: "designated-on", today: today)
+    }
+}

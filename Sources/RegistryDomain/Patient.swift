@@ -1,0 +1,69 @@
+/// Sex as recorded for registry analysis.
+public enum Sex: String, Codable, CaseIterable, Sendable {
+    case female, male, other, unknown
+
+    /// Parses a sex or lists the allowed values.
+    public static func parse(_ text: String, field: String = "sex") throws(RegistryError) -> Sex {
+        guard let s = Sex(rawValue: text) else {
+            throw .invalid(field, "'\(text)' is not allowed; allowed: female, male, other, unknown")
+        }
+        return s
+    }
+}
+
+/// Where a patient stands in long-term follow-up.
+public enum PatientStatus: String, Codable, CaseIterable, Sendable {
+    case active, withdrawn, deceased
+    case lostToFollowUp = "lost-to-follow-up"
+}
+
+/// A treated patient, known to the registry only by pseudonym.
+public struct Patient: Codable, Equatable, Sendable {
+    public var id: Int
+    public var pseudonym: String
+    public var institutionCode: String
+    public var birthYear: Int
+    public var sex: Sex
+    public var consentOn: LocalDate
+    public var consentVersion: String
+    public var status: PatientStatus
+
+    public init(id: Int, pseudonym: String, institutionCode: String, birthYear: Int, sex: Sex, consentOn: LocalDate, consentVersion: String, status: PatientStatus) {
+        self.id = id; self.pseudonym = pseudonym; self.institutionCode = institutionCode
+        self.birthYear = birthYear; self.sex = sex; self.consentOn = consentOn
+        self.consentVersion = consentVersion; self.status = status
+    }
+}
+
+/// A validated enrolment. The local key is consumed here to make the pseudonym and is not kept.
+public struct NewPatient: Sendable, Equatable {
+    public var institutionCode: String
+    public var pseudonym: String
+    public var birthYear: Int
+    public var sex: Sex
+    public var consentOn: LocalDate
+    public var consentVersion: String
+
+    /// Validates every field and derives the pseudonym.
+    public init(institutionCode: String, localID: String, birthYear: Int, sex: String, consentOn: String,
+                consentVersion: String, pseudonymizer: Pseudonymizer, today: LocalDate) throws(RegistryError) {
+        self.institutionCode = try Rules.institutionCode(institutionCode)
+        let key = localID.trimmingCharactersInWhitespace()
+        guard (1...64).contains(key.count), !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid("local-id", "the institution's local patient key must be 1–64 characters without control characters")
+        }
+        guard (1900...today.year).contains(birthYear) else {
+            throw .invalid("birth-year", "\(birthYear) is out of range; allowed: 1900 to \(today.year)")
+        }
+        self.birthYear = birthYear
+        self.sex = try Sex.parse(sex)
+        self.consentOn = try Rules.date(consentOn, field: "consent-on")
+        try Rules.eventDate(self.consentOn, field: "consent-on", today: today)
+        let version = consentVersion.trimmingCharactersInWhitespace()
+        guard (1...20).contains(version.count), version.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) else {
+            throw .invalid("consent-version", "'\(consentVersion)' is not a consent form version; expected 1–20 letters, digits, '.' or '-', e.g. 2 or 2.1")
+        }
+        self.consentVersion = version
+        self.pseudonym = pseudonymizer.pseudonym(institutionCode: self.institutionCode, localID: key)
+    }
+}

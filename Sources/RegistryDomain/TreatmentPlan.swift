@@ -1,0 +1,75 @@
+/// The review committee's risk class for a plan; high risk also needs the drug regulator's approval.
+public enum RiskClass: String, Codable, CaseIterable, Sendable {
+    case high, medium, low
+
+    /// Parses a risk class or lists the allowed ones.
+    public static func parse(_ text: String, field: String = "risk") throws(RegistryError) -> RiskClass {
+        guard let r = RiskClass(rawValue: text) else {
+            throw .invalid(field, "'\(text)' is not a risk class; allowed: high, medium, low")
+        }
+        return r
+    }
+}
+
+/// The national review committee's decision on a treatment plan.
+public enum PlanDecision: String, Codable, CaseIterable, Sendable {
+    case pending, approved, rejected, withdrawn
+
+    /// Parses a decision that can be recorded (not `pending`).
+    public static func parseRecordable(_ text: String, field: String = "decision") throws(RegistryError) -> PlanDecision {
+        guard let d = PlanDecision(rawValue: text), d != .pending else {
+            throw .invalid(field, "'\(text)' is not a committee decision; allowed: approved, rejected, withdrawn")
+        }
+        return d
+    }
+
+    /// Which decisions may follow this one: a pending plan may get any decision, an approved
+    /// plan may later be withdrawn; rejected and withdrawn plans are final.
+    public func allows(_ next: PlanDecision) -> Bool {
+        switch (self, next) {
+        case (.pending, .approved), (.pending, .rejected), (.pending, .withdrawn), (.approved, .withdrawn): return true
+        default: return false
+        }
+    }
+}
+
+/// A treatment plan: one institution, one product, one indication, approved by the committee.
+public struct TreatmentPlan: Codable, Equatable, Sendable {
+    public var id: Int
+    public var institutionCode: String
+    public var productCode: String
+    public var indication: String
+    public var riskClass: RiskClass
+    public var decision: PlanDecision
+    public var decidedOn: LocalDate?
+    public var committeeReference: String?
+    public var protocolCode: String
+    public var protocolVersion: Int
+
+    public init(id: Int, institutionCode: String, productCode: String, indication: String, riskClass: RiskClass,
+                decision: PlanDecision, decidedOn: LocalDate?, committeeReference: String?, protocolCode: String, protocolVersion: Int) {
+        self.id = id; self.institutionCode = institutionCode; self.productCode = productCode
+        self.indication = indication; self.riskClass = riskClass; self.decision = decision
+        self.decidedOn = decidedOn; self.committeeReference = committeeReference
+        self.protocolCode = protocolCode; self.protocolVersion = protocolVersion
+    }
+}
+
+/// A validated committee decision.
+public struct PlanDecisionRecord: Sendable, Equatable {
+    public var decision: PlanDecision
+    public var on: LocalDate
+    public var reference: String
+
+    /// Validates the decision, its date and the committee reference (e.g. `RC-2025-014`).
+    public init(decision: String, on: String, reference: String, today: LocalDate) throws(RegistryError) {
+        self.decision = try PlanDecision.parseRecordable(decision)
+        self.on = try Rules.date(on, field: "on")
+        try Rules.eventDate(self.on, field: "on", today: today)
+        let ref = reference.trimmingCharactersInWhitespace()
+        guard (1...40).contains(ref.count), ref.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "/") }) else {
+            throw .invalid("reference", "'\(reference)' is not a committee reference; expected 1–40 letters, digits, '-' or '/', e.g. RC-2025-014")
+        }
+        self.reference = ref
+    }
+}

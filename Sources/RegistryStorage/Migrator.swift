@@ -1,0 +1,99 @@
+import Crypto
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistrySchema
+
+/// One numbered SQL file from `schema/`.
+public struct Migration: Sendable, Equatable {
+    /// The number the file starts with.
+    public var version: Int
+    /// The file name.
+    public var name: String
+    /// The SQL text.
+    public var sql: String
+    /// SHA-256 of the text, hex; a landed file whose checksum changes is refused.
+    public var checksum: String { SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined() }
+
+    public init(version: Int, name: String, sql: String) {
+        self.version = version; self.name = name; self.sql = sql
+    }
+
+    /// The migrations shipped with this build (`schema/NNNN_name.sql`), in order.
+    public static func bundled() throws -> [Migration] {
+        let urls = SchemaFiles.migrationURLs()
+        guard !urls.isEmpty else {
+            throw RegistryError(.configuration, "the schema files are missing from this build")
+        }
+        return try urls.map { url in
+            let file = url.lastPathComponent
+            guard let version = Int(file.prefix(while: \.isNumber)) else {
+                throw RegistryError(.configuration, "schema file \(file) does not start with its number, e.g. 0001_core.sql")
+            }
+            return Migration(version: version, name: file, sql: try String(contentsOf: url, encoding: .utf8))
+        }
+    }
+}
+
+/// Applies migrations in order, each in one transaction, recorded with its checksum.
+public enum Migrator {
+    // Any constant will do; it only has to be the same for every process.
+    static let lockKey: Int64 = 0x5245_4749_5354_5259  // "REGISTRY"
+
+    /// Applies the pending migrations and returns them. Concurrent runs wait for each other on an
+    /// advisory lock rather than failing; an applied file whose checksum has changed is refused.
+    @discardableResult
+    public static func migrate(_ database: Database, migrations: [Migration]? = nil) async throws -> [Migration] {
+        let all = try migrations ?? Migration.bundled()
+        let logger = database.logger
+        return try await database.read { connection in
+            try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+            do {
+                let applied = try await apply(all, on: connection, logger: logger)
+                try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                return applied
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    private static func apply(_ all: [Migration], on connection: PostgresConnection, logger: Logger) async throws -> [Migration] {
+        try await connection.query("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version int PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
+                applied_at timestamptz NOT NULL DEFAULT now())
+            """, logger: logger)
+        var landed: [Int: (name: String, checksum: String)] = [:]
+        for try await (version, name, checksum) in try await connection.query(
+            "SELECT version, name, checksum FROM schema_migrations", logger: logger).decode((Int32, String, String).self) {
+            landed[Int(version)] = (name, checksum)
+        }
+        for migration in all {
+            if let done = landed[migration.version], done.checksum != migration.checksum {
+                throw RegistryError(.configuration, field: "schema",
+                    "migration \(done.name) was changed after it was applied (checksum \(done.checksum.prefix(12))… in the database, \(migration.checksum.prefix(12))… in this build); landed migrations are never edited",
+                    hint: "restore the original file and put the change in a new numbered file in schema/")
+            }
+        }
+        var appliedNow: [Migration] = []
+        for migration in all where landed[migration.version] == nil {
+            try await connection.query("BEGIN", logger: logger)
+            do {
+                try await connection.query("SELECT set_config('registry.actor', 'registry migrate', true)", logger: logger)
+                for statement in SQLScript.statements(migration.sql) {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+                try await connection.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))", logger: logger)
+                try await connection.query("COMMIT", logger: logger)
+            } catch {
+                _ = try? await connection.query("ROLLBACK", logger: logger)
+                throw RegistryError(.configuration, field: "schema", "migration \(migration.name) failed and was rolled back: \(DatabaseErrors.summary(error))")
+            }
+            appliedNow.append(migration)
+        }
+        return appliedNow
+    }
+}

@@ -1,0 +1,3 @@
+import RegistryCLI
+
+await RegistryCommand.runFromCommandLine()

@@ -1,0 +1,157 @@
+import Foundation
+import RegistryDomain
+import RegistryStorage
+import Testing
+
+/// Drives the built `registry` binary, as users and outside checks do.
+struct RegistryBinary {
+    let databaseURL: DatabaseURL?
+    let home: URL
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) }
+        var errorJSON: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(stderr.utf8))) as? [String: Any] }
+        var id: Int? { (json as? [String: Any])?["id"] as? Int }
+    }
+
+    static var path: String {
+        ProcessInfo.processInfo.environment["REGISTRY_BINARY"]
+            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent(".build/debug/registry").path
+    }
+
+    func run(_ arguments: [String]) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.path)
+        process.arguments = arguments + (databaseURL.map { ["--database-url", $0.urlString] } ?? [])
+        var env = ProcessInfo.processInfo.environment
+        env["REGISTRY_HOME"] = home.path
+        env.removeValue(forKey: "REGISTRY_DATABASE_URL")
+        process.environment = env
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite("The registry command line", .serialized)
+struct CommandLineTests {
+    @Test("the main path with --json: created objects carry an id, lists are arrays, follow-ups have their fields")
+    func mainPathJSON() async throws {
+        let url = try await TestDatabase.create()
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let cli = RegistryBinary(databaseURL: url, home: home)
+        let inst = try cli.run(["institution", "add", "--code", "ARM-001", "--name", "Example University Hospital", "--designation", "D-2025-001", "--designated-on", "2025-02-21", "--json"])
+        #expect(inst.status == 0, "\(inst.stderr)")
+        #expect(inst.id != nil)
+        #expect(try cli.run(["product", "add", "--code", "GT-01", "--name", "Example AAV vector", "--manufacturer", "Example Bio", "--modality", "gene-therapy", "--json"]).status == 0)
+        let plan = try #require(try cli.run(["plan", "add", "--institution", "ARM-001", "--product", "GT-01", "--indication", "G20", "--risk", "high", "--json"]).id)
+        let decided = try cli.run(["plan", "decide", "\(plan)", "--decision", "approved", "--on", "2025-03-15", "--reference", "RC-2025-014", "--json"])
+        #expect(decided.status == 0 && (decided.json as? [String: Any])?["decision"] as? String == "approved")
+        let enroll = ["patient", "enroll", "--institution", "ARM-001", "--local-id", "MRN-12345", "--birth-year", "1961", "--sex", "female", "--consent-on", "2025-03-20", "--consent-version", "2", "--json"]
+        let patient = try #require(try cli.run(enroll).id)
+        #expect(try cli.run(enroll).id == patient)
+        // The pseudonym key was created under the home, readable by its owner only.
+        let keyAttributes = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("pseudonym.key").path)
+        #expect((keyAttributes[.posixPermissions] as? Int) == 0o600)
+        let admin = try cli.run(["administer", "--patient", "\(patient)", "--plan", "\(plan)", "--on", "2025-04-01", "--lot", "LOT-7", "--dose", "2e6 cells/kg", "--fee-notified", "30000000", "--fee-collected", "30000000", "--json"])
+        #expect(admin.status == 0, "\(admin.stderr)")
+        #expect(admin.id != nil)
+        let list = try cli.run(["followups", "list", "--patient", "\(patient)", "--json"])
+        let followUps = try #require(list.json as? [[String: Any]])
+        #expect(followUps.count == 21)
+        for key in ["id", "label", "due", "window_start", "window_end", "contact_type", "status"] {
+            #expect(followUps.allSatisfy { $0[key] != nil }, "follow-ups lack \(key)")
+        }
+        let day100 = try #require(followUps.first { $0["label"] as? String == "day 100" })
+        #expect(day100["due"] as? String == "2025-07-10")
+        #expect(day100["window_start"] as? String == "2025-06-25")
+        let byInstitution = try cli.run(["followups", "list", "--institution", "ARM-001", "--due-before", "2026-01-01", "--json"])
+        // day 7, day 28, day 100 and month 6; month 9 is due on 2026-01-01 itself, not before it.
+        #expect((byInstitution.json as? [[String: Any]])?.map { $0["label"] as? String } == ["day 7", "day 28", "day 100", "month 6"])
+        try await TestDatabase.drop(url)
+    }
+
+    @Test("a refusal exits non-zero with the error and field on stderr, and writes nothing")
+    func refusals() async throws {
+        let url = try await TestDatabase.create()
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let cli = RegistryBinary(databaseURL: url, home: home)
+        let cord = try cli.run(["product", "add", "--code", "CB-01", "--name", "Cord blood", "--manufacturer", "X", "--modality", "minimally-manipulated", "--json"])
+        #expect(cord.status != 0)
+        #expect(cord.stdout.isEmpty)
+        #expect(cord.errorJSON?["field"] as? String == "modality")
+        #expect((cord.errorJSON?["error"] as? String)?.contains("outside the Advanced Regenerative Bio Act") == true)
+        let text = try cli.run(["institution", "add", "--code", "ARM-1", "--name", "X", "--designation", "D-1", "--designated-on", "2025-02-21"])
+        #expect(text.status != 0)
+        #expect(text.stderr.hasPrefix("error: code: 'ARM-1' is not an institution code"))
+        let future = try cli.run(["institution", "add", "--code", "ARM-001", "--name", "X", "--designation", "D-1", "--designated-on", "2999-01-01", "--json"])
+        #expect(future.errorJSON?["field"] as? String == "designated-on")
+        let unknownPlan = try cli.run(["plan", "decide", "77", "--decision", "approved", "--on", "2025-03-15", "--reference", "RC-1", "--json"])
+        #expect(unknownPlan.status != 0 && unknownPlan.errorJSON?["field"] as? String == "plan")
+        let listed = try cli.run(["institution", "list", "--json"])
+        #expect((listed.json as? [Any])?.isEmpty == true)
+        try await TestDatabase.drop(url)
+    }
+
+    @Test("an unreachable database gives one clear line and exit code 3, within 10 seconds")
+    func unreachable() throws {
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-cli-\(UUID().uuidString)")
+        let cli = RegistryBinary(databaseURL: DatabaseURL(host: "127.0.0.1", port: try ConnectionTests.closedPort(), user: "x", password: "secret", database: "x"), home: home)
+        let start = Date()
+        let result = try cli.run(["institution", "list"])
+        #expect(Date().timeIntervalSince(start) < 10)
+        #expect(result.status == 3)
+        #expect(result.stderr.hasPrefix("error: database-url: cannot connect to PostgreSQL"))
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!result.stderr.contains("secret"), "the password must never be printed")
+    }
+
+    @Test("every command's --help shows an example")
+    func helpHasExamples() throws {
+        let cli = RegistryBinary(databaseURL: nil, home: URL(fileURLWithPath: "/nonexistent"))
+        for command in [["institution", "add"], ["institution", "list"], ["product", "add"], ["plan", "add"], ["plan", "decide"], ["patient", "enroll"],
+                        ["patient", "show"], ["administer"], ["followups", "list"], ["trace"], ["demo"], ["migrate"], ["db", "start"], ["db", "url"]] {
+            let help = try cli.run(command + ["--help"])
+            #expect(help.status == 0)
+            #expect(help.stdout.contains("Example"), "\(command.joined(separator: " ")) --help has no example")
+        }
+    }
+}
+
+@Suite("The embedded database")
+struct EmbeddedClusterTests {
+    @Test("created on first use, started on a free loopback port, stopped cleanly")
+    func lifecycle() async throws {
+        // As root the server user must reach the folder: make it under /tmp, world-traversable.
+        let home = URL(fileURLWithPath: "/tmp/registry-embedded-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        let cluster = EmbeddedCluster(home: home)
+        defer {
+            try? cluster.stop()
+            try? FileManager.default.removeItem(at: home)
+        }
+        #expect(try cluster.state() == .notCreated)
+        let url = try cluster.start()
+        guard case .running(let port) = try cluster.state() else { Issue.record("not running after start"); return }
+        #expect(url.port == port && url.host == "127.0.0.1" && url.password != nil)
+        let db = try await Database.open(url, logger: TestDatabase.logger)
+        try await Migrator.migrate(db)
+        await db.close()
+        #expect(try cluster.start().port == port, "starting again reuses the running cluster")
+        try cluster.stop()
+        #expect(try cluster.state() == .stopped)
+        let passwordAttributes = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("db.password").path)
+        #expect((passwordAttributes[.posixPermissions] as? Int) == 0o600)
+    }
+}

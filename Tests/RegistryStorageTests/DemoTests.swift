@@ -1,0 +1,61 @@
+import Foundation
+import PostgresNIO
+import RegistryDemo
+import RegistryDomain
+import RegistryStorage
+import Testing
+
+@Suite("The synthetic demo registry")
+struct DemoTests {
+    static let asOf = LocalDate("2026-11-25")!
+
+    func load(patients: Int, seed: UInt64) async throws -> (DatabaseURL, DemoSummary, String) {
+        let url = try await TestDatabase.create()
+        let db = try await Database.open(url, logger: TestDatabase.logger)
+        let store = RegistryStore(database: db, today: { Self.asOf })
+        let summary = try await DemoRegistry.load(into: store, options: DemoOptions(patients: patients, seed: seed, asOf: Self.asOf, chunkSize: 97)) { _ in }
+        // A digest of every generated row, to compare runs.
+        let digest = try await db.read { c in
+            try await c.query("""
+                SELECT md5(string_agg(x, ',' ORDER BY x)) FROM (
+                  SELECT 'p' || id || pseudonym || birth_year || status || coalesce(status_on::text, '') AS x FROM patient
+                  UNION ALL SELECT 'a' || id || patient_id || plan_id || administered_on || lot || fee_collected_krw FROM administration
+                  UNION ALL SELECT 'f' || id || due_on || status || coalesce(completed_on::text, '') FROM follow_up) s
+                """, logger: TestDatabase.logger).decode(String.self).first(where: { _ in true })!
+        }
+        await db.close()
+        return (url, summary, digest)
+    }
+
+    @Test("a small demo is realistic and consistent, and the same seed gives the same data")
+    func smallDemo() async throws {
+        let (url, summary, digest) = try await load(patients: 300, seed: 42)
+        let (url2, _, digest2) = try await load(patients: 300, seed: 42)
+        let (url3, _, digest3) = try await load(patients: 300, seed: 43)
+        #expect(digest == digest2)
+        #expect(digest != digest3)
+        #expect(summary.institutions == 141)
+        #expect(summary.patientsByStatus.values.reduce(0, +) == 300)
+        #expect(summary.administrations >= 300)
+        #expect(summary.followUps > 300 * 8)
+        // Most past follow-ups are complete, but not all: realistic gaps.
+        let db = try await Database.open(url, logger: TestDatabase.logger)
+        let store = RegistryStore(database: db, today: { Self.asOf })
+        let closedCompleted = try await store.count("follow_up", where: "window_end < DATE '2026-11-25' AND status = 'completed'")
+        let closedAll = try await store.count("follow_up", where: "window_end < DATE '2026-11-25' AND status <> 'not-required'")
+        let ratio = Double(closedCompleted) / Double(closedAll)
+        #expect(ratio > 0.75 && ratio < 0.97, "completeness \(ratio)")
+        #expect(try await store.count("follow_up", where: "status = 'completed' AND completed_on IS NULL") == 0)
+        #expect(try await store.count("administration", where: "administered_on < DATE '2020-09-01' OR administered_on > DATE '2026-11-25'") == 0)
+        // Every administration is under an approved plan of the patient's institution, after approval.
+        #expect(try await store.count("administration a JOIN treatment_plan p ON p.id = a.plan_id JOIN patient pt ON pt.id = a.patient_id",
+                                      where: "p.decision <> 'approved' OR a.administered_on <= p.decided_on OR pt.institution_id <> p.institution_id") == 0)
+        // Follow-ups due after a death are not required.
+        #expect(try await store.count("follow_up f JOIN patient p ON p.id = f.patient_id",
+                                      where: "p.status = 'deceased' AND f.due_on > p.status_on AND f.status <> 'not-required'") == 0)
+        // Every row is in the audit trail, attributed to the demo.
+        #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND actor = 'registry demo'") == summary.followUps)
+        await db.close()
+        for u in [url, url2, url3] { try await TestDatabase.drop(u) }
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistryStorage
+import Testing
+
+/// Real PostgreSQL for integration tests: scripts/test starts a throwaway server and exports its
+/// URL. Each test gets its own database, cloned from a migrated template, and drops it afterwards.
+enum TestDatabase {
+    static var logger: Logger {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return logger
+    }
+
+    /// The throwaway server's maintenance URL.
+    static func serverURL() throws -> DatabaseURL {
+        guard let text = ProcessInfo.processInfo.environment["REGISTRY_TEST_DATABASE_URL"] else {
+            Issue.record("REGISTRY_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
+            throw RegistryError(.configuration, "REGISTRY_TEST_DATABASE_URL is not set")
+        }
+        return try DatabaseURL(text)
+    }
+
+    private actor Template {
+        // One task, awaited by every caller: actor methods re-enter at each suspension.
+        var task: Task<String, any Error>?
+        func ensure() async throws -> String {
+            if task == nil { task = Task { try await Self.make() } }
+            return try await task!.value
+        }
+        static func make() async throws -> String {
+            let made = "registry_template_\(getpid())"
+            try await TestDatabase.admin { c in
+                try await c.query("DROP DATABASE IF EXISTS \(unescaped: made)", logger: TestDatabase.logger)
+                try await c.query("CREATE DATABASE \(unescaped: made)", logger: TestDatabase.logger)
+            }
+            let db = try await Database.open(try TestDatabase.serverURL().with(database: made), logger: TestDatabase.logger)
+            try await Migrator.migrate(db)
+            try await RegistryStore(database: db).ensureStandardProtocols()
+            await db.close()
+            return made
+        }
+    }
+    private static let template = Template()
+
+    /// Runs `body` on a maintenance connection.
+    static func admin(_ body: (PostgresConnection) async throws -> Void) async throws {
+        let db = try await Database.open(try serverURL(), logger: logger)
+        do { try await db.read(body); await db.close() } catch { await db.close(); throw error }
+    }
+
+    /// A new database: migrated (cloned from the template) unless `empty`.
+    static func create(empty: Bool = false) async throws -> DatabaseURL {
+        let source = empty ? "template0" : try await template.ensure()
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
+        try await admin { c in
+            try await c.query("CREATE DATABASE \(unescaped: name) TEMPLATE \(unescaped: source)", logger: logger)
+        }
+        return try serverURL().with(database: String(name))
+    }
+
+    static func drop(_ url: DatabaseURL) async throws {
+        try await admin { c in
+            try await c.query("DROP DATABASE IF EXISTS \(unescaped: url.database) WITH (FORCE)", logger: logger)
+        }
+    }
+
+    /// A migrated database of its own for one test, with a store whose "today" is fixed.
+    static func withStore(today: LocalDate = LocalDate("2026-11-25")!, _ body: (RegistryStore) async throws -> Void) async throws {
+        let url = try await create()
+        let db = try await Database.open(url, logger: logger)
+        do {
+            try await body(RegistryStore(database: db, today: { today }))
+            await db.close()
+        } catch {
+            await db.close()
+            try? await drop(url)
+            throw error
+        }
+        try await drop(url)
+    }
+}
+
+extension RegistryStore {
+    /// Counts rows of a table, for "nothing was written" checks.
+    func count(_ table: String, where condition: String = "true") async throws -> Int {
+        try await database.read { c in
+            try await c.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table) WHERE \(condition)"), logger: TestDatabase.logger)
+                .decode(Int.self).first(where: { _ in true })!
+        }
+    }
+
+    /// Row counts of every registry table and the audit trail.
+    func snapshot() async throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for t in ["institution", "product", "treatment_plan", "plan_risk_change", "patient", "administration", "follow_up", "audit_log"] {
+            out[t] = try await count(t)
+        }
+        return out
+    }
+}
+
+/// Asserts that `body` throws a RegistryError naming `field` (and, if given, of `code`).
+func expectRefusal(field: String?, code: RegistryError.Code? = nil, _ body: () async throws -> Void,
+                   sourceLocation: SourceLocation = #_sourceLocation) async {
+    do {
+        try await body()
+        Issue.record("expected a refusal on field \(field ?? "nil"), but it succeeded", sourceLocation: sourceLocation)
+    } catch let error as RegistryError {
+        #expect(error.field == field, "refusal named field \(error.field ?? "nil"): \(error.message)", sourceLocation: sourceLocation)
+        if let code { #expect(error.code == code, "\(error)", sourceLocation: sourceLocation) }
+    } catch {
+        Issue.record("expected a RegistryError, got \(error)", sourceLocation: sourceLocation)
+    }
+}
+
+extension AsyncSequence {
+    /// Every element, in order.
+    func collect() async throws -> [Element] {
+        var out: [Element] = []
+        for try await element in self { out.append(element) }
+        return out
+    }
+}
