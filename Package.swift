@@ -70,7 +70,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RegistryStorageTests",
-            dependencies: ["RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryCLI"]
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryCLI",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
         ),
     ]
 )

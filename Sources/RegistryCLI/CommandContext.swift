@@ -23,7 +23,7 @@ struct CommandContext: Sendable {
                 let store = RegistryStore(database: database)
                 if migrate {
                     try await Migrator.migrate(database)
-                    try await store.ensureStandardProtocols()
+                    try await store.ensureReferenceData()
                 }
                 try await body(CommandContext(options: options, store: store))
                 await database.close()

@@ -18,7 +18,7 @@ struct MigrateCommand: AsyncParsableCommand {
             let database = try await Database.open(try global.resolveDatabaseURL(), logger: Output.quietLogger)
             defer { Task { await database.close() } }
             let applied = try await Migrator.migrate(database)
-            try await RegistryStore(database: database).ensureStandardProtocols()
+            try await RegistryStore(database: database).ensureReferenceData()
             await database.close()
             if global.json { try Output.printJSON(applied.map(\.name)) }
             else { print(applied.isEmpty ? "schema is up to date" : "applied: " + applied.map(\.name).joined(separator: ", ")) }

@@ -36,7 +36,7 @@ struct DemoCommand: AsyncParsableCommand {
             do {
                 try await Migrator.migrate(database)
                 let store = RegistryStore(database: database, today: { today })
-                try await store.ensureStandardProtocols()
+                try await store.ensureReferenceData()
                 let quiet = self.quiet
                 let summary = try await DemoRegistry.load(into: store, options: DemoOptions(patients: patients, seed: seed, asOf: today)) { line in
                     if !quiet { Output.printError(line) }

@@ -3,7 +3,8 @@ import RegistryDomain
 
 struct PatientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "patient", abstract: "Treated patients, known only by pseudonym.", subcommands: [Enroll.self, Show.self])
+        commandName: "patient", abstract: "Treated patients, known only by pseudonym.",
+        subcommands: [Enroll.self, Show.self, Death.self, Withdraw.self, Lost.self, Found.self, Transfer.self])
 
     struct Enroll: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Enrol a patient (the same local key finds the same patient).", discussion: """
@@ -54,6 +55,9 @@ struct PatientCommand: AsyncParsableCommand {
             var patient: Patient
             var administrations: [Administration]
             var followUps: [FollowUp]
+            var visits: [Visit]
+            var adverseEvents: [AdverseEvent]
+            var statusChanges: [StatusChange]
         }
 
         func run() async throws {
@@ -62,12 +66,21 @@ struct PatientCommand: AsyncParsableCommand {
                 let p = try await ctx.store.patient(id: id)
                 let admins = try await ctx.store.administrations(patientID: id)
                 let followUps = try await ctx.store.followUps(patientID: id)
-                try ctx.emit(Shown(patient: p, administrations: admins, followUps: followUps)) {
+                let visits = try await ctx.store.visits(patientID: id)
+                let events = try await ctx.store.adverseEvents(patientID: id)
+                let changes = try await ctx.store.statusChanges(patientID: id)
+                try ctx.emit(Shown(patient: p, administrations: admins, followUps: followUps, visits: visits, adverseEvents: events, statusChanges: changes)) {
                     """
                     patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)
                     \(table(["ADMINISTRATION", "ON", "PRODUCT", "LOT", "DOSE"], admins.map { ["\($0.id)", $0.administeredOn.description, $0.productCode, $0.lot, $0.dose] }))
 
                     \(followUpTable(followUps))
+
+                    \(table(["VISIT", "ON", "CONTACT", "VITAL", "TIMING", "MEASURES"], visits.map { ["\($0.id)", $0.visitedOn.description, $0.contactType.rawValue, $0.vitalStatus.rawValue, $0.timing?.rawValue ?? "unscheduled", $0.measures.map { "\($0.key)=\($0.value)" }.joined(separator: " ")] }))
+
+                    \(table(["AE", "ONSET", "TERM", "GRADE", "SERIOUS", "REPORT DUE", "SUBMITTED"], events.map { ["\($0.id)", $0.onsetOn.description, $0.term, "\($0.grade) (\($0.gradingSystem)-\($0.gradingVersion))", $0.serious ? "yes" : "no", $0.reportDueOn?.description ?? "-", $0.reportSubmittedOn?.description ?? "-"] }))
+
+                    \(table(["STATUS CHANGE", "ON", "KIND", "REASON"], changes.map { ["\($0.id)", $0.effectiveOn.description, $0.kind.rawValue, $0.reason] }))
                     """
                 }
             }

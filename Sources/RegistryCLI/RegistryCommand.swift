@@ -15,7 +15,8 @@ public struct RegistryCommand: AsyncParsableCommand {
             """,
         subcommands: [
             InstitutionCommand.self, ProductCommand.self, PlanCommand.self, PatientCommand.self,
-            AdministerCommand.self, TraceCommand.self, FollowUpsCommand.self,
+            AdministerCommand.self, AdministrationCommand.self, TraceCommand.self, FollowUpsCommand.self, FollowUpCommand.self,
+            VisitCommand.self, AdverseEventCommand.self, ConfigCommand.self,
             DemoCommand.self, MigrateCommand.self, DatabaseCommand.self,
         ]
     )

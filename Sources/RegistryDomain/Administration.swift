@@ -31,11 +31,7 @@ public struct NewAdministration: Sendable, Equatable {
     public init(on: String, lot: String, dose: String, feeNotified: Int, feeCollected: Int, today: LocalDate) throws(RegistryError) {
         self.administeredOn = try Rules.date(on, field: "on")
         try Rules.eventDate(administeredOn, field: "on", today: today)
-        let lot = lot.trimmingCharactersInWhitespace()
-        guard (1...40).contains(lot.count), lot.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./".contains($0)) }) else {
-            throw .invalid("lot", "'\(lot)' is not a lot number; expected 1–40 letters, digits, '-', '_', '.' or '/', e.g. LOT-7")
-        }
-        self.lot = lot
+        self.lot = try Rules.lot(lot)
         self.dose = try Rules.name(dose, field: "dose", maxLength: 100)
         self.feeNotifiedKRW = try Rules.krw(feeNotified, field: "fee-notified")
         self.feeCollectedKRW = try Rules.krw(feeCollected, field: "fee-collected")

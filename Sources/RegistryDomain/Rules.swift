@@ -79,6 +79,15 @@ public enum Rules {
         return try name(text, field: field, maxLength: 500)
     }
 
+    /// Product lot numbers: 1–40 letters, digits, '-', '_', '.' or '/'.
+    public static func lot(_ text: String, field: String = "lot") throws(RegistryError) -> String {
+        let lot = text.trimmingCharactersInWhitespace()
+        guard (1...40).contains(lot.count), lot.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_./".contains($0)) }) else {
+            throw .invalid(field, "'\(text)' is not a lot number; expected 1–40 letters, digits, '-', '_', '.' or '/', e.g. LOT-7")
+        }
+        return lot
+    }
+
     /// Amounts of money in won: whole, non-negative, below 10 billion.
     public static func krw(_ value: Int, field: String) throws(RegistryError) -> Int {
         guard (0...9_999_999_999).contains(value) else {

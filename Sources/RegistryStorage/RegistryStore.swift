@@ -102,13 +102,22 @@ public struct RegistryStore: Sendable {
 
     // MARK: protocols
 
-    /// Writes the registry's standard protocols (defined once, in the domain module) if missing.
-    public func ensureStandardProtocols() async throws {
+    /// Writes the reference data defined in the domain module (standard protocols, the measure
+    /// catalogue) where missing; safe to run on every start.
+    public func ensureReferenceData() async throws {
         try await database.transaction(actor: "registry migrate") { c in
             for cls in FollowUpClass.allCases {
                 let p = FollowUpProtocol.standard(for: cls)
                 try await Self.insertProtocol(p, connection: c, logger: logger)
             }
+            let m = MeasureDefinition.catalogue
+            try await c.query("""
+                INSERT INTO measure_definition (key, code_system, code, display, unit, minimum, maximum, is_integer)
+                SELECT k, s, c, d, nullif(u, ''), mn::numeric, mx::numeric, i
+                FROM unnest(\(m.map(\.key)), \(m.map(\.codeSystem)), \(m.map(\.code)), \(m.map(\.display)), \(m.map { $0.unit ?? "" }),
+                            \(m.map { String($0.minimum) }), \(m.map { String($0.maximum) }), \(m.map(\.integer))) AS x(k, s, c, d, u, mn, mx, i)
+                ON CONFLICT (key) DO NOTHING
+                """, logger: logger)
         }
     }
 

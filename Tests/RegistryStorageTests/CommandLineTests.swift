@@ -121,7 +121,10 @@ struct CommandLineTests {
     func helpHasExamples() throws {
         let cli = RegistryBinary(databaseURL: nil, home: URL(fileURLWithPath: "/nonexistent"))
         for command in [["institution", "add"], ["institution", "list"], ["product", "add"], ["plan", "add"], ["plan", "decide"], ["patient", "enroll"],
-                        ["patient", "show"], ["administer"], ["followups", "list"], ["trace"], ["demo"], ["migrate"], ["db", "start"], ["db", "url"]] {
+                        ["patient", "show"], ["administer"], ["followups", "list"], ["trace"], ["demo"], ["migrate"], ["db", "start"], ["db", "url"],
+                        ["visit", "log"], ["visit", "correct"], ["followup", "close"], ["ae", "report"], ["ae", "submit"], ["ae", "correct"],
+                        ["patient", "death"], ["patient", "withdraw"], ["patient", "lost"], ["patient", "found"], ["patient", "transfer"],
+                        ["administration", "correct"], ["config", "list"], ["config", "set"]] {
             let help = try cli.run(command + ["--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("Example"), "\(command.joined(separator: " ")) --help has no example")

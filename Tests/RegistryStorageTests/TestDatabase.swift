@@ -38,7 +38,7 @@ enum TestDatabase {
             }
             let db = try await Database.open(try TestDatabase.serverURL().with(database: made), logger: TestDatabase.logger)
             try await Migrator.migrate(db)
-            try await RegistryStore(database: db).ensureStandardProtocols()
+            try await RegistryStore(database: db).ensureReferenceData()
             await db.close()
             return made
         }

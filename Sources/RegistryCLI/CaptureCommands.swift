@@ -1,0 +1,309 @@
+import ArgumentParser
+import Foundation
+import RegistryDomain
+import RegistryStorage
+
+/// The institution a command acts for, when it acts for one: the option, else $REGISTRY_INSTITUTION.
+/// Without either, the command acts as the registry's own operator.
+struct ActingInstitution: ParsableArguments {
+    @Option(name: .customLong("as-institution"), help: "Act as this institution: refused unless it holds the patient. Default: $REGISTRY_INSTITUTION.")
+    var code: String?
+
+    func resolve() throws(RegistryError) -> String? {
+        guard let text = code ?? ProcessInfo.processInfo.environment["REGISTRY_INSTITUTION"], !text.isEmpty else { return nil }
+        return try Rules.institutionCode(text, field: "as-institution")
+    }
+}
+
+struct VisitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "visit", abstract: "Follow-up visits and their measures.", subcommands: [Log.self, Correct.self])
+
+    struct Log: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Log a visit against a follow-up, or an unscheduled visit.", discussion: """
+            A visit inside the follow-up's window completes it; one outside completes it and marks it
+            early or late. Measures are KEY=VALUE or KEY=VALUE:UNIT; keys: \(MeasureDefinition.catalogue.map(\.key).joined(separator: ", ")).
+
+            Examples:
+              registry visit log --followup 17 --on 2025-07-10 --contact examination --vital alive --measure ecog=1 --measure eq5d-index=0.81
+              registry visit log --patient 42 --on 2025-08-02 --contact phone --vital alive --unscheduled
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Option(name: .customLong("followup"), help: "The follow-up this visit completes.") var followUp: String?
+        @Option(help: "Patient id (with --unscheduled).") var patient: String?
+        @Flag(help: "A visit outside the schedule.") var unscheduled = false
+        @Option(help: "Visit date, YYYY-MM-DD.") var on: String
+        @Option(help: "examination, phone or questionnaire.") var contact: String
+        @Option(help: "alive, dead or unknown.") var vital: String
+        @Option(help: "A coded measure, KEY=VALUE[:UNIT]; repeat for more.") var measure: [String] = []
+        @Option(help: "Optional note for the site (at most 500 characters, no identifiers, never exported).") var note: String?
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let new = try NewVisit(on: on, contact: contact, vital: vital, measures: measure, note: note, today: ctx.today)
+                if unscheduled == (followUp != nil) {
+                    throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled")
+                }
+                let visit = try await ctx.store.logVisit(followUpID: try followUp.map { f throws(RegistryError) in try Parse.id(f, field: "followup") },
+                                                         patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") },
+                                                         new, actingInstitution: try acting.resolve(), actor: ctx.actor)
+                try ctx.emit(visit) {
+                    "visit \(visit.id) logged" + (visit.timing.map { ", follow-up \(visit.followUpID!) completed (\($0.rawValue))" } ?? " (unscheduled)")
+                }
+            }
+        }
+    }
+
+    struct Correct: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct a visit's values; the reason and the earlier values stay in the audit trail.", discussion: """
+            Example:
+              registry visit correct 8 --on 2025-07-12 --measure ecog=2 --reason "transcription error in visit date"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Visit id.") var visit: String
+        @Option(help: "Corrected visit date.") var on: String?
+        @Option(help: "Corrected contact type.") var contact: String?
+        @Option(help: "Corrected vital status.") var vital: String?
+        @Option(help: "Corrected or added measure, KEY=VALUE[:UNIT].") var measure: [String] = []
+        @Option(help: "Corrected note.") var note: String?
+        @Option(help: "Why (required).") var reason: String?
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let reason = try Rules.reason(reason)
+                var measures: [MeasureValue] = []
+                for m in measure { measures.append(try MeasureValue.parse(m)) }
+                let result = try await ctx.store.correctVisit(
+                    id: try Parse.id(visit, field: "visit"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
+                    contact: try contact.map { c throws(RegistryError) in try ContactType.parse(c) },
+                    vital: try vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }, measures: measures,
+                    note: try Notes.validate(note), reason: reason, today: ctx.today, actor: ctx.actor)
+                try ctx.emit(result) { "visit \(result.id) corrected" }
+            }
+        }
+    }
+}
+
+struct FollowUpCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "followup", abstract: "One follow-up.", subcommands: [Close.self])
+
+    struct Close: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Close a follow-up as not done, with the reason.", discussion: """
+            Reasons: \(NotDoneReason.allCases.map(\.rawValue).joined(separator: ", ")).
+
+            Example:
+              registry followup close 17 --reason unreachable --note "three calls, no answer"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Argument(help: "Follow-up id.") var followUp: String
+        @Option(help: "Why it was not done.") var reason: String
+        @Option(help: "Optional note (no identifiers).") var note: String?
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let f = try await ctx.store.closeFollowUp(id: try Parse.id(followUp, field: "followup"), reason: try NotDoneReason.parse(reason),
+                                                          note: try Notes.validate(note), actingInstitution: try acting.resolve(), actor: ctx.actor)
+                try ctx.emit(f) { "follow-up \(f.id) (\(f.label)) closed as not done" }
+            }
+        }
+    }
+}
+
+struct AdverseEventCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "ae", abstract: "Adverse events and their expedited reports.",
+                                                    subcommands: [Report.self, Submit.self, Correct.self])
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Report an adverse event.", discussion: """
+            Grades: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death related to the event; the
+            grading system and version are stored with the grade (default CTCAE-5.0). A serious event
+            gets an expedited-report due date from the awareness date: 7 days for death or
+            life-threatening, 15 otherwise (see `registry config list`). Grade 5 also records the death.
+            Categories: \(AdverseEventCategory.allCases.map(\.rawValue).joined(separator: ", ")).
+
+            Example:
+              registry ae report --patient 42 --onset 2025-06-01 --aware 2025-06-03 --term "Acute myeloid leukaemia" --category new-malignancy --grade 4 --grading CTCAE-5.0 --serious --related possible
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Option(help: "Patient id.") var patient: String
+        @Option(help: "Onset date.") var onset: String
+        @Option(help: "Date the site became aware.") var aware: String
+        @Option(help: "Event term (e.g. MedDRA preferred term).") var term: String
+        @Option(help: "MedDRA code, 8 digits.") var meddra: String?
+        @Option(help: "Category.") var category: String
+        @Option(help: "Grade 1–5.") var grade: Int
+        @Option(help: "Grading system and version, SYSTEM-VERSION.") var grading: String = GradingSystem.ctcae5.description
+        @Flag(help: "The event is serious.") var serious = false
+        @Option(help: "Seriousness criteria, comma-separated: \(SeriousnessCriterion.allCases.map(\.rawValue).joined(separator: ", ")).") var criteria: String?
+        @Option(help: "Relatedness: \(Relatedness.allCases.map(\.rawValue).joined(separator: ", ")).") var related: String?
+        @Option(help: "Outcome: \(AdverseEventOutcome.allCases.map(\.rawValue).joined(separator: ", ")).") var outcome: String?
+        @Option(name: .customLong("outcome-on"), help: "Outcome date.") var outcomeOn: String?
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let new = try NewAdverseEvent(onset: onset, aware: aware, term: term, meddra: meddra, category: category, grade: grade, grading: grading,
+                                              serious: serious, criteria: criteria?.split(separator: ",").map(String.init) ?? [], related: related,
+                                              outcome: outcome, outcomeOn: outcomeOn, today: ctx.today)
+                let ae = try await ctx.store.reportAdverseEvent(patientID: try Parse.id(patient, field: "patient"), new,
+                                                                actingInstitution: try acting.resolve(), actor: ctx.actor)
+                try ctx.emit(ae) {
+                    "adverse event \(ae.id) recorded (grade \(ae.grade), \(ae.gradingSystem) v\(ae.gradingVersion))"
+                        + (ae.reportDueOn.map { "; expedited report due \($0)" } ?? "")
+                }
+            }
+        }
+    }
+
+    struct Submit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record that the expedited report was submitted; stops its clock.", discussion: """
+            Example:
+              registry ae submit 5 --on 2025-06-09
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Argument(help: "Adverse event id.") var adverseEvent: String
+        @Option(help: "Submission date.") var on: String
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let date = try Rules.date(on, field: "on")
+                try Rules.eventDate(date, field: "on", today: ctx.today)
+                let ae = try await ctx.store.submitReport(adverseEventID: try Parse.id(adverseEvent, field: "adverse-event"), on: date,
+                                                          actingInstitution: try acting.resolve(), actor: ctx.actor)
+                try ctx.emit(ae) {
+                    let late = ae.reportDueOn.map { date > $0 } ?? false
+                    return "report of adverse event \(ae.id) submitted on \(date)" + (late ? " (late: due \(ae.reportDueOn!))" : "")
+                }
+            }
+        }
+    }
+
+    struct Correct: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct an adverse event; the reason and earlier values stay in the audit trail.", discussion: """
+            Example:
+              registry ae correct 5 --grade 3 --reason "regraded after specialist review"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Adverse event id.") var adverseEvent: String
+        @Option var onset: String?
+        @Option var aware: String?
+        @Option var term: String?
+        @Option var meddra: String?
+        @Option var category: String?
+        @Option var grade: Int?
+        @Option var grading: String?
+        @Option(help: "true or false.") var serious: Bool?
+        @Option var criteria: String?
+        @Option var related: String?
+        @Option var outcome: String?
+        @Option(name: .customLong("outcome-on")) var outcomeOn: String?
+        @Option(name: .customLong("submitted-on")) var submittedOn: String?
+        @Option(help: "Why (required).") var reason: String?
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let reason = try Rules.reason(reason)
+                let onsetDate = try onset.map { d throws(RegistryError) in try Rules.date(d, field: "onset") }
+                let awareDate = try aware.map { d throws(RegistryError) in try Rules.date(d, field: "aware") }
+                let outcomeDate = try outcomeOn.map { d throws(RegistryError) in try Rules.date(d, field: "outcome-on") }
+                let submitted = try submittedOn.map { d throws(RegistryError) in try Rules.date(d, field: "submitted-on") }
+                let ae = try await ctx.store.correctAdverseEvent(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason,
+                                                                 today: ctx.today, actor: ctx.actor) { d in
+                    if let onsetDate { d.onsetOn = onsetDate }
+                    if let awareDate { d.awareOn = awareDate }
+                    if let term { d.term = term }
+                    if let meddra { d.meddraCode = meddra }
+                    if let category { d.category = category }
+                    if let grade { d.grade = grade }
+                    if let grading { d.grading = grading }
+                    if let serious { d.serious = serious }
+                    if let criteria { d.criteria = criteria.split(separator: ",").map(String.init) }
+                    if let related { d.relatedness = related }
+                    if let outcome { d.outcome = outcome }
+                    if let outcomeDate { d.outcomeOn = outcomeDate }
+                    if let submitted { d.submittedOn = submitted }
+                }
+                try ctx.emit(ae) { "adverse event \(ae.id) corrected" }
+            }
+        }
+    }
+}
+
+struct AdministrationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "administration", abstract: "Recorded administrations.", subcommands: [Correct.self])
+
+    struct Correct: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct an administration; a new date re-anchors the open follow-ups.", discussion: """
+            Follow-ups not yet done get new due dates and windows from the corrected date; completed and
+            closed ones stay attached to their time points. The audit trail records what moved.
+
+            Example:
+              registry administration correct 3 --on 2025-04-03 --reason "date entered from the order, not the infusion record"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Administration id.") var administration: String
+        @Option(help: "Corrected date.") var on: String?
+        @Option(help: "Corrected lot number.") var lot: String?
+        @Option(help: "Corrected dose.") var dose: String?
+        @Option(name: .customLong("fee-notified")) var feeNotified: Int?
+        @Option(name: .customLong("fee-collected")) var feeCollected: Int?
+        @Option(help: "Why (required).") var reason: String?
+
+        struct Corrected: Encodable {
+            var administration: Administration
+            var followUpsMoved: Int
+            func encode(to encoder: any Encoder) throws {
+                try administration.encode(to: encoder)
+                enum Key: String, CodingKey { case followUpsMoved = "follow_ups_moved" }
+                var c = encoder.container(keyedBy: Key.self)
+                try c.encode(followUpsMoved, forKey: .followUpsMoved)
+            }
+        }
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let reason = try Rules.reason(reason)
+                let result = try await ctx.store.correctAdministration(
+                    id: try Parse.id(administration, field: "administration"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
+                    lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, reason: reason, actor: ctx.actor)
+                try ctx.emit(Corrected(administration: result.administration, followUpsMoved: result.moved)) {
+                    "administration \(result.administration.id) corrected; \(result.moved) open follow-ups moved"
+                }
+            }
+        }
+    }
+}
+
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Registry settings (expedited-report clocks).", subcommands: [List.self, Set.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List settings.", discussion: "Example:\n  registry config list")
+        @OptionGroup var global: GlobalOptions
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let all = try await ctx.store.settings()
+                try ctx.emit(all) { table(["KEY", "VALUE"], all.sorted { $0.key < $1.key }.map { [$0.key, $0.value] }) }
+            }
+        }
+    }
+
+    struct Set: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a setting (audited).", discussion: """
+            Example:
+              registry config set ae.report-days.other-serious 15 --reason "MFDS guidance 2026-03"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument var key: String
+        @Argument var value: String
+        @Option(help: "Why (required).") var reason: String?
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                try await ctx.store.setSetting(key: key, value: value, reason: try Rules.reason(reason), actor: ctx.actor)
+                try ctx.emit([key: value]) { "\(key) = \(value)" }
+            }
+        }
+    }
+}

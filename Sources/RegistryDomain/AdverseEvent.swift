@@ -1,0 +1,195 @@
+/// The delayed-event categories the FDA's long-term follow-up guidance asks registries to watch.
+public enum AdverseEventCategory: String, Codable, CaseIterable, Sendable {
+    case newMalignancy = "new-malignancy"
+    case neurologic
+    case autoimmuneRheumatologic = "autoimmune-rheumatologic"
+    case hematologic, infection, other
+
+    /// Parses a category or lists the allowed ones.
+    public static func parse(_ text: String, field: String = "category") throws(RegistryError) -> AdverseEventCategory {
+        guard let c = AdverseEventCategory(rawValue: text) else {
+            throw .invalid(field, "'\(text)' is not a category; allowed: \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return c
+    }
+}
+
+/// The grading system and version a grade was given in; stored with every grade, since systems
+/// disagree on the same event.
+public struct GradingSystem: Hashable, Codable, Sendable, CustomStringConvertible {
+    public var system: String
+    public var version: String
+
+    /// The registry's default: CTCAE v5.0.
+    public static let ctcae5 = GradingSystem(system: "CTCAE", version: "5.0")
+
+    public init(system: String, version: String) { self.system = system; self.version = version }
+
+    /// Parses `SYSTEM-VERSION`, e.g. `CTCAE-5.0`, `CTCAE-4.03`, `ASTCT-2019`.
+    public static func parse(_ text: String, field: String = "grading") throws(RegistryError) -> GradingSystem {
+        let parts = text.split(separator: "-", maxSplits: 1).map(String.init)
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].allSatisfy({ $0.isASCII && ($0.isUppercase || $0.isNumber) }),
+              !parts[1].isEmpty, parts[1].allSatisfy({ $0.isASCII && ($0.isNumber || $0 == ".") }) else {
+            throw .invalid(field, "'\(text)' does not name a grading system and version; expected SYSTEM-VERSION, e.g. CTCAE-5.0 or ASTCT-2019")
+        }
+        return GradingSystem(system: parts[0], version: parts[1])
+    }
+
+    public var description: String { "\(system)-\(version)" }
+}
+
+/// How likely the product caused the event.
+public enum Relatedness: String, Codable, CaseIterable, Sendable {
+    case notRelated = "not-related", unlikely, possible, probable, definite
+    case notAssessed = "not-assessed"
+}
+
+/// How the event ended, so far.
+public enum AdverseEventOutcome: String, Codable, CaseIterable, Sendable {
+    case recovered, recovering
+    case notRecovered = "not-recovered"
+    case recoveredWithSequelae = "recovered-with-sequelae"
+    case fatal, unknown
+}
+
+/// ICH E2A seriousness criteria.
+public enum SeriousnessCriterion: String, Codable, CaseIterable, Sendable {
+    case death
+    case lifeThreatening = "life-threatening"
+    case hospitalization, disability
+    case congenitalAnomaly = "congenital-anomaly"
+    case importantMedicalEvent = "important-medical-event"
+}
+
+/// The expedited-report clocks, in days from the day the site became aware. Configuration, not
+/// code: the registry stores them as settings (`registry config`).
+public struct ExpeditedReportClock: Hashable, Codable, Sendable {
+    /// Days for a death or a life-threatening event (Korean trials: 7).
+    public var fatalOrLifeThreateningDays: Int
+    /// Days for any other serious event (Korean trials: 15).
+    public var otherSeriousDays: Int
+
+    public init(fatalOrLifeThreateningDays: Int = 7, otherSeriousDays: Int = 15) {
+        self.fatalOrLifeThreateningDays = fatalOrLifeThreateningDays
+        self.otherSeriousDays = otherSeriousDays
+    }
+
+    /// The report's due date, or nil for an event that is not serious.
+    public func dueDate(serious: Bool, criteria: Set<SeriousnessCriterion>, grade: Int, aware: LocalDate) -> LocalDate? {
+        guard serious else { return nil }
+        let urgent = criteria.contains(.death) || criteria.contains(.lifeThreatening) || grade >= 4
+        return aware.adding(days: urgent ? fatalOrLifeThreateningDays : otherSeriousDays)
+    }
+}
+
+/// A recorded adverse event.
+public struct AdverseEvent: Codable, Equatable, Sendable {
+    public var id: Int
+    public var patientID: Int
+    public var institutionCode: String
+    public var onsetOn: LocalDate
+    public var awareOn: LocalDate
+    public var term: String
+    public var meddraCode: String?
+    public var category: AdverseEventCategory
+    public var grade: Int
+    public var gradingSystem: String
+    public var gradingVersion: String
+    public var serious: Bool
+    public var seriousnessCriteria: [SeriousnessCriterion]
+    public var relatedness: Relatedness
+    public var outcome: AdverseEventOutcome
+    public var outcomeOn: LocalDate?
+    public var reportDueOn: LocalDate?
+    public var reportSubmittedOn: LocalDate?
+
+    public init(id: Int, patientID: Int, institutionCode: String, onsetOn: LocalDate, awareOn: LocalDate, term: String, meddraCode: String?,
+                category: AdverseEventCategory, grade: Int, gradingSystem: String, gradingVersion: String, serious: Bool,
+                seriousnessCriteria: [SeriousnessCriterion], relatedness: Relatedness, outcome: AdverseEventOutcome, outcomeOn: LocalDate?,
+                reportDueOn: LocalDate?, reportSubmittedOn: LocalDate?) {
+        self.id = id; self.patientID = patientID; self.institutionCode = institutionCode; self.onsetOn = onsetOn; self.awareOn = awareOn
+        self.term = term; self.meddraCode = meddraCode; self.category = category; self.grade = grade; self.gradingSystem = gradingSystem
+        self.gradingVersion = gradingVersion; self.serious = serious; self.seriousnessCriteria = seriousnessCriteria
+        self.relatedness = relatedness; self.outcome = outcome; self.outcomeOn = outcomeOn
+        self.reportDueOn = reportDueOn; self.reportSubmittedOn = reportSubmittedOn
+    }
+}
+
+/// A validated adverse event report.
+public struct NewAdverseEvent: Sendable, Equatable {
+    public var onsetOn: LocalDate
+    public var awareOn: LocalDate
+    public var term: String
+    public var meddraCode: String?
+    public var category: AdverseEventCategory
+    public var grade: Int
+    public var grading: GradingSystem
+    public var serious: Bool
+    public var criteria: Set<SeriousnessCriterion>
+    public var relatedness: Relatedness
+    public var outcome: AdverseEventOutcome
+    public var outcomeOn: LocalDate?
+
+    /// Validates every field. Grade 5 (death related to the event) is serious with the death
+    /// criterion and a fatal outcome; grade 4 is life-threatening.
+    public init(onset: String, aware: String, term: String, meddra: String?, category: String, grade: Int, grading: String,
+                serious: Bool, criteria: [String], related: String?, outcome: String?, outcomeOn: String?, today: LocalDate) throws(RegistryError) {
+        onsetOn = try Rules.date(onset, field: "onset")
+        try Rules.eventDate(onsetOn, field: "onset", today: today)
+        awareOn = try Rules.date(aware, field: "aware")
+        try Rules.eventDate(awareOn, field: "aware", today: today)
+        guard awareOn >= onsetOn else {
+            throw .invalid("aware", "the site became aware on \(awareOn), before the onset on \(onsetOn); awareness cannot precede onset")
+        }
+        self.term = try Rules.name(term, field: "term", maxLength: 200)
+        if let meddra, !meddra.isEmpty {
+            guard meddra.count == 8, meddra.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+                throw .invalid("meddra", "'\(meddra)' is not a MedDRA code; expected 8 digits, e.g. 10000880")
+            }
+            meddraCode = meddra
+        } else { meddraCode = nil }
+        self.category = try AdverseEventCategory.parse(category)
+        guard (1...5).contains(grade) else {
+            throw .invalid("grade", "\(grade) is not a grade; allowed: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death related to the event")
+        }
+        self.grade = grade
+        self.grading = try GradingSystem.parse(grading)
+        var parsed = Set<SeriousnessCriterion>()
+        for c in criteria {
+            guard let v = SeriousnessCriterion(rawValue: c) else {
+                throw .invalid("criteria", "'\(c)' is not a seriousness criterion; allowed: \(SeriousnessCriterion.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            parsed.insert(v)
+        }
+        if grade == 5 { parsed.insert(.death) }
+        if grade == 4 { parsed.insert(.lifeThreatening) }
+        guard parsed.isEmpty || serious || grade >= 4 else {
+            throw .invalid("serious", "seriousness criteria were given for an event not marked --serious")
+        }
+        self.serious = serious || grade >= 4
+        self.criteria = self.serious ? parsed : []
+        let rel = related ?? Relatedness.notAssessed.rawValue
+        guard let r = Relatedness(rawValue: rel) else {
+            throw .invalid("related", "'\(rel)' is not a relatedness; allowed: \(Relatedness.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        relatedness = r
+        let out = outcome ?? (grade == 5 ? "fatal" : "unknown")
+        guard let o = AdverseEventOutcome(rawValue: out) else {
+            throw .invalid("outcome", "'\(out)' is not an outcome; allowed: \(AdverseEventOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if grade == 5 && o != .fatal { throw .invalid("outcome", "a grade 5 event is fatal by definition; its outcome must be fatal") }
+        if o == .fatal && grade != 5 { throw .invalid("grade", "a fatal outcome is grade 5 in CTCAE; give --grade 5") }
+        self.outcome = o
+        if let outcomeOn {
+            let d = try Rules.date(outcomeOn, field: "outcome-on")
+            try Rules.eventDate(d, field: "outcome-on", today: today)
+            guard d >= onsetOn else { throw .invalid("outcome-on", "\(d) is before the onset on \(onsetOn)") }
+            self.outcomeOn = d
+        } else {
+            self.outcomeOn = nil
+        }
+    }
+
+    /// The date a grade 5 event records as the death: the outcome date, else the onset.
+    public var deathDate: LocalDate? { grade == 5 ? (outcomeOn ?? onsetOn) : nil }
+}

@@ -1,0 +1,97 @@
+/// The patient's vital status as of a visit.
+public enum VitalStatus: String, Codable, CaseIterable, Sendable {
+    case alive, dead, unknown
+
+    /// Parses a vital status or lists the allowed ones.
+    public static func parse(_ text: String, field: String = "vital") throws(RegistryError) -> VitalStatus {
+        guard let v = VitalStatus(rawValue: text) else { throw .invalid(field, "'\(text)' is not a vital status; allowed: alive, dead, unknown") }
+        return v
+    }
+}
+
+/// A recorded visit.
+public struct Visit: Codable, Equatable, Sendable {
+    public var id: Int
+    public var patientID: Int
+    public var followUpID: Int?
+    public var institutionCode: String
+    public var visitedOn: LocalDate
+    public var contactType: ContactType
+    public var vitalStatus: VitalStatus
+    /// In the window, early or late; nil for an unscheduled visit.
+    public var timing: VisitTiming?
+    public var measures: [MeasureValue]
+    public var note: String?
+
+    public init(id: Int, patientID: Int, followUpID: Int?, institutionCode: String, visitedOn: LocalDate, contactType: ContactType,
+                vitalStatus: VitalStatus, timing: VisitTiming?, measures: [MeasureValue], note: String?) {
+        self.id = id; self.patientID = patientID; self.followUpID = followUpID; self.institutionCode = institutionCode
+        self.visitedOn = visitedOn; self.contactType = contactType; self.vitalStatus = vitalStatus; self.timing = timing
+        self.measures = measures; self.note = note
+    }
+}
+
+/// A validated visit, before it is checked against the patient and the follow-up.
+public struct NewVisit: Sendable, Equatable {
+    public var visitedOn: LocalDate
+    public var contactType: ContactType
+    public var vitalStatus: VitalStatus
+    public var measures: [MeasureValue]
+    public var note: String?
+
+    public init(on: String, contact: String, vital: String, measures: [String], note: String?, today: LocalDate) throws(RegistryError) {
+        visitedOn = try Rules.date(on, field: "on")
+        try Rules.eventDate(visitedOn, field: "on", today: today)
+        contactType = try ContactType.parse(contact)
+        vitalStatus = try VitalStatus.parse(vital)
+        var parsed: [MeasureValue] = []
+        for m in measures { parsed.append(try MeasureValue.parse(m)) }
+        let keys = parsed.map(\.key)
+        if let dup = keys.first(where: { k in keys.filter { $0 == k }.count > 1 }) {
+            throw .invalid("measure", "\(dup) is given twice; give each measure once per visit")
+        }
+        self.measures = parsed
+        self.note = try Notes.validate(note)
+    }
+}
+
+/// Free-text notes: optional, bounded, screened for identifiers, never exported to regulators.
+public enum Notes {
+    public static let maxLength = 500
+
+    /// Refuses notes that are too long or look like they carry a resident number, phone number
+    /// or e-mail address; returns nil for an absent or blank note.
+    public static func validate(_ text: String?, field: String = "note") throws(RegistryError) -> String? {
+        guard let text, !text.trimmingCharactersInWhitespace().isEmpty else { return nil }
+        let note = text.trimmingCharactersInWhitespace()
+        guard note.count <= maxLength else { throw .invalid(field, "notes are at most \(maxLength) characters; this one has \(note.count)") }
+        let digitRuns = note.split(whereSeparator: { !$0.isNumber && $0 != "-" })
+        // Resident registration numbers (YYMMDD-NNNNNNN) and phone numbers (010-1234-5678) as digit runs.
+        for run in digitRuns {
+            let digits = run.filter(\.isNumber).count
+            if digits >= 10 {
+                throw .invalid(field, "the note holds a long number that may identify the patient (resident or phone number); leave identifiers out of notes")
+            }
+        }
+        if note.contains("@") && note.split(separator: " ").contains(where: { $0.contains("@") && $0.contains(".") }) {
+            throw .invalid(field, "the note holds what looks like an e-mail address; leave contact details out of notes")
+        }
+        return note
+    }
+}
+
+/// Why a follow-up was closed without data.
+public enum NotDoneReason: String, Codable, CaseIterable, Sendable {
+    case refused, unreachable
+    case movedAbroad = "moved-abroad"
+    case tooIll = "too-ill"
+    case other
+
+    /// Parses a reason or lists the allowed ones.
+    public static func parse(_ text: String, field: String = "reason") throws(RegistryError) -> NotDoneReason {
+        guard let r = NotDoneReason(rawValue: text) else {
+            throw .invalid(field, "'\(text)' is not a reason; allowed: \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return r
+    }
+}

@@ -1,0 +1,195 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+
+extension RegistryStore {
+    /// Facts about a patient that decide whether new data may be recorded for them.
+    struct PatientState {
+        var patient: Patient
+        var institutionID: Int
+        var statusOn: LocalDate?
+        var firstAdministration: LocalDate?
+    }
+
+    /// Loads and locks a patient, and refuses data for a withdrawn patient, data dated after a
+    /// death, and data from an institution that does not hold the patient.
+    static func patientForData(_ patientID: Int, on date: LocalDate?, actingInstitution: String?, connection c: PostgresConnection, logger: Logger) async throws -> PatientState {
+        let patient = try await Self.patient(id: patientID, connection: c, logger: logger, lock: true)
+        let rows = try await c.query("""
+            SELECT p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
+            FROM patient p WHERE p.id = \(patientID)
+            """, logger: logger)
+        let (institutionID, statusOn, first) = try await rows.decode((Int, LocalDate?, LocalDate?).self).first(where: { _ in true })!
+        if let acting = actingInstitution, acting != patient.institutionCode {
+            // Said the same way whether the patient exists elsewhere or not at all.
+            throw RegistryError.notFound("patient", "institution \(acting) holds no patient with id \(patientID)")
+        }
+        if patient.status == .withdrawn {
+            throw RegistryError.conflict("patient", "patient \(patientID) withdrew consent\(statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed")
+        }
+        if let date, patient.status == .deceased, let died = statusOn, date > died {
+            throw RegistryError.invalid("on", "\(date) is after the patient's death on \(died)")
+        }
+        return PatientState(patient: patient, institutionID: institutionID, statusOn: statusOn, firstAdministration: first)
+    }
+
+    /// Logs a visit against a scheduled follow-up (completing it, in the window, early or late)
+    /// or, with no follow-up, as an unscheduled visit of a patient.
+    public func logVisit(followUpID: Int?, patientID: Int?, _ new: NewVisit, actingInstitution: String? = nil, actor: String) async throws -> Visit {
+        try await database.transaction(actor: actor) { c in
+            var followUp: (patientID: Int, start: LocalDate, end: LocalDate, status: String, visitID: Int?, anchor: LocalDate)? = nil
+            if let followUpID {
+                let rows = try await c.query("""
+                    SELECT f.patient_id, f.window_start, f.window_end, f.status, (SELECT v.id FROM visit v WHERE v.follow_up_id = f.id), a.administered_on
+                    FROM follow_up f JOIN administration a ON a.id = f.administration_id WHERE f.id = \(followUpID) FOR UPDATE OF f
+                    """, logger: logger)
+                guard let row = try await rows.decode((Int, LocalDate, LocalDate, String, Int?, LocalDate).self).first(where: { _ in true }) else {
+                    throw RegistryError.notFound("followup", "no follow-up has id \(followUpID)", hint: "list them with: registry followups list --patient ID")
+                }
+                followUp = (row.0, row.1, row.2, row.3, row.4, row.5)
+                if let patientID, patientID != row.0 {
+                    throw RegistryError.invalid("patient", "follow-up \(followUpID) belongs to patient \(row.0), not \(patientID)")
+                }
+            }
+            guard let pid = followUp?.patientID ?? patientID else {
+                throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled")
+            }
+            let state = try await Self.patientForData(pid, on: new.visitedOn, actingInstitution: actingInstitution, connection: c, logger: logger)
+            let anchor = followUp?.anchor ?? state.firstAdministration
+            guard let anchor else {
+                throw RegistryError.conflict("patient", "patient \(pid) has no administration yet; visits follow a dose")
+            }
+            if new.visitedOn < anchor {
+                throw RegistryError.invalid("on", "\(new.visitedOn) is before the administration on \(anchor); follow-up visits come after the dose")
+            }
+            var timing: VisitTiming? = nil
+            if let f = followUp, let followUpID {
+                switch FollowUpStatus(rawValue: f.status)! {
+                case .completed:
+                    throw RegistryError.conflict("followup", "follow-up \(followUpID) is already completed by visit \(f.visitID.map(String.init) ?? "?")",
+                                                 hint: "correct that visit instead: registry visit correct \(f.visitID.map(String.init) ?? "VISIT") --reason ...")
+                case .notRequired:
+                    throw RegistryError.conflict("followup", "follow-up \(followUpID) is no longer required (after death, withdrawal or loss to follow-up); log an unscheduled visit instead")
+                case .scheduled, .notDone, .missed:
+                    timing = VisitTiming.of(new.visitedOn, windowStart: f.start, windowEnd: f.end)
+                }
+            }
+            let inserted = try await c.query("""
+                INSERT INTO visit (patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note)
+                VALUES (\(pid), \(state.institutionID), \(followUpID), \(new.visitedOn), \(new.contactType.rawValue),
+                        \(new.vitalStatus.rawValue), \(timing?.rawValue), \(new.note)) RETURNING id
+                """, logger: logger)
+            let visitID = try await inserted.decode(Int.self).first(where: { _ in true })!
+            try await Self.writeMeasures(new.measures, visitID: visitID, patientID: pid, institutionID: state.institutionID, connection: c, logger: logger)
+            if let followUpID {
+                try await c.query("""
+                    UPDATE follow_up SET status = 'completed', completed_on = \(new.visitedOn),
+                           timing = \(timing?.rawValue), not_done_reason = NULL
+                    WHERE id = \(followUpID)
+                    """, logger: logger)
+            }
+            return try await Self.visit(id: visitID, connection: c, logger: logger)
+        }
+    }
+
+    /// Writes or corrects measures of a visit, one row per measure key.
+    static func writeMeasures(_ measures: [MeasureValue], visitID: Int, patientID: Int, institutionID: Int, connection c: PostgresConnection, logger: Logger) async throws {
+        guard !measures.isEmpty else { return }
+        try await c.query("""
+            INSERT INTO visit_measure (visit_id, patient_id, institution_id, key, code_system, code, value, unit)
+            SELECT \(visitID), \(patientID), \(institutionID), k, s, c, v::numeric, nullif(u, '')
+            FROM unnest(\(measures.map(\.key)), \(measures.map(\.codeSystem)), \(measures.map(\.code)),
+                        \(measures.map(\.valueText)), \(measures.map { $0.unit ?? "" })) AS x(k, s, c, v, u)
+            ON CONFLICT (visit_id, key) DO UPDATE SET value = EXCLUDED.value, unit = EXCLUDED.unit
+            WHERE visit_measure.value IS DISTINCT FROM EXCLUDED.value
+            """, logger: logger)
+    }
+
+    /// Corrects a visit's recorded values. The earlier values stay readable in the audit trail.
+    public func correctVisit(id: Int, on date: LocalDate?, contact: ContactType?, vital: VitalStatus?, measures: [MeasureValue],
+                             note: String?, reason: String, today: LocalDate, actor: String) async throws -> Visit {
+        try await database.transaction(actor: actor, reason: reason) { c in
+            let visit = try await Self.visit(id: id, connection: c, logger: logger)
+            if let date {
+                try Rules.eventDate(date, field: "on", today: today)
+                let rows = try await c.query("""
+                    SELECT coalesce((SELECT a.administered_on FROM follow_up f JOIN administration a ON a.id = f.administration_id WHERE f.id = v.follow_up_id),
+                                    (SELECT min(administered_on) FROM administration WHERE patient_id = v.patient_id))
+                    FROM visit v WHERE v.id = \(id)
+                    """, logger: logger)
+                if let anchor = try await rows.decode(LocalDate?.self).first(where: { _ in true }) ?? nil, date < anchor {
+                    throw RegistryError.invalid("on", "\(date) is before the administration on \(anchor)")
+                }
+            }
+            let newDate = date ?? visit.visitedOn
+            var timing: VisitTiming? = nil
+            if let followUpID = visit.followUpID {
+                let window = try await c.query("SELECT window_start, window_end FROM follow_up WHERE id = \(followUpID)", logger: logger)
+                let (start, end) = try await window.decode((LocalDate, LocalDate).self).first(where: { _ in true })!
+                timing = VisitTiming.of(newDate, windowStart: start, windowEnd: end)
+            }
+            try await c.query("""
+                UPDATE visit SET visit_on = \(newDate), contact_type = \((contact ?? visit.contactType).rawValue),
+                       vital_status = \((vital ?? visit.vitalStatus).rawValue), note = \(note ?? visit.note), timing = \(timing?.rawValue)
+                WHERE id = \(id)
+                """, logger: logger)
+            if let followUpID = visit.followUpID {
+                try await c.query("""
+                    UPDATE follow_up SET completed_on = \(newDate), timing = \(timing?.rawValue)
+                    WHERE id = \(followUpID) AND (completed_on, timing) IS DISTINCT FROM (\(newDate), \(timing?.rawValue))
+                    """, logger: logger)
+            }
+            let ids = try await c.query("SELECT patient_id, institution_id FROM visit WHERE id = \(id)", logger: logger)
+            let (patientID, institutionID) = try await ids.decode((Int, Int).self).first(where: { _ in true })!
+            try await Self.writeMeasures(measures, visitID: id, patientID: patientID, institutionID: institutionID, connection: c, logger: logger)
+            return try await Self.visit(id: id, connection: c, logger: logger)
+        }
+    }
+
+    /// Closes a follow-up as not done, with the reason.
+    public func closeFollowUp(id: Int, reason: NotDoneReason, note: String?, actingInstitution: String? = nil, actor: String) async throws -> FollowUp {
+        try await database.transaction(actor: actor, reason: note.map { "\(reason.rawValue): \($0)" } ?? reason.rawValue) { c in
+            let rows = try await c.query("SELECT patient_id, status FROM follow_up WHERE id = \(id) FOR UPDATE", logger: logger)
+            guard let (patientID, status) = try await rows.decode((Int, String).self).first(where: { _ in true }) else {
+                throw RegistryError.notFound("followup", "no follow-up has id \(id)")
+            }
+            _ = try await Self.patientForData(patientID, on: nil, actingInstitution: actingInstitution, connection: c, logger: logger)
+            guard status == FollowUpStatus.scheduled.rawValue || status == FollowUpStatus.missed.rawValue else {
+                throw RegistryError.conflict("followup", "follow-up \(id) is \(status); only a scheduled or missed follow-up can be closed as not done")
+            }
+            try await c.query("UPDATE follow_up SET status = 'not-done', not_done_reason = \(reason.rawValue) WHERE id = \(id)", logger: logger)
+            return try await Self.followUps(c.query("\(unescaped: Self.followUpSelect) WHERE f.id = \(id)", logger: logger)).first!
+        }
+    }
+
+    /// A patient's visits, oldest first.
+    public func visits(patientID: Int) async throws -> [Visit] {
+        try await database.read { c in
+            var ids: [Int] = []
+            for try await id in try await c.query("SELECT id FROM visit WHERE patient_id = \(patientID) ORDER BY visit_on, id", logger: logger).decode(Int.self) { ids.append(id) }
+            var out: [Visit] = []
+            for id in ids { out.append(try await Self.visit(id: id, connection: c, logger: logger)) }
+            return out
+        }
+    }
+
+    static func visit(id: Int, connection c: PostgresConnection, logger: Logger) async throws -> Visit {
+        let rows = try await c.query("""
+            SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note
+            FROM visit v JOIN institution i ON i.id = v.institution_id WHERE v.id = \(id)
+            """, logger: logger)
+        guard let (vid, patient, followUp, inst, on, contact, vital, timing, note)
+                = try await rows.decode((Int, Int, Int?, String, LocalDate, String, String, String?, String?).self).first(where: { _ in true }) else {
+            throw RegistryError.notFound("visit", "no visit has id \(id)")
+        }
+        var measures: [MeasureValue] = []
+        for try await (key, system, code, value, unit) in try await c.query("""
+            SELECT key, code_system, code, value::float8, unit FROM visit_measure WHERE visit_id = \(id) ORDER BY key
+            """, logger: logger).decode((String, String, String, Double, String?).self) {
+            measures.append(MeasureValue(key: key, codeSystem: system, code: code, value: value, unit: unit))
+        }
+        return Visit(id: vid, patientID: patient, followUpID: followUp, institutionCode: inst, visitedOn: on, contactType: ContactType(rawValue: contact)!,
+                     vitalStatus: VitalStatus(rawValue: vital)!, timing: timing.flatMap(VisitTiming.init(rawValue:)), measures: measures, note: note)
+    }
+}
