@@ -100,7 +100,9 @@ struct DemoCommand: AsyncParsableCommand {
               patients         \(s.patientsByStatus.values.reduce(0, +).formatted()) (\(list(s.patientsByStatus)))
               administrations  \(s.administrations.formatted())
               follow-ups       \(s.followUps.formatted()) (\(list(s.followUpsByStatus)))
-              time             \(String(format: "%.1f", s.seconds)) s in all; follow-ups written at \(Int(s.followUpRowsPerSecond).formatted()) rows/s (\(String(format: "%.1f", s.followUpWriteSeconds)) s, audit trail included); \(Int(s.rowsPerSecond).formatted()) rows/s overall
+              visits           \(s.visits.formatted()) with \(s.measures.formatted()) measures
+              adverse events   \(s.adverseEvents.formatted()) (\(s.seriousAdverseEvents.formatted()) serious)
+              time             \(String(format: "%.1f", s.seconds)) s in all; follow-ups written at \(Int(s.followUpRowsPerSecond).formatted()) rows/s (\(s.followUps.formatted()) rows in \(String(format: "%.1f", s.followUpWriteSeconds)) s with patients, administrations and the audit trail); \(Int(s.rowsPerSecond).formatted()) rows/s overall
             """
     }
 }

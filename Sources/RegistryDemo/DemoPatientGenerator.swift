@@ -3,24 +3,33 @@ import Foundation
 import RegistryDomain
 import RegistryStorage
 
-/// Generates patients, administrations and follow-ups as COPY rows. Each patient draws from its
-/// own random stream, so the data do not depend on chunk sizes; schedules come from the same
-/// `FollowUpSchedule` that `registry administer` uses.
+/// Generates patients, status changes, administrations, follow-ups, visits with measures and
+/// adverse events as COPY rows. Each patient draws from its own random stream, so the data do not
+/// depend on chunk sizes and a chunk can be generated again identically; schedules come from the
+/// same `FollowUpSchedule` that `registry administer` uses.
 struct DemoPatientGenerator: Sendable {
     let options: DemoOptions
     let reference: DemoRegistry.Reference
     let protocols: [Int: FollowUpProtocol]
     let pseudonymizer: Pseudonymizer
     let cumulative: [Double]
+    let clock: ExpeditedReportClock
 
     static let patientColumns = ["id", "pseudonym", "enrolled_by", "institution_id", "birth_year", "sex", "consent_on", "consent_version", "status", "status_on"]
+    static let statusChangeColumns = ["id", "patient_id", "institution_id", "kind", "effective_on", "reason"]
     static let administrationColumns = ["id", "patient_id", "plan_id", "institution_id", "administered_on", "lot", "dose", "fee_notified_krw", "fee_collected_krw"]
-    static let followUpColumns = ["id", "administration_id", "patient_id", "institution_id", "seq", "label", "due_on", "window_start", "window_end", "contact_type", "status", "completed_on"]
+    static let followUpColumns = ["id", "administration_id", "patient_id", "institution_id", "seq", "label", "due_on", "window_start", "window_end",
+                                  "contact_type", "status", "completed_on", "timing", "not_done_reason", "suspended_by"]
+    static let visitColumns = ["id", "patient_id", "institution_id", "follow_up_id", "visit_on", "contact_type", "vital_status", "timing"]
+    static let measureColumns = ["visit_id", "patient_id", "institution_id", "key", "code_system", "code", "value", "unit"]
+    static let adverseEventColumns = ["id", "patient_id", "institution_id", "onset_on", "aware_on", "term", "category", "grade", "grading_system",
+                                      "grading_version", "serious", "seriousness", "relatedness", "outcome", "outcome_on", "report_due_on", "report_submitted_on"]
 
-    init(options: DemoOptions, reference: DemoRegistry.Reference, protocols: [Int: FollowUpProtocol]) {
+    init(options: DemoOptions, reference: DemoRegistry.Reference, protocols: [Int: FollowUpProtocol], clock: ExpeditedReportClock) {
         self.options = options
         self.reference = reference
         self.protocols = protocols
+        self.clock = clock
         // Demo pseudonyms use a key derived from the seed, not the registry's real key, so the
         // same seed gives the same data on every machine.
         var seedBytes = Data()
@@ -33,12 +42,21 @@ struct DemoPatientGenerator: Sendable {
     struct NextIDs: Sendable {
         var administration = 1
         var followUp = 1
+        var statusChange = 1
+        var visit = 1
+        var adverseEvent = 1
     }
 
+    /// The rows of a range of patients. Phase A holds what the follow-up write rate is measured
+    /// on; phase B (visits, measures, adverse events) is written afterwards.
     struct Chunk: Sendable {
-        var patients = CopyBuffer(capacity: 1 << 20)
-        var administrations = CopyBuffer(capacity: 1 << 20)
+        var patients = CopyBuffer(capacity: 1 << 19)
+        var statusChanges = CopyBuffer(capacity: 1 << 14)
+        var administrations = CopyBuffer(capacity: 1 << 19)
         var followUps = CopyBuffer(capacity: 8 << 20)
+        var visits = CopyBuffer(capacity: 4 << 20)
+        var measures = CopyBuffer(capacity: 8 << 20)
+        var adverseEvents = CopyBuffer(capacity: 1 << 18)
         var nextIDs = NextIDs()
     }
 
@@ -89,18 +107,38 @@ struct DemoPatientGenerator: Sendable {
             status = .lostToFollowUp; statusOn = first.adding(days: rng.int(400...followed))
         }
         let institution = plan.institution
-        let birthYear = rng.int(1938...2012)
         chunk.patients.add(patientID)
         chunk.patients.add(pseudonymizer.pseudonym(institutionCode: reference.institutionCodes[institution]!, localID: "DEMO-\(patientID)"))
         chunk.patients.add(institution)
         chunk.patients.add(institution)
-        chunk.patients.add(birthYear)
+        chunk.patients.add(rng.int(1938...2012))
         chunk.patients.add(rng.chance(0.52) ? "female" : "male")
         chunk.patients.add(consentOn)
         chunk.patients.add(consentOn < DemoRegistry.launch ? "1" : "2")
         chunk.patients.add(status.rawValue)
         chunk.patients.add(statusOn)
         chunk.patients.endRow()
+
+        var statusChangeID: Int? = nil
+        if let statusOn {
+            statusChangeID = ids.statusChange
+            ids.statusChange += 1
+            chunk.statusChanges.add(statusChangeID!)
+            chunk.statusChanges.add(patientID)
+            chunk.statusChanges.add(institution)
+            switch status {
+            case .deceased: chunk.statusChanges.add("death")
+            case .withdrawn: chunk.statusChanges.add("withdrawal")
+            default: chunk.statusChanges.add("lost")
+            }
+            chunk.statusChanges.add(statusOn)
+            switch status {
+            case .deceased: chunk.statusChanges.add(["progressive disease", "infection", "cardiovascular event", "unknown cause"][rng.int(0...3)])
+            case .withdrawn: chunk.statusChanges.add("patient request")
+            default: chunk.statusChanges.add("no contact after repeated letters and calls")
+            }
+            chunk.statusChanges.endRow()
+        }
 
         // Cell therapies are often repeated; gene therapies and xenografts almost never.
         let doses: Int
@@ -110,6 +148,12 @@ struct DemoPatientGenerator: Sendable {
         case .xenogeneic: doses = 1
         }
         let diligence = reference.diligence[institution]!
+        let measureKeys = Self.measureKeys(for: spec)
+        // Each patient's measures drift from a baseline: better for most, worse for some.
+        let trend = rng.unit() < 0.7 ? 1.0 : -0.5
+        // The baseline visit on the day of the first dose carries the reference measures.
+        visit(on: first, followUpID: nil, contact: .examination, timing: nil, weeks: 0, keys: measureKeys, trend: trend,
+              patientID: patientID, institution: institution, chunk: &chunk, ids: &ids, rng: &rng)
         var date = first
         for dose in 0..<doses {
             if dose > 0 { date = date.adding(days: rng.int(28...180)) }
@@ -131,6 +175,7 @@ struct DemoPatientGenerator: Sendable {
             for planned in FollowUpSchedule.plan(protocol: proto, anchor: date) {
                 var fuStatus = FollowUpStatus.scheduled
                 var completedOn: LocalDate? = nil
+                var notDone: NotDoneReason? = nil
                 if let end = statusOn, planned.due > end {
                     fuStatus = .notRequired
                 } else if planned.windowEnd < asOf {
@@ -141,12 +186,14 @@ struct DemoPatientGenerator: Sendable {
                         completedOn = rng.chance(0.92) ? inWindow : min(planned.windowEnd.adding(days: rng.int(1...60)), asOf)
                     } else if r < diligence * 0.95 + 0.03 {
                         fuStatus = .notDone
+                        notDone = rng.chance(0.6) ? .unreachable : .refused
                     }
                 } else if planned.windowStart <= asOf, rng.chance(0.35) {
                     fuStatus = .completed
                     completedOn = planned.windowStart.adding(days: rng.int(0...planned.windowStart.days(until: asOf)))
                 }
                 if let c = completedOn, let end = statusOn, c > end { completedOn = end }
+                let timing = completedOn.map { VisitTiming.of($0, windowStart: planned.windowStart, windowEnd: planned.windowEnd) }
                 chunk.followUps.add(ids.followUp)
                 chunk.followUps.add(adminID)
                 chunk.followUps.add(patientID)
@@ -159,9 +206,153 @@ struct DemoPatientGenerator: Sendable {
                 chunk.followUps.add(planned.contactType.rawValue)
                 chunk.followUps.add(fuStatus.rawValue)
                 chunk.followUps.add(completedOn)
+                if let timing { chunk.followUps.add(timing.rawValue) } else { chunk.followUps.addNull() }
+                if let notDone { chunk.followUps.add(notDone.rawValue) } else { chunk.followUps.addNull() }
+                if fuStatus == .notRequired, let statusChangeID { chunk.followUps.add(statusChangeID) } else { chunk.followUps.addNull() }
                 chunk.followUps.endRow()
+                if let completedOn, let timing {
+                    let weeks = date.days(until: planned.due) / 7
+                    visit(on: completedOn, followUpID: ids.followUp, contact: planned.contactType, timing: timing, weeks: weeks, keys: measureKeys,
+                          trend: trend, patientID: patientID, institution: institution, chunk: &chunk, ids: &ids, rng: &rng)
+                }
                 ids.followUp += 1
             }
+        }
+        adverseEvents(patientID: patientID, institution: institution, cls: cls, first: first, end: statusOn ?? asOf,
+                      died: status == .deceased ? statusOn : nil, chunk: &chunk, ids: &ids, rng: &rng)
+    }
+
+    /// Measures recorded at examinations: performance and quality of life for everyone, plus the
+    /// indication's own scale or blood counts after gene-modified cells.
+    static func measureKeys(for spec: DemoCatalogue.ProductSpec) -> [String] {
+        var keys = ["ecog", "eq5d-index"]
+        switch spec.code {
+        case let c where c.hasPrefix("MSC-KNEE") || c == "CHON-1": keys.append("womac")
+        case "MSC-ALS-1": keys.append("alsfrs-r")
+        case "IPSC-PD-1": keys.append("updrs-iii")
+        case let c where c.hasPrefix("CART") || c.hasPrefix("LV-") || c.hasPrefix("CRISPR"): keys += ["hemoglobin", "platelets", "wbc"]
+        default: keys.append("pain-nrs")
+        }
+        return keys
+    }
+
+    private func visit(on date: LocalDate, followUpID: Int?, contact: ContactType, timing: VisitTiming?, weeks: Int, keys: [String], trend: Double,
+                       patientID: Int, institution: Int, chunk: inout Chunk, ids: inout NextIDs, rng: inout SeededRandom) {
+        let visitID = ids.visit
+        ids.visit += 1
+        chunk.visits.add(visitID)
+        chunk.visits.add(patientID)
+        chunk.visits.add(institution)
+        if let followUpID { chunk.visits.add(followUpID) } else { chunk.visits.addNull() }
+        chunk.visits.add(date)
+        chunk.visits.add(contact.rawValue)
+        chunk.visits.add("alive")
+        if let timing { chunk.visits.add(timing.rawValue) } else { chunk.visits.addNull() }
+        chunk.visits.endRow()
+        // Examinations record every measure, questionnaires the patient-reported ones, calls none.
+        let recorded: [String]
+        switch contact {
+        case .examination: recorded = keys
+        case .questionnaire: recorded = keys.filter { ["eq5d-index", "womac", "pain-nrs"].contains($0) }
+        case .phone: recorded = []
+        }
+        let progress = min(Double(weeks) / 52, 2) * trend
+        for key in recorded {
+            let def = MeasureDefinition.named(key)!
+            let value: Double
+            switch key {
+            case "ecog": value = Double(max(0, min(4, Int((1.2 - 0.4 * progress + rng.unit() * 1.2).rounded(.down)))))
+            case "eq5d-index": value = min(1, max(-0.2, 0.62 + 0.08 * progress + (rng.unit() - 0.5) * 0.15))
+            case "womac": value = Double(max(0, min(96, Int(52 - 12 * progress + (rng.unit() - 0.5) * 16))))
+            case "alsfrs-r": value = Double(max(0, min(48, Int(38 - 4 * Double(weeks) / 52 + (rng.unit() - 0.5) * 6))))
+            case "updrs-iii": value = Double(max(0, min(132, Int(42 - 6 * progress + (rng.unit() - 0.5) * 10))))
+            case "pain-nrs": value = Double(max(0, min(10, Int(6.5 - 1.5 * progress + (rng.unit() - 0.5) * 3))))
+            case "hemoglobin": value = min(25, max(5, 10.5 + 1.2 * progress + (rng.unit() - 0.5) * 2))
+            case "platelets": value = max(5, 150 + 40 * progress + (rng.unit() - 0.5) * 80)
+            default: value = max(0.3, 5.5 + (rng.unit() - 0.5) * 4)  // wbc
+            }
+            let rounded = def.integer ? value.rounded() : (value * 100).rounded() / 100
+            chunk.measures.add(visitID)
+            chunk.measures.add(patientID)
+            chunk.measures.add(institution)
+            chunk.measures.add(def.key)
+            chunk.measures.add(def.codeSystem)
+            chunk.measures.add(def.code)
+            chunk.measures.add(MeasureValue(key: key, codeSystem: def.codeSystem, code: def.code, value: rounded, unit: def.unit).valueText)
+            if let unit = def.unit { chunk.measures.add(unit) } else { chunk.measures.addNull() }
+            chunk.measures.endRow()
+        }
+    }
+
+    static let terms: [AdverseEventCategory: [(String, String)]] = [
+        .infection: [("Pneumonia", "CTCAE-5.0"), ("Herpes zoster", "CTCAE-5.0"), ("Upper respiratory infection", "CTCAE-5.0")],
+        .hematologic: [("Neutrophil count decreased", "CTCAE-5.0"), ("Platelet count decreased", "CTCAE-5.0"), ("Anaemia", "CTCAE-5.0")],
+        .neurologic: [("Immune effector cell-associated neurotoxicity syndrome", "ASTCT-2019"), ("Peripheral sensory neuropathy", "CTCAE-5.0"), ("Headache", "CTCAE-5.0")],
+        .autoimmuneRheumatologic: [("Hypothyroidism", "CTCAE-5.0"), ("Arthritis", "CTCAE-5.0")],
+        .newMalignancy: [("Myelodysplastic syndrome", "CTCAE-5.0"), ("T-cell lymphoma", "CTCAE-5.0")],
+        .other: [("Fatigue", "CTCAE-5.0"), ("Injection site reaction", "CTCAE-5.0"), ("Cytokine release syndrome", "ASTCT-2019")],
+    ]
+
+    private func adverseEvents(patientID: Int, institution: Int, cls: FollowUpClass, first: LocalDate, end: LocalDate, died: LocalDate?,
+                               chunk: inout Chunk, ids: inout NextIDs, rng: inout SeededRandom) {
+        let asOf = options.asOf
+        var count = rng.chance(cls == .gene ? 0.35 : 0.18) ? 1 : 0
+        if count == 1 && rng.chance(0.25) { count = 2 }
+        // Some deaths are the outcome of a grade 5 event.
+        let fatal = died != nil && rng.chance(0.15)
+        if fatal { count += 1 }
+        guard count > 0, first.days(until: end) >= 1 else { return }
+        for n in 0..<count {
+            let isFatal = fatal && n == count - 1
+            let category: AdverseEventCategory
+            let r = rng.unit()
+            if isFatal { category = rng.chance(0.5) ? .newMalignancy : .infection } else {
+                category = r < 0.30 ? .infection : r < (cls == .gene ? 0.60 : 0.48) ? .hematologic : r < 0.68 ? .neurologic
+                    : r < 0.75 ? .autoimmuneRheumatologic : r < 0.77 ? .newMalignancy : .other
+            }
+            let options = Self.terms[category]!
+            let (term, grading) = options[rng.int(0...(options.count - 1))]
+            let g = rng.unit()
+            let grade = isFatal ? 5 : g < 0.40 ? 1 : g < 0.75 ? 2 : g < 0.94 ? 3 : 4
+            let serious = grade >= 4 || (grade == 3 && rng.chance(0.5))
+            let onset = isFatal ? died!.adding(days: -rng.int(0...min(20, first.days(until: died!)))) : first.adding(days: rng.int(1...first.days(until: end)))
+            let aware = min(onset.adding(days: rng.int(0...5)), asOf)
+            var criteria: [String] = []
+            if grade == 5 { criteria = ["death"] } else if grade == 4 { criteria = ["life-threatening"] } else if serious { criteria = ["hospitalization"] }
+            let due = clock.dueDate(serious: serious, criteria: Set(criteria.compactMap(SeriousnessCriterion.init(rawValue:))), grade: grade, aware: aware)
+            var submitted: LocalDate? = nil
+            if let due {
+                let s = rng.unit()
+                let candidate = s < 0.85 ? aware.adding(days: rng.int(1...aware.days(until: due))) : s < 0.95 ? due.adding(days: rng.int(1...20)) : nil
+                submitted = candidate.flatMap { $0 <= asOf ? $0 : nil }
+            }
+            let outcome: AdverseEventOutcome
+            var outcomeOn: LocalDate? = nil
+            if isFatal { outcome = .fatal; outcomeOn = died } else {
+                let o = rng.unit()
+                outcome = o < 0.70 ? .recovered : o < 0.85 ? .recovering : o < 0.95 ? .notRecovered : .unknown
+                if outcome == .recovered { outcomeOn = min(onset.adding(days: rng.int(3...60)), asOf) }
+            }
+            let gradingSystem = GradingSystem(system: String(grading.split(separator: "-")[0]), version: String(grading.split(separator: "-")[1]))
+            chunk.adverseEvents.add(ids.adverseEvent)
+            chunk.adverseEvents.add(patientID)
+            chunk.adverseEvents.add(institution)
+            chunk.adverseEvents.add(onset)
+            chunk.adverseEvents.add(aware)
+            chunk.adverseEvents.add(term)
+            chunk.adverseEvents.add(category.rawValue)
+            chunk.adverseEvents.add(grade)
+            chunk.adverseEvents.add(gradingSystem.system)
+            chunk.adverseEvents.add(gradingSystem.version)
+            chunk.adverseEvents.add(serious ? "t" : "f")
+            chunk.adverseEvents.add("{\(criteria.joined(separator: ","))}")
+            chunk.adverseEvents.add(["not-related", "unlikely", "possible", "probable", "definite"][rng.int(0...4)])
+            chunk.adverseEvents.add(outcome.rawValue)
+            chunk.adverseEvents.add(outcomeOn)
+            chunk.adverseEvents.add(due)
+            chunk.adverseEvents.add(submitted)
+            chunk.adverseEvents.endRow()
+            ids.adverseEvent += 1
         }
     }
 }

@@ -32,10 +32,15 @@ public struct DemoSummary: Codable, Sendable {
     public var administrations: Int
     public var followUpsByStatus: [String: Int]
     public var followUps: Int
+    public var visits: Int
+    public var measures: Int
+    public var adverseEvents: Int
+    public var seriousAdverseEvents: Int
     public var seconds: Double
-    /// Seconds spent in the follow-up COPY statements, audit trigger included.
+    /// Wall-clock seconds of phase A (patients, status changes, administrations and follow-ups,
+    /// audit trail included), which the follow-up write rate is measured on.
     public var followUpWriteSeconds: Double
-    /// Follow-up rows per second of follow-up writing.
+    /// Follow-up rows per wall-clock second of phase A.
     public var followUpRowsPerSecond: Double
     /// All rows (patients, administrations, follow-ups) per second of the whole run.
     public var rowsPerSecond: Double
@@ -59,46 +64,74 @@ public enum DemoRegistry {
         progress("reference data: \(DemoCatalogue.institutionCount) institutions, \(DemoCatalogue.products.count) products, \(reference.plans.count) plans")
 
         let protocols = try await store.protocols()
-        let generator = DemoPatientGenerator(options: options, reference: reference, protocols: protocols)
+        let generator = DemoPatientGenerator(options: options, reference: reference, protocols: protocols, clock: try await store.reportClock())
         let logger = store.database.logger
-        var followUpSeconds = 0.0
-        var written = (patients: 0, administrations: 0, followUps: 0)
-        var ids = DemoPatientGenerator.NextIDs()
         let chunks = stride(from: 1, through: options.patients, by: options.chunkSize).map { $0...min($0 + options.chunkSize - 1, options.patients) }
-        // Generate the next chunk on another core while PostgreSQL takes this one.
-        var pending: Task<DemoPatientGenerator.Chunk, Never>? = chunks.first.map { range in
-            let start = ids
-            return Task { generator.generate(patients: range, ids: start) }
-        }
-        for (index, _) in chunks.enumerated() {
-            let chunk = await pending!.value
-            ids = chunk.nextIDs
-            if index + 1 < chunks.count {
-                let range = chunks[index + 1], start = ids
-                pending = Task { generator.generate(patients: range, ids: start) }
-            }
-            let seconds = try await store.database.transaction(actor: "registry demo", reason: "synthetic demo data (seed \(options.seed))") { c in
+        let actor = "registry demo", reason = "synthetic demo data (seed \(options.seed))"
+
+        // Phase A: patients, status changes, administrations and follow-ups; its wall-clock time
+        // is what the follow-up write rate is measured on.
+        let phaseA = ContinuousClock.now
+        var followUps = 0, patients = 0, administrations = 0
+        try await writeChunks(chunks, generator: generator) { chunk in
+            try await store.database.transaction(actor: actor, reason: reason) { c in
                 try await chunk.patients.copy(into: "patient", columns: DemoPatientGenerator.patientColumns, on: c, logger: logger)
+                try await chunk.statusChanges.copy(into: "patient_status_change", columns: DemoPatientGenerator.statusChangeColumns, on: c, logger: logger)
                 try await chunk.administrations.copy(into: "administration", columns: DemoPatientGenerator.administrationColumns, on: c, logger: logger)
-                let t0 = ContinuousClock.now
                 try await chunk.followUps.copy(into: "follow_up", columns: DemoPatientGenerator.followUpColumns, on: c, logger: logger)
-                return (ContinuousClock.now - t0).seconds
             }
-            followUpSeconds += seconds
-            written.patients += chunk.patients.rows
-            written.administrations += chunk.administrations.rows
-            written.followUps += chunk.followUps.rows
-            let elapsed = (ContinuousClock.now - started).seconds
-            progress("patients \(written.patients.formatted())/\(options.patients.formatted()), follow-ups \(written.followUps.formatted()) (\(Int(Double(written.followUps) / max(followUpSeconds, 0.001)).formatted()) follow-up rows/s, \(String(format: "%.1f", elapsed)) s)")
+        } progress: { chunk in
+            patients += chunk.patients.rows; administrations += chunk.administrations.rows; followUps += chunk.followUps.rows
+            let seconds = (ContinuousClock.now - phaseA).seconds
+            progress("patients \(patients.formatted())/\(options.patients.formatted()), follow-ups \(followUps.formatted()) (\(Int(Double(followUps) / max(seconds, 0.001)).formatted()) follow-up rows/s, \(String(format: "%.1f", seconds)) s)")
         }
+        let followUpSeconds = (ContinuousClock.now - phaseA).seconds
+
+        // Phase B: visits with their measures, and adverse events, from the same per-patient streams.
+        var visits = 0, events = 0
+        try await writeChunks(chunks, generator: generator) { chunk in
+            try await store.database.transaction(actor: actor, reason: reason) { c in
+                try await chunk.visits.copy(into: "visit", columns: DemoPatientGenerator.visitColumns, on: c, logger: logger)
+                try await chunk.measures.copy(into: "visit_measure", columns: DemoPatientGenerator.measureColumns, on: c, logger: logger)
+                try await chunk.adverseEvents.copy(into: "adverse_event", columns: DemoPatientGenerator.adverseEventColumns, on: c, logger: logger)
+            }
+        } progress: { chunk in
+            visits += chunk.visits.rows; events += chunk.adverseEvents.rows
+            progress("visits \(visits.formatted()), adverse events \(events.formatted()) (\(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s)")
+        }
+        let written = (patients: patients, administrations: administrations, followUps: followUps)
         try await finish(store: store, options: options)
         let seconds = (ContinuousClock.now - started).seconds
         var summary = try await count(store: store, options: options)
         summary.seconds = seconds
         summary.followUpWriteSeconds = followUpSeconds
         summary.followUpRowsPerSecond = Double(written.followUps) / max(followUpSeconds, 0.001)
-        summary.rowsPerSecond = Double(written.patients + written.administrations + written.followUps) / max(seconds, 0.001)
+        summary.rowsPerSecond = Double(written.patients + written.administrations + written.followUps + summary.visits + summary.measures
+                                       + summary.adverseEvents) / max(seconds, 0.001)
         return summary
+    }
+
+    /// Generates chunks in order (ids run on from chunk to chunk) and writes them with two
+    /// transactions in flight, one per core; `progress` sees each chunk once it is committed.
+    static func writeChunks(_ chunks: [ClosedRange<Int>], generator: DemoPatientGenerator,
+                            write: @escaping @Sendable (DemoPatientGenerator.Chunk) async throws -> Void,
+                            progress: (DemoPatientGenerator.Chunk) -> Void) async throws {
+        let writers = 2
+        try await withThrowingTaskGroup(of: DemoPatientGenerator.Chunk.self) { group in
+            var ids = DemoPatientGenerator.NextIDs()
+            var inFlight = 0
+            for range in chunks {
+                let chunk = generator.generate(patients: range, ids: ids)
+                ids = chunk.nextIDs
+                if inFlight == writers, let done = try await group.next() {
+                    progress(done)
+                    inFlight -= 1
+                }
+                group.addTask { try await write(chunk); return chunk }
+                inFlight += 1
+            }
+            for try await done in group { progress(done) }
+        }
     }
 
     // MARK: reference data
@@ -215,7 +248,8 @@ public enum DemoRegistry {
     static func finish(store: RegistryStore, options: DemoOptions) async throws {
         try await store.database.transaction(actor: "registry demo") { c in
             let logger = store.database.logger
-            for table in ["institution", "product", "treatment_plan", "plan_risk_change", "patient", "administration", "follow_up"] {
+            for table in ["institution", "product", "treatment_plan", "plan_risk_change", "patient", "patient_status_change", "administration",
+                          "follow_up", "visit", "adverse_event"] {
                 try await c.query("SELECT setval(pg_get_serial_sequence(\(table), 'id'), greatest((SELECT max(id) FROM \(unescaped: table)), 1))", logger: logger)
             }
             try await c.query("""
@@ -248,6 +282,9 @@ public enum DemoRegistry {
                 patientsByStatus: try await grouped("SELECT status, count(*) FROM patient GROUP BY status"),
                 administrations: try await scalar("SELECT count(*) FROM administration"),
                 followUpsByStatus: followUps, followUps: followUps.values.reduce(0, +),
+                visits: try await scalar("SELECT count(*) FROM visit"), measures: try await scalar("SELECT count(*) FROM visit_measure"),
+                adverseEvents: try await scalar("SELECT count(*) FROM adverse_event"),
+                seriousAdverseEvents: try await scalar("SELECT count(*) FROM adverse_event WHERE serious"),
                 seconds: 0, followUpWriteSeconds: 0, followUpRowsPerSecond: 0, rowsPerSecond: 0)
         }
     }

@@ -53,6 +53,16 @@ struct DemoTests {
         // Follow-ups due after a death are not required.
         #expect(try await store.count("follow_up f JOIN patient p ON p.id = f.patient_id",
                                       where: "p.status = 'deceased' AND f.due_on > p.status_on AND f.status <> 'not-required'") == 0)
+        // Every completed follow-up has the visit that completed it, on its completion date.
+        #expect(try await store.count("follow_up f", where: "f.status = 'completed' AND NOT EXISTS (SELECT 1 FROM visit v WHERE v.follow_up_id = f.id AND v.visit_on = f.completed_on)") == 0)
+        #expect(try await store.count("visit", where: "follow_up_id IS NULL") == 300)  // one baseline visit each
+        #expect(summary.measures > summary.visits)
+        // A few percent of events are serious, each with its report clock; some reports are late.
+        #expect(summary.adverseEvents > 30 && summary.seriousAdverseEvents > 0 && summary.seriousAdverseEvents < summary.adverseEvents)
+        #expect(try await store.count("adverse_event", where: "serious AND report_due_on IS NULL") == 0)
+        #expect(try await store.count("adverse_event", where: "grading_system = '' OR aware_on < onset_on") == 0)
+        // Not-required follow-ups point at the status change that ended follow-up.
+        #expect(try await store.count("follow_up", where: "status = 'not-required' AND suspended_by IS NULL") == 0)
         // Every row is in the audit trail, attributed to the demo.
         #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND actor = 'registry demo'") == summary.followUps)
         await db.close()
