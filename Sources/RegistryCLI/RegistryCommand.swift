@@ -16,7 +16,7 @@ public struct RegistryCommand: AsyncParsableCommand {
         subcommands: [
             InstitutionCommand.self, ProductCommand.self, PlanCommand.self, PatientCommand.self,
             AdministerCommand.self, TraceCommand.self, FollowUpsCommand.self,
-            DemoCommand.self, MigrateCommand.self, DatabaseCommand.self,
+            AuditCommand.self, DemoCommand.self, MigrateCommand.self, DatabaseCommand.self,
         ]
     )
 
