@@ -31,6 +31,12 @@ extension RegistryStore {
     }
 }
 
+/// A flag one task sets and another polls.
+actor Flag {
+    private(set) var value = false
+    func set() { value = true }
+}
+
 /// A registry with a treated patient (a schedule of follow-ups), sealed.
 private func treatedAndSealed(_ store: RegistryStore) async throws -> Fixture {
     let f = try await Fixture.make(store)
@@ -163,30 +169,43 @@ struct AuditTrailTests {
             let f = try await Fixture.make(store)
             let today = store.today()
             let writers = 6, rounds = 8
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for w in 0..<writers {
-                    group.addTask {
-                        let patient = try await store.enroll(try NewPatient(institutionCode: f.institution.code, localID: "W-\(w)", birthYear: 1970, sex: "male",
-                                                                            consentOn: "2025-03-20", consentVersion: "2", pseudonymizer: Fixture.key, today: today), actor: "writer \(w)").patient
-                        for round in 0..<rounds {
-                            _ = try await store.administer(patientID: patient.id, planID: f.plan.id,
-                                                           try f.dose(on: LocalDate("2025-04-01")!.adding(days: round).description, today: today), actor: "writer \(w)")
-                            // A transaction that draws audit ids and rolls back: gaps the sealer must skip.
-                            _ = try? await store.database.transaction(actor: "writer \(w)") { c in
-                                try await c.query("UPDATE patient SET status_on = \(today) WHERE id = \(patient.id)", logger: TestDatabase.logger)
-                                throw CancellationError()
+            let done = Flag()
+            // Writers: each transaction draws audit ids and then takes a while to commit (or rolls
+            // back), so seals keep running into transactions holding ids below committed ones.
+            let writing = Task {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for w in 0..<writers {
+                        group.addTask {
+                            let patient = try await store.enroll(try NewPatient(institutionCode: f.institution.code, localID: "W-\(w)", birthYear: 1970, sex: "male",
+                                                                                consentOn: "2025-03-20", consentVersion: "2", pseudonymizer: Fixture.key, today: today), actor: "writer \(w)").patient
+                            for round in 0..<rounds {
+                                _ = try await store.administer(patientID: patient.id, planID: f.plan.id,
+                                                               try f.dose(on: LocalDate("2025-04-01")!.adding(days: round).description, today: today), actor: "writer \(w)")
+                                try await store.database.transaction(actor: "writer \(w)") { c in
+                                    try await c.query("UPDATE patient SET consent_version = \(String(round + 3)) WHERE id = \(patient.id)", logger: TestDatabase.logger)
+                                    try await c.query("SELECT pg_sleep(0.05)", logger: TestDatabase.logger)
+                                }
+                                // Rolled back after drawing ids: gaps the sealer must skip.
+                                _ = try? await store.database.transaction(actor: "writer \(w)") { c in
+                                    try await c.query("UPDATE patient SET status_on = \(today) WHERE id = \(patient.id)", logger: TestDatabase.logger)
+                                    try await c.query("SELECT pg_sleep(0.005)", logger: TestDatabase.logger)
+                                    throw CancellationError()
+                                }
                             }
                         }
                     }
+                    try await group.waitForAll()
                 }
-                group.addTask {
-                    for _ in 0..<20 {
-                        try await AuditTrail.seal(store.database, batchSize: 37)
-                        try await Task.sleep(for: .milliseconds(20))
-                    }
-                }
-                try await group.waitForAll()
+                await done.set()
             }
+            var seals = 0
+            while await !done.value {
+                // Small batches every other time, to cover seals that take several transactions.
+                try await AuditTrail.seal(store.database, batchSize: seals % 2 == 0 ? 50 : 10_000)
+                seals += 1
+            }
+            try await writing.value
+            #expect(seals >= 3, "seals ran while writers wrote")
             try await AuditTrail.seal(store.database)
             let result = try await AuditTrail.verify(store.database)
             #expect(result.intact, "\(result.firstBreak?.description ?? "")")
