@@ -190,8 +190,14 @@ $$;
 -- Statement-level triggers with transition tables: one INSERT into the trail per statement, so
 -- bulk loads pay one set-based write rather than a trigger call per row. `OFFSET 0` keeps the
 -- planner from flattening the subqueries, which would serialise each row to jsonb once per use.
+-- Every audit-writing transaction first takes the writers' advisory lock, shared, until it ends.
+-- The audit sealer (schema/0002, RegistryStorage/AuditTrail.swift) takes it exclusively for a
+-- moment to read the id sequence: then no transaction that drew audit ids is still running, so
+-- every id up to the sequence's last value is final and the hash chain can extend over them in
+-- id order. The key is AuditTrail.writersLockKey ("AUDITWRT" as int8).
 CREATE FUNCTION audit_changes() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_advisory_xact_lock_shared(4707744067224031828);
     IF TG_OP = 'INSERT' THEN
         INSERT INTO audit_log (at, tx, actor, action, entity, entity_id, institution_id, patient_id,
                                before, after, reason, content_hash)

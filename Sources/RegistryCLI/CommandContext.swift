@@ -26,6 +26,9 @@ struct CommandContext: Sendable {
                     try await store.ensureReferenceData()
                 }
                 try await body(CommandContext(options: options, store: store))
+                // Seal what the command wrote (cheap: only new rows). Best effort: a writer still
+                // running elsewhere must not fail a command that succeeded; the next seal catches up.
+                _ = try? await AuditTrail.seal(database, lockTimeout: .seconds(2))
                 await database.close()
             } catch {
                 await database.close()

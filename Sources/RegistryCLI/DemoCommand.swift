@@ -41,6 +41,11 @@ struct DemoCommand: AsyncParsableCommand {
                 let summary = try await DemoRegistry.load(into: store, options: DemoOptions(patients: patients, seed: seed, asOf: today)) { line in
                     if !quiet { Output.printError(line) }
                 }
+                let sealStart = ContinuousClock.now
+                let sealed = try await AuditTrail.seal(database) { p in
+                    if !quiet && p.sealed % 1_000_000 == 0 { Output.printError("sealing the audit trail: \(p.sealed.formatted()) of about \(p.idsToSeal.formatted()) rows") }
+                }
+                if !quiet { Output.printError("audit trail sealed: \(sealed.formatted()) rows in \(String(format: "%.1f", (ContinuousClock.now - sealStart) / .seconds(1))) s") }
                 await database.close()
                 if global.json { try Output.printJSON(summary) } else { print(Self.describe(summary, url: url)) }
             } catch {

@@ -22,6 +22,11 @@ public struct Migration: Sendable, Equatable {
 
     /// The migrations shipped with this build (`schema/NNNN_name.sql`), in order.
     public static func bundled() throws -> [Migration] {
+        let missing = SchemaFiles.missingFromBuild()
+        guard missing.isEmpty else {
+            throw RegistryError(.configuration, field: "schema", "this build lacks \(missing.joined(separator: ", ")) from schema/",
+                                hint: "SwiftPM lists schema/*.sql when it evaluates Package.swift and caches that by content: rebuild with `swift build --manifest-cache none` (as scripts/test and scripts/demo do)")
+        }
         let urls = SchemaFiles.migrationURLs()
         guard !urls.isEmpty else {
             throw RegistryError(.configuration, "the schema files are missing from this build")
