@@ -252,20 +252,20 @@ CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
 CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change('the audit trail is append-only');
 
--- Every registry table: audited inserts and updates, no hard deletes.
-DO $$
-DECLARE t text;
+-- Every registry table: audited inserts and updates, no hard deletes. Later migrations call this
+-- for the tables they add.
+CREATE FUNCTION registry_protect(t regclass) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE tbl text := (SELECT relname FROM pg_class WHERE oid = t);
 BEGIN
-    FOREACH t IN ARRAY ARRAY['institution', 'product', 'follow_up_protocol', 'protocol_time_point',
-                             'treatment_plan', 'plan_risk_change', 'patient', 'administration', 'follow_up']
-    LOOP
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION audit_changes()', t || '_audit_insert', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION audit_changes()', t || '_audit_update', t);
-        EXECUTE format('CREATE TRIGGER %I BEFORE DELETE ON %I FOR EACH STATEMENT
-                        EXECUTE FUNCTION refuse_change(%L)', t || '_no_delete', t, 'registry records are never hard-deleted');
-        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT
-                        EXECUTE FUNCTION refuse_change(%L)', t || '_no_truncate', t, 'registry records are never hard-deleted');
-    END LOOP;
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %s REFERENCING NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION audit_changes()', tbl || '_audit_insert', t);
+    EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+                    FOR EACH STATEMENT EXECUTE FUNCTION audit_changes()', tbl || '_audit_update', t);
+    EXECUTE format('CREATE TRIGGER %I BEFORE DELETE ON %s FOR EACH STATEMENT EXECUTE FUNCTION refuse_change(%L)',
+                   tbl || '_no_delete', t, 'registry records are never hard-deleted');
+    EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION refuse_change(%L)',
+                   tbl || '_no_truncate', t, 'registry records are never hard-deleted');
 END $$;
+
+SELECT registry_protect(t) FROM unnest(ARRAY['institution', 'product', 'follow_up_protocol', 'protocol_time_point', 'treatment_plan',
+                                             'plan_risk_change', 'patient', 'administration', 'follow_up']::regclass[]) AS t;

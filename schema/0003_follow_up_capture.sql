@@ -123,18 +123,5 @@ $$;
 -- Open follow-ups by window end, for overdue sweeps and worklists.
 CREATE INDEX follow_up_open_window ON follow_up (window_end) WHERE status = 'scheduled';
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['registry_setting', 'measure_definition', 'visit', 'visit_measure', 'adverse_event', 'patient_status_change']
-    LOOP
-        EXECUTE format('CREATE TRIGGER %I AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION audit_changes()', t || '_audit_insert', t);
-        EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %I REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-                        FOR EACH STATEMENT EXECUTE FUNCTION audit_changes()', t || '_audit_update', t);
-        EXECUTE format('CREATE TRIGGER %I BEFORE DELETE ON %I FOR EACH STATEMENT
-                        EXECUTE FUNCTION refuse_change(%L)', t || '_no_delete', t, 'registry records are never hard-deleted');
-        EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I FOR EACH STATEMENT
-                        EXECUTE FUNCTION refuse_change(%L)', t || '_no_truncate', t, 'registry records are never hard-deleted');
-    END LOOP;
-END $$;
+SELECT registry_protect(t) FROM unnest(ARRAY['registry_setting', 'measure_definition', 'visit', 'visit_measure', 'adverse_event',
+                                             'patient_status_change']::regclass[]) AS t;

@@ -251,24 +251,13 @@ struct AdministrationCommand: AsyncParsableCommand {
         @Option(name: .customLong("fee-collected")) var feeCollected: Int?
         @Option(help: "Why (required).") var reason: String?
 
-        struct Corrected: Encodable {
-            var administration: Administration
-            var followUpsMoved: Int
-            func encode(to encoder: any Encoder) throws {
-                try administration.encode(to: encoder)
-                enum Key: String, CodingKey { case followUpsMoved = "follow_ups_moved" }
-                var c = encoder.container(keyedBy: Key.self)
-                try c.encode(followUpsMoved, forKey: .followUpsMoved)
-            }
-        }
-
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let reason = try Rules.reason(reason)
                 let result = try await ctx.store.correctAdministration(
                     id: try Parse.id(administration, field: "administration"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
                     lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, reason: reason, actor: ctx.actor)
-                try ctx.emit(Corrected(administration: result.administration, followUpsMoved: result.moved)) {
+                try ctx.emit(WithKey(base: result.administration, key: "follow_ups_moved", extra: result.moved)) {
                     "administration \(result.administration.id) corrected; \(result.moved) open follow-ups moved"
                 }
             }

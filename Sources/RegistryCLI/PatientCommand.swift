@@ -22,23 +22,12 @@ struct PatientCommand: AsyncParsableCommand {
         @Option(name: .customLong("consent-on"), help: "Date of consent, YYYY-MM-DD.") var consentOn: String
         @Option(name: .customLong("consent-version"), help: "Version of the consent form (e.g. 2).") var consentVersion: String
 
-        struct Enrolled: Encodable {
-            var patient: Patient
-            var created: Bool
-            func encode(to encoder: any Encoder) throws {
-                try patient.encode(to: encoder)
-                enum Key: String, CodingKey { case created }
-                var c = encoder.container(keyedBy: Key.self)
-                try c.encode(created, forKey: .created)
-            }
-        }
-
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let new = try NewPatient(institutionCode: institution, localID: localID, birthYear: birthYear, sex: sex,
                                          consentOn: consentOn, consentVersion: consentVersion, pseudonymizer: try ctx.pseudonymizer(), today: ctx.today)
                 let (patient, created) = try await ctx.store.enroll(new, actor: ctx.actor)
-                try ctx.emit(Enrolled(patient: patient, created: created)) {
+                try ctx.emit(WithKey(base: patient, key: "created", extra: created)) {
                     created ? "patient \(patient.id) enrolled at \(patient.institutionCode)"
                             : "already enrolled: patient \(patient.id) at \(patient.institutionCode)"
                 }
@@ -110,23 +99,12 @@ struct AdministerCommand: AsyncParsableCommand {
     @Option(name: .customLong("fee-notified"), help: "Fee notified to the patient, whole KRW.") var feeNotified: Int
     @Option(name: .customLong("fee-collected"), help: "Fee collected, whole KRW.") var feeCollected: Int
 
-    struct Administered: Encodable {
-        var administration: Administration
-        var followUps: [FollowUp]
-        func encode(to encoder: any Encoder) throws {
-            try administration.encode(to: encoder)
-            enum Key: String, CodingKey { case followUps = "follow_ups" }
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(followUps, forKey: .followUps)
-        }
-    }
-
     func run() async throws {
         try await CommandContext.run(global) { ctx in
             let new = try NewAdministration(on: on, lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, today: ctx.today)
             let (admin, followUps) = try await ctx.store.administer(patientID: try Parse.id(patient, field: "patient"),
                                                                     planID: try Parse.id(plan, field: "plan"), new, actor: ctx.actor)
-            try ctx.emit(Administered(administration: admin, followUps: followUps)) {
+            try ctx.emit(WithKey(base: admin, key: "follow_ups", extra: followUps)) {
                 "administration \(admin.id) recorded; \(followUps.count) follow-ups scheduled\n" + followUpTable(followUps)
             }
         }

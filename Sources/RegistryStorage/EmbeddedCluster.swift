@@ -103,6 +103,10 @@ public struct EmbeddedCluster: Sendable {
             unix_socket_directories = '\(socketDirs)'
             max_wal_size = '4GB'
             checkpoint_timeout = '15min'
+            # Bulk loads and nightly sweeps touch millions of rows: room to keep dirty pages and
+            # WAL in memory instead of evicting them one by one (defaults are 128MB and 4MB).
+            shared_buffers = '512MB'
+            wal_buffers = '64MB'
             timezone = 'Asia/Seoul'
 
             """

@@ -69,7 +69,8 @@ extension RegistryStore {
     /// report due date follows, and the earlier values stay in the audit trail.
     public func correctAdverseEvent(id: Int, reason: String, today: LocalDate, actor: String,
                                     _ change: (inout AdverseEventDraft) -> Void) async throws -> AdverseEvent {
-        try await database.transaction(actor: actor, reason: reason) { c in
+        let reason = try Rules.reason(reason)
+        return try await database.transaction(actor: actor, reason: reason) { c in
             let ae = try await Self.adverseEvent(id: id, connection: c, logger: logger, lock: true)
             var draft = AdverseEventDraft(ae)
             change(&draft)

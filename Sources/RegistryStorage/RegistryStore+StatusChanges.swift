@@ -11,6 +11,7 @@ extension RegistryStore {
     /// - transfer: open follow-ups whose windows have not closed move to the new institution.
     public func changeStatus(_ kind: StatusChangeKind, patientID: Int, on date: LocalDate, reason: String, transferTo: String? = nil,
                              actingInstitution: String? = nil, actor: String) async throws -> StatusChange {
+        let reason = try Rules.reason(reason, field: kind == .death ? "cause" : "reason")
         try Rules.eventDate(date, field: "on", today: today())
         return try await database.transaction(actor: actor, reason: reason) { c in
             let patient = try await Self.patient(id: patientID, connection: c, logger: logger, lock: true)
@@ -124,6 +125,7 @@ extension RegistryStore {
     /// stay attached to their time points as they were. The audit trail records what moved.
     public func correctAdministration(id: Int, on newDate: LocalDate?, lot: String?, dose: String?, feeNotified: Int?, feeCollected: Int?,
                                       reason: String, actor: String) async throws -> (administration: Administration, moved: Int) {
+        let reason = try Rules.reason(reason)
         let today = today()
         if let newDate { try Rules.eventDate(newDate, field: "on", today: today) }
         return try await database.transaction(actor: actor, reason: reason) { c in

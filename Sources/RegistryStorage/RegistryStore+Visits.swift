@@ -109,7 +109,8 @@ extension RegistryStore {
     /// Corrects a visit's recorded values. The earlier values stay readable in the audit trail.
     public func correctVisit(id: Int, on date: LocalDate?, contact: ContactType?, vital: VitalStatus?, measures: [MeasureValue],
                              note: String?, reason: String, today: LocalDate, actor: String) async throws -> Visit {
-        try await database.transaction(actor: actor, reason: reason) { c in
+        let reason = try Rules.reason(reason)
+        return try await database.transaction(actor: actor, reason: reason) { c in
             let visit = try await Self.visit(id: id, connection: c, logger: logger)
             if let date {
                 try Rules.eventDate(date, field: "on", today: today)

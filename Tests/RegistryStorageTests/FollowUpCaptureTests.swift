@@ -238,7 +238,13 @@ struct FollowUpCaptureTests {
             let t = try await Treated.make(store)
             let done = t.followUp("day 7")
             _ = try await store.logVisit(followUpID: done.id, patientID: nil, try visit("2025-04-08", contact: "phone"), actor: "site")
-            await expectRefusal(field: "reason") { _ = try Rules.reason(nil) }
+            await expectRefusal(field: "reason") {
+                _ = try await store.correctAdministration(id: t.administration.id, on: LocalDate("2025-04-03")!, lot: nil, dose: nil,
+                                                          feeNotified: nil, feeCollected: nil, reason: "  ", actor: "site")
+            }
+            await expectRefusal(field: "cause") {
+                _ = try await store.changeStatus(.death, patientID: t.patientID, on: LocalDate("2026-01-05")!, reason: "", actor: "site")
+            }
             let result = try await store.correctAdministration(id: t.administration.id, on: LocalDate("2025-04-03")!, lot: nil, dose: nil,
                                                                feeNotified: nil, feeCollected: nil, reason: "date from the order, not the infusion", actor: "site")
             #expect(result.administration.administeredOn == LocalDate("2025-04-03"))
