@@ -12,7 +12,7 @@ struct DemoCommand: AsyncParsableCommand {
         COPY. The same seed and as-of date give the same data.
 
         On the embedded cluster it writes the database registry_demo, made anew each run; look at it
-        with e.g. `registry --database registry_demo followups list --patient 1`. With
+        with e.g. `registry followups list --patient 1 --database registry_demo`. With
         --database-url, the target must be an empty registry or one an earlier demo made.
 
         Examples:
