@@ -1,0 +1,161 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+import RegistryStorage
+
+/// The steps of the nightly job, in the order they run. Each is one set-based statement (the
+/// digest: a few reads and one insert) that depends only on the data and the as-of date, and sets
+/// each flag once to the date it first became true; so a step run twice changes nothing, and
+/// nights run out of order end with the same flags as nights run in order.
+public enum NightlyStep: String, CaseIterable, Codable, Sendable {
+    case flagOverdue = "flag-overdue"
+    case escalate
+    case markMissed = "mark-missed"
+    case proposeLost = "propose-lost"
+    case lateReports = "late-reports"
+    case digest
+    case prune
+}
+
+/// What a step needs besides its connection.
+struct StepContext: Sendable {
+    var asOf: LocalDate
+    var settings: NightlySettings
+    /// The run the step belongs to; nil in a dry run, which writes no run row.
+    var runID: Int?
+    /// Where the digest writes its files; nil in a dry run, which writes none.
+    var outputDirectory: URL?
+    var logger: Logger
+}
+
+enum NightlySQL {
+    /// Runs one step on `c` (inside the caller's transaction) and returns its count.
+    static func run(_ step: NightlyStep, _ x: StepContext, on c: PostgresConnection) async throws -> Int {
+        switch step {
+        case .flagOverdue: return try await count(c, flagOverdue(x.asOf), x.logger)
+        case .escalate: return try await count(c, escalate(x.asOf, thresholds: x.settings.escalateDays), x.logger)
+        case .markMissed: return try await count(c, markMissed(x.asOf, afterDays: x.settings.missedAfterDays), x.logger)
+        case .proposeLost: return try await count(c, proposeLost(x.asOf, missed: x.settings.lostAfterMissed, runID: x.runID), x.logger)
+        case .lateReports: return try await count(c, lateReports(x.asOf), x.logger)
+        case .digest: return try await WorklistDigest.write(x, on: c)
+        case .prune:
+            let outbox = try await count(c, pruneOutbox(x.asOf, retentionDays: x.settings.retentionDays), x.logger)
+            return try await outbox + count(c, pruneRuns(x.asOf, retentionDays: x.settings.retentionDays, keep: x.runID), x.logger)
+        }
+    }
+
+    static func count(_ c: PostgresConnection, _ query: PostgresQuery, _ logger: Logger) async throws -> Int {
+        try await c.query(query, logger: logger).decode(Int.self).first(where: { _ in true }) ?? 0
+    }
+
+    // Every statement below reads overdue through follow_up_overdue(), the registry's one definition.
+
+    /// 1. Follow-ups overdue on the as-of date get `overdue_since`: the day after their window closed.
+    static func flagOverdue(_ asOf: LocalDate) -> PostgresQuery {
+        """
+        WITH changed AS (
+            UPDATE follow_up f SET overdue_since = f.window_end + 1
+            FROM patient p
+            WHERE p.id = f.patient_id AND f.overdue_since IS NULL
+              AND follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
+            RETURNING 1)
+        SELECT count(*) FROM changed
+        """
+    }
+
+    /// 2. Overdue follow-ups move up to the level of the thresholds their days overdue exceed
+    /// (days overdue: as-of date minus window end, as `Overdue.daysOverdue`). Never down.
+    static func escalate(_ asOf: LocalDate, thresholds: [Int]) -> PostgresQuery {
+        """
+        WITH changed AS (
+            UPDATE follow_up f
+            SET escalation_level = (SELECT count(*) FROM unnest(\(thresholds)::int[]) d WHERE \(asOf) - f.window_end > d)
+            FROM patient p
+            WHERE p.id = f.patient_id
+              AND f.window_end < \(asOf) - \(thresholds.min() ?? 0)::int
+              AND follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
+              AND f.escalation_level < (SELECT count(*) FROM unnest(\(thresholds)::int[]) d WHERE \(asOf) - f.window_end > d)
+            RETURNING 1)
+        SELECT count(*) FROM changed
+        """
+    }
+
+    /// 3. Follow-ups overdue longer than the limit become missed, dated the first day they were.
+    static func markMissed(_ asOf: LocalDate, afterDays: Int) -> PostgresQuery {
+        """
+        WITH changed AS (
+            UPDATE follow_up f SET status = 'missed', missed_on = f.window_end + \(afterDays)::int + 1
+            FROM patient p
+            WHERE p.id = f.patient_id
+              AND f.window_end < \(asOf) - \(afterDays)::int
+              AND follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
+            RETURNING 1)
+        SELECT count(*) FROM changed
+        """
+    }
+
+    /// 4. Active patients whose `missed` most recent decided follow-ups (completed, not done or
+    /// missed, window closed by the as-of date) were all missed, with no visit of any kind since the
+    /// first of them opened, get a pending proposal, dated when the last of them was missed. Not
+    /// again for the same missed follow-ups once a proposal covered them (decided or not): a
+    /// rejected patient is proposed again only after a further miss. Patient status is untouched.
+    static func proposeLost(_ asOf: LocalDate, missed n: Int, runID: Int?) -> PostgresQuery {
+        """
+        WITH candidate AS (
+            SELECT DISTINCT f.patient_id FROM follow_up f WHERE f.status = 'missed' AND f.missed_on <= \(asOf)
+        ), streak AS (
+            SELECT p.id AS patient_id, p.institution_id, s.missed, s.decided, s.last_missed, s.first_start
+            FROM candidate c JOIN patient p ON p.id = c.patient_id AND p.status = 'active'
+            CROSS JOIN LATERAL (
+                SELECT count(*) FILTER (WHERE r.status = 'missed') AS missed, count(*) AS decided,
+                       max(r.missed_on) AS last_missed, min(r.window_start) AS first_start
+                FROM (SELECT g.status, g.missed_on, g.window_start FROM follow_up g
+                      WHERE g.patient_id = p.id AND g.window_end < \(asOf)
+                        AND (g.status IN ('completed', 'not-done') OR (g.status = 'missed' AND g.missed_on <= \(asOf)))
+                      ORDER BY g.window_end DESC, g.id DESC LIMIT \(n)) r
+            ) s
+            WHERE s.decided = \(n) AND s.missed = \(n)
+        ), inserted AS (
+            INSERT INTO lost_proposal (patient_id, institution_id, proposed_on, run_id, missed_count)
+            SELECT s.patient_id, s.institution_id, s.last_missed, \(runID), \(n) FROM streak s
+            WHERE NOT EXISTS (SELECT 1 FROM visit v WHERE v.patient_id = s.patient_id AND v.visit_on BETWEEN s.first_start AND \(asOf))
+              AND NOT EXISTS (SELECT 1 FROM lost_proposal lp
+                              WHERE lp.patient_id = s.patient_id AND (lp.decision = 'pending' OR lp.proposed_on >= s.last_missed))
+            ORDER BY s.patient_id
+            ON CONFLICT (patient_id) WHERE decision = 'pending' DO NOTHING
+            RETURNING 1)
+        SELECT count(*) FROM inserted
+        """
+    }
+
+    /// 5. Serious adverse events whose expedited report was due before the as-of date and not
+    /// submitted by its due date get `report_late_flagged_on`, the first day it was late.
+    static func lateReports(_ asOf: LocalDate) -> PostgresQuery {
+        """
+        WITH changed AS (
+            UPDATE adverse_event SET report_late_flagged_on = report_due_on + 1
+            WHERE serious AND report_late_flagged_on IS NULL AND report_due_on < \(asOf)
+              AND (report_submitted_on IS NULL OR report_submitted_on > report_due_on)
+            RETURNING 1)
+        SELECT count(*) FROM changed
+        """
+    }
+
+    /// 7. Outbox rows and finished runs older than the retention period (from the as-of date).
+    static func pruneOutbox(_ asOf: LocalDate, retentionDays: Int) -> PostgresQuery {
+        """
+        WITH gone AS (
+            DELETE FROM outbox WHERE created_at < ((\(asOf) - \(retentionDays)::int)::timestamp AT TIME ZONE 'Asia/Seoul') RETURNING 1)
+        SELECT count(*) FROM gone
+        """
+    }
+
+    static func pruneRuns(_ asOf: LocalDate, retentionDays: Int, keep runID: Int?) -> PostgresQuery {
+        """
+        WITH gone AS (
+            DELETE FROM job_run WHERE as_of < \(asOf) - \(retentionDays)::int AND status <> 'running' AND id <> coalesce(\(runID), 0) RETURNING 1)
+        SELECT count(*) FROM gone
+        """
+    }
+}
