@@ -42,6 +42,8 @@ CREATE INDEX follow_up_missed ON follow_up (patient_id) WHERE status = 'missed';
 
 -- The first day a serious event's expedited report was late (the day after it was due).
 ALTER TABLE adverse_event ADD COLUMN report_late_flagged_on date;
+-- Serious events not yet flagged, so the nightly check reads only those (few; the flag leaves it).
+CREATE INDEX adverse_event_report_unflagged ON adverse_event (report_due_on) WHERE serious AND report_late_flagged_on IS NULL;
 
 -- A proposal that a patient is lost to follow-up. The job proposes; the institution confirms (which
 -- records the status change) or rejects. run_id names the run that proposed it, without a foreign

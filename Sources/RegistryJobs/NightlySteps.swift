@@ -95,33 +95,42 @@ enum NightlySQL {
         """
     }
 
-    /// 4. Active patients whose `missed` most recent decided follow-ups (completed, not done or
-    /// missed, window closed by the as-of date) were all missed, with no visit of any kind since the
-    /// first of them opened, get a pending proposal, dated when the last of them was missed. Not
-    /// again for the same missed follow-ups once a proposal covered them (decided or not): a
-    /// rejected patient is proposed again only after a further miss. Patient status is untouched.
+    /// 4. Proposes lost to follow-up for active patients whose current streak of missed follow-ups
+    /// is at least `n` long. The streak is read back from the most recent decided follow-up
+    /// (completed, not done, or missed by the as-of date; window closed): consecutive missed ones
+    /// whose windows opened after the patient's last visit of any kind, so a visit ends a streak.
+    /// The proposal is dated the day the streak first reached `n` (the `n`-th oldest's missed date),
+    /// which does not depend on which night saw it first. Not made while one is pending, nor after
+    /// a decision until a follow-up is missed after that decision. Patient status is untouched.
     static func proposeLost(_ asOf: LocalDate, missed n: Int, runID: Int?) -> PostgresQuery {
         """
         WITH candidate AS (
             SELECT DISTINCT f.patient_id FROM follow_up f WHERE f.status = 'missed' AND f.missed_on <= \(asOf)
         ), streak AS (
-            SELECT p.id AS patient_id, p.institution_id, s.missed, s.decided, s.last_missed, s.first_start
+            SELECT p.id AS patient_id, p.institution_id, s.length, s.qualified_on, s.last_missed
             FROM candidate c JOIN patient p ON p.id = c.patient_id AND p.status = 'active'
+            CROSS JOIN LATERAL (SELECT max(v.visit_on) AS last_visit FROM visit v WHERE v.patient_id = p.id AND v.visit_on <= \(asOf)) lv
             CROSS JOIN LATERAL (
-                SELECT count(*) FILTER (WHERE r.status = 'missed') AS missed, count(*) AS decided,
-                       max(r.missed_on) AS last_missed, min(r.window_start) AS first_start
-                FROM (SELECT g.status, g.missed_on, g.window_start FROM follow_up g
+                SELECT count(*) AS length, max(r.missed_on) AS last_missed,
+                       (array_agg(r.missed_on ORDER BY r.window_end, r.id))[\(n)::int] AS qualified_on
+                FROM (SELECT g.id, g.window_end, g.missed_on,
+                             bool_and(g.status = 'missed' AND (lv.last_visit IS NULL OR g.window_start > lv.last_visit))
+                                 OVER (ORDER BY g.window_end DESC, g.id DESC) AS in_streak
+                      FROM follow_up g
                       WHERE g.patient_id = p.id AND g.window_end < \(asOf)
-                        AND (g.status IN ('completed', 'not-done') OR (g.status = 'missed' AND g.missed_on <= \(asOf)))
-                      ORDER BY g.window_end DESC, g.id DESC LIMIT \(n)) r
+                        AND (g.status IN ('completed', 'not-done') OR (g.status = 'missed' AND g.missed_on <= \(asOf)))) r
+                WHERE r.in_streak
             ) s
-            WHERE s.decided = \(n) AND s.missed = \(n)
+            WHERE s.length >= \(n)
         ), inserted AS (
             INSERT INTO lost_proposal (patient_id, institution_id, proposed_on, run_id, missed_count)
-            SELECT s.patient_id, s.institution_id, s.last_missed, \(runID), \(n) FROM streak s
-            WHERE NOT EXISTS (SELECT 1 FROM visit v WHERE v.patient_id = s.patient_id AND v.visit_on BETWEEN s.first_start AND \(asOf))
-              AND NOT EXISTS (SELECT 1 FROM lost_proposal lp
-                              WHERE lp.patient_id = s.patient_id AND (lp.decision = 'pending' OR lp.proposed_on >= s.last_missed))
+            SELECT s.patient_id, s.institution_id, CASE WHEN d.last_decided IS NULL THEN s.qualified_on ELSE s.last_missed END,
+                   \(runID), \(n)
+            FROM streak s
+            CROSS JOIN LATERAL (SELECT max(lp.decided_on) AS last_decided FROM lost_proposal lp
+                                WHERE lp.patient_id = s.patient_id AND lp.decision <> 'pending') d
+            WHERE NOT EXISTS (SELECT 1 FROM lost_proposal lp WHERE lp.patient_id = s.patient_id AND lp.decision = 'pending')
+              AND (d.last_decided IS NULL OR s.last_missed > d.last_decided)
             ORDER BY s.patient_id
             ON CONFLICT (patient_id) WHERE decision = 'pending' DO NOTHING
             RETURNING 1)
