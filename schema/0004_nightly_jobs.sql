@@ -20,6 +20,8 @@ CREATE TABLE job_run (
     -- host:pid:token of the process holding the run; a step commits only while it still holds it.
     owner        text        NOT NULL,
     step_counts  jsonb       NOT NULL DEFAULT '{}',
+    -- Milliseconds each completed step took (the attempt that completed it).
+    step_millis  jsonb       NOT NULL DEFAULT '{}',
     failed_step  text,
     error        text,
     attempts     int         NOT NULL DEFAULT 1 CHECK (attempts >= 1),
@@ -36,9 +38,10 @@ ALTER TABLE follow_up
     ADD COLUMN escalation_level smallint NOT NULL DEFAULT 0 CHECK (escalation_level BETWEEN 0 AND 9),
     ADD COLUMN missed_on        date;
 
--- Missed follow-ups by patient, for the lost-to-follow-up proposals. Its predicate is on status,
--- which the missed step changes anyway (follow_up_open_window already makes that update non-HOT).
-CREATE INDEX follow_up_missed ON follow_up (patient_id) WHERE status = 'missed';
+-- Missed follow-ups by the day they were missed, for the lost-to-follow-up proposals' nightly
+-- look at the latest misses. Its columns and predicate change only in the missed step, whose status
+-- change is not a HOT update anyway (follow_up_open_window's predicate is on status).
+CREATE INDEX follow_up_missed ON follow_up (missed_on, patient_id) WHERE status = 'missed';
 
 -- The first day a serious event's expedited report was late (the day after it was due).
 ALTER TABLE adverse_event ADD COLUMN report_late_flagged_on date;

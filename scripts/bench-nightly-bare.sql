@@ -30,7 +30,10 @@ WHERE p.id = f.patient_id
 
 -- 4. propose lost to follow-up
 WITH candidate AS (
-    SELECT DISTINCT f.patient_id FROM follow_up f WHERE f.status = 'missed' AND f.missed_on <= :'as_of'::date
+    SELECT DISTINCT f.patient_id FROM follow_up f
+    WHERE f.status = 'missed' AND f.missed_on <= :'as_of'::date
+      AND f.missed_on > coalesce((SELECT max(j.as_of) FROM job_run j
+                                  WHERE j.job = 'nightly' AND j.status = 'succeeded' AND j.as_of < :'as_of'::date), '-infinity')
 ), streak AS (
     SELECT p.id AS patient_id, p.institution_id, s.length, s.qualified_on, s.last_missed
     FROM candidate c JOIN patient p ON p.id = c.patient_id AND p.status = 'active'

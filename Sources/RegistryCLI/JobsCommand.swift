@@ -83,7 +83,9 @@ struct JobsCommand: AsyncParsableCommand {
                                  "  started    \(r.startedAt)", "  heartbeat  \(r.heartbeatAt) (\(Int(r.secondsSinceHeartbeat)) s ago)",
                                  "  finished   \(r.finishedAt ?? "-")", "  owner      \(r.owner)"]
                     for step in NightlyStep.allCases {
-                        lines.append("  \(step.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))\(r.stepCounts[step.rawValue].map { "\($0)" } ?? (r.failedStep == step.rawValue ? "FAILED" : "-"))")
+                        let count = r.stepCounts[step.rawValue].map { "\($0)" } ?? (r.failedStep == step.rawValue ? "FAILED" : "-")
+                        let time = r.stepMillis[step.rawValue].map { String(format: "  (%.2f s)", Double($0) / 1000) } ?? ""
+                        lines.append("  \(step.rawValue.padding(toLength: 13, withPad: " ", startingAt: 0))\(count)\(time)")
                     }
                     if let error = r.error { lines.append("  error      \(error)") }
                     return lines.joined(separator: "\n")
@@ -112,14 +114,16 @@ struct RunReport: Encodable {
         }
     }
 
-    static func counts(_ c: [String: Int]) -> String {
-        NightlyStep.allCases.compactMap { s in c[s.rawValue].map { "\(s.rawValue) \($0)" } }.joined(separator: ", ")
+    static func counts(_ c: [String: Int], millis: [String: Int] = [:]) -> String {
+        NightlyStep.allCases.compactMap { s in
+            c[s.rawValue].map { n in "\(s.rawValue) \(n)" + (millis[s.rawValue].map { String(format: " (%.2f s)", Double($0) / 1000) } ?? "") }
+        }.joined(separator: ", ")
     }
 
     static func human(_ outcome: NightlyJob.Outcome, asOf: LocalDate, out: String?) -> String {
         switch outcome {
         case .ran(let r, let resumed):
-            return "nightly \(asOf): \(resumed ? "resumed (attempt \(r.attempts)) and " : "")succeeded, run \(r.id)\n  \(counts(r.stepCounts))\n  worklists in \(out ?? "-")"
+            return "nightly \(asOf): \(resumed ? "resumed (attempt \(r.attempts)) and " : "")succeeded, run \(r.id)\n  \(counts(r.stepCounts, millis: r.stepMillis))\n  worklists in \(out ?? "-")"
         case .alreadySucceeded(let r):
             return "nightly \(asOf): already ran (run \(r.id), finished \(r.finishedAt ?? "?")); nothing to do"
         case .heldElsewhere(let r):

@@ -20,6 +20,8 @@ public struct JobRun: Codable, Equatable, Sendable {
     public var owner: String
     /// Rows each completed step changed or wrote, by step name; a step missing has not completed.
     public var stepCounts: [String: Int]
+    /// Milliseconds each completed step took.
+    public var stepMillis: [String: Int]
     public var failedStep: String?
     public var error: String?
     /// 1, plus one for every takeover of a failed or abandoned run.
@@ -35,7 +37,7 @@ public enum JobRuns {
         to_char(started_at AT TIME ZONE 'Asia/Seoul', 'YYYY-MM-DD"T"HH24:MI:SS"+09:00"'),
         to_char(heartbeat_at AT TIME ZONE 'Asia/Seoul', 'YYYY-MM-DD"T"HH24:MI:SS"+09:00"'),
         to_char(finished_at AT TIME ZONE 'Asia/Seoul', 'YYYY-MM-DD"T"HH24:MI:SS"+09:00"'),
-        owner, step_counts::text, failed_step, error, attempts,
+        owner, step_counts::text, step_millis::text, failed_step, error, attempts,
         extract(epoch FROM clock_timestamp() - heartbeat_at)::float8
         """
 
@@ -75,11 +77,12 @@ public enum JobRuns {
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [JobRun] {
         var out: [JobRun] = []
-        for try await (id, job, asOf, status, started, heartbeat, finished, owner, counts, failedStep, error, attempts, sinceHeartbeat)
-            in rows.decode((Int, String, LocalDate, String, String, String, String?, String, String, String?, String?, Int32, Double).self) {
+        for try await (id, job, asOf, status, started, heartbeat, finished, owner, counts, millis, failedStep, error, attempts, sinceHeartbeat)
+            in rows.decode((Int, String, LocalDate, String, String, String, String?, String, String, String, String?, String?, Int32, Double).self) {
             let stepCounts = (try? JSONDecoder().decode([String: Int].self, from: Data(counts.utf8))) ?? [:]
+            let stepMillis = (try? JSONDecoder().decode([String: Int].self, from: Data(millis.utf8))) ?? [:]
             out.append(JobRun(id: id, job: job, asOf: asOf, status: JobRun.Status(rawValue: status) ?? .failed, startedAt: started,
-                              heartbeatAt: heartbeat, finishedAt: finished, owner: owner, stepCounts: stepCounts, failedStep: failedStep,
+                              heartbeatAt: heartbeat, finishedAt: finished, owner: owner, stepCounts: stepCounts, stepMillis: stepMillis, failedStep: failedStep,
                               error: error, attempts: Int(attempts), secondsSinceHeartbeat: sinceHeartbeat))
         }
         return out

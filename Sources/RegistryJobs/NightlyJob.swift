@@ -141,10 +141,14 @@ public struct NightlyJob: Sendable {
             do {
                 // A stop request (SIGTERM) is honoured between steps: the one under way finishes.
                 try Task.checkCancellation()
+                let started = ContinuousClock.now
                 try await database.transaction(actor: Self.actor, reason: "nightly job for \(context.asOf) (run \(run.id)): \(step.rawValue)") { c in
                     let n = try await NightlySQL.run(step, context, on: c)
+                    let elapsed = ContinuousClock.now - started
+                    let millis = Int(elapsed.components.seconds) * 1000 + Int(elapsed.components.attoseconds / 1_000_000_000_000_000)
                     let recorded = try await c.query("""
                         UPDATE job_run SET step_counts = step_counts || jsonb_build_object(\(step.rawValue)::text, \(n)::bigint),
+                               step_millis = step_millis || jsonb_build_object(\(step.rawValue)::text, \(millis)::bigint),
                                heartbeat_at = clock_timestamp()
                         WHERE id = \(run.id) AND owner = \(owner) AND status = 'running' RETURNING id
                         """, logger: logger)

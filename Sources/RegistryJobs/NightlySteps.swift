@@ -102,10 +102,18 @@ enum NightlySQL {
     /// The proposal is dated the day the streak first reached `n` (the `n`-th oldest's missed date),
     /// which does not depend on which night saw it first. Not made while one is pending, nor after
     /// a decision until a follow-up is missed after that decision. Patient status is untouched.
+    ///
+    /// Only a new miss can start or lengthen a streak (visits, completions and decisions end or
+    /// suspend one), so only patients with a follow-up missed since the last night that succeeded
+    /// before this one are examined: every night's misses are examined by the next night that runs,
+    /// and a night with no earlier success (the first, or a replay) examines them all.
     static func proposeLost(_ asOf: LocalDate, missed n: Int, runID: Int?) -> PostgresQuery {
         """
         WITH candidate AS (
-            SELECT DISTINCT f.patient_id FROM follow_up f WHERE f.status = 'missed' AND f.missed_on <= \(asOf)
+            SELECT DISTINCT f.patient_id FROM follow_up f
+            WHERE f.status = 'missed' AND f.missed_on <= \(asOf)
+              AND f.missed_on > coalesce((SELECT max(j.as_of) FROM job_run j
+                                          WHERE j.job = 'nightly' AND j.status = 'succeeded' AND j.as_of < \(asOf)), '-infinity')
         ), streak AS (
             SELECT p.id AS patient_id, p.institution_id, s.length, s.qualified_on, s.last_missed
             FROM candidate c JOIN patient p ON p.id = c.patient_id AND p.status = 'active'
