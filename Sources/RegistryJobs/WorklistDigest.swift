@@ -10,15 +10,30 @@ public struct Worklist: Codable, Equatable, Sendable {
     public struct OverdueItem: Codable, Equatable, Sendable {
         public var followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowEnd: LocalDate
         public var daysOverdue: Int, escalationLevel: Int
+        public init(followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowEnd: LocalDate, daysOverdue: Int, escalationLevel: Int) {
+            self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn; self.windowEnd = windowEnd
+            self.daysOverdue = daysOverdue; self.escalationLevel = escalationLevel
+        }
     }
     public struct DueItem: Codable, Equatable, Sendable {
         public var followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate
+        public init(followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate) {
+            self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn
+            self.windowStart = windowStart; self.windowEnd = windowEnd
+        }
     }
     public struct ProposalItem: Codable, Equatable, Sendable {
         public var proposalID: Int, patientID: Int, proposedOn: LocalDate, missedCount: Int
+        public init(proposalID: Int, patientID: Int, proposedOn: LocalDate, missedCount: Int) {
+            self.proposalID = proposalID; self.patientID = patientID; self.proposedOn = proposedOn; self.missedCount = missedCount
+        }
     }
     public struct LateReportItem: Codable, Equatable, Sendable {
         public var adverseEventID: Int, patientID: Int, term: String, grade: Int, reportDueOn: LocalDate, daysLate: Int
+        public init(adverseEventID: Int, patientID: Int, term: String, grade: Int, reportDueOn: LocalDate, daysLate: Int) {
+            self.adverseEventID = adverseEventID; self.patientID = patientID; self.term = term; self.grade = grade
+            self.reportDueOn = reportDueOn; self.daysLate = daysLate
+        }
     }
 
     public var institution: String
@@ -27,6 +42,9 @@ public struct Worklist: Codable, Equatable, Sendable {
     public var dueSoon: [DueItem] = []
     public var proposals: [ProposalItem] = []
     public var lateReports: [LateReportItem] = []
+
+    /// An empty worklist.
+    public init(institution: String, asOf: LocalDate) { self.institution = institution; self.asOf = asOf }
 
     /// Days ahead the "due soon" list looks.
     public static let dueSoonDays = 30
@@ -45,7 +63,39 @@ public struct Worklist: Codable, Equatable, Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    var isEmpty: Bool { overdue.isEmpty && dueSoon.isEmpty && proposals.isEmpty && lateReports.isEmpty }
+    /// The worklist as JSON with snake_case keys, one item per line. Written by hand: Foundation's
+    /// JSONEncoder (snake_case key conversion per item) took most of the digest step's time.
+    public var json: String {
+        func str(_ text: String) -> String {
+            var out = "\""
+            for scalar in text.unicodeScalars {
+                switch scalar {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
+                default: out.unicodeScalars.append(scalar)
+                }
+            }
+            return out + "\""
+        }
+        func list(_ items: [String]) -> String { items.isEmpty ? "[]" : "[\n    " + items.joined(separator: ",\n    ") + "\n  ]" }
+        let o = overdue.map {
+            "{\"days_overdue\": \($0.daysOverdue), \"due_on\": \"\($0.dueOn)\", \"escalation_level\": \($0.escalationLevel), \"follow_up_id\": \($0.followUpID), \"label\": \(str($0.label)), \"patient_id\": \($0.patientID), \"window_end\": \"\($0.windowEnd)\"}"
+        }
+        let d = dueSoon.map {
+            "{\"due_on\": \"\($0.dueOn)\", \"follow_up_id\": \($0.followUpID), \"label\": \(str($0.label)), \"patient_id\": \($0.patientID), \"window_end\": \"\($0.windowEnd)\", \"window_start\": \"\($0.windowStart)\"}"
+        }
+        let p = proposals.map {
+            "{\"missed_count\": \($0.missedCount), \"patient_id\": \($0.patientID), \"proposal_id\": \($0.proposalID), \"proposed_on\": \"\($0.proposedOn)\"}"
+        }
+        let r = lateReports.map {
+            "{\"adverse_event_id\": \($0.adverseEventID), \"days_late\": \($0.daysLate), \"grade\": \($0.grade), \"patient_id\": \($0.patientID), \"report_due_on\": \"\($0.reportDueOn)\", \"term\": \(str($0.term))}"
+        }
+        return "{\n  \"as_of\": \"\(asOf)\",\n  \"due_soon\": \(list(d)),\n  \"institution\": \(str(institution)),\n  \"late_reports\": \(list(r)),\n  \"overdue\": \(list(o)),\n  \"proposals\": \(list(p))\n}\n"
+    }
 }
 
 /// Step 6: reads every institution's worklist in four set-based queries, writes `CODE.csv` and
@@ -65,7 +115,7 @@ enum WorklistDigest {
             let csvURL = directory.appendingPathComponent("\(list.institution).csv")
             let jsonURL = directory.appendingPathComponent("\(list.institution).json")
             try Data(list.csv.utf8).write(to: csvURL, options: .atomic)
-            try encoder.encode(list).write(to: jsonURL, options: .atomic)
+            try Data(list.json.utf8).write(to: jsonURL, options: .atomic)
             struct Payload: Encodable {
                 var asOf: LocalDate, institution: String, overdue: Int, dueSoon: Int, lostProposals: Int, lateReports: Int, csv: String, json: String
             }
