@@ -63,8 +63,9 @@ public struct Worklist: Codable, Equatable, Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// The worklist as JSON with snake_case keys, one item per line. Written by hand: Foundation's
-    /// JSONEncoder (snake_case key conversion per item) took most of the digest step's time.
+    /// The worklist as JSON with snake_case keys, one item per line: the same document Foundation's
+    /// JSONEncoder gives (a test checks), written directly because the encoder's per-item key
+    /// conversion cost about 0.2 s a night at 20,000 patients.
     public var json: String {
         func str(_ text: String) -> String {
             var out = "\""
