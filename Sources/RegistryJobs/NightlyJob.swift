@@ -59,7 +59,15 @@ public struct NightlyJob: Sendable {
 
     public init(store: RegistryStore) {
         self.store = store
-        self.owner = "\(ProcessInfo.processInfo.hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+        self.owner = "\(Self.hostName()):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// The host's own name, without the DNS lookup `ProcessInfo.hostName` may make (a cron job
+    /// should not wait on a resolver to say who it is).
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown-host" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     var database: Database { store.database }
