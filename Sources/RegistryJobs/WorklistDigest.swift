@@ -152,12 +152,13 @@ enum WorklistDigest {
                                    escalationLevel: Int(level)))
         }
         // Due in the next 30 days: one index range per institution on (institution_id, due_on).
+        // OFFSET 0 keeps the planner from flattening the lateral into a scan of every follow-up.
         for try await (inst, code, id, patient, label, due, start, end) in try await c.query("""
             SELECT i.id, i.code, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end
             FROM institution i CROSS JOIN LATERAL (
                 SELECT f.* FROM follow_up f
                 WHERE f.institution_id = i.id AND f.due_on >= \(asOf) AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
-                  AND f.status = 'scheduled') f
+                  AND f.status = 'scheduled' OFFSET 0) f
             JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
             ORDER BY i.id, f.due_on, f.id
             """, logger: logger).decode((Int, String, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {
