@@ -51,11 +51,20 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
+        // The nightly job runner: exactly-once runs, set-based steps, worklist digests, the worker.
+        .target(
+            name: "RegistryJobs",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The command-line tool's commands, as a library so tests can drive them.
         .target(
             name: "RegistryCLI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -71,7 +80,7 @@ let package = Package(
         .testTarget(
             name: "RegistryStorageTests",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryCLI",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryCLI",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

@@ -266,7 +266,7 @@ struct AdministrationCommand: AsyncParsableCommand {
 }
 
 struct ConfigCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "config", abstract: "Registry settings (expedited-report clocks).", subcommands: [List.self, Set.self])
+    static let configuration = CommandConfiguration(commandName: "config", abstract: "Registry settings (expedited-report clocks, the nightly job's jobs.* settings).", subcommands: [List.self, Set.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List settings.", discussion: "Example:\n  registry config list")

@@ -157,6 +157,10 @@ extension RegistryStore {
                     throw RegistryError.invalid("value", "'\(value)' is not a number of days; allowed: whole days from 1 to 90")
                 }
             }
+            if key.hasPrefix("jobs.") {
+                var settings = NightlySettings()
+                try settings.set(key, value)
+            }
             try await c.query("UPDATE registry_setting SET value = \(value) WHERE key = \(key)", logger: logger)
         }
     }

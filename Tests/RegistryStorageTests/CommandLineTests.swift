@@ -124,7 +124,9 @@ struct CommandLineTests {
                         ["patient", "show"], ["administer"], ["followups", "list"], ["trace"], ["demo"], ["migrate"], ["db", "start"], ["db", "url"],
                         ["visit", "log"], ["visit", "correct"], ["followup", "close"], ["ae", "report"], ["ae", "submit"], ["ae", "correct"],
                         ["patient", "death"], ["patient", "withdraw"], ["patient", "lost"], ["patient", "found"], ["patient", "transfer"],
-                        ["administration", "correct"], ["config", "list"], ["config", "set"]] {
+                        ["administration", "correct"], ["config", "list"], ["config", "set"],
+                        ["jobs", "run"], ["jobs", "history"], ["jobs", "show"], ["jobs", "proposal", "list"], ["jobs", "proposal", "confirm"],
+                        ["jobs", "proposal", "reject"], ["worker"]] {
             let help = try cli.run(command + ["--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("Example"), "\(command.joined(separator: " ")) --help has no example")
