@@ -43,6 +43,13 @@ ALTER TABLE follow_up
 -- change is not a HOT update anyway (follow_up_open_window's predicate is on status).
 CREATE INDEX follow_up_missed ON follow_up (missed_on, patient_id) WHERE status = 'missed';
 
+-- Incremental nights read only what can change: open follow-ups not yet flagged overdue, and
+-- flagged ones below the top escalation level (two levels with the default 30,90; with more
+-- thresholds the index still answers correctly, it just holds fewer of the candidates). Rows leave
+-- these indexes when flagged, escalated or closed, so last night's overdue ones are not re-read.
+CREATE INDEX follow_up_unflagged ON follow_up (window_end) WHERE status = 'scheduled' AND overdue_since IS NULL;
+CREATE INDEX follow_up_escalating ON follow_up (window_end) WHERE status = 'scheduled' AND overdue_since IS NOT NULL AND escalation_level < 2;
+
 -- The first day a serious event's expedited report was late (the day after it was due).
 ALTER TABLE adverse_event ADD COLUMN report_late_flagged_on date;
 -- Serious events not yet flagged, so the nightly check reads only those (few; the flag leaves it).

@@ -9,7 +9,7 @@ SELECT set_config('registry.actor', 'bench bare sql', false);
 -- 1. flag overdue
 UPDATE follow_up f SET overdue_since = f.window_end + 1
 FROM patient p
-WHERE p.id = f.patient_id AND f.overdue_since IS NULL
+WHERE p.id = f.patient_id AND f.overdue_since IS NULL AND f.status = 'scheduled'
   AND follow_up_overdue(f.window_end, f.status, p.status, :'as_of'::date);
 
 -- 2. escalate
@@ -18,6 +18,7 @@ SET escalation_level = (SELECT count(*) FROM unnest('{30,90}'::int[]) d WHERE :'
 FROM patient p
 WHERE p.id = f.patient_id
   AND f.window_end < :'as_of'::date - 30
+  AND f.status = 'scheduled' AND f.overdue_since IS NOT NULL
   AND follow_up_overdue(f.window_end, f.status, p.status, :'as_of'::date)
   AND f.escalation_level < (SELECT count(*) FROM unnest('{30,90}'::int[]) d WHERE :'as_of'::date - f.window_end > d);
 

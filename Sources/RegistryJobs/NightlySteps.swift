@@ -57,7 +57,7 @@ enum NightlySQL {
         WITH changed AS (
             UPDATE follow_up f SET overdue_since = f.window_end + 1
             FROM patient p
-            WHERE p.id = f.patient_id AND f.overdue_since IS NULL
+            WHERE p.id = f.patient_id AND f.overdue_since IS NULL AND f.status = 'scheduled'
               AND follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
             RETURNING 1)
         SELECT count(*) FROM changed
@@ -74,6 +74,7 @@ enum NightlySQL {
             FROM patient p
             WHERE p.id = f.patient_id
               AND f.window_end < \(asOf) - \(thresholds.min() ?? 0)::int
+              AND f.status = 'scheduled' AND f.overdue_since IS NOT NULL
               AND follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
               AND f.escalation_level < (SELECT count(*) FROM unnest(\(thresholds)::int[]) d WHERE \(asOf) - f.window_end > d)
             RETURNING 1)
