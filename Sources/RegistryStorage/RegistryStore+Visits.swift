@@ -164,33 +164,38 @@ extension RegistryStore {
         }
     }
 
-    /// A patient's visits, oldest first.
+    /// A patient's visits, oldest first: two queries, however many visits.
     public func visits(patientID: Int) async throws -> [Visit] {
         try await database.read { c in
-            var ids: [Int] = []
-            for try await id in try await c.query("SELECT id FROM visit WHERE patient_id = \(patientID) ORDER BY visit_on, id", logger: logger).decode(Int.self) { ids.append(id) }
-            var out: [Visit] = []
-            for id in ids { out.append(try await Self.visit(id: id, connection: c, logger: logger)) }
-            return out
+            try await Self.visits(where: "v.patient_id = \(patientID)", connection: c, logger: logger)
         }
     }
 
     static func visit(id: Int, connection c: PostgresConnection, logger: Logger) async throws -> Visit {
-        let rows = try await c.query("""
-            SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note
-            FROM visit v JOIN institution i ON i.id = v.institution_id WHERE v.id = \(id)
-            """, logger: logger)
-        guard let (vid, patient, followUp, inst, on, contact, vital, timing, note)
-                = try await rows.decode((Int, Int, Int?, String, LocalDate, String, String, String?, String?).self).first(where: { _ in true }) else {
+        guard let visit = try await visits(where: "v.id = \(id)", connection: c, logger: logger).first else {
             throw RegistryError.notFound("visit", "no visit has id \(id)")
         }
-        var measures: [MeasureValue] = []
-        for try await (key, system, code, value, unit) in try await c.query("""
-            SELECT key, code_system, code, value::float8, unit FROM visit_measure WHERE visit_id = \(id) ORDER BY key
-            """, logger: logger).decode((String, String, String, Double, String?).self) {
-            measures.append(MeasureValue(key: key, codeSystem: system, code: code, value: value, unit: unit))
+        return visit
+    }
+
+    /// Visits matching a condition on `v` (built from bound integers only), with their measures.
+    private static func visits(where condition: String, connection c: PostgresConnection, logger: Logger) async throws -> [Visit] {
+        var measures: [Int: [MeasureValue]] = [:]
+        for try await (visitID, key, system, code, value, unit) in try await c.query(PostgresQuery(unsafeSQL: """
+            SELECT m.visit_id, m.key, m.code_system, m.code, m.value::float8, m.unit
+            FROM visit_measure m JOIN visit v ON v.id = m.visit_id WHERE \(condition) ORDER BY m.visit_id, m.key
+            """), logger: logger).decode((Int, String, String, String, Double, String?).self) {
+            measures[visitID, default: []].append(MeasureValue(key: key, codeSystem: system, code: code, value: value, unit: unit))
         }
-        return Visit(id: vid, patientID: patient, followUpID: followUp, institutionCode: inst, visitedOn: on, contactType: ContactType(rawValue: contact)!,
-                     vitalStatus: VitalStatus(rawValue: vital)!, timing: timing.flatMap(VisitTiming.init(rawValue:)), measures: measures, note: note)
+        var out: [Visit] = []
+        for try await (vid, patient, followUp, inst, on, contact, vital, timing, note) in try await c.query(PostgresQuery(unsafeSQL: """
+            SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note
+            FROM visit v JOIN institution i ON i.id = v.institution_id WHERE \(condition) ORDER BY v.visit_on, v.id
+            """), logger: logger).decode((Int, Int, Int?, String, LocalDate, String, String, String?, String?).self) {
+            out.append(Visit(id: vid, patientID: patient, followUpID: followUp, institutionCode: inst, visitedOn: on,
+                             contactType: ContactType(rawValue: contact)!, vitalStatus: VitalStatus(rawValue: vital)!,
+                             timing: timing.flatMap(VisitTiming.init(rawValue:)), measures: measures[vid] ?? [], note: note))
+        }
+        return out
     }
 }
