@@ -6,28 +6,33 @@
 \set ON_ERROR_STOP on
 SELECT set_config('registry.actor', 'bench bare sql', false);
 
+-- The job's settings for its step transactions (NightlySQL.settings).
+SET work_mem = '64MB';
+SET jit = off;
+
 -- 1. flag overdue
 UPDATE follow_up f SET overdue_since = f.window_end + 1
-FROM patient p
-WHERE p.id = f.patient_id AND f.overdue_since IS NULL AND f.status = 'scheduled'
-  AND follow_up_overdue(f.window_end, f.status, p.status, :'as_of'::date);
+WHERE f.overdue_since IS NULL AND f.status = 'scheduled' AND f.window_end < :'as_of'::date
+  AND follow_up_overdue(f.window_end, f.status, (SELECT p.status FROM patient p WHERE p.id = f.patient_id), :'as_of'::date);
 
 -- 2. escalate
 UPDATE follow_up f
 SET escalation_level = (SELECT count(*) FROM unnest('{30,90}'::int[]) d WHERE :'as_of'::date - f.window_end > d)
-FROM patient p
-WHERE p.id = f.patient_id
-  AND f.window_end < :'as_of'::date - 30
-  AND f.status = 'scheduled' AND f.overdue_since IS NOT NULL
-  AND follow_up_overdue(f.window_end, f.status, p.status, :'as_of'::date)
+FROM (SELECT DISTINCT g.id FROM unnest('{30,90}'::int[]) WITH ORDINALITY AS t(days, level)
+      CROSS JOIN LATERAL (
+          SELECT g.id FROM follow_up g
+          WHERE g.status = 'scheduled' AND g.overdue_since IS NOT NULL
+            AND g.escalation_level = t.level - 1 AND g.window_end < :'as_of'::date - t.days
+          OFFSET 0) g
+      ORDER BY g.id) c
+WHERE f.id = c.id
+  AND follow_up_overdue(f.window_end, f.status, (SELECT p.status FROM patient p WHERE p.id = f.patient_id), :'as_of'::date)
   AND f.escalation_level < (SELECT count(*) FROM unnest('{30,90}'::int[]) d WHERE :'as_of'::date - f.window_end > d);
 
 -- 3. mark missed
 UPDATE follow_up f SET status = 'missed', missed_on = f.window_end + 365 + 1
-FROM patient p
-WHERE p.id = f.patient_id
-  AND f.window_end < :'as_of'::date - 365
-  AND follow_up_overdue(f.window_end, f.status, p.status, :'as_of'::date);
+WHERE f.status = 'scheduled' AND f.window_end < :'as_of'::date - 365
+  AND follow_up_overdue(f.window_end, f.status, (SELECT p.status FROM patient p WHERE p.id = f.patient_id), :'as_of'::date);
 
 -- 4. propose lost to follow-up
 WITH candidate AS (

@@ -101,30 +101,30 @@ public struct Worklist: Codable, Equatable, Sendable {
 
 /// Step 6: reads every institution's worklist in four set-based queries, writes `CODE.csv` and
 /// `CODE.json` for each institution with anything on it, and one outbox row per institution.
-/// Files are written (atomically) before the outbox rows commit: a crash in between rewrites the
+/// Files are written (each whole, all flushed) before the outbox rows commit: a crash in between rewrites the
 /// same files on resume, and the outbox rows are inserted once.
 enum WorklistDigest {
     static func write(_ x: StepContext, on c: PostgresConnection) async throws -> Int {
         let lists = try await read(asOf: x.asOf, on: c, logger: x.logger)
         guard let directory = x.outputDirectory, let runID = x.runID else { return lists.count }  // dry run: count only
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
-        var ids: [Int] = [], payloads: [String] = []
+        var ids: [Int] = [], payloads: [String] = [], files: [(name: String, contents: String)] = []
         for (institutionID, list) in lists.sorted(by: { $0.value.institution < $1.value.institution }) {
-            let csvURL = directory.appendingPathComponent("\(list.institution).csv")
-            let jsonURL = directory.appendingPathComponent("\(list.institution).json")
-            try Data(list.csv.utf8).write(to: csvURL, options: .atomic)
-            try Data(list.json.utf8).write(to: jsonURL, options: .atomic)
+            files.append((name: "\(list.institution).csv", contents: list.csv))
+            files.append((name: "\(list.institution).json", contents: list.json))
             struct Payload: Encodable {
                 var asOf: LocalDate, institution: String, overdue: Int, dueSoon: Int, lostProposals: Int, lateReports: Int, csv: String, json: String
             }
             let payload = Payload(asOf: x.asOf, institution: list.institution, overdue: list.overdue.count, dueSoon: list.dueSoon.count,
-                                  lostProposals: list.proposals.count, lateReports: list.lateReports.count, csv: csvURL.path, json: jsonURL.path)
+                                  lostProposals: list.proposals.count, lateReports: list.lateReports.count,
+                                  csv: directory.appendingPathComponent("\(list.institution).csv").path,
+                                  json: directory.appendingPathComponent("\(list.institution).json").path)
             ids.append(institutionID)
             payloads.append(String(decoding: try encoder.encode(payload), as: UTF8.self))
         }
+        try FileBatch.write(files, into: directory)
         try await c.query("""
             INSERT INTO outbox (institution_id, run_id, kind, payload)
             SELECT i, \(runID), 'worklist-digest', p::jsonb FROM unnest(\(ids), \(payloads)) AS x(i, p)
