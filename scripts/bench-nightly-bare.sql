@@ -72,11 +72,13 @@ UPDATE adverse_event SET report_late_flagged_on = report_due_on + 1
 WHERE serious AND report_late_flagged_on IS NULL AND report_due_on < :'as_of'::date
   AND (report_submitted_on IS NULL OR report_submitted_on > report_due_on);
 
--- 6. the worklists' four reads, streamed to files (the registry also formats CSV and JSON per institution)
-\set q1 'COPY (SELECT f.institution_id, i.code, f.id, f.patient_id, f.label, f.due_on, f.window_end, f.escalation_level FROM follow_up f JOIN patient p ON p.id = f.patient_id JOIN institution i ON i.id = f.institution_id WHERE follow_up_overdue(f.window_end, f.status, p.status, ' :'as_of' '::date) ORDER BY f.institution_id, f.window_end, f.id) TO STDOUT'
-\set q2 'COPY (SELECT i.id, i.code, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end FROM institution i CROSS JOIN LATERAL (SELECT f.* FROM follow_up f WHERE f.institution_id = i.id AND f.due_on >= ' :'as_of' '::date AND f.due_on < ' :'as_of' '::date + 30 AND f.status = ''scheduled'' OFFSET 0) f JOIN patient p ON p.id = f.patient_id AND p.status = ''active'' ORDER BY i.id, f.due_on, f.id) TO STDOUT'
-\set q3 'COPY (SELECT lp.institution_id, i.code, lp.id, lp.patient_id, lp.proposed_on, lp.missed_count FROM lost_proposal lp JOIN institution i ON i.id = lp.institution_id WHERE lp.decision = ''pending'' ORDER BY lp.institution_id, lp.proposed_on, lp.id) TO STDOUT'
-\set q4 'COPY (SELECT a.institution_id, i.code, a.id, a.patient_id, a.term, a.grade, a.report_due_on FROM adverse_event a JOIN institution i ON i.id = a.institution_id WHERE a.serious AND a.report_submitted_on IS NULL AND a.report_due_on < ' :'as_of' '::date ORDER BY a.institution_id, a.report_due_on, a.id) TO STDOUT'
+-- 6. the institution codes and the worklists' four reads, streamed to files (the registry also formats CSV and JSON per institution)
+\set q1 'COPY (SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_end, f.escalation_level FROM follow_up f JOIN patient p ON p.id = f.patient_id WHERE follow_up_overdue(f.window_end, f.status, p.status, ' :'as_of' '::date) ORDER BY f.institution_id, f.window_end, f.id) TO STDOUT'
+\set q2 'COPY (WITH reach AS (SELECT coalesce(max(window_after), 0) AS days FROM protocol_time_point) SELECT i.id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end FROM reach, institution i CROSS JOIN LATERAL (SELECT f.* FROM follow_up f WHERE f.institution_id = i.id AND f.due_on >= ' :'as_of' '::date - reach.days AND f.due_on < ' :'as_of' '::date + 30 AND f.window_end >= ' :'as_of' '::date AND f.status = ''scheduled'' OFFSET 0) f JOIN patient p ON p.id = f.patient_id AND p.status = ''active'' ORDER BY i.id, f.due_on, f.id) TO STDOUT'
+\set q3 'COPY (SELECT lp.institution_id, lp.id, lp.patient_id, lp.proposed_on, lp.missed_count FROM lost_proposal lp WHERE lp.decision = ''pending'' ORDER BY lp.institution_id, lp.proposed_on, lp.id) TO STDOUT'
+\set q4 'COPY (SELECT a.institution_id, a.id, a.patient_id, a.term, a.grade, a.report_due_on FROM adverse_event a WHERE a.serious AND a.report_submitted_on IS NULL AND a.report_due_on < ' :'as_of' '::date ORDER BY a.institution_id, a.report_due_on, a.id) TO STDOUT'
+\o :out/institutions.tsv
+COPY (SELECT id, code FROM institution) TO STDOUT;
 \o :out/overdue.tsv
 :q1 ;
 \o :out/due-soon.tsv

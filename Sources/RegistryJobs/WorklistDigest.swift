@@ -4,8 +4,8 @@ import PostgresNIO
 import RegistryDomain
 import RegistryStorage
 
-/// One institution's worklist for a day: what is overdue (oldest first), what falls due in the
-/// next 30 days, its pending lost-to-follow-up proposals and its late expedited reports.
+/// One institution's worklist for a day: what is overdue (oldest first), what is open now or falls
+/// due in the next 30 days (`dueSoon`: window not yet closed, due date before day 30), its pending lost-to-follow-up proposals and its late expedited reports.
 public struct Worklist: Codable, Equatable, Sendable {
     public struct OverdueItem: Codable, Equatable, Sendable {
         public var followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowEnd: LocalDate
@@ -160,14 +160,17 @@ enum WorklistDigest {
                                    daysOverdue: Overdue.daysOverdue(windowEnd: end, status: .scheduled, patientStatus: .active, on: asOf),
                                    escalationLevel: Int(level)))
         }
-        // Due in the next 30 days: one index range per institution on (institution_id, due_on).
-        // OFFSET 0 keeps the planner from flattening the lateral into a scan of every follow-up.
+        // Open now (past the due date, window not yet closed) or due in the next 30 days: one
+        // index range per institution on (institution_id, due_on), reaching back as far as the
+        // widest window runs past its due date. OFFSET 0 keeps the planner from flattening the
+        // lateral into a scan of every follow-up.
         for try await (inst, id, patient, label, due, start, end) in try await c.query("""
+            WITH reach AS (SELECT coalesce(max(window_after), 0) AS days FROM protocol_time_point)
             SELECT i.id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end
-            FROM institution i CROSS JOIN LATERAL (
+            FROM reach, institution i CROSS JOIN LATERAL (
                 SELECT f.* FROM follow_up f
-                WHERE f.institution_id = i.id AND f.due_on >= \(asOf) AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
-                  AND f.status = 'scheduled' OFFSET 0) f
+                WHERE f.institution_id = i.id AND f.due_on >= \(asOf) - reach.days AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
+                  AND f.window_end >= \(asOf) AND f.status = 'scheduled' OFFSET 0) f
             JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
             ORDER BY i.id, f.due_on, f.id
             """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {

@@ -150,6 +150,22 @@ struct NightlyJobTests {
                 let csv = try String(contentsOf: out.appendingPathComponent("2026-11-25/\(code).csv"), encoding: .utf8)
                 #expect(csv.hasPrefix("kind,id,patient_id,what,date,days,escalation_level\n") && csv.contains("\noverdue,"))
             }
+            // Due soon: every scheduled follow-up of an active patient whose window is open now or
+            // whose due date comes within 30 days, including those past their due date but still
+            // in their window.
+            var listed: Set<Int> = []
+            for code in ["ARM-001", "ARM-002"] {
+                let json = try Data(contentsOf: out.appendingPathComponent("2026-11-25/\(code).json"))
+                let list = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+                for item in try #require(list["due_soon"] as? [[String: Any]]) { listed.insert(try #require(item["follow_up_id"] as? Int)) }
+            }
+            let truth = Set(try await store.ints("""
+                SELECT f.id FROM follow_up f JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
+                WHERE f.status = 'scheduled' AND f.window_end >= DATE '2026-11-25' AND f.due_on < DATE '2026-11-25' + 30
+                """))
+            #expect(listed == truth && !truth.isEmpty)
+            #expect(try await store.count("follow_up", where: "id IN (\(truth.map(String.init).joined(separator: ",")))  AND due_on < DATE '2026-11-25'") > 0,
+                    "the fixture has a follow-up past its due date with its window still open")
             #expect(try await store.count("outbox", where: "kind = 'worklist-digest' AND run_id = \(run.id)") == 2)
             #expect(run.stepCounts["digest"] == 2)
             let arm1 = try String(contentsOf: out.appendingPathComponent("2026-11-25/ARM-001.csv"), encoding: .utf8)
