@@ -63,13 +63,21 @@ CREATE FUNCTION registry_acting_institution() RETURNS bigint LANGUAGE sql STABLE
     SELECT nullif(current_setting('registry.institution', true), '')::bigint
 $$;
 
--- Whether this transaction recorded the transfer of a patient to an institution: the one way a
--- patient (and its open follow-ups) may leave the acting institution.
-CREATE FUNCTION registry_transferred_now(p_patient bigint, p_to bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
-    SELECT EXISTS (SELECT 1 FROM patient_status_change s
+-- A transfer moves the patient to another institution: allowed only together with the transfer's
+-- status change, recorded in the same transaction (which row-level security lets only the holder
+-- record). It runs as the owner because under row-level security the patient, once moved, is no
+-- longer the mover's to update. RegistryStore's transfer calls it, from the command line too.
+CREATE FUNCTION registry_transfer_patient(p_patient bigint, p_to bigint) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM patient_status_change s
                    WHERE s.patient_id = p_patient AND s.kind = 'transfer' AND s.to_institution_id = p_to
-                     AND s.xmin = pg_current_xact_id()::xid)
-$$;
+                     AND s.xmin = pg_current_xact_id()::xid) THEN
+        RAISE EXCEPTION 'patient % moves to institution % only with its transfer recorded in the same transaction', p_patient, p_to
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    UPDATE patient SET institution_id = p_to WHERE id = p_patient;
+END $$;
 
 -- The audit trigger writes to audit_log, which registry_api may neither read nor write: it runs
 -- as the owner. The follow-up -> administration check is a foreign key in all but name and must
@@ -89,8 +97,8 @@ GRANT SELECT, INSERT, UPDATE ON patient, administration, follow_up, visit, visit
 GRANT SELECT, INSERT ON api_idempotency TO registry_api;
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO registry_api;
 
--- A patient is the acting institution's while it holds the patient (patient.institution_id). It
--- may leave only by a transfer recorded in the same transaction.
+-- A patient is the acting institution's while it holds the patient (patient.institution_id); it
+-- leaves only through registry_transfer_patient() above.
 ALTER TABLE patient ENABLE ROW LEVEL SECURITY;
 CREATE POLICY patient_held ON patient FOR SELECT TO registry_api
     USING (institution_id = registry_acting_institution());
@@ -98,12 +106,11 @@ CREATE POLICY patient_enrol ON patient FOR INSERT TO registry_api
     WITH CHECK (institution_id = registry_acting_institution() AND enrolled_by = registry_acting_institution());
 CREATE POLICY patient_update ON patient FOR UPDATE TO registry_api
     USING (institution_id = registry_acting_institution())
-    WITH CHECK (institution_id = registry_acting_institution() OR registry_transferred_now(id, institution_id));
+    WITH CHECK (institution_id = registry_acting_institution());
 
 -- Every other table holding patient data: the rows of the patients the acting institution holds,
--- whoever recorded them (after a transfer the new holder sees the whole history; the old one
--- nothing). Open follow-ups move with a transfer, so their new institution may differ from the
--- holder's while the transfer is being recorded.
+-- whoever recorded them (after a transfer the new holder sees the whole history, the old one
+-- nothing). A transfer moves the open follow-ups before the patient, while the mover holds it.
 DO $$
 DECLARE t text;
 BEGIN
@@ -111,9 +118,8 @@ BEGIN
                              'patient_status_change', 'lost_proposal'] LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format($p$CREATE POLICY %I ON %I FOR ALL TO registry_api
-            USING (EXISTS (SELECT 1 FROM patient p WHERE p.id = patient_id AND p.institution_id = registry_acting_institution()))
-            WITH CHECK (EXISTS (SELECT 1 FROM patient p WHERE p.id = patient_id AND p.institution_id = registry_acting_institution())
-                        OR registry_transferred_now(patient_id, institution_id))$p$, t || '_held', t);
+            USING (EXISTS (SELECT 1 FROM patient p WHERE p.id = patient_id AND p.institution_id = registry_acting_institution()))$p$,
+            t || '_held', t);
     END LOOP;
 END $$;
 

@@ -59,6 +59,7 @@ public struct IdempotencyPruner: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
+                do { try await Task.sleep(for: .seconds(60)) } catch { break }
                 do {
                     let seconds = Int(retention.components.seconds)
                     try await database.read { c in
@@ -67,7 +68,7 @@ public struct IdempotencyPruner: Service {
                 } catch {
                     logger.warning("pruning idempotency keys failed", metadata: ["error": "\(DatabaseErrors.summary(error))"])
                 }
-                do { try await Task.sleep(for: .seconds(3600)) } catch { break }
+                do { try await Task.sleep(for: .seconds(3540)) } catch { break }
             }
         }
     }

@@ -46,7 +46,7 @@ enum Idempotency {
                 let reply = try await write()
                 try await c.query("""
                     INSERT INTO api_idempotency (token_id, key, request_hash, status, location, etag, body)
-                    VALUES (\(grant.tokenID), \(key), \(requestHash), \(Int16(reply.status.code)), \(reply.location), \(reply.etag), \(ByteBuffer(bytes: reply.body)))
+                    VALUES (\(grant.tokenID), \(key), \(ByteBuffer(bytes: requestHash)), \(Int16(reply.status.code)), \(reply.location), \(reply.etag), \(ByteBuffer(bytes: reply.body)))
                     """, logger: logger)
                 return reply
             }
@@ -63,8 +63,8 @@ enum Idempotency {
         let rows = try await c.query("""
             SELECT request_hash, status, location, etag, body FROM api_idempotency WHERE token_id = \(tokenID) AND key = \(key)
             """, logger: logger)
-        for try await (hash, status, location, etag, body) in rows.decode(([UInt8], Int16, String?, String?, ByteBuffer).self) {
-            guard hash == requestHash else {
+        for try await (hash, status, location, etag, body) in rows.decode((ByteBuffer, Int16, String?, String?, ByteBuffer).self) {
+            guard Array(hash.readableBytesView) == requestHash else {
                 throw Problem(.idempotencyKeyReused, detail: "Idempotency-Key '\(key)' was already used by this token for a different request",
                               hint: "use a new key for each new record; reuse a key only to retry exactly the same request",
                               errors: [.parameter("Idempotency-Key", "already used for a different request")])

@@ -118,7 +118,9 @@ public struct Problem: Error, Sendable, Encodable {
         if let field = error.field, kind != .notFound, kind != .unavailable, kind != .configuration {
             errors = [fields.locate(field, error.message)]
         }
-        self.init(kind, detail: error.message, hint: error.hint, errors: errors)
+        // Hints naming a command-line command are for the command line's users only.
+        let hint = error.hint.flatMap { $0.contains("registry ") ? nil : $0 }
+        self.init(kind, detail: error.message, hint: hint, errors: errors)
     }
 
     enum CodingKeys: String, CodingKey { case type, title, status, detail, hint, errors }

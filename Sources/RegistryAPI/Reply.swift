@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import RegistryDomain
 
 /// What a handler answers: a status, a JSON body and the headers that say where the record is
 /// and which version it is at. Kept whole so an idempotent retry can get it back byte for byte.
@@ -46,11 +47,26 @@ enum Cursor {
         while base64.count % 4 != 0 { base64 += "=" }
         guard text.count <= 200, let data = Data(base64Encoded: base64),
               case let fields = String(decoding: data, as: UTF8.self).split(separator: "|", omittingEmptySubsequences: false).map(String.init),
-              fields.count == parts else {
-            throw Problem(.invalidParameter, detail: "this cursor is not one the registry handed out",
-                          hint: "pass next_cursor from the previous page unchanged, or leave cursor out for the first page",
-                          errors: [.parameter("cursor", "not a cursor of this list")])
-        }
+              fields.count == parts else { throw invalid }
         return fields
+    }
+
+    /// The cursor of a list ordered by id.
+    static func id(_ text: String) throws -> Int {
+        guard let id = Int(try decode(text, parts: 1)[0]) else { throw invalid }
+        return id
+    }
+
+    /// The cursor of a list ordered by a date and id.
+    static func dateAndID(_ text: String) throws -> (LocalDate, Int) {
+        let parts = try decode(text, parts: 2)
+        guard let date = LocalDate(parts[0]), let id = Int(parts[1]) else { throw invalid }
+        return (date, id)
+    }
+
+    static var invalid: Problem {
+        Problem(.invalidParameter, detail: "this cursor is not one the registry handed out",
+                hint: "pass next_cursor from the previous page unchanged, or leave cursor out for the first page",
+                errors: [.parameter("cursor", "not a cursor of this list")])
     }
 }

@@ -109,7 +109,7 @@ extension RegistryAPI {
         routes.get("/plans") { request, context in
             let q = try query(request, allowed: ["institution", "cursor", "limit"])
             let limit = try limit(q)
-            let after = try q["cursor"].map { c throws in Int(try Cursor.decode(c, parts: 1)[0]) ?? 0 }
+            let after = try q["cursor"].map(Cursor.id)
             let grant = try context.requireGrant()
             if grant.role == .institution, let asked = q["institution"], asked != grant.institutionCode {
                 throw Problem(.forbidden, detail: "an institution token lists only its own institution's plans",

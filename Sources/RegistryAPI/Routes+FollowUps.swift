@@ -42,11 +42,7 @@ extension RegistryAPI {
                 }
                 return v
             }
-            let after = try q["cursor"].map { c throws -> (due: LocalDate, id: Int) in
-                let parts = try Cursor.decode(c, parts: 2)
-                guard let due = LocalDate(parts[0]), let id = Int(parts[1]) else { throw Problem(.invalidParameter, detail: "not a cursor of this list", errors: [.parameter("cursor", "not a cursor of this list")]) }
-                return (due, id)
-            }
+            let after = try q["cursor"].map { c throws -> (due: LocalDate, id: Int) in try Cursor.dateAndID(c) }
             return try await read(context) { grant in
                 let list = try await store.followUps(institutionCode: grant.institutionCode!, dueBefore: dueBefore, status: status, after: after, limit: limit + 1)
                 return try .json(page(list, limit: limit) { [$0.due.description, "\($0.id)"] })
@@ -87,9 +83,7 @@ extension RegistryAPI {
             } ?? 30
             let after = try q["cursor"].map { c throws -> WorklistPosition in
                 let parts = try Cursor.decode(c, parts: 3)
-                guard let section = Int(parts[0]), let on = LocalDate(parts[1]), let id = Int(parts[2]) else {
-                    throw Problem(.invalidParameter, detail: "not a cursor of this list", errors: [.parameter("cursor", "not a cursor of this list")])
-                }
+                guard let section = Int(parts[0]), let on = LocalDate(parts[1]), let id = Int(parts[2]) else { throw Cursor.invalid }
                 return WorklistPosition(section: section, on: on, id: id)
             }
             return try await read(context) { grant in
@@ -123,11 +117,7 @@ extension RegistryAPI {
                 }
                 decision = d
             }
-            let after = try q["cursor"].map { c throws -> (on: LocalDate, id: Int) in
-                let parts = try Cursor.decode(c, parts: 2)
-                guard let on = LocalDate(parts[0]), let id = Int(parts[1]) else { throw Problem(.invalidParameter, detail: "not a cursor of this list", errors: [.parameter("cursor", "not a cursor of this list")]) }
-                return (on, id)
-            }
+            let after = try q["cursor"].map { c throws -> (on: LocalDate, id: Int) in try Cursor.dateAndID(c) }
             return try await read(context) { grant in
                 let list = try await store.lostProposals(institutionCode: grant.institutionCode, decision: decision, after: after, limit: limit + 1)
                 return try .json(page(list, limit: limit) { [$0.proposedOn.description, "\($0.id)"] })

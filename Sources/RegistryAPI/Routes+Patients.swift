@@ -118,7 +118,7 @@ extension RegistryAPI {
         routes.get("/patients") { request, context in
             let q = try query(request, allowed: ["pseudonym", "cursor", "limit"])
             let limit = try limit(q)
-            let after = try q["cursor"].map { c throws in Int(try Cursor.decode(c, parts: 1)[0]) ?? 0 }
+            let after = try q["cursor"].map(Cursor.id)
             if let prefix = q["pseudonym"], !(8...64).contains(prefix.count) || !prefix.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
                 throw Problem(.invalidParameter, detail: "pseudonym must be 8 to 64 lowercase hex characters (the start of the pseudonym)",
                               errors: [.parameter("pseudonym", "expected 8 to 64 of 0-9a-f")])

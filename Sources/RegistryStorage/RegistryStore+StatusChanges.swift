@@ -89,7 +89,8 @@ extension RegistryStore {
                 RETURNING 1
                 """, logger: logger))
             let change = try await Self.statusChange(id: changeID, patientID: patientID, connection: c, logger: logger)
-            try await c.query("UPDATE patient SET institution_id = \(toInstitutionID) WHERE id = \(patientID)", logger: logger)
+            // Checks that this transaction recorded the transfer (schema/0006).
+            try await c.query("SELECT registry_transfer_patient(\(patientID), \(toInstitutionID))", logger: logger)
             return change.with(affected: affected)
         }
         return try await Self.statusChange(id: changeID, patientID: patientID, connection: c, logger: logger).with(affected: affected)

@@ -13,6 +13,21 @@ public struct InstitutionSummary: Codable, Equatable, Sendable {
     public var overdueFollowUps: Int?
     public var adverseEvents: Int?
     public var seriousAdverseEvents: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case institutionCode, institutionName, patients, activePatients, administrations, overdueFollowUps, adverseEvents, seriousAdverseEvents
+    }
+
+    /// Suppressed counts are written as null, not left out: a reader sees that the cell exists.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(institutionCode, forKey: .institutionCode)
+        try c.encode(institutionName, forKey: .institutionName)
+        for (value, key) in [(patients, CodingKeys.patients), (activePatients, .activePatients), (administrations, .administrations),
+                             (overdueFollowUps, .overdueFollowUps), (adverseEvents, .adverseEvents), (seriousAdverseEvents, .seriousAdverseEvents)] {
+            try c.encode(value, forKey: key)
+        }
+    }
 }
 
 extension RegistryStore {

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 import RegistryDomain
 
@@ -48,7 +49,7 @@ extension RegistryStore {
             }
             let rows = try await c.query("""
                 INSERT INTO api_token (token_hash, prefix, role, institution_id, label)
-                VALUES (\(Self.tokenHash(secret)), \(prefix), \(new.role.rawValue), \(institutionID), \(new.label)) RETURNING id
+                VALUES (\(ByteBuffer(bytes: Self.tokenHash(secret))), \(prefix), \(new.role.rawValue), \(institutionID), \(new.label)) RETURNING id
                 """, logger: logger)
             let id = try await rows.decode(Int.self).first(where: { _ in true })!
             return try await Self.tokens(c, where: "t.id = \(id)", logger: logger).first!
@@ -83,7 +84,7 @@ extension RegistryStore {
             let rows = try await c.query("""
                 SELECT t.id, t.role, t.institution_id, i.code, t.label
                 FROM api_token t LEFT JOIN institution i ON i.id = t.institution_id
-                WHERE t.token_hash = \(Self.tokenHash(secret)) AND t.revoked_at IS NULL
+                WHERE t.token_hash = \(ByteBuffer(bytes: Self.tokenHash(secret))) AND t.revoked_at IS NULL
                 """, logger: logger)
             for try await (id, role, institutionID, code, label) in rows.decode((Int, String, Int?, String?, String?).self) {
                 return TokenGrant(tokenID: id, role: TokenRole(rawValue: role)!, institutionID: institutionID, institutionCode: code, label: label)
