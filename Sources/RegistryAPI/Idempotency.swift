@@ -38,10 +38,10 @@ enum Idempotency {
     static func perform(key: String?, requestHash: [UInt8], grant: TokenGrant, database: Database, logger: Logger,
                         _ write: @Sendable () async throws -> Reply) async throws -> Reply {
         guard let key else {
-            return try await database.transaction(actor: grant.actor, scope: grant.scope) { _ in try await write() }
+            return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { _ in try await write() }
         }
         do {
-            return try await database.transaction(actor: grant.actor, scope: grant.scope) { c in
+            return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { c in
                 if let stored = try await stored(c, tokenID: grant.tokenID, key: key, requestHash: requestHash, logger: logger) { return stored }
                 let reply = try await write()
                 try await c.query("""

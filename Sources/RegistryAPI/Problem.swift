@@ -30,6 +30,7 @@ public enum ProblemKind: String, Sendable, CaseIterable {
     /// The stable `type` URI.
     public var type: String { "urn:registry:problem:\(rawValue)" }
 
+    /// The HTTP status this kind is answered with.
     public var status: HTTPResponse.Status {
         switch self {
         case .invalid, .outOfScope, .unknownField, .invalidBody, .idempotencyKeyReused: .unprocessableContent
@@ -48,6 +49,7 @@ public enum ProblemKind: String, Sendable, CaseIterable {
         }
     }
 
+    /// A short, fixed summary of the kind, for people.
     public var title: String {
         switch self {
         case .invalid: "A value is not allowed"
@@ -87,13 +89,18 @@ public struct Problem: Error, Sendable, Encodable {
         public static func parameter(_ name: String, _ detail: String) -> FieldError { .init(pointer: nil, parameter: name, detail: detail) }
     }
 
+    /// What kind of problem (its type URI, status and title).
     public var kind: ProblemKind
+    /// This occurrence, in a sentence a coordinator can act on.
     public var detail: String
+    /// What to do about it, when there is something to suggest.
     public var hint: String?
+    /// The fields or parameters at fault.
     public var errors: [FieldError]
     /// Extra response headers (WWW-Authenticate, Allow).
     var headers: HTTPFields = [:]
 
+    /// A problem of `kind`.
     public init(_ kind: ProblemKind, detail: String, hint: String? = nil, errors: [FieldError] = []) {
         self.kind = kind; self.detail = detail; self.hint = hint; self.errors = errors
         if kind == .unauthenticated { headers[.wwwAuthenticate] = "Bearer realm=\"registry\"" }

@@ -30,6 +30,7 @@ public struct RegistryAPI: Sendable {
     public let configuration: APIConfiguration
     let grants = GrantCache()
 
+    /// The API over `store`; enrolment derives pseudonyms with `pseudonymizer`.
     public init(store: RegistryStore, pseudonymizer: Pseudonymizer, configuration: APIConfiguration = APIConfiguration()) {
         self.store = store
         self.pseudonymizer = pseudonymizer
@@ -154,6 +155,9 @@ public struct RegistryAPI: Sendable {
 
     /// The ETag of a record version.
     static func etag(_ version: String) -> String { "\"\(version)\"" }
+
+    /// The ETag of what the current write transaction inserted or updated.
+    var writtenETag: String? { Database.writtenVersion.map(Self.etag) }
 
     /// The current ETag of a record, inside the request's transaction.
     func etag(of record: VersionedRecord, id: Int) async throws -> String? {

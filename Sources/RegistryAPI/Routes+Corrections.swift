@@ -78,7 +78,7 @@ extension RegistryAPI {
                 try await checkIfMatch(request, record: .visit, id: id, name: "visit")
                 let visit = try await store.correctVisit(id: id, on: on, contact: contact, vital: vital, measures: measures, note: note,
                                                          reason: reason, today: today, actor: grant.actor)
-                return try .json(visit, etag: try await etag(of: .visit, id: id))
+                return try .json(visit, etag: writtenETag)
             }
         }
 
@@ -114,7 +114,7 @@ extension RegistryAPI {
                     if let outcomeOn { d.outcomeOn = outcomeOn }
                     if let submitted { d.submittedOn = submitted }
                 }
-                return try .json(ae, etag: try await etag(of: .adverseEvent, id: id))
+                return try .json(ae, etag: writtenETag)
             }
         }
 
@@ -143,7 +143,7 @@ extension RegistryAPI {
                 try await checkIfMatch(request, record: .administration, id: id, name: "administration")
                 let (admin, moved) = try await store.correctAdministration(id: id, on: on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW,
                                                                            feeCollected: b.feeCollectedKRW, reason: reason, actor: grant.actor)
-                return try .json(WithKey(base: admin, key: "follow_ups_moved", extra: moved), etag: try await etag(of: .administration, id: id))
+                return try .json(WithKey(base: admin, key: "follow_ups_moved", extra: moved), etag: writtenETag)
             }
         }
     }

@@ -59,7 +59,7 @@ extension RegistryAPI {
             return try await write(request, context, VisitBody.self, parameters: ["followup": "id", "patient": "id"]) { b, grant in
                 let visit = try await store.logVisit(followUpID: id, patientID: nil, try b.validated(today: store.today()),
                                                      actingInstitution: grant.institutionCode, actor: grant.actor)
-                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: try await etag(of: .visit, id: visit.id))
+                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: writtenETag)
             }
         }
 
@@ -100,7 +100,7 @@ extension RegistryAPI {
                 let date = try Rules.date(b.on, field: "on")
                 try Rules.eventDate(date, field: "on", today: store.today())
                 let ae = try await store.submitReport(adverseEventID: id, on: date, actingInstitution: grant.institutionCode, actor: grant.actor)
-                return try .json(ae, etag: try await etag(of: .adverseEvent, id: id))
+                return try .json(ae, etag: writtenETag)
             }
         }
 

@@ -155,7 +155,7 @@ extension RegistryAPI {
                 _ = try await store.patient(id: id)
                 let (admin, followUps) = try await store.administer(patientID: id, planID: b.planID, new, actor: grant.actor)
                 return try .json(WithKey(base: admin, key: "follow_ups", extra: followUps), status: .created,
-                                 location: "/administrations/\(admin.id)", etag: try await etag(of: .administration, id: admin.id))
+                                 location: "/administrations/\(admin.id)", etag: writtenETag)
             }
         }
 
@@ -179,7 +179,7 @@ extension RegistryAPI {
             return try await write(request, context, VisitBody.self, parameters: patient) { b, grant in
                 let visit = try await store.logVisit(followUpID: nil, patientID: id, try b.validated(today: store.today()),
                                                      actingInstitution: grant.institutionCode, actor: grant.actor)
-                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: try await etag(of: .visit, id: visit.id))
+                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: writtenETag)
             }
         }
 
@@ -198,7 +198,7 @@ extension RegistryAPI {
                                               grading: b.grading ?? GradingSystem.ctcae5.description, serious: b.serious ?? false,
                                               criteria: b.criteria ?? [], related: b.related, outcome: b.outcome, outcomeOn: b.outcomeOn, today: store.today())
                 let ae = try await store.reportAdverseEvent(patientID: id, new, actingInstitution: grant.institutionCode, actor: grant.actor)
-                return try .json(ae, status: .created, location: "/adverse-events/\(ae.id)", etag: try await etag(of: .adverseEvent, id: ae.id))
+                return try .json(ae, status: .created, location: "/adverse-events/\(ae.id)", etag: writtenETag)
             }
         }
 

@@ -104,20 +104,27 @@ public final class Database: Sendable {
     /// operation called inside joins this transaction, so all of them see only what the scope
     /// allows. Throws `unauthenticated` if the scope's token was revoked, checked in the statement
     /// that sets the scope, so a token revoked a moment ago is refused from then on.
-    public func transaction<Result: Sendable>(actor: String, scope: AccessScope,
+    ///
+    /// With `writes`, the transaction takes its transaction id at once, and `writtenVersion` is the
+    /// version (ETag) of every row it inserts or updates, without a query per row.
+    public func transaction<Result: Sendable>(actor: String, scope: AccessScope, writes: Bool = false,
                                               _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try await pooled { connection in
             try await Self.inTransaction(connection, logger: logger) {
                 let rows = try await connection.query("""
                     SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', '', true),
                            set_config('registry.institution', \(scope.institutionID.map(String.init) ?? ""), true),
-                           set_config('registry.token', \(String(scope.tokenID)), true), set_config('role', 'registry_api', true)
+                           set_config('registry.token', \(String(scope.tokenID)), true), set_config('role', 'registry_api', true),
+                           CASE WHEN \(writes) THEN pg_current_xact_id()::xid::text END
                     FROM api_token WHERE id = \(scope.tokenID) AND revoked_at IS NULL
                     """, logger: logger)
-                var granted = false
-                for try await _ in rows { granted = true }
+                var granted = false, version: String? = nil
+                for try await row in rows {
+                    granted = true
+                    version = try row.makeRandomAccess()[5].decode(String?.self)
+                }
                 guard granted else { throw RegistryError(.unauthenticated, field: "authorization", "this token was revoked") }
-                let unit = UnitOfWork(connection: connection, actor: actor)
+                let unit = UnitOfWork(connection: connection, actor: actor, version: version)
                 return try await UnitOfWork.$current.withValue(unit) { try await body(connection) }
             }
         }
@@ -130,6 +137,10 @@ public final class Database: Sendable {
         }
         return try await pooled(body)
     }
+
+    /// In a scoped transaction opened with `writes`, the version every row it has written is at:
+    /// the transaction's id, which PostgreSQL stamps on each row version (xmin) it writes.
+    public static var writtenVersion: String? { UnitOfWork.current?.version }
 
     private func pooled<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         let asked = ContinuousClock.now
@@ -178,12 +189,14 @@ final class UnitOfWork: @unchecked Sendable {
     @TaskLocal static var current: UnitOfWork?
 
     let connection: PostgresConnection
+    let version: String?
     private var actor: String
     private var reason: String?
 
-    init(connection: PostgresConnection, actor: String) {
+    init(connection: PostgresConnection, actor: String, version: String?) {
         self.connection = connection
         self.actor = actor
+        self.version = version
     }
 
     /// Points the audit trail at `actor` and `reason` for what follows, when they change.

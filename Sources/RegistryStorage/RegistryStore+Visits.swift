@@ -13,25 +13,35 @@ extension RegistryStore {
     }
 
     /// Loads and locks a patient, and refuses data for a withdrawn patient, data dated after a
-    /// death, and data from an institution that does not hold the patient.
+    /// death, and data from an institution that does not hold the patient. One query.
     static func patientForData(_ patientID: Int, on date: LocalDate?, actingInstitution: String?, connection c: PostgresConnection, logger: Logger) async throws -> PatientState {
-        let patient = try await Self.patient(id: patientID, connection: c, logger: logger, lock: true)
         let rows = try await c.query("""
-            SELECT p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
-            FROM patient p WHERE p.id = \(patientID)
+            SELECT p.id, p.pseudonym, i.code, p.birth_year, p.sex, p.consent_on, p.consent_version, p.status,
+                   p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
+            FROM patient p JOIN institution i ON i.id = p.institution_id WHERE p.id = \(patientID) FOR UPDATE OF p
             """, logger: logger)
-        let (institutionID, statusOn, first) = try await rows.decode((Int, LocalDate?, LocalDate?).self).first(where: { _ in true })!
-        if let acting = actingInstitution, acting != patient.institutionCode {
+        var state: PatientState? = nil
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            let patient = Patient(id: try r[0].decode(Int.self), pseudonym: try r[1].decode(String.self), institutionCode: try r[2].decode(String.self),
+                                  birthYear: Int(try r[3].decode(Int16.self)), sex: Sex(rawValue: try r[4].decode(String.self))!,
+                                  consentOn: try r[5].decode(LocalDate.self), consentVersion: try r[6].decode(String.self),
+                                  status: PatientStatus(rawValue: try r[7].decode(String.self))!)
+            state = PatientState(patient: patient, institutionID: try r[8].decode(Int.self), statusOn: try r[9].decode(LocalDate?.self),
+                                 firstAdministration: try r[10].decode(LocalDate?.self))
+        }
+        guard let state else { throw RegistryError.notFound("patient", "no patient has id \(patientID)") }
+        if let acting = actingInstitution, acting != state.patient.institutionCode {
             // Said the same way whether the patient exists elsewhere or not at all.
             throw RegistryError.notFound("patient", "institution \(acting) holds no patient with id \(patientID)")
         }
-        if patient.status == .withdrawn {
-            throw RegistryError.conflict("patient", "patient \(patientID) withdrew consent\(statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed")
+        if state.patient.status == .withdrawn {
+            throw RegistryError.conflict("patient", "patient \(patientID) withdrew consent\(state.statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed")
         }
-        if let date, patient.status == .deceased, let died = statusOn, date > died {
+        if let date, state.patient.status == .deceased, let died = state.statusOn, date > died {
             throw RegistryError.invalid("on", "\(date) is after the patient's death on \(died)")
         }
-        return PatientState(patient: patient, institutionID: institutionID, statusOn: statusOn, firstAdministration: first)
+        return state
     }
 
     /// Logs a visit against a scheduled follow-up (completing it, in the window, early or late)
@@ -75,21 +85,26 @@ extension RegistryStore {
                     timing = VisitTiming.of(new.visitedOn, windowStart: f.start, windowEnd: f.end)
                 }
             }
+            // The visit, its measures and the follow-up it completes, in one statement.
+            let measures = new.measures.sorted { $0.key < $1.key }
             let inserted = try await c.query("""
-                INSERT INTO visit (patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note)
-                VALUES (\(pid), \(state.institutionID), \(followUpID), \(new.visitedOn), \(new.contactType.rawValue),
-                        \(new.vitalStatus.rawValue), \(timing?.rawValue), \(new.note)) RETURNING id
+                WITH v AS (
+                    INSERT INTO visit (patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note)
+                    VALUES (\(pid), \(state.institutionID), \(followUpID), \(new.visitedOn), \(new.contactType.rawValue),
+                            \(new.vitalStatus.rawValue), \(timing?.rawValue), \(new.note)) RETURNING id),
+                m AS (
+                    INSERT INTO visit_measure (visit_id, patient_id, institution_id, key, code_system, code, value, unit)
+                    SELECT v.id, \(pid), \(state.institutionID), k, s, c, val::numeric, nullif(u, '')
+                    FROM v, unnest(\(measures.map(\.key)), \(measures.map(\.codeSystem)), \(measures.map(\.code)),
+                                  \(measures.map(\.valueText)), \(measures.map { $0.unit ?? "" })) AS x(k, s, c, val, u)),
+                f AS (
+                    UPDATE follow_up SET status = 'completed', completed_on = \(new.visitedOn), timing = \(timing?.rawValue), not_done_reason = NULL
+                    WHERE id = \(followUpID))
+                SELECT id FROM v
                 """, logger: logger)
             let visitID = try await inserted.decode(Int.self).first(where: { _ in true })!
-            try await Self.writeMeasures(new.measures, visitID: visitID, patientID: pid, institutionID: state.institutionID, connection: c, logger: logger)
-            if let followUpID {
-                try await c.query("""
-                    UPDATE follow_up SET status = 'completed', completed_on = \(new.visitedOn),
-                           timing = \(timing?.rawValue), not_done_reason = NULL
-                    WHERE id = \(followUpID)
-                    """, logger: logger)
-            }
-            return try await Self.visit(id: visitID, connection: c, logger: logger)
+            return Visit(id: visitID, patientID: pid, followUpID: followUpID, institutionCode: state.patient.institutionCode, visitedOn: new.visitedOn,
+                         contactType: new.contactType, vitalStatus: new.vitalStatus, timing: timing, measures: measures, note: new.note)
         }
     }
 

@@ -41,6 +41,7 @@ struct APIHarness {
             try await app.test(.ahc(.http)) { client in try await body(seeded, APIClient(client: client)) }
             await db.close()
         } catch {
+            print("harness: \(String(reflecting: error))")
             await db.close()
             try? await TestDatabase.drop(url)
             throw error
