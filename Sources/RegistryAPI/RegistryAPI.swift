@@ -76,7 +76,7 @@ public struct RegistryAPI: Sendable {
         do {
             let key = try Idempotency.key(of: request)
             let (decoded, bytes) = try await BodyDecoder.decode(type, from: request, limit: configuration.maxBodyBytes)
-            let hash = Idempotency.hash(of: request, body: bytes)
+            let hash = key == nil ? [] : Idempotency.hash(of: request, body: bytes)
             return try await Idempotency.perform(key: key, requestHash: hash, grant: grant, database: store.database, logger: context.logger) {
                 try await body(decoded, grant)
             }.response()

@@ -111,17 +111,10 @@ public final class Database: Sendable {
                                               _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         try await pooled { connection in
             try await Self.inTransaction(connection, logger: logger) {
-                let rows = try await connection.query("""
-                    SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', '', true),
-                           set_config('registry.institution', \(scope.institutionID.map(String.init) ?? ""), true),
-                           set_config('registry.token', \(String(scope.tokenID)), true), set_config('role', 'registry_api', true),
-                           CASE WHEN \(writes) THEN pg_current_xact_id()::xid::text END
-                    FROM api_token WHERE id = \(scope.tokenID) AND revoked_at IS NULL
-                    """, logger: logger)
                 var granted = false, version: String? = nil
-                for try await row in rows {
+                for try await row in try await connection.execute(EnterScope(actor: actor, scope: scope, writes: writes), logger: logger) {
                     granted = true
-                    version = try row.makeRandomAccess()[5].decode(String?.self)
+                    version = row
                 }
                 guard granted else { throw RegistryError(.unauthenticated, field: "authorization", "this token was revoked") }
                 let unit = UnitOfWork(connection: connection, actor: actor, version: version)
@@ -181,6 +174,30 @@ public struct AccessScope: Sendable, Hashable {
         self.tokenID = tokenID
         self.institutionID = institutionID
     }
+}
+
+/// The statement that opens a scoped transaction (prepared: it runs on every API request): it
+/// re-checks the token, points the audit trail at the actor, and switches to `registry_api` acting
+/// for the institution. One row (with the transaction id when asked for) if the token is valid.
+struct EnterScope: PostgresPreparedStatement {
+    static let sql = """
+        SELECT set_config('registry.actor', $1, true), set_config('registry.reason', '', true),
+               set_config('registry.institution', $2, true), set_config('registry.token', $3, true),
+               set_config('role', 'registry_api', true), CASE WHEN $4 THEN pg_current_xact_id()::xid::text END
+        FROM api_token WHERE id = $5 AND revoked_at IS NULL
+        """
+    typealias Row = String?
+    var actor: String
+    var scope: AccessScope
+    var writes: Bool
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 5)
+        b.append(actor); b.append(scope.institutionID.map(String.init) ?? ""); b.append(String(scope.tokenID)); b.append(writes); b.append(scope.tokenID)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> String? { try row.makeRandomAccess()[5].decode(String?.self) }
 }
 
 /// The scoped transaction the current task runs in, which `Database.transaction` and `read`
