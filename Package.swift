@@ -19,6 +19,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // Pure domain: value types and rules, no I/O.
@@ -41,6 +47,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Synthetic national registry for demos and benchmarks, bulk-loaded with COPY.
@@ -60,16 +67,38 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The HTTP API: Hummingbird routes over the store, scoped tokens, problem documents,
+        // idempotent POSTs, metrics; every request's transaction under row-level security.
+        .target(
+            name: "RegistryAPI",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryJobs",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("openapi.yaml")]
+        ),
         // The command-line tool's commands, as a library so tests can drive them.
         .target(
             name: "RegistryCLI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryAPI",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(name: "registry", dependencies: ["RegistryCLI"]),
+        .executableTarget(name: "registry", dependencies: [
+            "RegistryCLI",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+        ]),
         .testTarget(
             name: "RegistryDomainTests",
             dependencies: [
@@ -82,6 +111,16 @@ let package = Package(
             dependencies: [
                 "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryCLI",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        // The HTTP API over real HTTP against real PostgreSQL (shares TestDatabase with the storage tests).
+        .testTarget(
+            name: "RegistryAPITests",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
     ]

@@ -17,7 +17,8 @@ public struct RegistryCommand: AsyncParsableCommand {
             InstitutionCommand.self, ProductCommand.self, PlanCommand.self, PatientCommand.self,
             AdministerCommand.self, AdministrationCommand.self, TraceCommand.self, FollowUpsCommand.self, FollowUpCommand.self,
             VisitCommand.self, AdverseEventCommand.self, ConfigCommand.self,
-            AuditCommand.self, JobsCommand.self, WorkerCommand.self, DemoCommand.self, MigrateCommand.self, DatabaseCommand.self,
+            AuditCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokenCommand.self, DemoCommand.self, MigrateCommand.self,
+            DatabaseCommand.self,
         ]
     )
 

@@ -80,6 +80,9 @@ public struct MeasureValue: Hashable, Codable, Sendable {
 
     static func format(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
 
+    /// A number as `parse` reads it back: whole numbers without a trailing `.0`.
+    public static func formatted(_ v: Double) -> String { format(v) }
+
     /// The value as decimal text, without a trailing `.0` for whole numbers (as stored in SQL).
     public var valueText: String { Self.format(value) }
 }

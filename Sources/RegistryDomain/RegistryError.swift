@@ -21,6 +21,10 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         public static let unavailable = Code(rawValue: "unavailable")
         /// The registry's own set-up is wrong (schema changed, key missing).
         public static let configuration = Code(rawValue: "configuration")
+        /// The caller's credentials are missing, unknown or revoked.
+        public static let unauthenticated = Code(rawValue: "unauthenticated")
+        /// The caller is known but its role may not do this.
+        public static let forbidden = Code(rawValue: "forbidden")
     }
 
     /// The kind of refusal.

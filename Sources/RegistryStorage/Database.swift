@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOCore
 import NIOPosix
 import PostgresNIO
@@ -13,21 +14,31 @@ public final class Database: Sendable {
     public let url: DatabaseURL
     /// The logger queries use.
     public let logger: Logger
-    private let runTask: Task<Void, Never>
+    /// The most connections the pool opens.
+    public let maxConnections: Int
+    private let runTask: Task<Void, Never>?
+    private let connectionsInUse = Meter(label: "registry_db_connections_in_use")
+    private let connectionWait = Metrics.Timer(label: "registry_db_connection_wait", preferredDisplayUnit: .seconds)
 
-    private init(client: PostgresClient, url: DatabaseURL, logger: Logger) {
+    private init(client: PostgresClient, url: DatabaseURL, logger: Logger, maxConnections: Int, runsPool: Bool) {
         self.client = client
         self.url = url
         self.logger = logger
-        self.runTask = Task { await client.run() }
+        self.maxConnections = maxConnections
+        self.runTask = runsPool ? Task { await client.run() } : nil
+        Gauge(label: "registry_db_connections_max").record(maxConnections)
     }
 
     /// Opens a pool after checking, within `deadline`, that the server answers. PostgresNIO's pool
     /// retries for about a minute on its own; a command-line user deserves one clear line sooner.
+    /// With `runsPool` false the caller runs `client` itself, e.g. in a ServiceGroup.
     public static func open(_ url: DatabaseURL, logger: Logger = Logger(label: "registry.db"),
-                            deadline: Duration = .seconds(10)) async throws -> Database {
+                            deadline: Duration = .seconds(10), maxConnections: Int = 8, runsPool: Bool = true) async throws -> Database {
         try await reachable(url, logger: logger, deadline: deadline)
-        return Database(client: PostgresClient(configuration: url.clientConfiguration, backgroundLogger: logger), url: url, logger: logger)
+        var configuration = url.clientConfiguration
+        configuration.options.maximumConnections = maxConnections
+        return Database(client: PostgresClient(configuration: configuration, backgroundLogger: logger), url: url, logger: logger,
+                        maxConnections: maxConnections, runsPool: runsPool)
     }
 
     /// Connects once (no retries) and closes, or throws an `unavailable` error within the deadline.
@@ -60,41 +71,156 @@ public final class Database: Sendable {
         }
     }
 
-    /// Stops the pool.
+    /// Stops the pool (when it runs it).
     public func close() async {
-        runTask.cancel()
-        _ = await runTask.value
+        runTask?.cancel()
+        _ = await runTask?.value
     }
 
     /// Runs `body` in one transaction whose changes the audit trail attributes to `actor`, with
     /// `reason` when given. Any error rolls everything back and is rethrown as it was, with
-    /// PostgreSQL's refusals turned into registry errors.
+    /// PostgreSQL's refusals turned into registry errors. Inside a scoped transaction (below) it
+    /// joins that transaction instead of starting one.
     public func transaction<Result: Sendable>(actor: String, reason: String? = nil,
                                               _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        if let unit = UnitOfWork.current {
+            do {
+                try await unit.attribute(actor: actor, reason: reason, logger: logger)
+                return try await body(unit.connection)
+            } catch {
+                throw DatabaseErrors.map(error)
+            }
+        }
+        return try await pooled { connection in
+            try await Self.inTransaction(connection, logger: logger) {
+                try await connection.query("SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', \(reason ?? ""), true)", logger: logger)
+                return try await body(connection)
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction under row-level security: as the role `registry_api`, acting
+    /// for `scope`'s institution (none: no patient rows at all), attributed to `actor`. Every store
+    /// operation called inside joins this transaction, so all of them see only what the scope
+    /// allows. Throws `unauthenticated` if the scope's token was revoked, checked in the statement
+    /// that sets the scope, so a token revoked a moment ago is refused from then on.
+    ///
+    /// With `writes`, the transaction takes its transaction id at once, and `writtenVersion` is the
+    /// version (ETag) of every row it inserts or updates, without a query per row.
+    public func transaction<Result: Sendable>(actor: String, scope: AccessScope, writes: Bool = false,
+                                              _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await pooled { connection in
+            try await Self.inTransaction(connection, logger: logger) {
+                var granted = false, version: String? = nil
+                for try await row in try await connection.execute(EnterScope(actor: actor, scope: scope, writes: writes), logger: logger) {
+                    granted = true
+                    version = row
+                }
+                guard granted else { throw RegistryError(.unauthenticated, field: "authorization", "this token was revoked") }
+                let unit = UnitOfWork(connection: connection, actor: actor, version: version)
+                return try await UnitOfWork.$current.withValue(unit) { try await body(connection) }
+            }
+        }
+    }
+
+    /// Runs read-only work on a pooled connection, or on the scoped transaction's when inside one.
+    public func read<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        if let unit = UnitOfWork.current {
+            do { return try await body(unit.connection) } catch { throw DatabaseErrors.map(error) }
+        }
+        return try await pooled(body)
+    }
+
+    /// In a scoped transaction opened with `writes`, the version every row it has written is at:
+    /// the transaction's id, which PostgreSQL stamps on each row version (xmin) it writes.
+    public static var writtenVersion: String? { UnitOfWork.current?.version }
+
+    private func pooled<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        let asked = ContinuousClock.now
         do {
             return try await client.withConnection { connection in
-                try await connection.query("BEGIN", logger: logger)
-                do {
-                    try await connection.query("SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', \(reason ?? ""), true)", logger: logger)
-                    let value = try await body(connection)
-                    try await connection.query("COMMIT", logger: logger)
-                    return value
-                } catch {
-                    _ = try? await connection.query("ROLLBACK", logger: logger)
-                    throw error
-                }
+                let waited = (ContinuousClock.now - asked).components
+                connectionWait.recordNanoseconds(waited.seconds * 1_000_000_000 + waited.attoseconds / 1_000_000_000)
+                connectionsInUse.increment()
+                defer { connectionsInUse.decrement() }
+                return try await body(connection)
             }
         } catch {
             throw DatabaseErrors.map(error)
         }
     }
 
-    /// Runs read-only work on a pooled connection.
-    public func read<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    private static func inTransaction<Result: Sendable>(_ connection: PostgresConnection, logger: Logger,
+                                                        _ body: () async throws -> Result) async throws -> Result {
+        try await connection.query("BEGIN", logger: logger)
         do {
-            return try await client.withConnection { try await body($0) }
+            let value = try await body()
+            try await connection.query("COMMIT", logger: logger)
+            return value
         } catch {
-            throw DatabaseErrors.map(error)
+            _ = try? await connection.query("ROLLBACK", logger: logger)
+            throw error
         }
+    }
+}
+
+/// Who a scoped transaction acts for: an API token, and the institution it acts for (nil for
+/// regulator and admin tokens, which see no patient rows).
+public struct AccessScope: Sendable, Hashable {
+    public var tokenID: Int
+    public var institutionID: Int?
+
+    public init(tokenID: Int, institutionID: Int?) {
+        self.tokenID = tokenID
+        self.institutionID = institutionID
+    }
+}
+
+/// The statement that opens a scoped transaction (prepared: it runs on every API request): it
+/// re-checks the token, points the audit trail at the actor, and switches to `registry_api` acting
+/// for the institution. One row (with the transaction id when asked for) if the token is valid.
+struct EnterScope: PostgresPreparedStatement {
+    static let sql = """
+        SELECT set_config('registry.actor', $1, true), set_config('registry.reason', '', true),
+               set_config('registry.institution', $2, true), set_config('registry.token', $3, true),
+               set_config('role', 'registry_api', true), CASE WHEN $4 THEN pg_current_xact_id()::xid::text END
+        FROM api_token WHERE id = $5 AND revoked_at IS NULL
+        """
+    typealias Row = String?
+    var actor: String
+    var scope: AccessScope
+    var writes: Bool
+
+    func makeBindings() throws -> PostgresBindings {
+        var b = PostgresBindings(capacity: 5)
+        b.append(actor); b.append(scope.institutionID.map(String.init) ?? ""); b.append(String(scope.tokenID)); b.append(writes); b.append(scope.tokenID)
+        return b
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> String? { try row.makeRandomAccess()[5].decode(String?.self) }
+}
+
+/// The scoped transaction the current task runs in, which `Database.transaction` and `read`
+/// join. Used by one task at a time: the one running the scoped transaction's body.
+final class UnitOfWork: @unchecked Sendable {
+    @TaskLocal static var current: UnitOfWork?
+
+    let connection: PostgresConnection
+    let version: String?
+    private var actor: String
+    private var reason: String?
+
+    init(connection: PostgresConnection, actor: String, version: String?) {
+        self.connection = connection
+        self.actor = actor
+        self.version = version
+    }
+
+    /// Points the audit trail at `actor` and `reason` for what follows, when they change.
+    func attribute(actor: String, reason: String?, logger: Logger) async throws {
+        guard actor != self.actor || reason != self.reason else { return }
+        try await connection.query("SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', \(reason ?? ""), true)", logger: logger)
+        self.actor = actor
+        self.reason = reason
     }
 }

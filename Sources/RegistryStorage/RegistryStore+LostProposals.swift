@@ -4,13 +4,16 @@ import PostgresNIO
 import RegistryDomain
 
 extension RegistryStore {
-    /// Lost-to-follow-up proposals, oldest first: all, or one institution's, optionally by decision.
-    public func lostProposals(institutionCode: String? = nil, decision: ProposalDecision? = nil, limit: Int = 1_000) async throws -> [LostProposal] {
+    /// Lost-to-follow-up proposals, oldest first: all, or one institution's, optionally by decision;
+    /// after the proposal `after` (its date and id) when paging.
+    public func lostProposals(institutionCode: String? = nil, decision: ProposalDecision? = nil,
+                              after: (on: LocalDate, id: Int)? = nil, limit: Int = 1_000) async throws -> [LostProposal] {
         try await database.read { c in
             try await Self.lostProposals(c.query("""
                 SELECT \(unescaped: Self.proposalColumns) FROM lost_proposal lp JOIN institution i ON i.id = lp.institution_id
                 WHERE (\(institutionCode)::text IS NULL OR i.code = \(institutionCode))
                   AND (\(decision?.rawValue)::text IS NULL OR lp.decision = \(decision?.rawValue))
+                  AND (lp.proposed_on, lp.id) > (\(after?.on ?? LocalDate(dayNumber: -100_000)), \(after?.id ?? 0))
                 ORDER BY lp.proposed_on, lp.id LIMIT \(limit)
                 """, logger: logger))
         }

@@ -81,15 +81,26 @@ extension RegistryStore {
                 RETURNING 1
                 """, logger: logger))
         case .transfer:
-            try await c.query("UPDATE patient SET institution_id = \(toInstitutionID) WHERE id = \(patientID)", logger: logger)
+            // Follow-ups and the record first, the patient last: under row-level security (API
+            // requests) an institution sees a patient's rows only while it holds the patient.
             affected = try await Self.updatedCount(c.query("""
                 UPDATE follow_up SET institution_id = \(toInstitutionID)
                 WHERE patient_id = \(patientID) AND status = 'scheduled' AND window_end >= \(date)
                 RETURNING 1
                 """, logger: logger))
+            let change = try await Self.statusChange(id: changeID, patientID: patientID, connection: c, logger: logger)
+            // Checks that this transaction recorded the transfer (schema/0006).
+            try await c.query("SELECT registry_transfer_patient(\(patientID), \(toInstitutionID))", logger: logger)
+            return change.with(affected: affected)
         }
-        return try await Self.statusChanges(patientID: patientID, connection: c, logger: logger).first { $0.id == changeID }!
-            .with(affected: affected)
+        return try await Self.statusChange(id: changeID, patientID: patientID, connection: c, logger: logger).with(affected: affected)
+    }
+
+    static func statusChange(id: Int, patientID: Int, connection c: PostgresConnection, logger: Logger) async throws -> StatusChange {
+        guard let change = try await statusChanges(patientID: patientID, connection: c, logger: logger).first(where: { $0.id == id }) else {
+            throw RegistryError.notFound("status-change", "no status change has id \(id)")
+        }
+        return change
     }
 
     static func updatedCount(_ rows: PostgresRowSequence) async throws -> Int {

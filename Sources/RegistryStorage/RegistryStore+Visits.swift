@@ -10,52 +10,70 @@ extension RegistryStore {
         var institutionID: Int
         var statusOn: LocalDate?
         var firstAdministration: LocalDate?
+
+        /// Refuses data for a withdrawn patient, data dated after a death, and data from an
+        /// institution that does not hold the patient.
+        func checkForData(on date: LocalDate?, actingInstitution: String?) throws(RegistryError) {
+            if let acting = actingInstitution, acting != patient.institutionCode {
+                // Said the same way whether the patient exists elsewhere or not at all.
+                throw RegistryError.notFound("patient", "institution \(acting) holds no patient with id \(patient.id)")
+            }
+            if patient.status == .withdrawn {
+                throw RegistryError.conflict("patient", "patient \(patient.id) withdrew consent\(statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed")
+            }
+            if let date, patient.status == .deceased, let died = statusOn, date > died {
+                throw RegistryError.invalid("on", "\(date) is after the patient's death on \(died)")
+            }
+        }
     }
 
     /// Loads and locks a patient, and refuses data for a withdrawn patient, data dated after a
-    /// death, and data from an institution that does not hold the patient.
+    /// death, and data from an institution that does not hold the patient. One query.
     static func patientForData(_ patientID: Int, on date: LocalDate?, actingInstitution: String?, connection c: PostgresConnection, logger: Logger) async throws -> PatientState {
-        let patient = try await Self.patient(id: patientID, connection: c, logger: logger, lock: true)
         let rows = try await c.query("""
-            SELECT p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
-            FROM patient p WHERE p.id = \(patientID)
+            SELECT p.id, p.pseudonym, i.code, p.birth_year, p.sex, p.consent_on, p.consent_version, p.status,
+                   p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
+            FROM patient p JOIN institution i ON i.id = p.institution_id WHERE p.id = \(patientID) FOR UPDATE OF p
             """, logger: logger)
-        let (institutionID, statusOn, first) = try await rows.decode((Int, LocalDate?, LocalDate?).self).first(where: { _ in true })!
-        if let acting = actingInstitution, acting != patient.institutionCode {
-            // Said the same way whether the patient exists elsewhere or not at all.
-            throw RegistryError.notFound("patient", "institution \(acting) holds no patient with id \(patientID)")
+        var state: PatientState? = nil
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            let patient = Patient(id: try r[0].decode(Int.self), pseudonym: try r[1].decode(String.self), institutionCode: try r[2].decode(String.self),
+                                  birthYear: Int(try r[3].decode(Int16.self)), sex: Sex(rawValue: try r[4].decode(String.self))!,
+                                  consentOn: try r[5].decode(LocalDate.self), consentVersion: try r[6].decode(String.self),
+                                  status: PatientStatus(rawValue: try r[7].decode(String.self))!)
+            state = PatientState(patient: patient, institutionID: try r[8].decode(Int.self), statusOn: try r[9].decode(LocalDate?.self),
+                                 firstAdministration: try r[10].decode(LocalDate?.self))
         }
-        if patient.status == .withdrawn {
-            throw RegistryError.conflict("patient", "patient \(patientID) withdrew consent\(statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed")
-        }
-        if let date, patient.status == .deceased, let died = statusOn, date > died {
-            throw RegistryError.invalid("on", "\(date) is after the patient's death on \(died)")
-        }
-        return PatientState(patient: patient, institutionID: institutionID, statusOn: statusOn, firstAdministration: first)
+        guard let state else { throw RegistryError.notFound("patient", "no patient has id \(patientID)") }
+        try state.checkForData(on: date, actingInstitution: actingInstitution)
+        return state
     }
 
     /// Logs a visit against a scheduled follow-up (completing it, in the window, early or late)
     /// or, with no follow-up, as an unscheduled visit of a patient.
     public func logVisit(followUpID: Int?, patientID: Int?, _ new: NewVisit, actingInstitution: String? = nil, actor: String) async throws -> Visit {
         try await database.transaction(actor: actor) { c in
-            var followUp: (patientID: Int, start: LocalDate, end: LocalDate, status: String, visitID: Int?, anchor: LocalDate)? = nil
+            var followUp: LockVisitTarget.Row? = nil
+            let state: PatientState
             if let followUpID {
-                let rows = try await c.query("""
-                    SELECT f.patient_id, f.window_start, f.window_end, f.status, (SELECT v.id FROM visit v WHERE v.follow_up_id = f.id), a.administered_on
-                    FROM follow_up f JOIN administration a ON a.id = f.administration_id WHERE f.id = \(followUpID) FOR UPDATE OF f
-                    """, logger: logger)
-                guard let row = try await rows.decode((Int, LocalDate, LocalDate, String, Int?, LocalDate).self).first(where: { _ in true }) else {
+                // The follow-up and its patient, locked in one statement (follow-up first, as before).
+                guard let target = try await c.execute(LockVisitTarget(followUpID: followUpID), logger: logger).first(where: { _ in true }) else {
                     throw RegistryError.notFound("followup", "no follow-up has id \(followUpID)", hint: "list them with: registry followups list --patient ID")
                 }
-                followUp = (row.0, row.1, row.2, row.3, row.4, row.5)
-                if let patientID, patientID != row.0 {
-                    throw RegistryError.invalid("patient", "follow-up \(followUpID) belongs to patient \(row.0), not \(patientID)")
+                if let patientID, patientID != target.state.patient.id {
+                    throw RegistryError.invalid("patient", "follow-up \(followUpID) belongs to patient \(target.state.patient.id), not \(patientID)")
                 }
+                try target.state.checkForData(on: new.visitedOn, actingInstitution: actingInstitution)
+                followUp = target
+                state = target.state
+            } else {
+                guard let patientID else {
+                    throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled")
+                }
+                state = try await Self.patientForData(patientID, on: new.visitedOn, actingInstitution: actingInstitution, connection: c, logger: logger)
             }
-            guard let pid = followUp?.patientID ?? patientID else {
-                throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled")
-            }
-            let state = try await Self.patientForData(pid, on: new.visitedOn, actingInstitution: actingInstitution, connection: c, logger: logger)
+            let pid = state.patient.id
             let anchor = followUp?.anchor ?? state.firstAdministration
             guard let anchor else {
                 throw RegistryError.conflict("patient", "patient \(pid) has no administration yet; visits follow a dose")
@@ -75,21 +93,14 @@ extension RegistryStore {
                     timing = VisitTiming.of(new.visitedOn, windowStart: f.start, windowEnd: f.end)
                 }
             }
-            let inserted = try await c.query("""
-                INSERT INTO visit (patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note)
-                VALUES (\(pid), \(state.institutionID), \(followUpID), \(new.visitedOn), \(new.contactType.rawValue),
-                        \(new.vitalStatus.rawValue), \(timing?.rawValue), \(new.note)) RETURNING id
-                """, logger: logger)
-            let visitID = try await inserted.decode(Int.self).first(where: { _ in true })!
-            try await Self.writeMeasures(new.measures, visitID: visitID, patientID: pid, institutionID: state.institutionID, connection: c, logger: logger)
-            if let followUpID {
-                try await c.query("""
-                    UPDATE follow_up SET status = 'completed', completed_on = \(new.visitedOn),
-                           timing = \(timing?.rawValue), not_done_reason = NULL
-                    WHERE id = \(followUpID)
-                    """, logger: logger)
-            }
-            return try await Self.visit(id: visitID, connection: c, logger: logger)
+            let measures = new.measures.sorted { $0.key < $1.key }
+            let inserted = try await c.execute(InsertVisit(patientID: pid, institutionID: state.institutionID, followUpID: followUpID,
+                                                           visitedOn: new.visitedOn, contactType: new.contactType.rawValue,
+                                                           vitalStatus: new.vitalStatus.rawValue, timing: timing?.rawValue, note: new.note,
+                                                           measures: measures), logger: logger)
+            let visitID = try await inserted.first(where: { _ in true })!
+            return Visit(id: visitID, patientID: pid, followUpID: followUpID, institutionCode: state.patient.institutionCode, visitedOn: new.visitedOn,
+                         contactType: new.contactType, vitalStatus: new.vitalStatus, timing: timing, measures: measures, note: new.note)
         }
     }
 

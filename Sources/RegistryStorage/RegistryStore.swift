@@ -304,7 +304,11 @@ public struct RegistryStore: Sendable {
             }
             let existing = try await c.query("SELECT id FROM patient WHERE pseudonym = \(new.pseudonym)", logger: logger)
             guard let id = try await existing.decode(Int.self).first(where: { _ in true }) else {
-                throw RegistryError.conflict("institution", "institution \(new.institutionCode) is \(status); only active institutions may enrol patients")
+                guard status == InstitutionStatus.active.rawValue else {
+                    throw RegistryError.conflict("institution", "institution \(new.institutionCode) is \(status); only active institutions may enrol patients")
+                }
+                // Only under row-level security: the patient exists but was transferred away.
+                throw RegistryError.conflict("local-id", "this local key's patient was transferred to another institution and is no longer held by \(new.institutionCode)")
             }
             let patient = try await Self.patient(id: id, connection: c, logger: logger)
             // Same key, different facts: most likely a mistyped key, so say which field differs.
@@ -413,8 +417,10 @@ public struct RegistryStore: Sendable {
         }
     }
 
-    /// An institution's follow-ups due before a date, in due order, at most `limit`.
-    public func followUps(institutionCode: String, dueBefore: LocalDate, status: FollowUpStatus? = nil, limit: Int = 1000) async throws -> [FollowUp] {
+    /// An institution's follow-ups due before a date, in due order, at most `limit`, after the
+    /// follow-up `after` (its due date and id) when paging.
+    public func followUps(institutionCode: String, dueBefore: LocalDate, status: FollowUpStatus? = nil,
+                          after: (due: LocalDate, id: Int)? = nil, limit: Int = 1000) async throws -> [FollowUp] {
         try await database.read { c in
             let inst = try await c.query("SELECT id FROM institution WHERE code = \(institutionCode)", logger: logger)
             guard let institutionID = try await inst.decode(Int.self).first(where: { _ in true }) else {
@@ -423,6 +429,7 @@ public struct RegistryStore: Sendable {
             return try await Self.followUps(c.query("""
                 \(unescaped: Self.followUpSelect) WHERE f.institution_id = \(institutionID) AND f.due_on < \(dueBefore)
                 AND (\(status?.rawValue)::text IS NULL OR f.status = \(status?.rawValue))
+                AND (f.due_on, f.id) > (\(after?.due ?? LocalDate(dayNumber: -100_000)), \(after?.id ?? 0))
                 ORDER BY f.due_on, f.id LIMIT \(limit)
                 """, logger: logger))
         }

@@ -31,7 +31,8 @@ enum TestDatabase {
             return try await task!.value
         }
         static func make() async throws -> String {
-            let made = "registry_template_\(getpid())"
+            // Per test module too: RegistryAPITests compiles this same file, in the same process.
+            let made = "registry_template_\(getpid())_" + #fileID.prefix(while: { $0 != "/" }).lowercased()
             try await TestDatabase.admin { c in
                 try await c.query("DROP DATABASE IF EXISTS \(unescaped: made)", logger: TestDatabase.logger)
                 try await c.query("CREATE DATABASE \(unescaped: made)", logger: TestDatabase.logger)

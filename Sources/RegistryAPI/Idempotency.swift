@@ -1,0 +1,78 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PostgresNIO
+import RegistryDomain
+import RegistryStorage
+
+/// Idempotent writes: a POST (or PATCH) with an `Idempotency-Key` stores its first successful
+/// response in the same transaction as its write; a retry with the same key and the same request
+/// gets that response back (`Idempotent-Replayed: true`) and writes nothing. The same key with a
+/// different request is refused. Refusals are not stored: they wrote nothing, so a retry is
+/// simply tried again.
+enum Idempotency {
+    static let header = HTTPField.Name("Idempotency-Key")!
+
+    /// The key of a request, checked: 1–200 visible ASCII characters.
+    static func key(of request: Request) throws -> String? {
+        guard let key = request.headers[header] else { return nil }
+        guard (1...200).contains(key.utf8.count), key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7e }) else {
+            throw Problem(.invalidParameter, detail: "Idempotency-Key must be 1 to 200 visible ASCII characters, e.g. a UUID",
+                          errors: [.parameter("Idempotency-Key", "not a usable key")])
+        }
+        return key
+    }
+
+    /// What identifies "the same request": method, path with query, and body.
+    static func hash(of request: Request, body: ByteBuffer) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(data: Data("\(request.method.rawValue) \(request.uri.description)\n".utf8))
+        hasher.update(data: Data(body.readableBytesView))
+        return Array(hasher.finalize())
+    }
+
+    /// Runs `write` in the grant's scoped transaction, once per key.
+    static func perform(key: String?, requestHash: [UInt8], grant: TokenGrant, database: Database, logger: Logger,
+                        _ write: @Sendable () async throws -> Reply) async throws -> Reply {
+        guard let key else {
+            return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { _ in try await write() }
+        }
+        do {
+            return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { c in
+                if let stored = try await stored(c, tokenID: grant.tokenID, key: key, requestHash: requestHash, logger: logger) { return stored }
+                let reply = try await write()
+                try await c.query("""
+                    INSERT INTO api_idempotency (token_id, key, request_hash, status, location, etag, body)
+                    VALUES (\(grant.tokenID), \(key), \(ByteBuffer(bytes: requestHash)), \(Int16(reply.status.code)), \(reply.location), \(reply.etag), \(ByteBuffer(bytes: reply.body)))
+                    """, logger: logger)
+                return reply
+            }
+        } catch let error as RegistryError where error.code == .conflict && error.field == "api_idempotency_pkey" {
+            // A concurrent request with this key committed first; ours rolled back. Answer as it did.
+            return try await database.transaction(actor: grant.actor, scope: grant.scope) { c in
+                guard let stored = try await stored(c, tokenID: grant.tokenID, key: key, requestHash: requestHash, logger: logger) else { throw error }
+                return stored
+            }
+        }
+    }
+
+    static func stored(_ c: PostgresConnection, tokenID: Int, key: String, requestHash: [UInt8], logger: Logger) async throws -> Reply? {
+        let rows = try await c.query("""
+            SELECT request_hash, status, location, etag, body FROM api_idempotency WHERE token_id = \(tokenID) AND key = \(key)
+            """, logger: logger)
+        for try await (hash, status, location, etag, body) in rows.decode((ByteBuffer, Int16, String?, String?, ByteBuffer).self) {
+            guard Array(hash.readableBytesView) == requestHash else {
+                throw Problem(.idempotencyKeyReused, detail: "Idempotency-Key '\(key)' was already used by this token for a different request",
+                              hint: "use a new key for each new record; reuse a key only to retry exactly the same request",
+                              errors: [.parameter("Idempotency-Key", "already used for a different request")])
+            }
+            var reply = Reply(status: .init(code: Int(status)), body: Data(body.readableBytesView), location: location, etag: etag)
+            reply.replayed = true
+            return reply
+        }
+        return nil
+    }
+}

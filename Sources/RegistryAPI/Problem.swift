@@ -1,0 +1,191 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import RegistryDomain
+
+/// The kinds of problem the API reports, each with a stable type URI, a status and a title.
+/// Clients branch on `type`; `title` and `detail` are for the coordinator reading them.
+public enum ProblemKind: String, Sendable, CaseIterable {
+    case invalid
+    case notFound = "not-found"
+    case conflict
+    case outOfScope = "out-of-scope"
+    case unavailable
+    case configuration
+    case unauthenticated
+    case forbidden
+    case malformedJSON = "malformed-json"
+    case unknownField = "unknown-field"
+    case invalidBody = "invalid-body"
+    case invalidParameter = "invalid-parameter"
+    case bodyTooLarge = "body-too-large"
+    case unsupportedMediaType = "unsupported-media-type"
+    case preconditionFailed = "precondition-failed"
+    case preconditionRequired = "precondition-required"
+    case idempotencyKeyReused = "idempotency-key-reused"
+    case routeNotFound = "route-not-found"
+    case methodNotAllowed = "method-not-allowed"
+    case internalError = "internal"
+
+    /// The stable `type` URI.
+    public var type: String { "urn:registry:problem:\(rawValue)" }
+
+    /// The HTTP status this kind is answered with.
+    public var status: HTTPResponse.Status {
+        switch self {
+        case .invalid, .outOfScope, .unknownField, .invalidBody, .idempotencyKeyReused: .unprocessableContent
+        case .notFound, .routeNotFound: .notFound
+        case .conflict: .conflict
+        case .unavailable: .serviceUnavailable
+        case .configuration, .internalError: .internalServerError
+        case .unauthenticated: .unauthorized
+        case .forbidden: .forbidden
+        case .malformedJSON, .invalidParameter: .badRequest
+        case .bodyTooLarge: .contentTooLarge
+        case .unsupportedMediaType: .unsupportedMediaType
+        case .preconditionFailed: .preconditionFailed
+        case .preconditionRequired: .init(code: 428, reasonPhrase: "Precondition Required")
+        case .methodNotAllowed: .methodNotAllowed
+        }
+    }
+
+    /// A short, fixed summary of the kind, for people.
+    public var title: String {
+        switch self {
+        case .invalid: "A value is not allowed"
+        case .notFound: "Not found"
+        case .conflict: "This contradicts the registry's records"
+        case .outOfScope: "Outside the Advanced Regenerative Bio Act"
+        case .unavailable: "The registry is unavailable"
+        case .configuration: "The registry is not set up correctly"
+        case .unauthenticated: "A valid token is required"
+        case .forbidden: "This token's role may not do this"
+        case .malformedJSON: "The request body is not valid JSON"
+        case .unknownField: "The request body has a field this endpoint does not take"
+        case .invalidBody: "The request body does not have the expected shape"
+        case .invalidParameter: "A path or query parameter is not valid"
+        case .bodyTooLarge: "The request body is too large"
+        case .unsupportedMediaType: "The request body must be JSON"
+        case .preconditionFailed: "The record changed since it was read"
+        case .preconditionRequired: "A correction needs the record's ETag in If-Match"
+        case .idempotencyKeyReused: "This Idempotency-Key was used for a different request"
+        case .routeNotFound: "No such endpoint"
+        case .methodNotAllowed: "This endpoint does not take this method"
+        case .internalError: "Unexpected failure"
+        }
+    }
+}
+
+/// An RFC 9457 problem document (`application/problem+json`).
+public struct Problem: Error, Sendable, Encodable {
+    /// One field or parameter at fault: `pointer` is a JSON Pointer into the request body,
+    /// `parameter` names a path or query parameter.
+    public struct FieldError: Encodable, Sendable, Equatable {
+        public var pointer: String?
+        public var parameter: String?
+        public var detail: String
+
+        public static func pointer(_ pointer: String, _ detail: String) -> FieldError { .init(pointer: pointer, parameter: nil, detail: detail) }
+        public static func parameter(_ name: String, _ detail: String) -> FieldError { .init(pointer: nil, parameter: name, detail: detail) }
+    }
+
+    /// What kind of problem (its type URI, status and title).
+    public var kind: ProblemKind
+    /// This occurrence, in a sentence a coordinator can act on.
+    public var detail: String
+    /// What to do about it, when there is something to suggest.
+    public var hint: String?
+    /// The fields or parameters at fault.
+    public var errors: [FieldError]
+    /// Extra response headers (WWW-Authenticate, Allow).
+    var headers: HTTPFields = [:]
+
+    /// A problem of `kind`.
+    public init(_ kind: ProblemKind, detail: String, hint: String? = nil, errors: [FieldError] = []) {
+        self.kind = kind; self.detail = detail; self.hint = hint; self.errors = errors
+        if kind == .unauthenticated { headers[.wwwAuthenticate] = "Bearer realm=\"registry\"" }
+    }
+
+    /// A refusal from the registry, with its field turned into a pointer into this request's body
+    /// or the name of a path parameter.
+    public init(_ error: RegistryError, fields: FieldMap = FieldMap()) {
+        let kind: ProblemKind = switch error.code {
+        case .invalid: .invalid
+        case .notFound: .notFound
+        case .conflict: .conflict
+        case .outOfScope: .outOfScope
+        case .unavailable: .unavailable
+        case .unauthenticated: .unauthenticated
+        case .forbidden: .forbidden
+        case .configuration: .configuration
+        default: .internalError
+        }
+        var errors: [FieldError] = []
+        // A record that is not found is named by the path; its field is no input at fault.
+        if let field = error.field, kind != .notFound, kind != .unavailable, kind != .configuration {
+            errors = [fields.locate(field, error.message)]
+        }
+        // Hints naming a command-line command are for the command line's users only.
+        let hint = error.hint.flatMap { $0.contains("registry ") ? nil : $0 }
+        self.init(kind, detail: error.message, hint: hint, errors: errors)
+    }
+
+    enum CodingKeys: String, CodingKey { case type, title, status, detail, hint, errors }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind.type, forKey: .type)
+        try c.encode(kind.title, forKey: .title)
+        try c.encode(Int(kind.status.code), forKey: .status)
+        try c.encode(detail, forKey: .detail)
+        try c.encodeIfPresent(hint, forKey: .hint)
+        if !errors.isEmpty { try c.encode(errors, forKey: .errors) }
+    }
+
+    /// The problem as a response.
+    func response() -> Response {
+        var headers = self.headers
+        headers[.contentType] = "application/problem+json"
+        let data = (try? JSONCoding.encoder.encode(self)) ?? Data()
+        return Response(status: kind.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Where the fields a refusal names are in one endpoint's request: a body key (snake_case of the
+/// command-line option the domain names, unless mapped otherwise) or a path parameter.
+public struct FieldMap: Sendable {
+    /// The body's keys.
+    var bodyKeys: Set<String> = []
+    /// Field name -> JSON Pointer, where the body key is not the field's snake_case.
+    var pointers: [String: String] = [:]
+    /// Field name -> path or query parameter.
+    var parameters: [String: String] = [:]
+
+    public init() {}
+    init(bodyKeys: Set<String>, pointers: [String: String], parameters: [String: String]) {
+        self.bodyKeys = bodyKeys; self.pointers = pointers; self.parameters = parameters
+    }
+
+    func locate(_ field: String, _ detail: String) -> Problem.FieldError {
+        if let pointer = pointers[field] { return .pointer(pointer, detail) }
+        let key = field.replacingOccurrences(of: "-", with: "_")
+        let top = String(key.split(separator: "/").first ?? "")
+        if bodyKeys.contains(top) { return .pointer("/" + key, detail) }
+        if let parameter = parameters[field] { return .parameter(parameter, detail) }
+        return .pointer("/" + key, detail)
+    }
+}
+
+/// The API's JSON: snake_case keys, dates as ISO 8601 (`YYYY-MM-DD` for calendar dates), sorted
+/// keys, as the command line's --json prints them.
+enum JSONCoding {
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    static let decoder: JSONDecoder = JSONDecoder()
+}

@@ -1,0 +1,166 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import RegistryDomain
+import RegistryStorage
+
+/// Settings of the HTTP API that an operator may change.
+public struct APIConfiguration: Sendable {
+    /// Largest request body accepted; larger ones get 413.
+    public var maxBodyBytes: Int = 64 * 1024
+    /// Items per page when the client gives no `limit`.
+    public var defaultPageSize: Int = 50
+    /// The most items per page, whatever `limit` asks for.
+    public var maxPageSize: Int = 200
+    /// Counts below this (and above zero) are suppressed in regulators' aggregates; they may ask
+    /// for a larger one, never a smaller one.
+    public var minCell: Int = 11
+
+    public init() {}
+}
+
+/// The registry's HTTP API: routes over `RegistryStore`, whose operations do all validation and
+/// scoping; this layer authenticates, decodes strictly, runs each request in one transaction
+/// under row-level security (`Database.transaction(actor:scope:)`), makes POSTs idempotent and
+/// turns refusals into problem documents.
+public struct RegistryAPI: Sendable {
+    public let store: RegistryStore
+    public let pseudonymizer: Pseudonymizer
+    public let configuration: APIConfiguration
+    let grants = GrantCache()
+
+    /// The API over `store`; enrolment derives pseudonyms with `pseudonymizer`.
+    public init(store: RegistryStore, pseudonymizer: Pseudonymizer, configuration: APIConfiguration = APIConfiguration()) {
+        self.store = store
+        self.pseudonymizer = pseudonymizer
+        self.configuration = configuration
+    }
+
+    public typealias Context = APIRequestContext
+
+    /// Every route, behind metrics, request logging, problem documents and (but for the
+    /// operational endpoints) token authentication and a role check.
+    public func buildRouter() -> Router<Context> {
+        let router = Router(context: Context.self)
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestLogMiddleware())
+        router.add(middleware: ProblemMiddleware())
+        addOperationRoutes(router)
+        router.add(middleware: Authentication(store: store, grants: grants))
+        addInstitutionRoutes(router.group().add(middleware: RequireRole(.institution)))
+        addReferenceRoutes(router.group().add(middleware: RequireRole(.institution, .admin, .regulator)))
+        addPlanReadRoutes(router.group().add(middleware: RequireRole(.institution, .admin)))
+        addAdminRoutes(router.group().add(middleware: RequireRole(.admin)))
+        addRegulatorRoutes(router.group().add(middleware: RequireRole(.regulator)))
+        return router
+    }
+
+    // MARK: handler plumbing
+
+    /// Runs a read in the token's scoped transaction.
+    func read(_ context: Context, parameters: [String: String] = [:], _ body: @Sendable (TokenGrant) async throws -> Reply) async throws -> Response {
+        let grant = try context.requireGrant()
+        do {
+            return try await store.database.transaction(actor: grant.actor, scope: grant.scope) { _ in try await body(grant) }.response()
+        } catch let error as RegistryError {
+            throw Problem(error, fields: FieldMap(bodyKeys: [], pointers: [:], parameters: parameters))
+        }
+    }
+
+    /// Runs a write: the body decoded strictly, then `body` in the token's scoped transaction,
+    /// once per Idempotency-Key.
+    func write<Body: JSONBody>(_ request: Request, _ context: Context, _ type: Body.Type, parameters: [String: String] = [:],
+                                  _ body: @escaping @Sendable (Body, TokenGrant) async throws -> Reply) async throws -> Response {
+        let grant = try context.requireGrant()
+        do {
+            let key = try Idempotency.key(of: request)
+            let (decoded, bytes) = try await BodyDecoder.decode(type, from: request, limit: configuration.maxBodyBytes)
+            let hash = key == nil ? [] : Idempotency.hash(of: request, body: bytes)
+            return try await Idempotency.perform(key: key, requestHash: hash, grant: grant, database: store.database, logger: context.logger) {
+                try await body(decoded, grant)
+            }.response()
+        } catch let error as RegistryError {
+            throw Problem(error, fields: FieldMap(bodyKeys: Set(Body.keys), pointers: Body.pointers, parameters: parameters))
+        }
+    }
+
+    /// A path parameter holding a record id.
+    func id(_ context: Context, _ name: String = "id") throws -> Int {
+        guard let text = context.parameters.get(name), let id = Int(text), id > 0 else {
+            throw Problem(.invalidParameter, detail: "'\(context.parameters.get(name) ?? "")' is not a record id; ids are positive whole numbers",
+                          errors: [.parameter(name, "expected a positive whole number")])
+        }
+        return id
+    }
+
+    /// The query parameters, refusing any this endpoint does not take.
+    func query(_ request: Request, allowed: Set<String>) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for (key, value) in request.uri.queryParameters {
+            let name = String(key)
+            guard allowed.contains(name) else {
+                throw Problem(.invalidParameter, detail: "'\(name)' is not a parameter of this endpoint; allowed: \(allowed.sorted().joined(separator: ", "))",
+                              errors: [.parameter(name, "not a parameter here")])
+            }
+            guard out[name] == nil else {
+                throw Problem(.invalidParameter, detail: "'\(name)' is given twice", errors: [.parameter(name, "give it once")])
+            }
+            out[name] = String(value)
+        }
+        return out
+    }
+
+    /// `limit`: the page size asked for, at most `maxPageSize`.
+    func limit(_ query: [String: String]) throws -> Int {
+        guard let text = query["limit"] else { return configuration.defaultPageSize }
+        guard let n = Int(text), n >= 1 else {
+            throw Problem(.invalidParameter, detail: "limit '\(text)' is not a page size; give a whole number from 1 to \(configuration.maxPageSize)",
+                          errors: [.parameter("limit", "expected a whole number from 1 to \(configuration.maxPageSize)")])
+        }
+        return min(n, configuration.maxPageSize)
+    }
+
+    /// A date query parameter.
+    func date(_ query: [String: String], _ name: String) throws -> LocalDate? {
+        guard let text = query[name] else { return nil }
+        do { return try Rules.date(text, field: name) } catch {
+            throw Problem(.invalidParameter, detail: error.message, errors: [.parameter(name, error.message)])
+        }
+    }
+
+    /// One page of `items` fetched with `limit + 1`: the extra one only says there is a next page.
+    func page<Item: Encodable & Sendable>(_ items: [Item], limit: Int, cursor: (Item) -> [String]) -> Page<Item> {
+        guard items.count > limit else { return Page(items: items, nextCursor: nil) }
+        let shown = Array(items.prefix(limit))
+        return Page(items: shown, nextCursor: Cursor.encode(cursor(shown[shown.count - 1])))
+    }
+
+    /// A `If-Match` header checked against a record's current version, inside the transaction
+    /// that holds the record locked. Missing: 428; stale: 412.
+    func checkIfMatch(_ request: Request, record: VersionedRecord, id: Int, name: String) async throws {
+        guard let header = request.headers[.ifMatch] else {
+            throw Problem(.preconditionRequired, detail: "a correction must say which version of \(name) \(id) it corrects",
+                          hint: "GET the record, then send its ETag header back as If-Match")
+        }
+        guard let current = try await store.version(of: record, id: id, lock: true) else {
+            throw RegistryError.notFound(name, "no \(name) has id \(id)")
+        }
+        let given = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard given.contains("*") || given.contains(Self.etag(current)) else {
+            throw Problem(.preconditionFailed, detail: "\(name) \(id) was changed since it was read (ETag now \(Self.etag(current))); nothing was written",
+                          hint: "GET it again, check the change, and send the correction with the new ETag")
+        }
+    }
+
+    /// The ETag of a record version.
+    static func etag(_ version: String) -> String { "\"\(version)\"" }
+
+    /// The ETag of what the current write transaction inserted or updated.
+    var writtenETag: String? { Database.writtenVersion.map(Self.etag) }
+
+    /// The current ETag of a record, inside the request's transaction.
+    func etag(of record: VersionedRecord, id: Int) async throws -> String? {
+        try await store.version(of: record, id: id).map(Self.etag)
+    }
+}

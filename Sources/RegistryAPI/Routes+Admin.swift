@@ -1,0 +1,221 @@
+import Foundation
+import Hummingbird
+import RegistryDomain
+import RegistryStorage
+
+struct InstitutionBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case code, name, designation, designatedOn = "designated_on" }
+    typealias CodingKeys = Field
+    var code: String
+    var name: String
+    var designation: String
+    var designatedOn: String
+}
+
+struct InstitutionStatusBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case status, reason }
+    typealias CodingKeys = Field
+    var status: String
+    var reason: String
+}
+
+struct ProductBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case code, name, manufacturer, modality }
+    typealias CodingKeys = Field
+    var code: String
+    var name: String
+    var manufacturer: String
+    var modality: String
+}
+
+struct PlanBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case institution, product, indication, risk, `protocol` }
+    typealias CodingKeys = Field
+    var institution: String
+    var product: String
+    var indication: String
+    var risk: String
+    var `protocol`: String?
+}
+
+struct PlanDecisionBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case decision, on, reference }
+    typealias CodingKeys = Field
+    var decision: String
+    var on: String
+    var reference: String
+}
+
+struct RiskChangeBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case risk, on, reason }
+    typealias CodingKeys = Field
+    var risk: String
+    var on: String
+    var reason: String
+}
+
+/// A plan's risk class at one time.
+struct RiskChange: Encodable, Sendable {
+    var riskClass: RiskClass
+    var on: LocalDate
+    var reason: String
+}
+
+/// A protocol with its database id.
+struct StoredProtocol: Encodable, Sendable {
+    struct Point: Encodable, Sendable {
+        var label: String
+        var offsetUnit: String
+        var offsetAmount: Int
+        var windowBefore: Int
+        var windowAfter: Int
+        var contactType: ContactType
+    }
+    var id: Int
+    var code: String
+    var version: Int
+    var followUpClass: FollowUpClass
+    var timePoints: [Point]
+
+    init(id: Int, _ p: FollowUpProtocol) {
+        self.id = id; code = p.code; version = p.version; followUpClass = p.followUpClass
+        timePoints = p.timePoints.map { Point(label: $0.label, offsetUnit: $0.offset.unit, offsetAmount: $0.offset.amount,
+                                             windowBefore: $0.windowBefore, windowAfter: $0.windowAfter, contactType: $0.contactType) }
+    }
+}
+
+extension RegistryAPI {
+    /// Reference data every role may read.
+    func addReferenceRoutes(_ routes: RouterGroup<Context>) {
+        routes.get("/institutions") { _, context in
+            try await read(context) { _ in try .json(Page(items: try await store.institutions(), nextCursor: nil)) }
+        }
+        routes.get("/products") { _, context in
+            try await read(context) { _ in try .json(Page(items: try await store.products(), nextCursor: nil)) }
+        }
+        routes.get("/protocols") { _, context in
+            try await read(context) { _ in
+                let all = try await store.protocols().sorted { $0.key < $1.key }
+                return try .json(Page(items: all.map { StoredProtocol(id: $0.key, $0.value) }, nextCursor: nil))
+            }
+        }
+        routes.get("/measures") { _, context in
+            try await read(context) { _ in try .json(Page(items: MeasureDefinition.catalogue, nextCursor: nil)) }
+        }
+    }
+
+    /// Plans: an institution reads its own, an admin all of them.
+    func addPlanReadRoutes(_ routes: RouterGroup<Context>) {
+        routes.get("/plans") { request, context in
+            let q = try query(request, allowed: ["institution", "cursor", "limit"])
+            let limit = try limit(q)
+            let after = try q["cursor"].map(Cursor.id)
+            let grant = try context.requireGrant()
+            if grant.role == .institution, let asked = q["institution"], asked != grant.institutionCode {
+                throw Problem(.forbidden, detail: "an institution token lists only its own institution's plans",
+                              errors: [.parameter("institution", "must be \(grant.institutionCode ?? "") or left out")])
+            }
+            let code = grant.role == .institution ? grant.institutionCode : q["institution"]
+            return try await read(context) { _ in
+                try .json(page(try await store.plans(institutionCode: code, after: after, limit: limit + 1), limit: limit) { ["\($0.id)"] })
+            }
+        }
+
+        routes.get("/plans/:id") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: ["plan": "id"]) { grant in
+                let plan = try await store.plan(id: id)
+                // Institutions see their own plans only, and are not told others exist.
+                if grant.role == .institution, plan.institutionCode != grant.institutionCode {
+                    throw RegistryError.notFound("plan", "no plan has id \(id)")
+                }
+                return try .json(plan)
+            }
+        }
+    }
+
+    /// The registry operator's: institutions, products, plans and their decisions.
+    func addAdminRoutes(_ routes: RouterGroup<Context>) {
+        routes.post("/institutions") { request, context in
+            try await write(request, context, InstitutionBody.self) { b, grant in
+                let new = try NewInstitution(code: b.code, name: b.name, designationNumber: b.designation, designatedOn: b.designatedOn, today: store.today())
+                let inst = try await store.addInstitution(new, actor: grant.actor)
+                return try .json(inst, status: .created, location: "/institutions/\(inst.code)")
+            }
+        }
+
+        routes.post("/institutions/:code/status") { request, context in
+            let code = context.parameters.get("code") ?? ""
+            return try await write(request, context, InstitutionStatusBody.self, parameters: ["institution": "code"]) { b, grant in
+                guard let status = InstitutionStatus(rawValue: b.status) else {
+                    throw RegistryError.invalid("status", "'\(b.status)' is not an institution status; allowed: active, suspended, revoked")
+                }
+                return try .json(try await store.setInstitutionStatus(code: try Rules.institutionCode(code), status: status,
+                                                                      reason: try Rules.reason(b.reason), actor: grant.actor))
+            }
+        }
+
+        routes.post("/products") { request, context in
+            try await write(request, context, ProductBody.self) { b, grant in
+                let product = try await store.addProduct(try NewProduct(code: b.code, name: b.name, manufacturer: b.manufacturer, modality: b.modality),
+                                                         actor: grant.actor)
+                return try .json(product, status: .created)
+            }
+        }
+
+        routes.post("/plans") { request, context in
+            try await write(request, context, PlanBody.self) { b, grant in
+                let plan = try await store.addPlan(institutionCode: try Rules.institutionCode(b.institution), productCode: try Rules.productCode(b.product),
+                                                   indication: try Rules.icd10(b.indication), risk: try RiskClass.parse(b.risk),
+                                                   protocolCode: b.protocol, actor: grant.actor)
+                return try .json(plan, status: .created, location: "/plans/\(plan.id)")
+            }
+        }
+
+        routes.post("/plans/:id/decision") { request, context in
+            let id = try id(context)
+            return try await write(request, context, PlanDecisionBody.self, parameters: ["plan": "id"]) { b, grant in
+                let record = try PlanDecisionRecord(decision: b.decision, on: b.on, reference: b.reference, today: store.today())
+                return try .json(try await store.decidePlan(id: id, record, actor: grant.actor))
+            }
+        }
+
+        routes.post("/plans/:id/risk-changes") { request, context in
+            let id = try id(context)
+            return try await write(request, context, RiskChangeBody.self, parameters: ["plan": "id"]) { b, grant in
+                let on = try Rules.date(b.on, field: "on")
+                try Rules.eventDate(on, field: "on", today: store.today())
+                return try .json(try await store.changePlanRisk(id: id, to: try RiskClass.parse(b.risk), on: on, reason: try Rules.reason(b.reason),
+                                                                actor: grant.actor), status: .created)
+            }
+        }
+
+        routes.get("/plans/:id/risk-changes") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: ["plan": "id"]) { _ in
+                try .json(Page(items: try await store.riskHistory(planID: id).map { RiskChange(riskClass: $0.riskClass, on: $0.on, reason: $0.reason) },
+                               nextCursor: nil))
+            }
+        }
+    }
+
+    /// Regulators: registry-wide aggregates with small counts suppressed; never patient rows.
+    func addRegulatorRoutes(_ routes: RouterGroup<Context>) {
+        routes.get("/aggregates/summary") { request, context in
+            let q = try query(request, allowed: ["min_cell"])
+            let minCell = try q["min_cell"].map { text throws -> Int in
+                guard let n = Int(text), n >= configuration.minCell, n <= 1000 else {
+                    throw Problem(.invalidParameter, detail: "min_cell '\(text)' is not allowed; give \(configuration.minCell) (the registry's minimum) to 1000",
+                                  errors: [.parameter("min_cell", "expected \(configuration.minCell) to 1000")])
+                }
+                return n
+            } ?? configuration.minCell
+            return try await read(context) { _ in
+                let asOf = store.today()
+                let rows = try await store.summary(minCell: minCell, on: asOf)
+                struct Summary: Encodable, Sendable { var asOf: LocalDate; var minCell: Int; var institutions: [InstitutionSummary] }
+                return try .json(Summary(asOf: asOf, minCell: minCell, institutions: rows))
+            }
+        }
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import Hummingbird
+import RegistryDomain
+import RegistryStorage
+
+struct VisitCorrectionBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case reason, on, contact, vital, measures, note }
+    typealias CodingKeys = Field
+    static var nested: [String: any JSONBody.Type] { ["measures": MeasureBody.self] }
+    static var pointers: [String: String] { ["measure": "/measures"] }
+    var reason: String
+    var on: String?
+    var contact: String?
+    var vital: String?
+    var measures: [MeasureBody]?
+    var note: String?
+}
+
+struct AdverseEventCorrectionBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable {
+        case reason, onset, aware, term, meddra, category, grade, grading, serious, criteria, related, outcome
+        case outcomeOn = "outcome_on", submittedOn = "submitted_on"
+    }
+    typealias CodingKeys = Field
+    var reason: String
+    var onset: String?
+    var aware: String?
+    var term: String?
+    var meddra: String?
+    var category: String?
+    var grade: Int?
+    var grading: String?
+    var serious: Bool?
+    var criteria: [String]?
+    var related: String?
+    var outcome: String?
+    var outcomeOn: String?
+    var submittedOn: String?
+}
+
+struct AdministrationCorrectionBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable {
+        case reason, on, lot, dose, feeNotifiedKRW = "fee_notified_krw", feeCollectedKRW = "fee_collected_krw"
+    }
+    typealias CodingKeys = Field
+    static var pointers: [String: String] { ["fee-notified": "/fee_notified_krw", "fee-collected": "/fee_collected_krw"] }
+    var reason: String
+    var on: String?
+    var lot: String?
+    var dose: String?
+    var feeNotifiedKRW: Int?
+    var feeCollectedKRW: Int?
+}
+
+/// Corrections: a PATCH with the record's ETag in If-Match. The record is locked and its version
+/// compared in the transaction that writes, so two coordinators correcting the same record cannot
+/// overwrite each other: the second gets 412 and re-reads. Reason required, kept in the audit trail.
+extension RegistryAPI {
+    func addCorrectionRoutes(_ routes: RouterGroup<Context>) {
+        routes.get("/visits/:id") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: ["visit": "id"]) { _ in
+                let visit = try await store.visit(id: id)
+                return try .json(visit, etag: try await etag(of: .visit, id: id))
+            }
+        }
+
+        routes.patch("/visits/:id") { request, context in
+            let id = try id(context)
+            return try await write(request, context, VisitCorrectionBody.self, parameters: ["visit": "id"]) { b, grant in
+                let today = store.today()
+                let reason = try Rules.reason(b.reason)
+                let measures = try MeasureBody.parse(b.measures).map { m throws(RegistryError) in try MeasureValue.parse(m) }
+                let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
+                let contact = try b.contact.map { c throws(RegistryError) in try ContactType.parse(c) }
+                let vital = try b.vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }
+                let note = try Notes.validate(b.note)
+                try await checkIfMatch(request, record: .visit, id: id, name: "visit")
+                let visit = try await store.correctVisit(id: id, on: on, contact: contact, vital: vital, measures: measures, note: note,
+                                                         reason: reason, today: today, actor: grant.actor)
+                return try .json(visit, etag: writtenETag)
+            }
+        }
+
+        routes.get("/adverse-events/:id") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: ["adverse-event": "id"]) { _ in
+                let ae = try await store.adverseEvent(id: id)
+                return try .json(ae, etag: try await etag(of: .adverseEvent, id: id))
+            }
+        }
+
+        routes.patch("/adverse-events/:id") { request, context in
+            let id = try id(context)
+            return try await write(request, context, AdverseEventCorrectionBody.self, parameters: ["adverse-event": "id"]) { b, grant in
+                let reason = try Rules.reason(b.reason)
+                let onset = try b.onset.map { d throws(RegistryError) in try Rules.date(d, field: "onset") }
+                let aware = try b.aware.map { d throws(RegistryError) in try Rules.date(d, field: "aware") }
+                let outcomeOn = try b.outcomeOn.map { d throws(RegistryError) in try Rules.date(d, field: "outcome-on") }
+                let submitted = try b.submittedOn.map { d throws(RegistryError) in try Rules.date(d, field: "submitted-on") }
+                try await checkIfMatch(request, record: .adverseEvent, id: id, name: "adverse-event")
+                let ae = try await store.correctAdverseEvent(id: id, reason: reason, today: store.today(), actor: grant.actor) { d in
+                    if let onset { d.onsetOn = onset }
+                    if let aware { d.awareOn = aware }
+                    if let term = b.term { d.term = term }
+                    if let meddra = b.meddra { d.meddraCode = meddra }
+                    if let category = b.category { d.category = category }
+                    if let grade = b.grade { d.grade = grade }
+                    if let grading = b.grading { d.grading = grading }
+                    if let serious = b.serious { d.serious = serious }
+                    if let criteria = b.criteria { d.criteria = criteria }
+                    if let related = b.related { d.relatedness = related }
+                    if let outcome = b.outcome { d.outcome = outcome }
+                    if let outcomeOn { d.outcomeOn = outcomeOn }
+                    if let submitted { d.submittedOn = submitted }
+                }
+                return try .json(ae, etag: writtenETag)
+            }
+        }
+
+        routes.get("/administrations") { request, context in
+            let q = try query(request, allowed: ["lot"])
+            guard let lot = q["lot"] else {
+                throw Problem(.invalidParameter, detail: "give the product lot: /administrations?lot=LOT (a patient's are at /patients/{id}/administrations)",
+                              errors: [.parameter("lot", "is required")])
+            }
+            return try await read(context) { _ in try .json(Page(items: try await store.administrations(lot: lot), nextCursor: nil)) }
+        }
+
+        routes.get("/administrations/:id") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: ["administration": "id"]) { _ in
+                let admin = try await store.administration(id: id)
+                return try .json(admin, etag: try await etag(of: .administration, id: id))
+            }
+        }
+
+        routes.patch("/administrations/:id") { request, context in
+            let id = try id(context)
+            return try await write(request, context, AdministrationCorrectionBody.self, parameters: ["administration": "id"]) { b, grant in
+                let reason = try Rules.reason(b.reason)
+                let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
+                try await checkIfMatch(request, record: .administration, id: id, name: "administration")
+                let (admin, moved) = try await store.correctAdministration(id: id, on: on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW,
+                                                                           feeCollected: b.feeCollectedKRW, reason: reason, actor: grant.actor)
+                return try .json(WithKey(base: admin, key: "follow_ups_moved", extra: moved), etag: writtenETag)
+            }
+        }
+    }
+}

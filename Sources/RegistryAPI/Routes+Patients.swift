@@ -1,0 +1,230 @@
+import Foundation
+import Hummingbird
+import RegistryDomain
+import RegistryStorage
+
+/// A patient with everything recorded about them, as `registry patient show` prints it.
+struct PatientRecord: Encodable, Sendable {
+    var patient: Patient
+    var administrations: [Administration]
+    var followUps: [FollowUp]
+    var visits: [Visit]
+    var adverseEvents: [AdverseEvent]
+    var statusChanges: [StatusChange]
+}
+
+struct EnrolBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case localID = "local_id", birthYear = "birth_year", sex, consentOn = "consent_on", consentVersion = "consent_version" }
+    typealias CodingKeys = Field
+    var localID: String
+    var birthYear: Int
+    var sex: String
+    var consentOn: String
+    var consentVersion: String
+}
+
+struct AdministerBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable {
+        case planID = "plan_id", on, lot, dose, feeNotifiedKRW = "fee_notified_krw", feeCollectedKRW = "fee_collected_krw"
+    }
+    typealias CodingKeys = Field
+    static var pointers: [String: String] { ["plan": "/plan_id", "fee-notified": "/fee_notified_krw", "fee-collected": "/fee_collected_krw"] }
+    var planID: Int
+    var on: String
+    var lot: String
+    var dose: String
+    var feeNotifiedKRW: Int
+    var feeCollectedKRW: Int
+}
+
+/// One coded measure of a visit: `{"key": "ecog", "value": 1}`, with `unit` where it has one.
+struct MeasureBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case key, value, unit }
+    typealias CodingKeys = Field
+    var key: String
+    var value: Double
+    var unit: String?
+
+    /// Checked against the catalogue here, so a refusal points at this measure.
+    static func parse(_ measures: [MeasureBody]?) throws(RegistryError) -> [String] {
+        var out: [String] = []
+        for (i, m) in (measures ?? []).enumerated() {
+            let text = "\(m.key)=\(MeasureValue.formatted(m.value))" + (m.unit.map { ":\($0)" } ?? "")
+            _ = try MeasureValue.parse(text, field: "measures/\(i)")
+            out.append(text)
+        }
+        return out
+    }
+}
+
+struct VisitBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case on, contact, vital, measures, note }
+    typealias CodingKeys = Field
+    static var nested: [String: any JSONBody.Type] { ["measures": MeasureBody.self] }
+    static var pointers: [String: String] { ["measure": "/measures"] }
+    var on: String
+    var contact: String
+    var vital: String
+    var measures: [MeasureBody]?
+    var note: String?
+
+    func validated(today: LocalDate) throws(RegistryError) -> NewVisit {
+        try NewVisit(on: on, contact: contact, vital: vital, measures: try MeasureBody.parse(measures), note: note, today: today)
+    }
+}
+
+struct AdverseEventBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable {
+        case onset, aware, term, meddra, category, grade, grading, serious, criteria, related, outcome, outcomeOn = "outcome_on"
+    }
+    typealias CodingKeys = Field
+    var onset: String
+    var aware: String
+    var term: String
+    var meddra: String?
+    var category: String
+    var grade: Int
+    var grading: String?
+    var serious: Bool?
+    var criteria: [String]?
+    var related: String?
+    var outcome: String?
+    var outcomeOn: String?
+}
+
+struct StatusChangeBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case kind, on, reason, to }
+    typealias CodingKeys = Field
+    static var pointers: [String: String] { ["cause": "/reason"] }
+    var kind: String
+    var on: String
+    var reason: String
+    var to: String?
+}
+
+extension RegistryAPI {
+    func addInstitutionRoutes(_ routes: RouterGroup<Context>) {
+        let patient = ["patient": "id"]
+
+        routes.post("/patients") { request, context in
+            try await write(request, context, EnrolBody.self) { b, grant in
+                let new = try NewPatient(institutionCode: grant.institutionCode!, localID: b.localID, birthYear: b.birthYear, sex: b.sex,
+                                         consentOn: b.consentOn, consentVersion: b.consentVersion, pseudonymizer: pseudonymizer, today: store.today())
+                let (p, created) = try await store.enroll(new, actor: grant.actor)
+                return try .json(WithKey(base: p, key: "created", extra: created), status: created ? .created : .ok, location: "/patients/\(p.id)")
+            }
+        }
+
+        routes.get("/patients") { request, context in
+            let q = try query(request, allowed: ["pseudonym", "cursor", "limit"])
+            let limit = try limit(q)
+            let after = try q["cursor"].map(Cursor.id)
+            if let prefix = q["pseudonym"], !(8...64).contains(prefix.count) || !prefix.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
+                throw Problem(.invalidParameter, detail: "pseudonym must be 8 to 64 lowercase hex characters (the start of the pseudonym)",
+                              errors: [.parameter("pseudonym", "expected 8 to 64 of 0-9a-f")])
+            }
+            return try await read(context) { grant in
+                let patients = try await store.patients(institutionCode: grant.institutionCode, pseudonymPrefix: q["pseudonym"], after: after, limit: limit + 1)
+                return try .json(page(patients, limit: limit) { ["\($0.id)"] })
+            }
+        }
+
+        routes.get("/patients/:id") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: patient) { _ in
+                let p = try await store.patient(id: id)
+                return try .json(PatientRecord(patient: p, administrations: try await store.administrations(patientID: id),
+                                               followUps: try await store.followUps(patientID: id), visits: try await store.visits(patientID: id),
+                                               adverseEvents: try await store.adverseEvents(patientID: id),
+                                               statusChanges: try await store.statusChanges(patientID: id)))
+            }
+        }
+
+        routes.get("/patients/:id/administrations") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: patient) { _ in
+                _ = try await store.patient(id: id)
+                return try .json(Page(items: try await store.administrations(patientID: id), nextCursor: nil))
+            }
+        }
+
+        routes.post("/patients/:id/administrations") { request, context in
+            let id = try id(context)
+            return try await write(request, context, AdministerBody.self, parameters: patient) { b, grant in
+                let new = try NewAdministration(on: b.on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW, feeCollected: b.feeCollectedKRW, today: store.today())
+                _ = try await store.patient(id: id)
+                let (admin, followUps) = try await store.administer(patientID: id, planID: b.planID, new, actor: grant.actor)
+                return try .json(WithKey(base: admin, key: "follow_ups", extra: followUps), status: .created,
+                                 location: "/administrations/\(admin.id)", etag: writtenETag)
+            }
+        }
+
+        routes.get("/patients/:id/follow-ups") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: patient) { _ in
+                try .json(Page(items: try await store.followUps(patientID: id), nextCursor: nil))
+            }
+        }
+
+        routes.get("/patients/:id/visits") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: patient) { _ in
+                _ = try await store.patient(id: id)
+                return try .json(Page(items: try await store.visits(patientID: id), nextCursor: nil))
+            }
+        }
+
+        routes.post("/patients/:id/visits") { request, context in
+            let id = try id(context)
+            return try await write(request, context, VisitBody.self, parameters: patient) { b, grant in
+                let visit = try await store.logVisit(followUpID: nil, patientID: id, try b.validated(today: store.today()),
+                                                     actingInstitution: grant.institutionCode, actor: grant.actor)
+                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: writtenETag)
+            }
+        }
+
+        routes.get("/patients/:id/adverse-events") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: patient) { _ in
+                _ = try await store.patient(id: id)
+                return try .json(Page(items: try await store.adverseEvents(patientID: id), nextCursor: nil))
+            }
+        }
+
+        routes.post("/patients/:id/adverse-events") { request, context in
+            let id = try id(context)
+            return try await write(request, context, AdverseEventBody.self, parameters: patient) { b, grant in
+                let new = try NewAdverseEvent(onset: b.onset, aware: b.aware, term: b.term, meddra: b.meddra, category: b.category, grade: b.grade,
+                                              grading: b.grading ?? GradingSystem.ctcae5.description, serious: b.serious ?? false,
+                                              criteria: b.criteria ?? [], related: b.related, outcome: b.outcome, outcomeOn: b.outcomeOn, today: store.today())
+                let ae = try await store.reportAdverseEvent(patientID: id, new, actingInstitution: grant.institutionCode, actor: grant.actor)
+                return try .json(ae, status: .created, location: "/adverse-events/\(ae.id)", etag: writtenETag)
+            }
+        }
+
+        routes.get("/patients/:id/status-changes") { _, context in
+            let id = try id(context)
+            return try await read(context, parameters: patient) { _ in
+                _ = try await store.patient(id: id)
+                return try .json(Page(items: try await store.statusChanges(patientID: id), nextCursor: nil))
+            }
+        }
+
+        routes.post("/patients/:id/status-changes") { request, context in
+            let id = try id(context)
+            return try await write(request, context, StatusChangeBody.self, parameters: patient) { b, grant in
+                guard let kind = StatusChangeKind(rawValue: b.kind) else {
+                    throw RegistryError.invalid("kind", "'\(b.kind)' is not a status change; allowed: \(StatusChangeKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                if kind != .transfer, b.to != nil { throw RegistryError.invalid("to", "only a transfer names the receiving institution") }
+                let change = try await store.changeStatus(kind, patientID: id, on: try Rules.date(b.on, field: "on"), reason: b.reason,
+                                                          transferTo: try b.to.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") },
+                                                          actingInstitution: grant.institutionCode, actor: grant.actor)
+                return try .json(change, status: .created)
+            }
+        }
+
+        addFollowUpRoutes(routes)
+        addCorrectionRoutes(routes)
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RegistryAPI
+import RegistryDomain
+import RegistryJobs
+import RegistryStorage
+import ServiceLifecycle
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP API (and optionally the nightly worker) until SIGTERM.", discussion: """
+        Serves the API described at /openapi.yaml to institutions, regulators and admins holding
+        tokens from `registry token issue`, with /health, /ready and /metrics (Prometheus) for
+        operators. Each request runs in one transaction under PostgreSQL row-level security, so an
+        institution's token reaches only the patients it holds. The database pool, the HTTP server,
+        an audit sealer and (with --with-worker) the nightly worker run in one service group:
+        SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, seals the
+        audit trail and exits 0. Logs are JSON lines on stdout.
+
+        Examples:
+          registry serve
+          registry serve --host 0.0.0.0 --port 8080 --with-worker --max-body-bytes 65536
+        """)
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port).") var port: Int = 8080
+    @Flag(name: .customLong("with-worker"), help: "Also run the nightly job at jobs.nightly-at, as `registry worker` does.") var withWorker = false
+    @Option(help: "Folder for the worker's worklist digests (default: $REGISTRY_HOME/worklists).") var out: String?
+    @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (default: $REGISTRY_API_MAX_BODY_BYTES, else 65536); larger ones get 413.")
+    var maxBodyBytes: Int?
+    @Option(name: .customLong("pool-size"), help: "Most database connections (default 16).") var poolSize: Int = 16
+    @Option(name: .customLong("min-cell"), help: "Smallest count regulators' aggregates show; smaller non-zero counts are suppressed.") var minCell: Int = 11
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
+
+    func run() async throws {
+        try await Output.reportingErrors(json: global.json) {
+            guard (0...65_535).contains(port) else { throw RegistryError.invalid("port", "\(port) is not a port; allowed: 0 to 65535") }
+            guard let level = Logger.Level(rawValue: logLevel) else {
+                throw RegistryError.invalid("log-level", "'\(logLevel)' is not a level; allowed: trace, debug, info, notice, warning, error, critical")
+            }
+            guard (1...500).contains(poolSize) else { throw RegistryError.invalid("pool-size", "\(poolSize) is out of range; allowed: 1 to 500") }
+            guard (2...1000).contains(minCell) else { throw RegistryError.invalid("min-cell", "\(minCell) is out of range; allowed: 2 to 1000") }
+            var configuration = APIConfiguration()
+            configuration.minCell = minCell
+            let bodyLimit = maxBodyBytes ?? ProcessInfo.processInfo.environment["REGISTRY_API_MAX_BODY_BYTES"].flatMap(Int.init) ?? configuration.maxBodyBytes
+            guard (1_024...16_777_216).contains(bodyLimit) else {
+                throw RegistryError.invalid("max-body-bytes", "\(bodyLimit) is out of range; allowed: 1024 to 16777216")
+            }
+            configuration.maxBodyBytes = bodyLimit
+
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+            APIMetrics.bootstrap()
+            let logger = { var l = Logger(label: "registry.api"); l.logLevel = level; return l }()
+            var databaseLogger = Logger(label: "registry.db")
+            databaseLogger.logLevel = .warning
+
+            let url = try global.resolveDatabaseURL()
+            let pseudonymizer = try PseudonymKey.load(home: global.homeURL)
+            // Migrate on a pool of its own; the serving pool then runs in the service group.
+            let setup = try await Database.open(url, logger: databaseLogger)
+            do {
+                try await Migrator.migrate(setup)
+                try await RegistryStore(database: setup).ensureReferenceData()
+                await setup.close()
+            } catch {
+                await setup.close()
+                throw error
+            }
+            let database = try await Database.open(url, logger: databaseLogger, maxConnections: poolSize, runsPool: false)
+            let store = RegistryStore(database: database)
+            let api = RegistryAPI(store: store, pseudonymizer: pseudonymizer, configuration: configuration)
+            let app = APIServer.application(api: api, host: host, port: port, logger: logger) { bound in
+                logger.notice("registry API listening", metadata: ["host": "\(host)", "port": "\(bound)", "database": "\(url)", "worker": "\(withWorker)"])
+            }
+            var services: [any Service] = [database.client, AuditSealer(database: database, logger: logger), IdempotencyPruner(database: database, logger: logger)]
+            if withWorker {
+                let root = out.map { URL(fileURLWithPath: $0) } ?? global.homeURL.appendingPathComponent("worklists")
+                services.append(NightlyWorkerService(worker: NightlyWorker(store: store, worklistRoot: root) { line in logger.notice("worker: \(line)") }))
+            }
+            services.append(app)
+            // Shut down in reverse: the HTTP server drains first, the pool closes last.
+            let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+            logger.notice("registry API stopped")
+        }
+    }
+}

@@ -1,0 +1,1 @@
+../RegistryStorageTests/TestDatabase.swift
