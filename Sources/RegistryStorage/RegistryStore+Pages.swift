@@ -3,7 +3,7 @@ import Logging
 import PostgresNIO
 import RegistryDomain
 
-/// One line of an institution's worklist: a follow-up that is overdue, or due in the next days.
+/// One line of an institution's worklist: a follow-up that is overdue, or open now or due in the next days.
 public struct WorklistEntry: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable { case overdue, dueSoon = "due-soon" }
     public var kind: Kind
@@ -61,8 +61,9 @@ extension RegistryStore {
     }
 
     /// An institution's worklist on `asOf`: overdue follow-ups (under `follow_up_overdue()`, the
-    /// one definition) oldest window first, then those due in the next `days` days by due date;
-    /// the same selection as the nightly digest. At most `limit` entries after `after`.
+    /// one definition) oldest window first, then those open now or due in the next `days` days
+    /// (window not closed, due before day `days`) by due date; the same selection as the nightly
+    /// digest. At most `limit` entries after `after`.
     public func worklist(institutionCode: String, asOf: LocalDate, days: Int, after: WorklistPosition? = nil, limit: Int) async throws -> [WorklistEntry] {
         try await database.read { c in
             let inst = try await c.query("SELECT id FROM institution WHERE code = \(institutionCode)", logger: logger)
@@ -80,7 +81,8 @@ extension RegistryStore {
                     UNION ALL
                     SELECT 1, f.due_on, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end, f.escalation_level
                     FROM follow_up f JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
-                    WHERE f.institution_id = \(institutionID) AND f.due_on >= \(asOf) AND f.due_on < \(asOf) + \(days)::int
+                    WHERE f.institution_id = \(institutionID) AND f.window_end >= \(asOf) AND f.due_on < \(asOf) + \(days)::int
+                      AND f.due_on >= \(asOf) - (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
                       AND f.status = 'scheduled'
                 ) w
                 WHERE (section, sort_on, id) > (\(position.section), \(position.on), \(position.id))
