@@ -60,11 +60,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Regulators' outcome reports: set-based aggregates, survival, suppression, JSON/CSV/HTML;
+        // the command line and the HTTP API call it with the caller's role.
+        .target(
+            name: "RegistryReports",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The command-line tool's commands, as a library so tests can drive them.
         .target(
             name: "RegistryCLI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -80,7 +90,7 @@ let package = Package(
         .testTarget(
             name: "RegistryStorageTests",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryCLI",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryCLI",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
