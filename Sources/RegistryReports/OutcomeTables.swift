@@ -131,7 +131,8 @@ struct OutcomeTables {
                                          ("lost", a.lost), ("withdrawn", a.withdrawn),
                                          ("fu.expected", a.followUps.values.reduce(0) { $0 + $1.expected }),
                                          ("fu.completed", a.followUps.values.reduce(0) { $0 + $1.completed }), ("fu.overdue", a.overdue)]
-            for label in a.followUps.keys.sorted(by: labelRank) {
+            // Time points nothing is expected at yet (year 6 of a fresh registry) are left out.
+            for label in a.followUps.keys.sorted(by: labelRank) where a.followUps[label]!.expected + a.followUps[label]!.completed > 0 {
                 list.append(("fu@\(label).expected", a.followUps[label]!.expected))
                 list.append(("fu@\(label).completed", a.followUps[label]!.completed))
             }
@@ -207,7 +208,7 @@ struct OutcomeTables {
                 if hidden(path) || patients.isSuppressed { return .suppressed }
                 return .value(Double(values[cells[g][path]!]) / personYears * 100, decimals: 2)
             }
-            let timePoints = a.followUps.keys.sorted(by: labelRank).map { label in
+            let timePoints = a.followUps.keys.sorted(by: labelRank).filter { cells[g]["fu@\($0).expected"] != nil }.map { label in
                 TimePointFigures(timePoint: label, expected: count("fu@\(label).expected"), completed: count("fu@\(label).completed"),
                                  completeness: ratio("fu@\(label).completed", "fu@\(label).expected"))
             }
