@@ -123,13 +123,27 @@ enum ReportHTML {
     static func count(_ f: Figure) -> String {
         switch f {
         case .count(let n): return n.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
-        case .value(let x, let d): return formatFixed(x, d)
+        case .value(let x, let d): return grouped(formatFixed(x, d))
         case .suppressed: return suppressedMark
         case .notEstimable: return "<span class=\"ne\" title=\"not estimable\">–</span>"
         }
     }
 
     static func number(_ f: Figure) -> String { count(f) }
+
+    /// `4439.2` as `4,439.2`.
+    static func grouped(_ fixed: String) -> String {
+        let negative = fixed.hasPrefix("-")
+        let body = negative ? String(fixed.dropFirst()) : fixed
+        let parts = body.split(separator: ".", maxSplits: 1)
+        var whole = String(parts[0])
+        var out = ""
+        while whole.count > 3 {
+            out = "," + whole.suffix(3) + out
+            whole = String(whole.dropLast(3))
+        }
+        return (negative ? "-" : "") + whole + out + (parts.count > 1 ? "." + parts[1] : "")
+    }
 
     static func percent(_ f: Figure) -> String {
         guard case .value(let x, _) = f else { return count(f) }
@@ -141,7 +155,7 @@ enum ReportHTML {
         guard case .value(let est, _) = s.estimate else { return count(s.estimate) }
         var text = formatFixed(est * 100, 1) + " %"
         if case .value(let lo, _) = s.lower, case .value(let hi, _) = s.upper {
-            text += " <small>(\(formatFixed(lo * 100, 1))–\(formatFixed(hi * 100, 1)))</small>"
+            text += " <small class=\"ci\">(95 % CI \(formatFixed(lo * 100, 1))–\(formatFixed(hi * 100, 1)))</small>"
         }
         return text
     }
@@ -217,54 +231,59 @@ enum ReportHTML {
             """
     }
 
-    /// Horizontal bars of completeness per time point against the 90 % target.
+    /// Horizontal bars of completeness per time point against the 90 % target; the values stand
+    /// in a column of their own so that the target line never crosses them.
     static func completenessChart(_ points: [TimePointFigures]) -> String {
         guard !points.isEmpty else { return "<p>No follow-up was due yet.</p>" }
-        let row = 22.0, l = 80.0, r = 56.0, w = 560.0, top = 8.0
-        let h = top + row * Double(points.count) + 26
+        let row = 24.0, l = 74.0, r = 66.0, w = 460.0, top = 24.0
+        let h = top + row * Double(points.count) + 22
         func x(_ v: Double) -> Double { l + (w - l - r) * v }
         var body = ""
+        for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            body += "<line x1=\"\(f1(x(v)))\" x2=\"\(f1(x(v)))\" y1=\"\(f1(top))\" y2=\"\(f1(h - 20))\" class=\"grid\"/>"
+            body += "<text x=\"\(f1(x(v)))\" y=\"\(f1(h - 6))\" class=\"tick\" text-anchor=\"middle\">\(Int(v * 100))%</text>"
+        }
         for (i, tp) in points.enumerated() {
             let y = top + row * Double(i)
-            body += "<text x=\"\(f1(l - 6))\" y=\"\(f1(y + 15))\" class=\"label\" text-anchor=\"end\">\(esc(tp.timePoint))</text>"
+            body += "<text x=\"\(f1(l - 6))\" y=\"\(f1(y + 16))\" class=\"label\" text-anchor=\"end\">\(esc(tp.timePoint))</text>"
             if case .value(let v, _) = tp.completeness {
                 body += "<rect x=\"\(f1(l))\" y=\"\(f1(y + 4))\" width=\"\(f1(x(v) - l))\" height=\"\(f1(row - 8))\" class=\"\(v >= 0.9 ? "bar-ok" : "bar-low")\"/>"
-                body += "<text x=\"\(f1(x(v) + 4))\" y=\"\(f1(y + 15))\" class=\"value\">\(formatFixed(v * 100, 1))%</text>"
+                body += "<text x=\"\(f1(w - 4))\" y=\"\(f1(y + 16))\" class=\"value\" text-anchor=\"end\">\(formatFixed(v * 100, 1)) %</text>"
             } else {
-                body += "<text x=\"\(f1(l + 4))\" y=\"\(f1(y + 15))\" class=\"value muted\">\(tp.completeness.isSuppressed ? "suppressed" : "not yet due")</text>"
+                body += "<text x=\"\(f1(w - 4))\" y=\"\(f1(y + 16))\" class=\"value muted\" text-anchor=\"end\">\(tp.completeness.isSuppressed ? "suppressed" : "not yet due")</text>"
             }
         }
         let target = x(0.9)
-        body += "<line x1=\"\(f1(target))\" x2=\"\(f1(target))\" y1=\"\(f1(top))\" y2=\"\(f1(h - 22))\" class=\"target\"/>"
-        body += "<text x=\"\(f1(target))\" y=\"\(f1(h - 8))\" class=\"tick\" text-anchor=\"middle\">90 % target</text>"
-        for v in [0.0, 0.5, 1.0] { body += "<text x=\"\(f1(x(v)))\" y=\"\(f1(h - 8))\" class=\"tick\" text-anchor=\"middle\">\(Int(v * 100))%</text>" }
+        body += "<line x1=\"\(f1(target))\" x2=\"\(f1(target))\" y1=\"\(f1(top - 4))\" y2=\"\(f1(h - 20))\" class=\"target\"/>"
+        body += "<text x=\"\(f1(target))\" y=\"\(f1(top - 8))\" class=\"tick target-label\" text-anchor=\"middle\">90 % target</text>"
         let desc = points.map { "\($0.timePoint): \($0.completeness.number.map { formatFixed($0 * 100, 1) + " %" } ?? ($0.completeness.isSuppressed ? "suppressed" : "not estimable"))" }.joined(separator: "; ")
         return """
             <figure class="wide">
             <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="cmp-t cmp-d">
             <title id="cmp-t">Follow-up completeness by time point</title>
-            <desc id="cmp-d">Completed divided by expected follow-ups. \(esc(desc))</desc>
+            <desc id="cmp-d">Completed divided by expected follow-ups; bars below the 90 % target are amber. \(esc(desc))</desc>
             \(body)
             </svg>
+            <figcaption>Completeness by time point, all patients (green: at or above the CIBMTR target of 90 %)</figcaption>
             </figure>
             """
     }
 
     /// Horizontal bars of counts, suppressed ones labelled as such.
     static func barChart(id: String, title: String, items: [(String, Figure)], color: String) -> String {
-        let row = 24.0, l = 150.0, r = 60.0, w = 460.0, top = 6.0
+        let row = 26.0, l = 200.0, r = 54.0, w = 460.0, top = 6.0
         let h = top + row * Double(items.count) + 8
         let maxValue = max(1, items.compactMap { $0.1.number }.max() ?? 1)
         var body = ""
         for (i, (label, f)) in items.enumerated() {
             let y = top + row * Double(i)
-            body += "<text x=\"\(f1(l - 6))\" y=\"\(f1(y + 16))\" class=\"label\" text-anchor=\"end\">\(esc(label))</text>"
+            body += "<text x=\"\(f1(l - 6))\" y=\"\(f1(y + 17))\" class=\"label\" text-anchor=\"end\">\(esc(label))</text>"
             if let v = f.number {
                 let bw = (w - l - r) * v / maxValue
                 body += "<rect x=\"\(f1(l))\" y=\"\(f1(y + 4))\" width=\"\(f1(bw))\" height=\"\(f1(row - 8))\" fill=\"\(color)\"/>"
-                body += "<text x=\"\(f1(l + bw + 4))\" y=\"\(f1(y + 16))\" class=\"value\">\(Int(v).formatted(.number.locale(Locale(identifier: "en_US"))))</text>"
+                body += "<text x=\"\(f1(l + bw + 4))\" y=\"\(f1(y + 17))\" class=\"value\">\(Int(v).formatted(.number.locale(Locale(identifier: "en_US"))))</text>"
             } else {
-                body += "<text x=\"\(f1(l + 4))\" y=\"\(f1(y + 16))\" class=\"value muted\">suppressed</text>"
+                body += "<text x=\"\(f1(l + 4))\" y=\"\(f1(y + 17))\" class=\"value muted\">suppressed</text>"
             }
         }
         let desc = items.map { "\($0.0): \($0.1.isSuppressed ? "suppressed" : $0.1.text)" }.joined(separator: "; ")
@@ -372,19 +391,23 @@ enum ReportHTML {
         .card .label{font-size:13px;color:var(--muted)}
         .card .value{font-size:24px;font-weight:650;font-variant-numeric:tabular-nums}
         .card .value small{font-size:13px;font-weight:400;color:var(--muted)}
+        .card .value small.ci{display:block}
+        td small.ci{display:block}
+        svg .target-label{fill:#a40000}
         .cardnote{font-size:12px;color:var(--muted)}
         .multiples{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}
         figure{margin:0}
         figure.small{border:1px solid var(--line);border-radius:8px;padding:6px}
-        figure.wide{max-width:760px}
+        figure.wide{max-width:560px}
+        figure.half{max-width:560px}
         .pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
         figcaption{text-align:center;font-weight:600;font-size:14px}
         svg{width:100%;height:auto;display:block}
         svg text{font-family:inherit;fill:var(--ink)}
         svg .tick{font-size:10px;fill:var(--muted)}
         svg .axis{font-size:10px;fill:var(--muted)}
-        svg .label{font-size:11px}
-        svg .value{font-size:11px;font-variant-numeric:tabular-nums}
+        svg .label{font-size:13px}
+        svg .value{font-size:13px;font-variant-numeric:tabular-nums}
         svg .muted{fill:var(--muted);font-style:italic}
         svg .grid{stroke:var(--line);stroke-width:1}
         svg .band{fill:rgba(31,95,153,.18);stroke:none}
@@ -393,8 +416,9 @@ enum ReportHTML {
         svg .bar-low{fill:var(--low)}
         svg .target{stroke:#a40000;stroke-dasharray:4 3;stroke-width:1.5}
         .scroll{overflow-x:auto;margin:12px 0;-webkit-overflow-scrolling:touch}
-        table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:14px;min-width:100%}
-        caption{text-align:left;font-weight:600;padding:4px 0 8px;caption-side:top}
+        table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:14px;min-width:min(100%,640px)}
+        table.groups{min-width:100%}
+        caption{text-align:left;font-weight:600;padding:4px 0 8px;caption-side:top;position:sticky;left:0;max-width:calc(100vw - 40px)}
         th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
         th[scope=row],td.k,thead th:first-child{text-align:left}
         thead th{background:var(--bg);font-weight:600;position:sticky;top:0}
@@ -414,6 +438,8 @@ enum ReportHTML {
           .cards{grid-template-columns:repeat(2,1fr)}
           .card .value{font-size:19px}
           dl{grid-template-columns:1fr}
+          thead th{white-space:normal}
+          th,td{padding:5px 6px}
         }
         @media print{
           body{font-size:10pt}
