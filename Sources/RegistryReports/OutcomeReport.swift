@@ -47,20 +47,32 @@ public final class ReportResult: @unchecked Sendable {
     public let checksum: String
     /// The `report_pull` row recording this pull.
     public internal(set) var pullID = 0
-    private let document: [String: CanonicalJSON]
+    /// The canonical JSON without the checksum member.
+    private let body: Data
 
     init(content: OutcomeReportContent) {
         self.content = content
-        let document = ReportJSON.document(content)
-        self.document = document
-        self.checksum = SHA256.hash(data: CanonicalJSON.object(document).serialized()).map { String(format: "%02x", $0) }.joined()
+        body = CanonicalJSON.object(ReportJSON.document(content)).serialized()
+        checksum = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// The canonical JSON, with `"checksum": "sha256:…"`.
+    /// The canonical JSON, with `"checksum": "sha256:…"`. Serialised once: the member is spliced
+    /// in where sorted keys put it, between `as_of` and `definitions` (a test checks this equals
+    /// serialising the whole document).
     public func json() -> Data {
-        var withChecksum = document
-        withChecksum["checksum"] = .string("sha256:\(checksum)")
-        return CanonicalJSON.object(withChecksum).serialized()
+        let next = Data("\n  \"definitions\": ".utf8)
+        guard let at = body.range(of: next) else { preconditionFailure("the report document always has definitions") }
+        var out = Data(body[..<at.lowerBound])
+        out.append(Data("\n  \"checksum\": \"sha256:\(checksum)\",".utf8))
+        out.append(body[at.lowerBound...])
+        return out
+    }
+
+    /// The whole document serialised at once, for the test of `json()`.
+    func serializedWithChecksum() -> Data {
+        var document = ReportJSON.document(content)
+        document["checksum"] = .string("sha256:\(checksum)")
+        return CanonicalJSON.object(document).serialized()
     }
 
     /// Long-format CSV: one row per group, measure and time point.

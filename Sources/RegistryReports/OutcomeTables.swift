@@ -254,12 +254,15 @@ struct OutcomeTables {
 
         let total = index[GroupKey()]!
         let groups = keys.indices.filter { $0 != total }.map(figures)
-        // Curves by product, cut where fewer than K remain at risk; none for a product below K.
+        // Curves by product, cut where fewer than K remain at risk. A curve's first steps give away
+        // how many patients it starts from, so there is none for a product below K, nor for one
+        // whose count the report withholds.
         let floor = p.suppression ? p.minimumCell : 1
         var curves: [SurvivalCurve] = []
         for (product, times) in productTimes.sorted(by: { (data.productCodes[$0.key] ?? "") < (data.productCodes[$1.key] ?? "") }) {
             let km = KaplanMeier(Array(times.values))
             guard km.total >= floor else { continue }
+            if let g = index[GroupKey(product: data.productCodes[product])], let i = cells[g]["patients"], disclosure[i].isSuppressed { continue }
             var points: [SurvivalCurve.Point] = []
             for month in 0...360 {
                 let t = Int((Double(month) * 30.4375).rounded())

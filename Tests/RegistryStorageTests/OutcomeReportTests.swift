@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
 import RegistryDomain
-import RegistryReports
+@testable import RegistryReports
 import RegistryStorage
 import Testing
 
@@ -118,8 +118,6 @@ func close(_ f: Figure, _ x: Double, sourceLocation: SourceLocation = #_sourceLo
     guard case .value(let v, let d) = f else { Issue.record("expected \(x), got \(f)", sourceLocation: sourceLocation); return }
     #expect(formatFixed(v, d) == formatFixed(x, d), "expected \(x), got \(v)", sourceLocation: sourceLocation)
 }
-
-func formatFixed(_ x: Double, _ d: Int) -> String { String(format: "%.\(d)f", x) }
 
 @Suite("Outcome reports on PostgreSQL")
 struct OutcomeReportTests {
@@ -305,6 +303,7 @@ struct OutcomeReportTests {
             let first = try await Self.build(store, p, role: .regulator, actor: "api:mfds-reviewer")
             let second = try await Self.build(store, p, role: .regulator, actor: "api:mfds-reviewer")
             #expect(first.json() == second.json())
+            #expect(first.json() == first.serializedWithChecksum(), "the spliced checksum sits where sorted keys put it")
             #expect(first.checksum == second.checksum && first.pullID != second.pullID)
             let json = try #require(try JSONSerialization.jsonObject(with: first.json()) as? [String: Any])
             #expect(json["checksum"] as? String == "sha256:\(first.checksum)")
@@ -377,5 +376,18 @@ struct OutcomeReportTests {
         #expect(try cli.run(base + ["--format", "pdf", "--json"]).errorJSON?["field"] as? String == "format")
         #expect(try cli.run(["report", "outcomes", "--purpose", "x", "--by", "product,colour", "--format", "json", "--json"]).errorJSON?["field"] as? String == "by")
         try await TestDatabase.drop(url)
+    }
+}
+
+@Suite("Canonical report JSON")
+struct CanonicalJSONTests {
+    @Test("fixed decimals, halves away from zero, never -0; keys sorted by bytes; escapes")
+    func canonical() {
+        #expect(RegistryReports.formatFixed(0.8, 4) == "0.8000" && RegistryReports.formatFixed(2208 / 365.25, 1) == "6.0")
+        #expect(RegistryReports.formatFixed(-0.00001, 3) == "0.000" && RegistryReports.formatFixed(-1.25, 1) == "-1.3")
+        #expect(RegistryReports.formatFixed(410_000_000, 0) == "410000000" && RegistryReports.formatFixed(0.0625, 2) == "0.06")
+        #expect(RegistryReports.formatFixed(12.5, 0) == "13" && RegistryReports.formatFixed(0.05, 4) == "0.0500")
+        let doc = CanonicalJSON.object(["b": .int(1), "a": .array([.string("x\"y\n"), .null]), "Z": .object([:]), "c": .bool(true)])
+        #expect(String(decoding: doc.serialized(), as: UTF8.self) == "{\n  \"Z\": {},\n  \"a\": [\"x\\\"y\\n\", null],\n  \"b\": 1,\n  \"c\": true\n}\n")
     }
 }
