@@ -38,9 +38,11 @@ public struct SmallCellSuppression: Sendable {
     /// Whether a count is small (1 to K − 1).
     public func isSmall(_ count: Int) -> Bool { count >= 1 && count < minimumCell }
 
-    /// The disclosure of each cell.
-    public func apply(_ values: [Int], equations: [Equation]) -> [Disclosure] {
+    /// The disclosure of each cell. `withheld` names cells to treat as primary whatever their
+    /// value (non-zero ones), e.g. every count describing a group of fewer than K patients.
+    public func apply(_ values: [Int], equations: [Equation], withheld: [Int] = []) -> [Disclosure] {
         var state = values.map { isSmall($0) ? Disclosure.primary : .shown }
+        for cell in withheld where values[cell] != 0 { state[cell] = .primary }
         var byCell = [[Int]](repeating: [], count: values.count)
         for (e, eq) in equations.enumerated() {
             byCell[eq.total].append(e)

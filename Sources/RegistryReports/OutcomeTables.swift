@@ -184,8 +184,12 @@ struct OutcomeTables {
             equations.append(.init(total: c["ae.events"]!, parts: AdverseEventCategory.allCases.map { c["ae.category.\($0.rawValue)"]! }))
             equations.append(.init(total: c["ae.special"]!, parts: specialCategories.map { c["ae.category.\($0.rawValue)"]! }))
         }
+        // A group of fewer than K patients is not described at all: every count of it is withheld
+        // (zeros aside), and protected by complementary suppression like a small count.
+        let suppression = SmallCellSuppression(minimumCell: p.minimumCell)
+        let withheld = keys.indices.filter { suppression.isSmall(values[cells[$0]["patients"]!]) }.flatMap { g in paths[g].map { cells[g][$0]! } }
         let disclosure = p.suppression
-            ? SmallCellSuppression(minimumCell: p.minimumCell).apply(values, equations: equations)
+            ? suppression.apply(values, equations: equations, withheld: withheld)
             : [Disclosure](repeating: .shown, count: values.count)
 
         func figures(_ g: Int) -> GroupFigures {

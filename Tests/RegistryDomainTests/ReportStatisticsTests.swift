@@ -93,6 +93,13 @@ struct ReportStatisticsTests {
         #expect(chained[v] == .shown && chained[w] == .shown)
     }
 
+    @Test("cells withheld whatever their value (a small group's other counts) are protected like small ones")
+    func withheld() {
+        // 50 follow-ups of a group of 3 patients: withheld, so its sibling 70 goes with it; a withheld 0 stays 0.
+        let d = SmallCellSuppression(minimumCell: 11).apply([120, 50, 70, 0], equations: [.init(total: 0, parts: [1, 2, 3])], withheld: [1, 3])
+        #expect(d == [.shown, .primary, .complementary, .shown])
+    }
+
     @Test("complementary suppression across two dimensions: rows, columns, margins")
     func complementaryTwoDimensions() {
         //         Y1  Y2  Y3 | total

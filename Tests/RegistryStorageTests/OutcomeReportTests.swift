@@ -239,6 +239,9 @@ struct OutcomeReportTests {
                 #expect(group(product, year).patients == .suppressed, "\(product) \(year)")
                 #expect(group(product, year).personYears == .suppressed)
             }
+            // A group of one patient is not described at all (GT-01 2025: p3's 3 follow-ups, 1 completed).
+            #expect(group("GT-01", 2025).followUpExpected == .suppressed && group("GT-01", 2025).completeness == .suppressed)
+            #expect(group("GT-01", 2025).deaths == .count(0))
             #expect(group("GT-01", nil).patients == .count(3) && group("CT-01", nil).patients == .count(3))
             #expect(group(nil, 2024).patients == .count(4) && group(nil, 2025).patients == .count(2) && r.total.patients == .count(6))
             // Deaths: one in each 2024 cell and in each product: hidden; 2024 has two hidden parts, so its 2 shows.
