@@ -9,6 +9,7 @@
 
 BEGIN ISOLATION LEVEL REPEATABLE READ;
 SET LOCAL work_mem = '128MB';
+SET LOCAL enable_nestloop = off;
 SELECT id, code FROM product;
 SELECT id, code FROM institution;
 SELECT coalesce(max(version), 0) FROM schema_migrations;
@@ -70,14 +71,12 @@ FROM report_cohort c JOIN administration a ON a.patient_id = c.patient_id
 WHERE a.administered_on <= :'as_of'::date
 GROUP BY GROUPING SETS ((c.product_id, c.indication, c.institution_id, c.year), (c.product_id), (c.indication), (c.institution_id), (c.year), ());
 
-SELECT c.product_id, c.indication, c.institution_id, c.year, m.key, f.label, min(f.seq)::int, count(*)::int,
-       percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY (m.value - b.value)::float8)
+SELECT c.cell, m.key, f.label, min(f.seq)::int, (m.value - b.value)::float8, count(*)::int
 FROM report_cohort c
 JOIN follow_up f ON f.administration_id = c.administration_id
 JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= :'as_of'::date
 JOIN visit_measure m ON m.visit_id = v.id
 JOIN visit bv ON bv.patient_id = c.patient_id AND bv.visit_on = c.first_on AND bv.follow_up_id IS NULL
 JOIN visit_measure b ON b.visit_id = bv.id AND b.key = m.key
-GROUP BY GROUPING SETS ((c.product_id, c.indication, c.institution_id, c.year, m.key, f.label), (c.product_id, m.key, f.label),
-                        (c.indication, m.key, f.label), (c.institution_id, m.key, f.label), (c.year, m.key, f.label), (m.key, f.label));
+GROUP BY c.cell, m.key, f.label, m.value - b.value;
 COMMIT;

@@ -8,9 +8,12 @@ import RegistryDomain
 ///
 /// Patients are grouped by a "cell", one per combination of product, indication, institution and
 /// year of their index treatment (first administration on or before the as-of date); additive
-/// counts come back per cell and are summed into the requested groups in Swift, while medians come
-/// from `percentile_cont` over GROUPING SETS of the requested dimensions. Keep in step with
-/// scripts/bench-report-bare.sql, the benchmark's bare-SQL baseline.
+/// counts come back per cell and are summed into the requested groups in Swift. Changes from
+/// baseline come back as counts of each value per cell (a few per cell: scores are whole numbers,
+/// indices have two or three decimals) and their quartiles are computed in Swift: `percentile_cont`
+/// over the GROUPING SETS would sort the two million or so change rows once per set. Fees, a few
+/// hundred thousand rows, take `percentile_cont` over GROUPING SETS of the requested dimensions.
+/// Keep in step with scripts/bench-report-bare.sql, the benchmark's bare-SQL baseline.
 struct OutcomeData: Sendable {
     struct Cell: Sendable {
         var product: Int
@@ -55,13 +58,14 @@ struct OutcomeData: Sendable {
         var notified: [Double]
         var collected: [Double]
     }
+    /// How many patients of a cell had a given change of a measure at a time point.
     struct MeasureRow: Sendable {
-        var dims: Dims
+        var cell: Int
         var key: String
         var label: String
         var sequence: Int
+        var change: Double
         var count: Int
-        var quartiles: [Double]
     }
 
     var cells: [Int: Cell] = [:]
@@ -96,8 +100,11 @@ struct OutcomeData: Sendable {
 
     private static func read(_ c: PostgresConnection, parameters p: ReportParameters, logger: Logger) async throws -> OutcomeData {
         var data = OutcomeData()
-        // Sorts for the medians stay in memory; the same setting is in the bare-SQL baseline.
+        // Sorts and hashes stay in memory. Every query reads whole tables, and the planner, misjudging
+        // the baseline join (two correlated columns), would pick nested loops over millions of
+        // rows. The same settings are in the bare-SQL baseline.
         try await c.query("SET LOCAL work_mem = '128MB'", logger: logger)
+        try await c.query("SET LOCAL enable_nestloop = off", logger: logger)
         for try await (id, code) in try await c.query("SELECT id, code FROM product", logger: logger).decode((Int, String).self) { data.productCodes[id] = code }
         for try await (id, code) in try await c.query("SELECT id, code FROM institution", logger: logger).decode((Int, String).self) { data.institutionCodes[id] = code }
         data.schemaVersion = try await c.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
@@ -140,10 +147,9 @@ struct OutcomeData: Sendable {
             data.fees.append(FeeRow(dims: Dims(product: product, indication: indication, institution: institution, year: year.map(Int.init)),
                                     administrations: Int(n), notified: notified, collected: collected))
         }
-        for try await (product, indication, institution, year, key, label, seq, n, quartiles) in try await c.query(measureQuery(asOf: asOf, by: p.by), logger: logger)
-            .decode((Int?, String?, Int?, Int32?, String, String, Int32, Int32, [Double]).self) {
-            data.measures.append(MeasureRow(dims: Dims(product: product, indication: indication, institution: institution, year: year.map(Int.init)),
-                                            key: key, label: label, sequence: Int(seq), count: Int(n), quartiles: quartiles))
+        for try await (cell, key, label, seq, change, n) in try await c.query(measureQuery(asOf: asOf), logger: logger)
+            .decode((Int32, String, String, Int32, Double, Int32).self) {
+            data.measures.append(MeasureRow(cell: Int(cell), key: key, label: label, sequence: Int(seq), change: change, count: Int(n)))
         }
         return data
     }
@@ -223,7 +229,7 @@ struct OutcomeData: Sendable {
 
     /// The columns and GROUPING SETS for the requested breakdown: the cross of `by`, each
     /// dimension alone (when there are two or more), and the total.
-    static func groupingSets(_ by: [ReportDimension], extra: [String] = []) -> (select: String, groupBy: String) {
+    static func groupingSets(_ by: [ReportDimension]) -> (select: String, groupBy: String) {
         func column(_ d: ReportDimension) -> String {
             switch d {
             case .product: return "c.product_id"
@@ -237,7 +243,7 @@ struct OutcomeData: Sendable {
         var sets = [by]
         if by.count > 1 { sets += by.map { [$0] } }
         if !by.isEmpty { sets.append([]) }
-        return (select, sets.map { "(" + ($0.map(column) + extra).joined(separator: ", ") + ")" }.joined(separator: ", "))
+        return (select, sets.map { "(" + $0.map(column).joined(separator: ", ") + ")" }.joined(separator: ", "))
     }
 
     static func feeQuery(asOf: LocalDate, by: [ReportDimension]) -> PostgresQuery {
@@ -253,19 +259,17 @@ struct OutcomeData: Sendable {
     }
 
     /// Change from the baseline visit (on the day of the first dose) at each time point of the
-    /// index treatment's schedule, per measure.
-    static func measureQuery(asOf: LocalDate, by: [ReportDimension]) -> PostgresQuery {
-        let g = groupingSets(by, extra: ["m.key", "f.label"])
-        return """
-            SELECT \(unescaped: g.select), m.key, f.label, min(f.seq)::int, count(*)::int,
-                   percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY (m.value - b.value)::float8)
-            FROM report_cohort c
-            JOIN follow_up f ON f.administration_id = c.administration_id
-            JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf)
-            JOIN visit_measure m ON m.visit_id = v.id
-            JOIN visit bv ON bv.patient_id = c.patient_id AND bv.visit_on = c.first_on AND bv.follow_up_id IS NULL
-            JOIN visit_measure b ON b.visit_id = bv.id AND b.key = m.key
-            GROUP BY GROUPING SETS (\(unescaped: g.groupBy))
-            """
+    /// index treatment's schedule, per measure: how many patients of each cell had each change.
+    static func measureQuery(asOf: LocalDate) -> PostgresQuery {
+        """
+        SELECT c.cell, m.key, f.label, min(f.seq)::int, (m.value - b.value)::float8, count(*)::int
+        FROM report_cohort c
+        JOIN follow_up f ON f.administration_id = c.administration_id
+        JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf)
+        JOIN visit_measure m ON m.visit_id = v.id
+        JOIN visit bv ON bv.patient_id = c.patient_id AND bv.visit_on = c.first_on AND bv.follow_up_id IS NULL
+        JOIN visit_measure b ON b.visit_id = bv.id AND b.key = m.key
+        GROUP BY c.cell, m.key, f.label, m.value - b.value
+        """
     }
 }

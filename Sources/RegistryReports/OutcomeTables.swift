@@ -26,7 +26,7 @@ struct OutcomeTables {
         var events = 0, serious = 0, late = 0
         var administrations = 0
         var notified: [Double] = [], collected: [Double] = []
-        var measures: [MeasureID: (count: Int, quartiles: [Double])] = [:]
+        var measures: [MeasureID: [Double: Int]] = [:]
 
         mutating func addSurvival(days: Int, status: Int, patients n: Int) {
             patients += n
@@ -110,9 +110,10 @@ struct OutcomeTables {
         }
         for row in data.measures {
             labelOrder[row.label] = min(labelOrder[row.label] ?? .max, row.sequence)
-            guard let g = index[key(row.dims)] else { continue }
-            acc[g].measures[MeasureID(key: row.key, label: row.label)] = (row.count, row.quartiles)
+            let m = MeasureID(key: row.key, label: row.label)
+            for g in cellGroups[row.cell]! { acc[g].measures[m, default: [:]][row.change, default: 0] += row.count }
         }
+        let measureSummaries = acc.map { a in a.measures.mapValues { Quantiles.summary(counted: $0.map { (value: $0.key, count: $0.value) })! } }
         let labelRank: (String, String) -> Bool = { (labelOrder[$0] ?? .max, $0) < (labelOrder[$1] ?? .max, $1) }
         let measureRank: (MeasureID, MeasureID) -> Bool = { a, b in
             let ia = MeasureDefinition.catalogue.firstIndex { $0.key == a.key } ?? .max
@@ -143,7 +144,7 @@ struct OutcomeTables {
             list.append(("ae.serious", a.serious))
             list.append(("ae.late", a.late))
             list.append(("ae.special", specialCategories.reduce(0) { $0 + (a.categories[$1.rawValue] ?? 0) }))
-            for m in a.measures.keys.sorted(by: measureRank) { list.append(("measure@\(m.key)@\(m.label)", a.measures[m]!.count)) }
+            for m in a.measures.keys.sorted(by: measureRank) { list.append(("measure@\(m.key)@\(m.label)", measureSummaries[g][m]!.count)) }
             for (path, value) in list {
                 cells[g][path] = values.count
                 paths[g].append(path)
@@ -234,9 +235,10 @@ struct OutcomeTables {
             }
             let measures = a.measures.keys.sorted(by: measureRank).map { m -> MeasureFigures in
                 let path = "measure@\(m.key)@\(m.label)"
-                let q = a.measures[m]!.quartiles
-                func value(_ i: Int) -> Figure { hidden(path) ? .suppressed : q.count == 3 ? .value(q[i], decimals: 3) : .notEstimable }
-                return MeasureFigures(measure: m.key, timePoint: m.label, count: count(path), median: value(1), lowerQuartile: value(0), upperQuartile: value(2))
+                let q = measureSummaries[g][m]!
+                func value(_ x: Double) -> Figure { hidden(path) ? .suppressed : .value(x, decimals: 3) }
+                return MeasureFigures(measure: m.key, timePoint: m.label, count: count(path), median: value(q.median),
+                                      lowerQuartile: value(q.lowerQuartile), upperQuartile: value(q.upperQuartile))
             }
             func fee(_ q: [Double]) -> FeeFigures {
                 if a.administrations == 0 || q.count != 3 { return FeeFigures(median: .notEstimable, lowerQuartile: .notEstimable, upperQuartile: .notEstimable) }

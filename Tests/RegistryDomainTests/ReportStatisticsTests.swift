@@ -70,6 +70,10 @@ struct ReportStatisticsTests {
         #expect(Quantiles.summary([7]) == QuantileSummary(count: 1, lowerQuartile: 7, median: 7, upperQuartile: 7))
         #expect(Quantiles.summary([]) == nil)
         #expect(Quantiles.quantile(sorted: [6, 8, 9, 12], 0.75) == 9.75)
+        // Counted values give what the expanded list gives: [-2, -2, -1, 0, 0, 0, 3].
+        #expect(Quantiles.summary(counted: [(0, 3), (-2, 2), (3, 1), (-1, 1)]) == Quantiles.summary([-2, -2, -1, 0, 0, 0, 3]))
+        #expect(Quantiles.summary(counted: [(0, 3), (-2, 2), (3, 1), (-1, 1)]) == QuantileSummary(count: 7, lowerQuartile: -1.5, median: 0, upperQuartile: 0))
+        #expect(Quantiles.summary(counted: [(5, 0)]) == nil)
     }
 
     @Test("primary suppression hides 1 to K−1, shows 0 and K")
