@@ -17,7 +17,7 @@ SELECT coalesce(max(version), 0) FROM schema_migrations;
 CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
 SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institution_id, x.year)::int AS cell
 FROM (
-    SELECT f.patient_id, f.administration_id, f.first_on, f.product_id, f.indication, f.institution_id,
+    SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
            extract(year FROM f.first_on)::int AS year,
            CASE s.kind WHEN 'death' THEN 'deceased' WHEN 'withdrawal' THEN 'withdrawn'
                        WHEN 'lost' THEN 'lost-to-follow-up' ELSE 'active' END AS status,
@@ -35,6 +35,8 @@ FROM (
                ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
     LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= :'as_of'::date
                GROUP BY patient_id) v ON v.patient_id = f.patient_id
+    LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.visit_on = f.first_on
+                       AND bv.follow_up_id IS NULL ORDER BY bv.id LIMIT 1) bl ON true
 ) x;
 ANALYZE report_cohort;
 
@@ -73,10 +75,9 @@ GROUP BY GROUPING SETS ((c.product_id, c.indication, c.institution_id, c.year), 
 
 SELECT c.cell, m.key, f.label, min(f.seq)::int, (m.value - b.value)::float8, count(*)::int
 FROM report_cohort c
+JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
 JOIN follow_up f ON f.administration_id = c.administration_id
 JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= :'as_of'::date
-JOIN visit_measure m ON m.visit_id = v.id
-JOIN visit bv ON bv.patient_id = c.patient_id AND bv.visit_on = c.first_on AND bv.follow_up_id IS NULL
-JOIN visit_measure b ON b.visit_id = bv.id AND b.key = m.key
+JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
 GROUP BY c.cell, m.key, f.label, m.value - b.value;
 COMMIT;

@@ -154,15 +154,16 @@ struct OutcomeData: Sendable {
         return data
     }
 
-    /// The cohort: each patient's index treatment, status on the as-of date (from the dated
-    /// status history) and survival time: days from the first dose to death, or to the last
-    /// contact (a dose, a visit, a withdrawal or being found again), where the patient is censored.
+    /// The cohort: each patient's index treatment and baseline visit (unscheduled, on the day of the
+    /// first dose), status on the as-of date (from the dated status history) and survival time:
+    /// days from the first dose to death, or to the last contact (a dose, a visit, a withdrawal or
+    /// being found again), where the patient is censored.
     static func cohort(asOf: LocalDate, filters: Filters) -> PostgresQuery {
         """
         CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
         SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institution_id, x.year)::int AS cell
         FROM (
-            SELECT f.patient_id, f.administration_id, f.first_on, f.product_id, f.indication, f.institution_id,
+            SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
                    extract(year FROM f.first_on)::int AS year,
                    CASE s.kind WHEN 'death' THEN 'deceased' WHEN 'withdrawal' THEN 'withdrawn'
                                WHEN 'lost' THEN 'lost-to-follow-up' ELSE 'active' END AS status,
@@ -180,6 +181,8 @@ struct OutcomeData: Sendable {
                        ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
             LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= \(asOf)
                        GROUP BY patient_id) v ON v.patient_id = f.patient_id
+            LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.visit_on = f.first_on
+                               AND bv.follow_up_id IS NULL ORDER BY bv.id LIMIT 1) bl ON true
             WHERE (\(filters.product)::bigint IS NULL OR f.product_id = \(filters.product))
               AND (\(filters.indication)::text IS NULL OR f.indication = \(filters.indication))
               AND (\(filters.institution)::bigint IS NULL OR f.institution_id = \(filters.institution))
@@ -264,11 +267,10 @@ struct OutcomeData: Sendable {
         """
         SELECT c.cell, m.key, f.label, min(f.seq)::int, (m.value - b.value)::float8, count(*)::int
         FROM report_cohort c
+        JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
         JOIN follow_up f ON f.administration_id = c.administration_id
         JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf)
-        JOIN visit_measure m ON m.visit_id = v.id
-        JOIN visit bv ON bv.patient_id = c.patient_id AND bv.visit_on = c.first_on AND bv.follow_up_id IS NULL
-        JOIN visit_measure b ON b.visit_id = bv.id AND b.key = m.key
+        JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
         GROUP BY c.cell, m.key, f.label, m.value - b.value
         """
     }

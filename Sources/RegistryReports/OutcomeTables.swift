@@ -26,7 +26,9 @@ struct OutcomeTables {
         var events = 0, serious = 0, late = 0
         var administrations = 0
         var notified: [Double] = [], collected: [Double] = []
-        var measures: [MeasureID: [Double: Int]] = [:]
+        /// Changes from baseline with how many had each, per measure and time point (by index
+        /// into `measureIDs`); values may repeat, as they come from several cells.
+        var measures: [Int: [(value: Double, count: Int)]] = [:]
 
         mutating func addSurvival(days: Int, status: Int, patients n: Int) {
             patients += n
@@ -72,13 +74,14 @@ struct OutcomeTables {
         }
         var index: [GroupKey: Int] = [:]
         for (i, k) in keys.enumerated() { index[k] = i }
-        var cellGroups: [Int: [Int]] = [:]
+        // Cells are numbered densely from 1 (dense_rank), so their groups sit in an array.
+        var cellGroups = [[Int]](repeating: [], count: (data.cells.keys.max() ?? 0) + 1)
         for (cell, dims) in data.cells { cellGroups[cell] = levels.map { index[key(dims, $0)]! } }
 
         var acc = [Accumulator](repeating: Accumulator(), count: keys.count)
         var productTimes: [Int: [Int: SurvivalCount]] = [:]
         for row in data.survival {
-            for g in cellGroups[row.cell]! { acc[g].addSurvival(days: row.days, status: row.status, patients: row.patients) }
+            for g in cellGroups[row.cell] { acc[g].addSurvival(days: row.days, status: row.status, patients: row.patients) }
             let product = data.cells[row.cell]!.product
             var c = productTimes[product, default: [:]][row.days] ?? SurvivalCount(time: row.days, events: 0, censored: 0)
             if row.status == 1 { c.events += row.patients } else { c.censored += row.patients }
@@ -87,14 +90,14 @@ struct OutcomeTables {
         var labelOrder: [String: Int] = [:]
         for row in data.followUps {
             labelOrder[row.label] = min(labelOrder[row.label] ?? .max, row.sequence)
-            for g in cellGroups[row.cell]! {
+            for g in cellGroups[row.cell] {
                 let old = acc[g].followUps[row.label] ?? (0, 0)
                 acc[g].followUps[row.label] = (old.expected + row.expected, old.completed + row.completed)
                 acc[g].overdue += row.overdue
             }
         }
         for row in data.adverseEvents {
-            for g in cellGroups[row.cell]! {
+            for g in cellGroups[row.cell] {
                 acc[g].events += row.events
                 acc[g].grades[row.grade - 1] += row.events
                 acc[g].categories[row.category, default: 0] += row.events
@@ -108,12 +111,27 @@ struct OutcomeTables {
             acc[g].notified = row.notified
             acc[g].collected = row.collected
         }
+        var measureIDs: [MeasureID] = []
+        var measureIndex: [MeasureID: Int] = [:]
+        var measureSequence: [Int] = []
         for row in data.measures {
-            labelOrder[row.label] = min(labelOrder[row.label] ?? .max, row.sequence)
-            let m = MeasureID(key: row.key, label: row.label)
-            for g in cellGroups[row.cell]! { acc[g].measures[m, default: [:]][row.change, default: 0] += row.count }
+            let id = MeasureID(key: row.key, label: row.label)
+            let m: Int
+            if let known = measureIndex[id] { m = known } else {
+                m = measureIDs.count
+                measureIDs.append(id)
+                measureIndex[id] = m
+                measureSequence.append(row.sequence)
+            }
+            measureSequence[m] = min(measureSequence[m], row.sequence)
+            for g in cellGroups[row.cell] { acc[g].measures[m, default: []].append((row.change, row.count)) }
         }
-        let measureSummaries = acc.map { a in a.measures.mapValues { Quantiles.summary(counted: $0.map { (value: $0.key, count: $0.value) })! } }
+        for (m, id) in measureIDs.enumerated() { labelOrder[id.label] = min(labelOrder[id.label] ?? .max, measureSequence[m]) }
+        let measureSummaries: [[MeasureID: QuantileSummary]] = acc.map { a in
+            var out: [MeasureID: QuantileSummary] = [:]
+            for (m, values) in a.measures { out[measureIDs[m]] = Quantiles.summary(counted: values)! }
+            return out
+        }
         let labelRank: (String, String) -> Bool = { (labelOrder[$0] ?? .max, $0) < (labelOrder[$1] ?? .max, $1) }
         let measureRank: (MeasureID, MeasureID) -> Bool = { a, b in
             let ia = MeasureDefinition.catalogue.firstIndex { $0.key == a.key } ?? .max
@@ -144,7 +162,7 @@ struct OutcomeTables {
             list.append(("ae.serious", a.serious))
             list.append(("ae.late", a.late))
             list.append(("ae.special", specialCategories.reduce(0) { $0 + (a.categories[$1.rawValue] ?? 0) }))
-            for m in a.measures.keys.sorted(by: measureRank) { list.append(("measure@\(m.key)@\(m.label)", measureSummaries[g][m]!.count)) }
+            for m in measureSummaries[g].keys.sorted(by: measureRank) { list.append(("measure@\(m.key)@\(m.label)", measureSummaries[g][m]!.count)) }
             for (path, value) in list {
                 cells[g][path] = values.count
                 paths[g].append(path)
@@ -233,7 +251,7 @@ struct OutcomeTables {
                 CategoryFigures(category: c, events: count("ae.category.\(c.rawValue)"),
                                 per100PersonYears: c == .other ? nil : rate("ae.category.\(c.rawValue)"))
             }
-            let measures = a.measures.keys.sorted(by: measureRank).map { m -> MeasureFigures in
+            let measures = measureSummaries[g].keys.sorted(by: measureRank).map { m -> MeasureFigures in
                 let path = "measure@\(m.key)@\(m.label)"
                 let q = measureSummaries[g][m]!
                 func value(_ x: Double) -> Figure { hidden(path) ? .suppressed : .value(x, decimals: 3) }
