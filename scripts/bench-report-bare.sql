@@ -42,8 +42,11 @@ ANALYZE report_cohort;
 
 SELECT cell, product_id, indication, institution_id, year FROM report_cohort GROUP BY 1, 2, 3, 4, 5;
 
-SELECT cell, days, (CASE status WHEN 'active' THEN 0 WHEN 'deceased' THEN 1 WHEN 'withdrawn' THEN 2 ELSE 3 END)::int2, count(*)::int
-FROM report_cohort GROUP BY 1, 2, 3;
+SELECT cell, status, array_agg(days), array_agg(n)
+FROM (SELECT cell, (CASE status WHEN 'active' THEN 0 WHEN 'deceased' THEN 1 WHEN 'withdrawn' THEN 2 ELSE 3 END)::int2 AS status,
+             days, count(*)::int AS n
+      FROM report_cohort GROUP BY 1, 2, 3) x
+GROUP BY 1, 2;
 
 SELECT c.cell, f.label, min(f.seq)::int,
        count(*) FILTER (WHERE x.st <> 'not-required'
@@ -73,11 +76,13 @@ FROM report_cohort c JOIN administration a ON a.patient_id = c.patient_id
 WHERE a.administered_on <= :'as_of'::date
 GROUP BY GROUPING SETS ((c.product_id, c.indication, c.institution_id, c.year), (c.product_id), (c.indication), (c.institution_id), (c.year), ());
 
-SELECT c.cell, m.key, f.label, min(f.seq)::int, (m.value - b.value)::float8, count(*)::int
-FROM report_cohort c
-JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
-JOIN follow_up f ON f.administration_id = c.administration_id
-JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= :'as_of'::date
-JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
-GROUP BY c.cell, m.key, f.label, m.value - b.value;
+SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)
+FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n
+      FROM report_cohort c
+      JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
+      JOIN follow_up f ON f.administration_id = c.administration_id
+      JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= :'as_of'::date
+      JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
+      GROUP BY c.cell, m.key, f.label, m.value - b.value) x
+GROUP BY 1, 2, 3;
 COMMIT;

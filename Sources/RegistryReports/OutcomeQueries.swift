@@ -131,8 +131,8 @@ struct OutcomeData: Sendable {
             """, logger: logger).decode((Int32, Int, String, Int, Int32).self) {
             data.cells[Int(cell)] = Cell(product: product, indication: indication, institution: institution, year: Int(year))
         }
-        for try await (cell, days, status, n) in try await c.query(survivalQuery, logger: logger).decode((Int32, Int32, Int16, Int32).self) {
-            data.survival.append(SurvivalRow(cell: Int(cell), days: Int(days), status: Int(status), patients: Int(n)))
+        for try await (cell, status, days, n) in try await c.query(survivalQuery, logger: logger).decode((Int32, Int16, [Int32], [Int32]).self) {
+            for i in days.indices { data.survival.append(SurvivalRow(cell: Int(cell), days: Int(days[i]), status: Int(status), patients: Int(n[i]))) }
         }
         for try await (cell, label, seq, expected, completed, overdue) in try await c.query(followUpQuery(asOf: asOf), logger: logger)
             .decode((Int32, String, Int32, Int32, Int32, Int32).self) {
@@ -147,9 +147,11 @@ struct OutcomeData: Sendable {
             data.fees.append(FeeRow(dims: Dims(product: product, indication: indication, institution: institution, year: year.map(Int.init)),
                                     administrations: Int(n), notified: notified, collected: collected))
         }
-        for try await (cell, key, label, seq, change, n) in try await c.query(measureQuery(asOf: asOf), logger: logger)
-            .decode((Int32, String, String, Int32, Double, Int32).self) {
-            data.measures.append(MeasureRow(cell: Int(cell), key: key, label: label, sequence: Int(seq), change: change, count: Int(n)))
+        for try await (cell, key, label, seq, changes, n) in try await c.query(measureQuery(asOf: asOf), logger: logger)
+            .decode((Int32, String, String, Int32, [Double], [Int32]).self) {
+            for i in changes.indices {
+                data.measures.append(MeasureRow(cell: Int(cell), key: key, label: label, sequence: Int(seq), change: changes[i], count: Int(n[i])))
+            }
         }
         return data
     }
@@ -190,9 +192,14 @@ struct OutcomeData: Sendable {
         """
     }
 
+    /// How many patients of each cell and status have each survival time, as two arrays per cell
+    /// and status (a row per time would be two hundred thousand rows to decode one by one).
     static let survivalQuery: PostgresQuery = """
-        SELECT cell, days, (CASE status WHEN 'active' THEN 0 WHEN 'deceased' THEN 1 WHEN 'withdrawn' THEN 2 ELSE 3 END)::int2, count(*)::int
-        FROM report_cohort GROUP BY 1, 2, 3
+        SELECT cell, status, array_agg(days), array_agg(n)
+        FROM (SELECT cell, (CASE status WHEN 'active' THEN 0 WHEN 'deceased' THEN 1 WHEN 'withdrawn' THEN 2 ELSE 3 END)::int2 AS status,
+                     days, count(*)::int AS n
+              FROM report_cohort GROUP BY 1, 2, 3) x
+        GROUP BY 1, 2
         """
 
     /// Completeness as CIBMTR counts it, on the state of each follow-up as of the as-of date
@@ -262,16 +269,19 @@ struct OutcomeData: Sendable {
     }
 
     /// Change from the baseline visit (on the day of the first dose) at each time point of the
-    /// index treatment's schedule, per measure: how many patients of each cell had each change.
+    /// index treatment's schedule, per measure: how many patients of each cell had each change, as
+    /// two arrays per cell, measure and time point.
     static func measureQuery(asOf: LocalDate) -> PostgresQuery {
         """
-        SELECT c.cell, m.key, f.label, min(f.seq)::int, (m.value - b.value)::float8, count(*)::int
-        FROM report_cohort c
-        JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
-        JOIN follow_up f ON f.administration_id = c.administration_id
-        JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf)
-        JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
-        GROUP BY c.cell, m.key, f.label, m.value - b.value
+        SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)
+        FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n
+              FROM report_cohort c
+              JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
+              JOIN follow_up f ON f.administration_id = c.administration_id
+              JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf)
+              JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
+              GROUP BY c.cell, m.key, f.label, m.value - b.value) x
+        GROUP BY 1, 2, 3
         """
     }
 }
