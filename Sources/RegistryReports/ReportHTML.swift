@@ -444,8 +444,9 @@ enum ReportHTML {
         @media print{
           body{font-size:10pt}
           header,main,footer{max-width:none;padding:0}
-          .card,figure.small{break-inside:avoid}
-          section{break-inside:avoid-page}
+          .card,figure,tr,.cards{break-inside:avoid}
+          h2,caption{break-after:avoid}
+          .multiples{grid-template-columns:repeat(4,1fr)}
           table{font-size:8pt}
           thead th{position:static}
           .scroll{overflow:visible}
