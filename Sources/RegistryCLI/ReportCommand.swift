@@ -11,20 +11,9 @@ struct ReportCommand: AsyncParsableCommand {
 
     struct Outcomes: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Outcome report: survival, safety, completeness, outcome measures, fees.", discussion: """
-            For the total and each group of --by (their cross, each dimension alone, and the total):
-            patients, administrations, person-years; follow-up completeness (CIBMTR) overall and by
-            time point, overdue now, lost, withdrawn; deaths and Kaplan–Meier overall survival at 1,
-            2 and 5 years with 95 % log-log intervals; adverse events by grade and category, serious,
-            late expedited reports, incidence of the delayed events of special interest; change from
-            baseline of outcome measures; fees notified and collected (median and IQR, KRW).
+            For the total and each group of --by (their cross, each dimension alone, and the total): patients, administrations, person-years; follow-up completeness (CIBMTR) overall and by time point, overdue now, lost, withdrawn; deaths and Kaplan–Meier overall survival at 1, 2 and 5 years with 95 % log-log intervals; adverse events by grade and category, serious, late expedited reports, incidence of the delayed events of special interest; change from baseline of outcome measures; fees notified and collected (median and IQR, KRW).
 
-            Patients are counted in the group of their first administration on or before --as-of.
-            Counts from 1 to K-1 (--min-cell, default 11) are suppressed, with complementary
-            suppression so that none can be recomputed from totals, and so is every figure derived
-            from them. --role regulator shows what the regulators' API serves (K never below 5);
-            only the admin role may add --no-suppression, which the audit trail records. The same
-            data and parameters give a byte-identical JSON report; its checksum is in every format.
-            The report goes to stdout unless --out is given (the summary then goes to stderr).
+            Patients are counted in the group of their first administration on or before --as-of. Counts from 1 to K-1 (--min-cell, default 11) are suppressed, with complementary suppression so that none can be recomputed from totals, and so is every figure derived from them. --role regulator shows what the regulators' API serves (K never below 5); only the admin role may add --no-suppression, which the audit trail records. The same data and parameters give a byte-identical JSON report; its checksum is in every format. The report goes to stdout unless --out is given (the summary then goes to stderr).
 
             Example:
               registry report outcomes --purpose "MFDS quarterly safety review" --as-of 2026-09-30 --by product,year --format html --out outcomes.html

@@ -143,6 +143,7 @@ public struct GroupFigures: Equatable, Sendable {
 
 /// A Kaplan–Meier curve sampled monthly, for the charts; it stops where fewer than K remain at risk.
 public struct SurvivalCurve: Equatable, Sendable {
+    /// The curve and its 95 % band at a number of days from the first dose.
     public struct Point: Equatable, Sendable {
         public var days: Int
         public var survival: Double

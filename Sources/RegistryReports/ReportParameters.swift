@@ -26,6 +26,7 @@ public enum ReportRole: String, Sendable, CaseIterable {
 public enum ReportDimension: String, Sendable, CaseIterable, Comparable {
     case product, indication, institution, year
 
+    /// In the order product, indication, institution, year.
     public static func < (a: ReportDimension, b: ReportDimension) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }

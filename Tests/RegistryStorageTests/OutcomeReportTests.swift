@@ -109,10 +109,6 @@ struct SmallRegistry {
     }
 }
 
-extension Figure {
-    static func v(_ x: Double, _ d: Int) -> Figure { .value(x, decimals: d) }
-}
-
 /// A figure equal to a value at its printed precision.
 func close(_ f: Figure, _ x: Double, sourceLocation: SourceLocation = #_sourceLocation) {
     guard case .value(let v, let d) = f else { Issue.record("expected \(x), got \(f)", sourceLocation: sourceLocation); return }
