@@ -67,6 +67,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Regulators' outcome reports: set-based aggregates, survival, suppression, JSON/CSV/HTML;
+        // the command line and the HTTP API call it with the caller's role.
+        .target(
+            name: "RegistryReports",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The HTTP API: Hummingbird routes over the store, scoped tokens, problem documents,
         // idempotent POSTs, metrics; every request's transaction under row-level security.
         .target(
@@ -88,7 +98,7 @@ let package = Package(
         .target(
             name: "RegistryCLI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryAPI",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "RegistryStorageTests",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryCLI",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryCLI",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),

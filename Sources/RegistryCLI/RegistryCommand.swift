@@ -1,4 +1,5 @@
 import ArgumentParser
+import RegistryDomain
 
 /// `registry`: the long-term follow-up registry for advanced regenerative medicine.
 public struct RegistryCommand: AsyncParsableCommand {
@@ -13,12 +14,13 @@ public struct RegistryCommand: AsyncParsableCommand {
             Example:
               registry institution add --code ARM-001 --name "Example University Hospital" --designation D-2025-001 --designated-on 2025-02-21
             """,
+        version: RegistryVersion.software,
         subcommands: [
             InstitutionCommand.self, ProductCommand.self, PlanCommand.self, PatientCommand.self,
             AdministerCommand.self, AdministrationCommand.self, TraceCommand.self, FollowUpsCommand.self, FollowUpCommand.self,
             VisitCommand.self, AdverseEventCommand.self, ConfigCommand.self,
-            AuditCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokenCommand.self, DemoCommand.self, MigrateCommand.self,
-            DatabaseCommand.self,
+            AuditCommand.self, ReportCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokenCommand.self, DemoCommand.self,
+            MigrateCommand.self, DatabaseCommand.self,
         ]
     )
 

@@ -126,7 +126,7 @@ struct CommandLineTests {
                         ["patient", "death"], ["patient", "withdraw"], ["patient", "lost"], ["patient", "found"], ["patient", "transfer"],
                         ["administration", "correct"], ["config", "list"], ["config", "set"],
                         ["jobs", "run"], ["jobs", "history"], ["jobs", "show"], ["jobs", "proposal", "list"], ["jobs", "proposal", "confirm"],
-                        ["jobs", "proposal", "reject"], ["worker"], ["serve"], ["token", "issue"], ["token", "list"], ["token", "revoke"]] {
+                        ["jobs", "proposal", "reject"], ["worker"], ["serve"], ["token", "issue"], ["token", "list"], ["token", "revoke"], ["report", "outcomes"]] {
             let help = try cli.run(command + ["--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("Example"), "\(command.joined(separator: " ")) --help has no example")

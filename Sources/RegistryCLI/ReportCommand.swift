@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import RegistryDomain
+import RegistryReports
+import RegistryStorage
+
+struct ReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report", abstract: "Aggregate reports for regulators; every pull is recorded with who, purpose and parameters.",
+        subcommands: [Outcomes.self])
+
+    struct Outcomes: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Outcome report: survival, safety, completeness, outcome measures, fees.", discussion: """
+            For the total and each group of --by (their cross, each dimension alone, and the total): patients, administrations, person-years; follow-up completeness (CIBMTR) overall and by time point, overdue now, lost, withdrawn; deaths and Kaplan–Meier overall survival at 1, 2 and 5 years with 95 % log-log intervals; adverse events by grade and category, serious, late expedited reports, incidence of the delayed events of special interest; change from baseline of outcome measures; fees notified and collected (median and IQR, KRW).
+
+            Patients are counted in the group of their first administration on or before --as-of. Counts from 1 to K-1 (--min-cell, default 11) are suppressed, with complementary suppression so that none can be recomputed from totals, and so is every figure derived from them. --role regulator shows what the regulators' API serves (K never below 5); only the admin role may add --no-suppression, which the audit trail records. The same data and parameters give a byte-identical JSON report; its checksum is in every format. The report goes to stdout unless --out is given (the summary then goes to stderr).
+
+            Example:
+              registry report outcomes --purpose "MFDS quarterly safety review" --as-of 2026-09-30 --by product,year --format html --out outcomes.html
+              registry report outcomes --purpose "committee question 2026-14" --product CART-19 --by institution --format csv
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Why the report is pulled; recorded in the audit trail (required).") var purpose: String
+        @Option(name: .customLong("as-of"), help: "The data cut, YYYY-MM-DD (default: today in Seoul).") var asOf: String?
+        @Option(help: "Only patients first treated with this product (code).") var product: String?
+        @Option(help: "Only patients first treated for this indication (ICD-10).") var indication: String?
+        @Option(help: "Only patients first treated at this institution (code).") var institution: String?
+        @Option(help: "Break down by any of product,indication,institution,year (comma-separated).") var by: String?
+        @Option(name: .customLong("min-cell"), help: "K: counts from 1 to K-1 are suppressed (admin 2-1000, regulator 5-1000).") var minCell: Int = ReportParameters.defaultMinimumCell
+        @Option(help: "Whose view: admin (default, the command line) or regulator.") var role: String = ReportRole.admin.rawValue
+        @Flag(name: .customLong("no-suppression"), help: "Admin only: show small cells. Recorded in the audit trail; not for publication.") var noSuppression = false
+        @Option(help: "json, csv or html.") var format: String
+        @Option(help: "Write to this file (created or replaced, mode 0600) instead of stdout.") var out: String?
+
+        struct Pulled: Encodable {
+            var pull: Int
+            var out: String
+            var format: String
+            var checksum: String
+            var groups: Int
+            var patients: String
+            var suppressedCells: Int
+        }
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                guard ["json", "csv", "html"].contains(format) else {
+                    throw RegistryError.invalid("format", "'\(format)' is not a report format; allowed: json, csv, html")
+                }
+                let role = try ReportRole.parse(role)
+                let parameters = ReportParameters(
+                    purpose: purpose, asOf: try asOf.map { t throws(RegistryError) in try Rules.date(t, field: "as-of") } ?? ctx.today,
+                    product: product, indication: indication, institution: institution,
+                    by: try by.map { t throws(RegistryError) in try ReportDimension.parseList(t) } ?? [],
+                    minimumCell: minCell, suppression: !noSuppression)
+                let report = try await OutcomeReport.build(database: ctx.database, parameters: parameters, actor: ctx.actor, role: role, today: ctx.today)
+                let data: Data
+                switch format {
+                case "json": data = report.json()
+                case "csv": data = report.csv()
+                default: data = report.html()
+                }
+                if let out {
+                    guard FileManager.default.createFile(atPath: out, contents: data, attributes: [.posixPermissions: 0o600]) else {
+                        throw RegistryError.invalid("out", "cannot write to \(out)")
+                    }
+                } else {
+                    FileHandle.standardOutput.write(data)
+                }
+                let c = report.content
+                let summary = Pulled(pull: report.pullID, out: out ?? "-", format: format, checksum: "sha256:\(report.checksum)",
+                                     groups: c.groups.count, patients: c.total.patients.text,
+                                     suppressedCells: c.primarySuppressed + c.complementarySuppressed)
+                let line = "outcome report as of \(c.parameters.asOf) (\(c.total.patients.text) patients, \(c.groups.count) groups, "
+                    + "\(summary.suppressedCells) cells suppressed) written as \(format) to \(out ?? "stdout"); pull \(report.pullID) recorded, checksum sha256:\(report.checksum)"
+                if out == nil {
+                    Output.printError(global.json ? String(decoding: try Output.encoder().encode(summary), as: UTF8.self) : line)
+                } else {
+                    try ctx.emit(summary) { line }
+                }
+            }
+        }
+    }
+}

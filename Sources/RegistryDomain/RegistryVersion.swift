@@ -1,0 +1,6 @@
+/// The registry software's version, printed by `registry --version` and carried by every report
+/// together with the schema version of the database it read.
+public enum RegistryVersion {
+    /// Semantic version of this build of the registry.
+    public static let software = "0.5.0"
+}

@@ -1,0 +1,287 @@
+import Foundation
+import Logging
+import PostgresNIO
+import RegistryDomain
+
+/// The SQL an outcome report is built from, and the compact rows it returns. Everything runs in
+/// one REPEATABLE READ transaction, so every figure comes from the same snapshot.
+///
+/// Patients are grouped by a "cell", one per combination of product, indication, institution and
+/// year of their index treatment (first administration on or before the as-of date); additive
+/// counts come back per cell and are summed into the requested groups in Swift. Changes from
+/// baseline come back as counts of each value per cell (a few per cell: scores are whole numbers,
+/// indices have two or three decimals) and their quartiles are computed in Swift: `percentile_cont`
+/// over the GROUPING SETS would sort the two million or so change rows once per set. Fees, a few
+/// hundred thousand rows, take `percentile_cont` over GROUPING SETS of the requested dimensions.
+/// Keep in step with scripts/bench-report-bare.sql, the benchmark's bare-SQL baseline.
+struct OutcomeData: Sendable {
+    struct Cell: Sendable {
+        var product: Int
+        var indication: String
+        var institution: Int
+        var year: Int
+    }
+    /// Patients of a cell with the same survival time and status.
+    struct SurvivalRow: Sendable {
+        var cell: Int
+        var days: Int
+        /// 0 active, 1 deceased, 2 withdrawn, 3 lost to follow-up (as of the as-of date).
+        var status: Int
+        var patients: Int
+    }
+    struct FollowUpRow: Sendable {
+        var cell: Int
+        var label: String
+        var sequence: Int
+        var expected: Int
+        var completed: Int
+        var overdue: Int
+    }
+    struct AdverseEventRow: Sendable {
+        var cell: Int
+        var grade: Int
+        var category: String
+        var serious: Bool
+        var late: Bool
+        var events: Int
+    }
+    /// Dimension values of a GROUPING SETS row (nil: rolled up).
+    struct Dims: Sendable, Hashable {
+        var product: Int?
+        var indication: String?
+        var institution: Int?
+        var year: Int?
+    }
+    struct FeeRow: Sendable {
+        var dims: Dims
+        var administrations: Int
+        var notified: [Double]
+        var collected: [Double]
+    }
+    /// How many patients of a cell had a given change of a measure at a time point.
+    struct MeasureRow: Sendable {
+        var cell: Int
+        var key: String
+        var label: String
+        var sequence: Int
+        var change: Double
+        var count: Int
+    }
+
+    var cells: [Int: Cell] = [:]
+    var survival: [SurvivalRow] = []
+    var followUps: [FollowUpRow] = []
+    var adverseEvents: [AdverseEventRow] = []
+    var fees: [FeeRow] = []
+    var measures: [MeasureRow] = []
+    var productCodes: [Int: String] = [:]
+    var institutionCodes: [Int: String] = [:]
+    var schemaVersion = 0
+
+    /// Filters as ids, resolved from the codes in the parameters.
+    struct Filters: Sendable {
+        var product: Int?
+        var indication: String?
+        var institution: Int?
+    }
+
+    /// Reads everything in one snapshot on one connection.
+    static func load(_ c: PostgresConnection, parameters p: ReportParameters, logger: Logger) async throws -> OutcomeData {
+        try await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ", logger: logger)
+        do {
+            let data = try await read(c, parameters: p, logger: logger)
+            try await c.query("COMMIT", logger: logger)
+            return data
+        } catch {
+            _ = try? await c.query("ROLLBACK", logger: logger)
+            throw error
+        }
+    }
+
+    private static func read(_ c: PostgresConnection, parameters p: ReportParameters, logger: Logger) async throws -> OutcomeData {
+        var data = OutcomeData()
+        // Sorts and hashes stay in memory. Every query reads whole tables, and the planner, misjudging
+        // the baseline join (two correlated columns), would pick nested loops over millions of
+        // rows. The same settings are in the bare-SQL baseline.
+        try await c.query("SET LOCAL work_mem = '128MB'", logger: logger)
+        try await c.query("SET LOCAL enable_nestloop = off", logger: logger)
+        for try await (id, code) in try await c.query("SELECT id, code FROM product", logger: logger).decode((Int, String).self) { data.productCodes[id] = code }
+        for try await (id, code) in try await c.query("SELECT id, code FROM institution", logger: logger).decode((Int, String).self) { data.institutionCodes[id] = code }
+        data.schemaVersion = try await c.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
+            .decode(Int32.self).first(where: { _ in true }).map(Int.init) ?? 0
+        let filters = Filters(
+            product: try p.product.map { code throws -> Int in
+                guard let id = data.productCodes.first(where: { $0.value == code })?.key else {
+                    throw RegistryError.notFound("product", "no product has code \(code)", hint: "list them with: registry product list")
+                }
+                return id
+            },
+            indication: p.indication,
+            institution: try p.institution.map { code throws -> Int in
+                guard let id = data.institutionCodes.first(where: { $0.value == code })?.key else {
+                    throw RegistryError.notFound("institution", "no institution has code \(code)", hint: "list them with: registry institution list")
+                }
+                return id
+            })
+        let asOf = p.asOf
+        try await c.query(cohort(asOf: asOf, filters: filters), logger: logger)
+        try await c.query("ANALYZE report_cohort", logger: logger)
+        for try await (cell, product, indication, institution, year) in try await c.query("""
+            SELECT cell, product_id, indication, institution_id, year FROM report_cohort GROUP BY 1, 2, 3, 4, 5
+            """, logger: logger).decode((Int32, Int, String, Int, Int32).self) {
+            data.cells[Int(cell)] = Cell(product: product, indication: indication, institution: institution, year: Int(year))
+        }
+        for try await (cell, status, days, n) in try await c.query(survivalQuery, logger: logger).decode((Int32, Int16, [Int32], [Int32]).self) {
+            for i in days.indices { data.survival.append(SurvivalRow(cell: Int(cell), days: Int(days[i]), status: Int(status), patients: Int(n[i]))) }
+        }
+        for try await (cell, label, seq, expected, completed, overdue) in try await c.query(followUpQuery(asOf: asOf), logger: logger)
+            .decode((Int32, String, Int32, Int32, Int32, Int32).self) {
+            data.followUps.append(FollowUpRow(cell: Int(cell), label: label, sequence: Int(seq), expected: Int(expected), completed: Int(completed), overdue: Int(overdue)))
+        }
+        for try await (cell, grade, category, serious, late, n) in try await c.query(adverseEventQuery(asOf: asOf), logger: logger)
+            .decode((Int32, Int16, String, Bool, Bool, Int32).self) {
+            data.adverseEvents.append(AdverseEventRow(cell: Int(cell), grade: Int(grade), category: category, serious: serious, late: late, events: Int(n)))
+        }
+        for try await (product, indication, institution, year, n, notified, collected) in try await c.query(feeQuery(asOf: asOf, by: p.by), logger: logger)
+            .decode((Int?, String?, Int?, Int32?, Int32, [Double], [Double]).self) {
+            data.fees.append(FeeRow(dims: Dims(product: product, indication: indication, institution: institution, year: year.map(Int.init)),
+                                    administrations: Int(n), notified: notified, collected: collected))
+        }
+        for try await (cell, key, label, seq, changes, n) in try await c.query(measureQuery(asOf: asOf), logger: logger)
+            .decode((Int32, String, String, Int32, [Double], [Int32]).self) {
+            for i in changes.indices {
+                data.measures.append(MeasureRow(cell: Int(cell), key: key, label: label, sequence: Int(seq), change: changes[i], count: Int(n[i])))
+            }
+        }
+        return data
+    }
+
+    /// The cohort: each patient's index treatment and baseline visit (unscheduled, on the day of the
+    /// first dose), status on the as-of date (from the dated status history) and survival time:
+    /// days from the first dose to death, or to the last contact (a dose, a visit, a withdrawal or
+    /// being found again), where the patient is censored.
+    static func cohort(asOf: LocalDate, filters: Filters) -> PostgresQuery {
+        """
+        CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
+        SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institution_id, x.year)::int AS cell
+        FROM (
+            SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
+                   extract(year FROM f.first_on)::int AS year,
+                   CASE s.kind WHEN 'death' THEN 'deceased' WHEN 'withdrawal' THEN 'withdrawn'
+                               WHEN 'lost' THEN 'lost-to-follow-up' ELSE 'active' END AS status,
+                   CASE WHEN s.kind = 'death' THEN s.effective_on
+                        ELSE greatest(f.last_dose, v.last_visit, CASE WHEN s.kind IN ('withdrawal', 'found') THEN s.effective_on END)
+                   END - f.first_on AS days
+            FROM (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.id AS administration_id, a.administered_on AS first_on,
+                         max(a.administered_on) OVER (PARTITION BY a.patient_id) AS last_dose,
+                         pl.product_id, pl.indication, a.institution_id
+                  FROM administration a JOIN treatment_plan pl ON pl.id = a.plan_id
+                  WHERE a.administered_on <= \(asOf)
+                  ORDER BY a.patient_id, a.administered_on, a.id) f
+            LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
+                       WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= \(asOf)
+                       ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
+            LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= \(asOf)
+                       GROUP BY patient_id) v ON v.patient_id = f.patient_id
+            LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.visit_on = f.first_on
+                               AND bv.follow_up_id IS NULL ORDER BY bv.id LIMIT 1) bl ON true
+            WHERE (\(filters.product)::bigint IS NULL OR f.product_id = \(filters.product))
+              AND (\(filters.indication)::text IS NULL OR f.indication = \(filters.indication))
+              AND (\(filters.institution)::bigint IS NULL OR f.institution_id = \(filters.institution))
+        ) x
+        """
+    }
+
+    /// How many patients of each cell and status have each survival time, as two arrays per cell
+    /// and status (a row per time would be two hundred thousand rows to decode one by one).
+    static let survivalQuery: PostgresQuery = """
+        SELECT cell, status, array_agg(days), array_agg(n)
+        FROM (SELECT cell, (CASE status WHEN 'active' THEN 0 WHEN 'deceased' THEN 1 WHEN 'withdrawn' THEN 2 ELSE 3 END)::int2 AS status,
+                     days, count(*)::int AS n
+              FROM report_cohort GROUP BY 1, 2, 3) x
+        GROUP BY 1, 2
+        """
+
+    /// Completeness as CIBMTR counts it, on the state of each follow-up as of the as-of date
+    /// (completed, missed or made not required later means still scheduled then): expected are
+    /// the follow-ups still required whose window has closed, or that were completed or closed as
+    /// not done; overdue is `follow_up_overdue()`, the registry's one definition.
+    static func followUpQuery(asOf: LocalDate) -> PostgresQuery {
+        """
+        SELECT c.cell, f.label, min(f.seq)::int,
+               count(*) FILTER (WHERE x.st <> 'not-required'
+                                  AND (x.st = 'completed' OR f.window_end < \(asOf) OR (x.st = 'not-done' AND f.window_start <= \(asOf))))::int,
+               count(*) FILTER (WHERE x.st = 'completed')::int,
+               count(*) FILTER (WHERE follow_up_overdue(f.window_end, x.st, c.status, \(asOf)))::int
+        FROM report_cohort c
+        JOIN follow_up f ON f.patient_id = c.patient_id
+        LEFT JOIN patient_status_change s ON s.id = f.suspended_by
+        CROSS JOIN LATERAL (SELECT CASE WHEN f.status = 'completed' AND f.completed_on > \(asOf) THEN 'scheduled'
+                                        WHEN f.status = 'missed' AND f.missed_on > \(asOf) THEN 'scheduled'
+                                        WHEN f.status = 'not-required' AND s.effective_on > \(asOf) THEN 'scheduled'
+                                        ELSE f.status END AS st) x
+        GROUP BY c.cell, f.label
+        """
+    }
+
+    /// Adverse events the site knew of by the as-of date; late: a serious event's expedited report
+    /// not submitted by its due date (the nightly job's definition).
+    static func adverseEventQuery(asOf: LocalDate) -> PostgresQuery {
+        """
+        SELECT c.cell, e.grade, e.category, e.serious,
+               (e.serious AND e.report_due_on < \(asOf) AND (e.report_submitted_on IS NULL OR e.report_submitted_on > e.report_due_on)) AS late,
+               count(*)::int
+        FROM report_cohort c JOIN adverse_event e ON e.patient_id = c.patient_id
+        WHERE e.aware_on <= \(asOf)
+        GROUP BY 1, 2, 3, 4, 5
+        """
+    }
+
+    /// The columns and GROUPING SETS for the requested breakdown: the cross of `by`, each
+    /// dimension alone (when there are two or more), and the total.
+    static func groupingSets(_ by: [ReportDimension]) -> (select: String, groupBy: String) {
+        func column(_ d: ReportDimension) -> String {
+            switch d {
+            case .product: return "c.product_id"
+            case .indication: return "c.indication"
+            case .institution: return "c.institution_id"
+            case .year: return "c.year"
+            }
+        }
+        let nulls: [ReportDimension: String] = [.product: "NULL::bigint", .indication: "NULL::text", .institution: "NULL::bigint", .year: "NULL::int"]
+        let select = ReportDimension.allCases.map { by.contains($0) ? column($0) : nulls[$0]! }.joined(separator: ", ")
+        var sets = [by]
+        if by.count > 1 { sets += by.map { [$0] } }
+        if !by.isEmpty { sets.append([]) }
+        return (select, sets.map { "(" + $0.map(column).joined(separator: ", ") + ")" }.joined(separator: ", "))
+    }
+
+    static func feeQuery(asOf: LocalDate, by: [ReportDimension]) -> PostgresQuery {
+        let g = groupingSets(by)
+        return """
+            SELECT \(unescaped: g.select), count(*)::int,
+                   percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_notified_krw),
+                   percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_collected_krw)
+            FROM report_cohort c JOIN administration a ON a.patient_id = c.patient_id
+            WHERE a.administered_on <= \(asOf)
+            GROUP BY GROUPING SETS (\(unescaped: g.groupBy))
+            """
+    }
+
+    /// Change from the baseline visit (on the day of the first dose) at each time point of the
+    /// index treatment's schedule, per measure: how many patients of each cell had each change, as
+    /// two arrays per cell, measure and time point.
+    static func measureQuery(asOf: LocalDate) -> PostgresQuery {
+        """
+        SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)
+        FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n
+              FROM report_cohort c
+              JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
+              JOIN follow_up f ON f.administration_id = c.administration_id
+              JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf)
+              JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
+              GROUP BY c.cell, m.key, f.label, m.value - b.value) x
+        GROUP BY 1, 2, 3
+        """
+    }
+}

@@ -1,0 +1,83 @@
+import Crypto
+import Foundation
+import PostgresNIO
+import RegistryDomain
+import RegistryStorage
+
+/// The regulators' outcome report: aggregates by product, indication, institution and year, with
+/// survival, safety, completeness, outcome measures and fees, small cells suppressed. Every pull
+/// is recorded in `report_pull` (and so in the audit trail) with who, role, purpose, parameters
+/// and the checksum of what was handed out.
+public enum OutcomeReport {
+    /// Builds the report, records the pull, and returns it. Refuses parameters the role may not
+    /// ask for (K below the floor, suppression off for a regulator) before reading anything.
+    public static func build(database: Database, parameters: ReportParameters, actor: String, role: ReportRole,
+                             today: LocalDate = LocalDate.todayInSeoul()) async throws -> ReportResult {
+        let p = try parameters.validated(role: role, today: today)
+        let data = try await database.read { c in try await OutcomeData.load(c, parameters: p, logger: database.logger) }
+        let content = OutcomeTables.content(data, parameters: p)
+        let result = ReportResult(content: content)
+        result.pullID = try await record(result, database: database, actor: actor, role: role)
+        return result
+    }
+
+    /// Records the pull in an audited transaction: the actor is who pulled it, the reason its purpose.
+    static func record(_ r: ReportResult, database: Database, actor: String, role: ReportRole) async throws -> Int {
+        let p = r.content.parameters
+        let parameters = String(decoding: ReportJSON.parameters(p).serialized(), as: UTF8.self)
+        return try await database.transaction(actor: actor, reason: "outcome report: \(p.purpose)") { c in
+            let rows = try await c.query("""
+                INSERT INTO report_pull (report, pulled_by, role, purpose, parameters, as_of, min_cell, suppression, registry_version, content_sha256)
+                VALUES ('outcomes', \(actor), \(role.rawValue), \(p.purpose), \(parameters)::jsonb, \(p.asOf), \(p.minimumCell),
+                        \(p.suppression), \(r.content.registryVersion), \(r.checksum))
+                RETURNING id
+                """, logger: database.logger)
+            return try await rows.decode(Int.self).first(where: { _ in true })!
+        }
+    }
+}
+
+/// A built report and its renderings. The JSON is canonical (sorted keys, fixed decimals, no
+/// time stamp but the as-of date) and its SHA-256, over the document without the checksum
+/// field, is the report's checksum, carried by every format.
+public final class ReportResult: @unchecked Sendable {
+    /// The figures.
+    public let content: OutcomeReportContent
+    /// Hex SHA-256 of the canonical JSON without its `checksum` member.
+    public let checksum: String
+    /// The `report_pull` row recording this pull.
+    public internal(set) var pullID = 0
+    /// The canonical JSON without the checksum member.
+    private let body: Data
+
+    init(content: OutcomeReportContent) {
+        self.content = content
+        body = CanonicalJSON.object(ReportJSON.document(content)).serialized()
+        checksum = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The canonical JSON, with `"checksum": "sha256:…"`. Serialised once: the member is spliced
+    /// in where sorted keys put it, between `as_of` and `definitions` (a test checks this equals
+    /// serialising the whole document).
+    public func json() -> Data {
+        let next = Data("\n  \"definitions\": ".utf8)
+        guard let at = body.range(of: next) else { preconditionFailure("the report document always has definitions") }
+        var out = Data(body[..<at.lowerBound])
+        out.append(Data("\n  \"checksum\": \"sha256:\(checksum)\",".utf8))
+        out.append(body[at.lowerBound...])
+        return out
+    }
+
+    /// The whole document serialised at once, for the test of `json()`.
+    func serializedWithChecksum() -> Data {
+        var document = ReportJSON.document(content)
+        document["checksum"] = .string("sha256:\(checksum)")
+        return CanonicalJSON.object(document).serialized()
+    }
+
+    /// Long-format CSV: one row per group, measure and time point.
+    public func csv() -> Data { Data(ReportCSV.render(content, checksum: checksum).utf8) }
+
+    /// One self-contained HTML page with inline SVG charts.
+    public func html() -> Data { Data(ReportHTML.render(content, checksum: checksum).utf8) }
+}

@@ -1,0 +1,457 @@
+import Foundation
+import RegistryDomain
+
+/// The report as one self-contained HTML page: headline figures, charts as inline SVG (survival
+/// by product with confidence bands, completeness by time point, adverse events by grade and
+/// category), and tables. No scripts, fonts or images are fetched; it reads on a phone, a laptop
+/// and on paper, and every chart has a title and a text alternative.
+enum ReportHTML {
+    static func render(_ r: OutcomeReportContent, checksum: String) -> String {
+        let p = r.parameters
+        let t = r.total
+        var filters = [p.product.map { "product \($0)" }, p.indication.map { "indication \($0)" }, p.institution.map { "institution \($0)" }].compactMap { $0 }
+        if filters.isEmpty { filters = ["all products, indications and institutions"] }
+        var html = """
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>Outcome report as of \(p.asOf)</title>
+            <style>\(css)</style>
+            </head>
+            <body>
+            <header>
+            <p class="kicker">Long-term follow-up registry · Advanced Regenerative Bio Act</p>
+            <h1>Outcomes of advanced regenerative medicine</h1>
+            <p class="meta">Data as of <strong>\(p.asOf)</strong> · \(esc(filters.joined(separator: ", ")))\(p.by.isEmpty ? "" : " · by \(esc(p.by.map(\.rawValue).joined(separator: ", ")))")</p>
+            <p class="meta">\(p.suppression ? "Counts from 1 to \(p.minimumCell - 1) and figures that would reveal them are suppressed (<span class=\"s\">supp.</span>)." : "<strong class=\"warn\">Small-cell suppression is OFF (administrator pull, audited). Not for publication.</strong>")</p>
+            </header>
+            <main>
+            <section aria-labelledby="h-headline">
+            <h2 id="h-headline">Headline figures</h2>
+            <div class="cards">
+            \(card("Patients treated", count(t.patients)))
+            \(card("Administrations", count(t.administrations)))
+            \(card("Person-years of follow-up", number(t.personYears)))
+            \(card("Follow-up completeness", percent(t.completeness), note: "CIBMTR target ≥ 90 %"))
+            \(card("Follow-ups overdue now", count(t.overdueNow)))
+            \(card("Deaths", count(t.deaths)))
+            \(card("Overall survival at 1 year", survival(t.survival.first { $0.years == 1 })))
+            \(card("Serious adverse events", count(t.serious)))
+            \(card("Delayed events of special interest", number(t.specialInterestPer100PersonYears), note: "per 100 person-years"))
+            \(card("Expedited reports late", count(t.expeditedReportsLate)))
+            </div>
+            </section>
+            <section aria-labelledby="h-survival">
+            <h2 id="h-survival">Overall survival by product</h2>
+            <p class="note">Kaplan–Meier from the first dose with 95 % confidence bands (log-log); each curve stops where fewer than \(p.suppression ? p.minimumCell : 1) patients remain at risk.</p>
+            <div class="multiples">
+            \(r.curves.isEmpty ? "<p>No product has enough patients for a curve.</p>" : r.curves.enumerated().map { survivalChart($1, id: $0) }.joined(separator: "\n"))
+            </div>
+            </section>
+            <section aria-labelledby="h-completeness">
+            <h2 id="h-completeness">Follow-up completeness by time point</h2>
+            \(completenessChart(t.timePoints))
+            \(completenessTable(t.timePoints))
+            </section>
+            <section aria-labelledby="h-ae">
+            <h2 id="h-ae">Adverse events</h2>
+            <div class="pair">
+            \(barChart(id: "ae-grade", title: "Adverse events by CTCAE grade", items: t.byGrade.enumerated().map { ("Grade \($0.offset + 1)", $0.element) }, color: "#b4462c"))
+            \(barChart(id: "ae-category", title: "Adverse events by category", items: t.byCategory.map { (name($0.category), $0.events) }, color: "#6b4c9a"))
+            </div>
+            \(aeTable(t))
+            </section>
+            <section aria-labelledby="h-measures">
+            <h2 id="h-measures">Outcome measures: change from baseline</h2>
+            \(measureTable(t.measures))
+            </section>
+            """
+        let levels = OutcomeTables.levels(p.by).filter { !$0.isEmpty }
+        for level in levels {
+            let rows = r.groups.filter { $0.key.dimensions == level.sorted() }
+            let title = "By " + level.map(\.rawValue).joined(separator: " × ")
+            html += """
+                <section aria-labelledby="h-\(level.map(\.rawValue).joined(separator: "-"))">
+                <h2 id="h-\(level.map(\.rawValue).joined(separator: "-"))">\(esc(title))</h2>
+                <details\(rows.count <= 200 ? " open" : "")><summary>\(rows.count) groups</summary>
+                \(groupTable(rows, caption: title, dims: level))
+                </details>
+                </section>
+                """
+        }
+        html += """
+            <section aria-labelledby="h-total">
+            <h2 id="h-total">All patients</h2>
+            \(groupTable([t], caption: "All patients in the report", dims: []))
+            </section>
+            <section aria-labelledby="h-definitions">
+            <h2 id="h-definitions">Definitions</h2>
+            <dl>\(ReportJSON.definitions.sorted { $0.key < $1.key }.map { "<dt>\(esc($0.key.replacingOccurrences(of: "_", with: " ")))</dt><dd>\(esc($0.value))</dd>" }.joined())</dl>
+            </section>
+            </main>
+            <footer>
+            <p>Registry \(esc(r.registryVersion)) · K = \(p.minimumCell)\(p.suppression ? "" : " (suppression off)") · \(r.primarySuppressed) counts suppressed as small, \(r.complementarySuppressed) to protect them</p>
+            <p class="checksum">Content checksum sha256:\(checksum)</p>
+            </footer>
+            </body>
+            </html>
+
+            """
+        return html
+    }
+
+    // MARK: pieces
+
+    static func esc(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+
+    static let suppressedMark = "<span class=\"s\" title=\"suppressed: a small cell, or one that would reveal it\">supp.</span>"
+
+    static func count(_ f: Figure) -> String {
+        switch f {
+        case .count(let n): return n.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
+        case .value(let x, let d): return grouped(formatFixed(x, d))
+        case .suppressed: return suppressedMark
+        case .notEstimable: return "<span class=\"ne\" title=\"not estimable\">–</span>"
+        }
+    }
+
+    static func number(_ f: Figure) -> String { count(f) }
+
+    /// `4439.2` as `4,439.2`.
+    static func grouped(_ fixed: String) -> String {
+        let negative = fixed.hasPrefix("-")
+        let body = negative ? String(fixed.dropFirst()) : fixed
+        let parts = body.split(separator: ".", maxSplits: 1)
+        var whole = String(parts[0])
+        var out = ""
+        while whole.count > 3 {
+            out = "," + whole.suffix(3) + out
+            whole = String(whole.dropLast(3))
+        }
+        return (negative ? "-" : "") + whole + out + (parts.count > 1 ? "." + parts[1] : "")
+    }
+
+    static func percent(_ f: Figure) -> String {
+        guard case .value(let x, _) = f else { return count(f) }
+        return formatFixed(x * 100, 1) + " %"
+    }
+
+    static func survival(_ s: SurvivalFigures?) -> String {
+        guard let s else { return count(.notEstimable) }
+        guard case .value(let est, _) = s.estimate else { return count(s.estimate) }
+        var text = formatFixed(est * 100, 1) + " %"
+        if case .value(let lo, _) = s.lower, case .value(let hi, _) = s.upper {
+            text += " <small class=\"ci\">(95 % CI \(formatFixed(lo * 100, 1))–\(formatFixed(hi * 100, 1)))</small>"
+        }
+        return text
+    }
+
+    static func millions(_ f: Figure) -> String {
+        guard case .value(let x, _) = f else { return count(f) }
+        return formatFixed(x / 1_000_000, 1)
+    }
+
+    static func name(_ c: AdverseEventCategory) -> String {
+        switch c {
+        case .newMalignancy: return "New malignancy"
+        case .neurologic: return "Neurologic"
+        case .autoimmuneRheumatologic: return "Autoimmune / rheumatologic"
+        case .hematologic: return "Hematologic"
+        case .infection: return "Infection"
+        case .other: return "Other"
+        }
+    }
+
+    static func card(_ label: String, _ value: String, note: String? = nil) -> String {
+        "<div class=\"card\"><div class=\"label\">\(esc(label))</div><div class=\"value\">\(value)</div>\(note.map { "<div class=\"cardnote\">\(esc($0))</div>" } ?? "")</div>"
+    }
+
+    // MARK: charts
+
+    /// One product's survival curve with its band, as a small multiple.
+    static func survivalChart(_ c: SurvivalCurve, id: Int) -> String {
+        let w = 320.0, h = 200.0, l = 38.0, r = 10.0, top = 10.0, b = 30.0
+        let lastDays = c.points.last?.days ?? 0
+        let years = max(1, Int((Double(lastDays) / 365.25).rounded(.up)))
+        func x(_ days: Int) -> Double { l + (w - l - r) * Double(days) / (365.25 * Double(years)) }
+        func y(_ s: Double) -> Double { top + (h - top - b) * (1 - s) }
+        var line = ""
+        for (i, pt) in c.points.enumerated() {
+            line += i == 0 ? "M\(f1(x(pt.days))) \(f1(y(pt.survival)))" : " H\(f1(x(pt.days))) V\(f1(y(pt.survival)))"
+        }
+        // Band: along the upper bound, then back along the lower bound (both as steps).
+        var band = ""
+        if let first = c.points.first {
+            band = "M\(f1(x(first.days))) \(f1(y(first.upper)))"
+            for pt in c.points.dropFirst() { band += " H\(f1(x(pt.days))) V\(f1(y(pt.upper)))" }
+            let rev = Array(c.points.reversed())
+            band += " V\(f1(y(rev[0].lower)))"
+            for (i, pt) in rev.enumerated() where i > 0 {
+                band += " H\(f1(x(rev[i - 1].days))) V\(f1(y(pt.lower))) "
+            }
+            band += " H\(f1(x(first.days))) Z"
+        }
+        var grid = ""
+        for s in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            grid += "<line x1=\"\(f1(l))\" x2=\"\(f1(w - r))\" y1=\"\(f1(y(s)))\" y2=\"\(f1(y(s)))\" class=\"grid\"/>"
+            grid += "<text x=\"\(f1(l - 4))\" y=\"\(f1(y(s) + 3.5))\" class=\"tick\" text-anchor=\"end\">\(Int(s * 100))%</text>"
+        }
+        for yr in 0...years {
+            grid += "<text x=\"\(f1(x(Int(365.25 * Double(yr)))))\" y=\"\(f1(h - b + 14))\" class=\"tick\" text-anchor=\"middle\">\(yr)</text>"
+        }
+        let end = c.points.last
+        let desc = "Kaplan–Meier overall survival for \(c.product) over \(c.points.count) monthly points"
+            + (end.map { "; at \(formatFixed(Double($0.days) / 365.25, 1)) years survival is \(formatFixed($0.survival * 100, 1)) % (95 % CI \(formatFixed($0.lower * 100, 1))–\(formatFixed($0.upper * 100, 1)) %)" } ?? "")
+        return """
+            <figure class="small">
+            <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="km\(id)-t km\(id)-d">
+            <title id="km\(id)-t">Overall survival, \(esc(c.product))</title>
+            <desc id="km\(id)-d">\(esc(desc))</desc>
+            \(grid)
+            <path d="\(band)" class="band"/>
+            <path d="\(line)" class="curve"/>
+            <text x="\(f1((l + w - r) / 2))" y="\(f1(h - 3))" class="axis" text-anchor="middle">years since first dose</text>
+            </svg>
+            <figcaption>\(esc(c.product))</figcaption>
+            </figure>
+            """
+    }
+
+    /// Horizontal bars of completeness per time point against the 90 % target; the values stand
+    /// in a column of their own so that the target line never crosses them.
+    static func completenessChart(_ points: [TimePointFigures]) -> String {
+        guard !points.isEmpty else { return "<p>No follow-up was due yet.</p>" }
+        let row = 24.0, l = 74.0, r = 66.0, w = 460.0, top = 24.0
+        let h = top + row * Double(points.count) + 22
+        func x(_ v: Double) -> Double { l + (w - l - r) * v }
+        var body = ""
+        for v in [0.0, 0.25, 0.5, 0.75, 1.0] {
+            body += "<line x1=\"\(f1(x(v)))\" x2=\"\(f1(x(v)))\" y1=\"\(f1(top))\" y2=\"\(f1(h - 20))\" class=\"grid\"/>"
+            body += "<text x=\"\(f1(x(v)))\" y=\"\(f1(h - 6))\" class=\"tick\" text-anchor=\"middle\">\(Int(v * 100))%</text>"
+        }
+        for (i, tp) in points.enumerated() {
+            let y = top + row * Double(i)
+            body += "<text x=\"\(f1(l - 6))\" y=\"\(f1(y + 16))\" class=\"label\" text-anchor=\"end\">\(esc(tp.timePoint))</text>"
+            if case .value(let v, _) = tp.completeness {
+                body += "<rect x=\"\(f1(l))\" y=\"\(f1(y + 4))\" width=\"\(f1(x(v) - l))\" height=\"\(f1(row - 8))\" class=\"\(v >= 0.9 ? "bar-ok" : "bar-low")\"/>"
+                body += "<text x=\"\(f1(w - 4))\" y=\"\(f1(y + 16))\" class=\"value\" text-anchor=\"end\">\(formatFixed(v * 100, 1)) %</text>"
+            } else {
+                body += "<text x=\"\(f1(w - 4))\" y=\"\(f1(y + 16))\" class=\"value muted\" text-anchor=\"end\">\(tp.completeness.isSuppressed ? "suppressed" : "not yet due")</text>"
+            }
+        }
+        let target = x(0.9)
+        body += "<line x1=\"\(f1(target))\" x2=\"\(f1(target))\" y1=\"\(f1(top - 4))\" y2=\"\(f1(h - 20))\" class=\"target\"/>"
+        body += "<text x=\"\(f1(target))\" y=\"\(f1(top - 8))\" class=\"tick target-label\" text-anchor=\"middle\">90 % target</text>"
+        let desc = points.map { "\($0.timePoint): \($0.completeness.number.map { formatFixed($0 * 100, 1) + " %" } ?? ($0.completeness.isSuppressed ? "suppressed" : "not estimable"))" }.joined(separator: "; ")
+        return """
+            <figure class="wide">
+            <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="cmp-t cmp-d">
+            <title id="cmp-t">Follow-up completeness by time point</title>
+            <desc id="cmp-d">Completed divided by expected follow-ups; bars below the 90 % target are amber. \(esc(desc))</desc>
+            \(body)
+            </svg>
+            <figcaption>Completeness by time point, all patients (green: at or above the CIBMTR target of 90 %)</figcaption>
+            </figure>
+            """
+    }
+
+    /// Horizontal bars of counts, suppressed ones labelled as such.
+    static func barChart(id: String, title: String, items: [(String, Figure)], color: String) -> String {
+        let row = 26.0, l = 200.0, r = 54.0, w = 460.0, top = 6.0
+        let h = top + row * Double(items.count) + 8
+        let maxValue = max(1, items.compactMap { $0.1.number }.max() ?? 1)
+        var body = ""
+        for (i, (label, f)) in items.enumerated() {
+            let y = top + row * Double(i)
+            body += "<text x=\"\(f1(l - 6))\" y=\"\(f1(y + 17))\" class=\"label\" text-anchor=\"end\">\(esc(label))</text>"
+            if let v = f.number {
+                let bw = (w - l - r) * v / maxValue
+                body += "<rect x=\"\(f1(l))\" y=\"\(f1(y + 4))\" width=\"\(f1(bw))\" height=\"\(f1(row - 8))\" fill=\"\(color)\"/>"
+                body += "<text x=\"\(f1(l + bw + 4))\" y=\"\(f1(y + 17))\" class=\"value\">\(Int(v).formatted(.number.locale(Locale(identifier: "en_US"))))</text>"
+            } else {
+                body += "<text x=\"\(f1(l + 4))\" y=\"\(f1(y + 17))\" class=\"value muted\">suppressed</text>"
+            }
+        }
+        let desc = items.map { "\($0.0): \($0.1.isSuppressed ? "suppressed" : $0.1.text)" }.joined(separator: "; ")
+        return """
+            <figure class="half">
+            <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="\(id)-t \(id)-d">
+            <title id="\(id)-t">\(esc(title))</title>
+            <desc id="\(id)-d">\(esc(desc))</desc>
+            \(body)
+            </svg>
+            <figcaption>\(esc(title))</figcaption>
+            </figure>
+            """
+    }
+
+    static func f1(_ v: Double) -> String { formatFixed(v, 1) }
+
+    // MARK: tables
+
+    static func completenessTable(_ points: [TimePointFigures]) -> String {
+        guard !points.isEmpty else { return "" }
+        return """
+            <div class="scroll"><table>
+            <caption>Follow-ups expected, completed and completeness by time point, all patients</caption>
+            <thead><tr><th scope="col">Time point</th><th scope="col">Expected</th><th scope="col">Completed</th><th scope="col">Completeness</th></tr></thead>
+            <tbody>\(points.map { "<tr><th scope=\"row\">\(esc($0.timePoint))</th><td>\(count($0.expected))</td><td>\(count($0.completed))</td><td>\(percent($0.completeness))</td></tr>" }.joined())</tbody>
+            </table></div>
+            """
+    }
+
+    static func aeTable(_ g: GroupFigures) -> String {
+        let categories = g.byCategory.map { c in
+            "<tr><th scope=\"row\">\(esc(name(c.category)))</th><td>\(count(c.events))</td><td>\(c.per100PersonYears.map(number) ?? "")</td></tr>"
+        }.joined()
+        return """
+            <div class="scroll"><table>
+            <caption>Adverse events by category, with incidence per 100 person-years of the delayed events of special interest</caption>
+            <thead><tr><th scope="col">Category</th><th scope="col">Events</th><th scope="col">Per 100 person-years</th></tr></thead>
+            <tbody>\(categories)
+            <tr class="sum"><th scope="row">All events</th><td>\(count(g.adverseEvents))</td><td></td></tr>
+            <tr><th scope="row">Special interest (five categories)</th><td>\(count(g.specialInterest))</td><td>\(number(g.specialInterestPer100PersonYears))</td></tr>
+            <tr><th scope="row">Serious</th><td>\(count(g.serious))</td><td></td></tr>
+            <tr><th scope="row">Expedited reports late</th><td>\(count(g.expeditedReportsLate))</td><td></td></tr>
+            </tbody>
+            </table></div>
+            """
+    }
+
+    static func measureTable(_ measures: [MeasureFigures]) -> String {
+        guard !measures.isEmpty else { return "<p>No outcome measures with a baseline were recorded.</p>" }
+        let rows = measures.map { m in
+            "<tr><th scope=\"row\">\(esc(MeasureDefinition.named(m.measure)?.display ?? m.measure))</th><td>\(esc(m.timePoint))</td><td>\(count(m.count))</td><td>\(count(m.median))</td><td>\(count(m.lowerQuartile)) to \(count(m.upperQuartile))</td></tr>"
+        }.joined()
+        return """
+            <div class="scroll"><table>
+            <caption>Change from baseline (visit on the day of the first dose), all patients</caption>
+            <thead><tr><th scope="col">Measure</th><th scope="col">Time point</th><th scope="col">n</th><th scope="col">Median change</th><th scope="col">Interquartile range</th></tr></thead>
+            <tbody>\(rows)</tbody>
+            </table></div>
+            """
+    }
+
+    static func groupTable(_ groups: [GroupFigures], caption: String, dims: [ReportDimension]) -> String {
+        let measures = ["Patients", "Administrations", "Person-years", "Deaths", "Lost", "Withdrawn", "Completeness", "Overdue now",
+                        "Survival 1 y", "Survival 2 y", "Survival 5 y", "AEs", "Serious", "Late reports", "Special interest /100 PY",
+                        "Fee notified, median (IQR), M₩", "Fee collected, median (IQR), M₩"]
+        let head = ((dims.isEmpty ? ["Group"] : dims.map { $0.rawValue.capitalized }) + measures).map { "<th scope=\"col\">\(esc($0))</th>" }.joined()
+        let rows = groups.map { g -> String in
+            let keyCells = dims.isEmpty ? "" : dims.enumerated().map { i, d in
+                i == 0 ? "<th scope=\"row\">\(esc(g.key.value(d) ?? "all"))</th>" : "<td class=\"k\">\(esc(g.key.value(d) ?? "all"))</td>"
+            }.joined()
+            let fee: (FeeFigures) -> String = { "\(millions($0.median)) <small>(\(millions($0.lowerQuartile))–\(millions($0.upperQuartile)))</small>" }
+            let cells = [count(g.patients), count(g.administrations), number(g.personYears), count(g.deaths), count(g.lostToFollowUp),
+                         count(g.withdrawn), percent(g.completeness), count(g.overdueNow)]
+                + OutcomeReportContent.survivalYears.map { y in survival(g.survival.first { $0.years == y }) }
+                + [count(g.adverseEvents), count(g.serious), count(g.expeditedReportsLate), number(g.specialInterestPer100PersonYears),
+                   fee(g.feesNotified), fee(g.feesCollected)]
+            return "<tr>\(dims.isEmpty ? "<th scope=\"row\">All</th>" : keyCells)\(cells.map { "<td>\($0)</td>" }.joined())</tr>"
+        }.joined(separator: "\n")
+        return """
+            <div class="scroll"><table class="groups">
+            <caption>\(esc(caption))</caption>
+            <thead><tr>\(head)</tr></thead>
+            <tbody>
+            \(rows)
+            </tbody>
+            </table></div>
+            """
+    }
+
+    static let css = """
+        :root{--ink:#1d2433;--muted:#5b6478;--line:#d9dee8;--bg:#f6f7fa;--accent:#1f5f99;--ok:#2e7d4f;--low:#c27c0e}
+        *{box-sizing:border-box}
+        body{margin:0;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans KR",sans-serif;color:var(--ink);background:#fff}
+        header,main,footer{max-width:1200px;margin:0 auto;padding:0 20px}
+        header{padding-top:24px;border-bottom:3px solid var(--accent)}
+        .kicker{margin:0;color:var(--accent);font-weight:600;font-size:13px;text-transform:uppercase;letter-spacing:.04em}
+        h1{margin:4px 0 8px;font-size:28px;line-height:1.2}
+        h2{font-size:20px;margin:32px 0 12px;padding-bottom:4px;border-bottom:1px solid var(--line)}
+        .meta{margin:4px 0;color:var(--muted)}
+        .warn{color:#a40000}
+        .note{color:var(--muted);margin-top:0}
+        .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px}
+        .card{background:var(--bg);border:1px solid var(--line);border-radius:8px;padding:12px 14px}
+        .card .label{font-size:13px;color:var(--muted)}
+        .card .value{font-size:24px;font-weight:650;font-variant-numeric:tabular-nums}
+        .card .value small{font-size:13px;font-weight:400;color:var(--muted)}
+        .card .value small.ci{display:block}
+        td small.ci{display:block}
+        svg .target-label{fill:#a40000}
+        .cardnote{font-size:12px;color:var(--muted)}
+        .multiples{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px}
+        figure{margin:0}
+        figure.small{border:1px solid var(--line);border-radius:8px;padding:6px}
+        figure.wide{max-width:560px}
+        figure.half{max-width:560px}
+        .pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(300px,1fr));gap:16px}
+        figcaption{text-align:center;font-weight:600;font-size:14px}
+        svg{width:100%;height:auto;display:block}
+        svg text{font-family:inherit;fill:var(--ink)}
+        svg .tick{font-size:10px;fill:var(--muted)}
+        svg .axis{font-size:10px;fill:var(--muted)}
+        svg .label{font-size:13px}
+        svg .value{font-size:13px;font-variant-numeric:tabular-nums}
+        svg .muted{fill:var(--muted);font-style:italic}
+        svg .grid{stroke:var(--line);stroke-width:1}
+        svg .band{fill:rgba(31,95,153,.18);stroke:none}
+        svg .curve{fill:none;stroke:var(--accent);stroke-width:2}
+        svg .bar-ok{fill:var(--ok)}
+        svg .bar-low{fill:var(--low)}
+        svg .target{stroke:#a40000;stroke-dasharray:4 3;stroke-width:1.5}
+        .scroll{overflow-x:auto;margin:12px 0;-webkit-overflow-scrolling:touch}
+        table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:14px;min-width:min(100%,640px)}
+        table.groups{min-width:100%}
+        caption{text-align:left;font-weight:600;padding:4px 0 8px;caption-side:top;position:sticky;left:0;max-width:calc(100vw - 40px)}
+        th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
+        th[scope=row],td.k,thead th:first-child{text-align:left}
+        thead th{background:var(--bg);font-weight:600;position:sticky;top:0}
+        tr.sum th,tr.sum td{border-top:2px solid var(--ink)}
+        td small{color:var(--muted)}
+        .s{color:var(--muted);font-style:italic}
+        .ne{color:var(--muted)}
+        details summary{cursor:pointer;color:var(--accent);margin-bottom:4px}
+        dl{display:grid;grid-template-columns:minmax(120px,200px) 1fr;gap:6px 16px}
+        dt{font-weight:600;text-transform:capitalize}
+        dd{margin:0;color:var(--muted)}
+        footer{margin-top:40px;padding-bottom:32px;color:var(--muted);font-size:13px;border-top:1px solid var(--line)}
+        .checksum{font-family:ui-monospace,monospace;word-break:break-all}
+        @media (max-width:600px){
+          body{font-size:14px}
+          h1{font-size:22px}
+          .cards{grid-template-columns:repeat(2,1fr)}
+          .card .value{font-size:19px}
+          dl{grid-template-columns:1fr}
+          thead th{white-space:normal}
+          th,td{padding:5px 6px}
+        }
+        @media print{
+          body{font-size:10pt}
+          header,main,footer{max-width:none;padding:0}
+          .card,figure,tr,.cards{break-inside:avoid}
+          h2,caption{break-after:avoid}
+          .multiples{grid-template-columns:repeat(4,1fr)}
+          table{font-size:8pt}
+          thead th{position:static}
+          .scroll{overflow:visible}
+          details>summary{display:none}
+          a{color:inherit}
+        }
+        """
+}

@@ -1,0 +1,123 @@
+import Foundation
+import RegistryDomain
+
+/// The report as canonical JSON: what the checksum is computed over and what regulators read by
+/// machine. Suppressed figures are the string "suppressed"; figures not defined are null.
+enum ReportJSON {
+    static func figure(_ f: Figure) -> CanonicalJSON {
+        switch f {
+        case .count(let n): return .int(n)
+        case .value(let x, let d): return .fixed(x, d)
+        case .suppressed: return .string("suppressed")
+        case .notEstimable: return .null
+        }
+    }
+
+    static func optional(_ s: String?) -> CanonicalJSON { s.map { .string($0) } ?? .null }
+
+    static func parameters(_ p: ReportParameters) -> CanonicalJSON {
+        .object([
+            "as_of": .string(p.asOf.description),
+            "by": .array(p.by.map { .string($0.rawValue) }),
+            "product": optional(p.product),
+            "indication": optional(p.indication),
+            "institution": optional(p.institution),
+            "min_cell": .int(p.minimumCell),
+            "suppression": .bool(p.suppression),
+        ])
+    }
+
+    static func group(_ g: GroupFigures, by: [ReportDimension]) -> CanonicalJSON {
+        var key: [String: CanonicalJSON] = [:]
+        for d in by { key[d.rawValue] = optional(g.key.value(d)) }
+        let fee: (FeeFigures) -> CanonicalJSON = { .object(["median": figure($0.median), "q1": figure($0.lowerQuartile), "q3": figure($0.upperQuartile)]) }
+        var categories: [String: CanonicalJSON] = [:]
+        var special: [String: CanonicalJSON] = [:]
+        for c in g.byCategory {
+            categories[c.category.rawValue] = figure(c.events)
+            if let rate = c.per100PersonYears {
+                special[c.category.rawValue] = .object(["events": figure(c.events), "per_100_person_years": figure(rate)])
+            }
+        }
+        var grades: [String: CanonicalJSON] = [:]
+        for (i, f) in g.byGrade.enumerated() { grades[String(i + 1)] = figure(f) }
+        return .object([
+            "group": .object(key),
+            "patients": figure(g.patients),
+            "administrations": figure(g.administrations),
+            "person_years": figure(g.personYears),
+            "deaths": figure(g.deaths),
+            "lost_to_follow_up": figure(g.lostToFollowUp),
+            "withdrawn": figure(g.withdrawn),
+            "follow_up": .object([
+                "expected": figure(g.followUpExpected),
+                "completed": figure(g.followUpCompleted),
+                "completeness": figure(g.completeness),
+                "overdue_now": figure(g.overdueNow),
+                "by_time_point": .array(g.timePoints.map {
+                    .object(["time_point": .string($0.timePoint), "expected": figure($0.expected), "completed": figure($0.completed),
+                             "completeness": figure($0.completeness)])
+                }),
+            ]),
+            "overall_survival": .array(g.survival.map {
+                .object(["years": .int($0.years), "at_risk": figure($0.atRisk), "estimate": figure($0.estimate),
+                         "ci95_lower": figure($0.lower), "ci95_upper": figure($0.upper)])
+            }),
+            "adverse_events": .object([
+                "events": figure(g.adverseEvents),
+                "by_grade": .object(grades),
+                "by_category": .object(categories),
+                "serious": figure(g.serious),
+                "expedited_reports_late": figure(g.expeditedReportsLate),
+                "special_interest": .object([
+                    "events": figure(g.specialInterest),
+                    "per_100_person_years": figure(g.specialInterestPer100PersonYears),
+                    "by_category": .object(special),
+                ]),
+            ]),
+            "outcome_measures": .array(g.measures.map {
+                .object(["measure": .string($0.measure), "time_point": .string($0.timePoint), "n": figure($0.count),
+                         "median_change": figure($0.median), "q1_change": figure($0.lowerQuartile), "q3_change": figure($0.upperQuartile)])
+            }),
+            "fees_krw": .object(["notified": fee(g.feesNotified), "collected": fee(g.feesCollected)]),
+        ])
+    }
+
+    /// The document without its checksum.
+    static func document(_ r: OutcomeReportContent) -> [String: CanonicalJSON] {
+        [
+            "report": .string("outcomes"),
+            "title": .string("Long-term follow-up outcomes of advanced regenerative medicine"),
+            "as_of": .string(r.parameters.asOf.description),
+            "registry_version": .string(r.registryVersion),
+            "parameters": parameters(r.parameters),
+            "total": group(r.total, by: r.parameters.by),
+            "groups": .array(r.groups.map { group($0, by: r.parameters.by) }),
+            "survival_curves": .array(r.curves.map { c in
+                .object(["product": .string(c.product),
+                         "points": .array(c.points.map { .array([.int($0.days), .fixed($0.survival, 4), .fixed($0.lower, 4), .fixed($0.upper, 4)]) })])
+            }),
+            "suppression": .object([
+                "min_cell": .int(r.parameters.minimumCell),
+                "applied": .bool(r.parameters.suppression),
+                "primary_cells": .int(r.primarySuppressed),
+                "complementary_cells": .int(r.complementarySuppressed),
+            ]),
+            "definitions": .object(definitions.mapValues { .string($0) }),
+        ]
+    }
+
+    /// What the figures mean, carried in the report so it can be read on its own.
+    static let definitions: [String: String] = [
+        "cohort": "Each patient is counted once, in the group of their first administration on or before the as-of date (product, indication, institution, calendar year); administrations, fees, follow-ups and events are those of the group's patients up to the as-of date.",
+        "completeness": "Completed follow-ups divided by expected ones (CIBMTR): expected are follow-ups still required whose window closed before the as-of date, or that were completed or closed as not done; not-yet-due follow-ups and those no longer required after death, withdrawal or loss are left out.",
+        "overdue_now": "Follow-ups whose window closed before the as-of date without data, of active patients (the registry's one definition, follow_up_overdue).",
+        "overall_survival": "Kaplan-Meier from the first dose, deaths as events, others censored at last contact (a dose, a visit, a withdrawal); Greenwood variance; 95% interval on the log-log scale; null where no one is still at risk.",
+        "person_years": "Days from the first dose to death or last contact, summed, divided by 365.25.",
+        "special_interest": "Delayed events the FDA's long-term follow-up guidance watches: new malignancy, neurologic, autoimmune or rheumatologic, hematologic, infection; incidence per 100 person-years.",
+        "expedited_reports_late": "Serious events whose expedited report was not submitted by its due date (7 or 15 days from awareness).",
+        "outcome_measures": "Change from the baseline visit on the day of the first dose at each time point of the first administration's schedule: n, median and quartiles (linear interpolation, as percentile_cont).",
+        "fees_krw": "Fee notified and collected per administration, in won: median and quartiles.",
+        "suppressed": "Counts from 1 to min_cell - 1, counts hidden so that those cannot be recomputed from totals (complementary), and figures derived from either.",
+    ]
+}

@@ -1,0 +1,88 @@
+-- The national outcome report's SQL as bare statements, for scripts/bench report's baseline: the
+-- queries of Sources/RegistryReports/OutcomeQueries.swift with no filters and --by
+-- product,indication,institution,year, in one REPEATABLE READ transaction, rows printed unaligned
+-- to stdout (the benchmark sends them to /dev/null). Keep in step with OutcomeQueries.swift.
+-- Usage: psql -X -q -v as_of=2026-11-25 -f scripts/bench-report-bare.sql >/dev/null
+\set ON_ERROR_STOP on
+\pset format unaligned
+\pset tuples_only on
+
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SET LOCAL work_mem = '128MB';
+SET LOCAL enable_nestloop = off;
+SELECT id, code FROM product;
+SELECT id, code FROM institution;
+SELECT coalesce(max(version), 0) FROM schema_migrations;
+
+CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
+SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institution_id, x.year)::int AS cell
+FROM (
+    SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
+           extract(year FROM f.first_on)::int AS year,
+           CASE s.kind WHEN 'death' THEN 'deceased' WHEN 'withdrawal' THEN 'withdrawn'
+                       WHEN 'lost' THEN 'lost-to-follow-up' ELSE 'active' END AS status,
+           CASE WHEN s.kind = 'death' THEN s.effective_on
+                ELSE greatest(f.last_dose, v.last_visit, CASE WHEN s.kind IN ('withdrawal', 'found') THEN s.effective_on END)
+           END - f.first_on AS days
+    FROM (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.id AS administration_id, a.administered_on AS first_on,
+                 max(a.administered_on) OVER (PARTITION BY a.patient_id) AS last_dose,
+                 pl.product_id, pl.indication, a.institution_id
+          FROM administration a JOIN treatment_plan pl ON pl.id = a.plan_id
+          WHERE a.administered_on <= :'as_of'::date
+          ORDER BY a.patient_id, a.administered_on, a.id) f
+    LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
+               WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= :'as_of'::date
+               ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
+    LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= :'as_of'::date
+               GROUP BY patient_id) v ON v.patient_id = f.patient_id
+    LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.visit_on = f.first_on
+                       AND bv.follow_up_id IS NULL ORDER BY bv.id LIMIT 1) bl ON true
+) x;
+ANALYZE report_cohort;
+
+SELECT cell, product_id, indication, institution_id, year FROM report_cohort GROUP BY 1, 2, 3, 4, 5;
+
+SELECT cell, status, array_agg(days), array_agg(n)
+FROM (SELECT cell, (CASE status WHEN 'active' THEN 0 WHEN 'deceased' THEN 1 WHEN 'withdrawn' THEN 2 ELSE 3 END)::int2 AS status,
+             days, count(*)::int AS n
+      FROM report_cohort GROUP BY 1, 2, 3) x
+GROUP BY 1, 2;
+
+SELECT c.cell, f.label, min(f.seq)::int,
+       count(*) FILTER (WHERE x.st <> 'not-required'
+                          AND (x.st = 'completed' OR f.window_end < :'as_of'::date OR (x.st = 'not-done' AND f.window_start <= :'as_of'::date)))::int,
+       count(*) FILTER (WHERE x.st = 'completed')::int,
+       count(*) FILTER (WHERE follow_up_overdue(f.window_end, x.st, c.status, :'as_of'::date))::int
+FROM report_cohort c
+JOIN follow_up f ON f.patient_id = c.patient_id
+LEFT JOIN patient_status_change s ON s.id = f.suspended_by
+CROSS JOIN LATERAL (SELECT CASE WHEN f.status = 'completed' AND f.completed_on > :'as_of'::date THEN 'scheduled'
+                                WHEN f.status = 'missed' AND f.missed_on > :'as_of'::date THEN 'scheduled'
+                                WHEN f.status = 'not-required' AND s.effective_on > :'as_of'::date THEN 'scheduled'
+                                ELSE f.status END AS st) x
+GROUP BY c.cell, f.label;
+
+SELECT c.cell, e.grade, e.category, e.serious,
+       (e.serious AND e.report_due_on < :'as_of'::date AND (e.report_submitted_on IS NULL OR e.report_submitted_on > e.report_due_on)) AS late,
+       count(*)::int
+FROM report_cohort c JOIN adverse_event e ON e.patient_id = c.patient_id
+WHERE e.aware_on <= :'as_of'::date
+GROUP BY 1, 2, 3, 4, 5;
+
+SELECT c.product_id, c.indication, c.institution_id, c.year, count(*)::int,
+       percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_notified_krw),
+       percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_collected_krw)
+FROM report_cohort c JOIN administration a ON a.patient_id = c.patient_id
+WHERE a.administered_on <= :'as_of'::date
+GROUP BY GROUPING SETS ((c.product_id, c.indication, c.institution_id, c.year), (c.product_id), (c.indication), (c.institution_id), (c.year), ());
+
+SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)
+FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n
+      FROM report_cohort c
+      JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
+      JOIN follow_up f ON f.administration_id = c.administration_id
+      JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= :'as_of'::date
+      JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
+      GROUP BY c.cell, m.key, f.label, m.value - b.value) x
+GROUP BY 1, 2, 3;
+COMMIT;
