@@ -56,8 +56,17 @@ enum TestDatabase {
     static func create(empty: Bool = false) async throws -> DatabaseURL {
         let source = empty ? "template0" : try await template.ensure()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        try await admin { c in
-            try await c.query("CREATE DATABASE \(unescaped: name) TEMPLATE \(unescaped: source)", logger: logger)
+        // The template's last pooled connection can still be closing on the server when the first
+        // clones are asked for (SQLSTATE 55006, "being accessed by other users"): wait for it.
+        for attempt in 1...100 {
+            do {
+                try await admin { c in
+                    try await c.query("CREATE DATABASE \(unescaped: name) TEMPLATE \(unescaped: source)", logger: logger)
+                }
+                break
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55006" && attempt < 100 {
+                try await Task.sleep(for: .milliseconds(100))
+            }
         }
         return try serverURL().with(database: String(name))
     }
