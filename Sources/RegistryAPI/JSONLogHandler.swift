@@ -1,4 +1,5 @@
 import Foundation
+import RegistryDomain
 import Logging
 
 /// Log lines as JSON, one object per line on standard output, for journald and log shippers:
@@ -70,19 +71,5 @@ public struct JSONLogHandler: LogHandler {
     }
 
     /// A JSON string literal.
-    static func append(_ text: String, to line: inout String) {
-        line += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": line += "\\\""
-            case "\\": line += "\\\\"
-            case "\n": line += "\\n"
-            case "\r": line += "\\r"
-            case "\t": line += "\\t"
-            case let c where c.value < 0x20: line += String(format: "\\u%04x", c.value)
-            default: line.unicodeScalars.append(scalar)
-            }
-        }
-        line += "\""
-    }
+    static func append(_ text: String, to line: inout String) { JSONString.append(text, to: &line) }
 }

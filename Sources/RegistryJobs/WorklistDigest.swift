@@ -68,24 +68,7 @@ public struct Worklist: Codable, Equatable, Sendable {
     /// JSONEncoder gives (a test checks), written directly because the encoder's per-item key
     /// conversion cost about 0.2 s a night at 20,000 patients.
     public var json: String {
-        func str(_ text: String) -> String {
-            if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-                return "\"" + text + "\""  // nothing to escape: most labels and terms
-            }
-            var out = "\""
-            for scalar in text.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case "\r": out += "\\r"
-                case "\t": out += "\\t"
-                case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
-        }
+        func str(_ text: String) -> String { JSONString.quoted(text) }
         func list(_ items: [String]) -> String { items.isEmpty ? "[]" : "[\n    " + items.joined(separator: ",\n    ") + "\n  ]" }
         let o = overdue.map {
             "{\"days_overdue\": \($0.daysOverdue), \"due_on\": \"\($0.dueOn)\", \"escalation_level\": \($0.escalationLevel), \"follow_up_id\": \($0.followUpID), \"label\": \(str($0.label)), \"patient_id\": \($0.patientID), \"window_end\": \"\($0.windowEnd)\"}"

@@ -1,4 +1,5 @@
 import Foundation
+import RegistryDomain
 
 /// JSON written the same way every time: keys sorted by their UTF-8 bytes, two-space indentation,
 /// numbers already formatted as fixed-point text, a newline at the end. Foundation's encoder
@@ -73,21 +74,7 @@ indirect enum CanonicalJSON: Equatable {
         }
     }
 
-    private static func quote(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
+    private static func quote(_ s: String, into out: inout String) { JSONString.append(s, to: &out) }
 }
 
 /// `x` with exactly `decimals` places (0 to 6), halves rounded away from zero, never `-0.00`.
