@@ -47,8 +47,13 @@ struct DemoPatientGenerator: Sendable {
         var adverseEvent = 1
     }
 
-    /// The rows of a range of patients. Phase A holds what the follow-up write rate is measured
-    /// on; phase B (visits, measures, adverse events) is written afterwards.
+    /// The two passes over the same patients. Phase A writes patients, status changes,
+    /// administrations and follow-ups (what the follow-up write rate is measured on); phase B,
+    /// afterwards, their visits, measures and adverse events. Both draw every random number, so
+    /// each sees the same registry; each formats only its own rows.
+    enum Phase: Sendable { case a, b }
+
+    /// The rows of a range of patients for one phase (the other phase's buffers stay empty).
     struct Chunk: Sendable {
         var patients = CopyBuffer(capacity: 1 << 19)
         var statusChanges = CopyBuffer(capacity: 1 << 14)
@@ -58,10 +63,12 @@ struct DemoPatientGenerator: Sendable {
         var measures = CopyBuffer(capacity: 8 << 20)
         var adverseEvents = CopyBuffer(capacity: 1 << 18)
         var nextIDs = NextIDs()
+        var phase = Phase.a
     }
 
-    func generate(patients range: ClosedRange<Int>, ids start: NextIDs) -> Chunk {
+    func generate(patients range: ClosedRange<Int>, ids start: NextIDs, phase: Phase) -> Chunk {
         var chunk = Chunk()
+        chunk.phase = phase
         var ids = start
         for patientID in range {
             generatePatient(patientID, into: &chunk, ids: &ids)
@@ -107,37 +114,43 @@ struct DemoPatientGenerator: Sendable {
             status = .lostToFollowUp; statusOn = first.adding(days: rng.int(400...followed))
         }
         let institution = plan.institution
-        chunk.patients.add(patientID)
-        chunk.patients.add(pseudonymizer.pseudonym(institutionCode: reference.institutionCodes[institution]!, localID: "DEMO-\(patientID)"))
-        chunk.patients.add(institution)
-        chunk.patients.add(institution)
-        chunk.patients.add(rng.int(1938...2012))
-        chunk.patients.add(rng.chance(0.52) ? "female" : "male")
-        chunk.patients.add(consentOn)
-        chunk.patients.add(consentOn < DemoRegistry.launch ? "1" : "2")
-        chunk.patients.add(status.rawValue)
-        chunk.patients.add(statusOn)
-        chunk.patients.endRow()
+        let phaseA = chunk.phase == .a
+        let birthYear = rng.int(1938...2012)
+        let sex = rng.chance(0.52) ? "female" : "male"
+        if phaseA {
+            chunk.patients.add(patientID)
+            chunk.patients.add(pseudonymizer.pseudonym(institutionCode: reference.institutionCodes[institution]!, localID: "DEMO-\(patientID)"))
+            chunk.patients.add(institution)
+            chunk.patients.add(institution)
+            chunk.patients.add(birthYear)
+            chunk.patients.add(sex)
+            chunk.patients.add(consentOn)
+            chunk.patients.add(consentOn < DemoRegistry.launch ? "1" : "2")
+            chunk.patients.add(status.rawValue)
+            chunk.patients.add(statusOn)
+            chunk.patients.endRow()
+        }
 
         var statusChangeID: Int? = nil
         if let statusOn {
             statusChangeID = ids.statusChange
             ids.statusChange += 1
-            chunk.statusChanges.add(statusChangeID!)
-            chunk.statusChanges.add(patientID)
-            chunk.statusChanges.add(institution)
+            let kind: String, reason: String
             switch status {
-            case .deceased: chunk.statusChanges.add("death")
-            case .withdrawn: chunk.statusChanges.add("withdrawal")
-            default: chunk.statusChanges.add("lost")
+            case .deceased:
+                kind = "death"; reason = ["progressive disease", "infection", "cardiovascular event", "unknown cause"][rng.int(0...3)]
+            case .withdrawn: kind = "withdrawal"; reason = "patient request"
+            default: kind = "lost"; reason = "no contact after repeated letters and calls"
             }
-            chunk.statusChanges.add(statusOn)
-            switch status {
-            case .deceased: chunk.statusChanges.add(["progressive disease", "infection", "cardiovascular event", "unknown cause"][rng.int(0...3)])
-            case .withdrawn: chunk.statusChanges.add("patient request")
-            default: chunk.statusChanges.add("no contact after repeated letters and calls")
+            if phaseA {
+                chunk.statusChanges.add(statusChangeID!)
+                chunk.statusChanges.add(patientID)
+                chunk.statusChanges.add(institution)
+                chunk.statusChanges.add(kind)
+                chunk.statusChanges.add(statusOn)
+                chunk.statusChanges.add(reason)
+                chunk.statusChanges.endRow()
             }
-            chunk.statusChanges.endRow()
         }
 
         // Cell therapies are often repeated; gene therapies and xenografts almost never.
@@ -161,16 +174,20 @@ struct DemoPatientGenerator: Sendable {
             let adminID = ids.administration
             ids.administration += 1
             let fee = rng.int(spec.fee) / 10_000 * 10_000
-            chunk.administrations.add(adminID)
-            chunk.administrations.add(patientID)
-            chunk.administrations.add(plan.id)
-            chunk.administrations.add(institution)
-            chunk.administrations.add(date)
-            chunk.administrations.add("\(spec.code)-\(date.year)\(date.components.month < 10 ? "0" : "")\(date.components.month)-\(rng.int(1...4))")
-            chunk.administrations.add(spec.dose)
-            chunk.administrations.add(fee)
-            chunk.administrations.add(rng.chance(0.9) ? fee : fee * rng.int(50...95) / 100 / 10_000 * 10_000)
-            chunk.administrations.endRow()
+            let lot = rng.int(1...4)
+            let collected = rng.chance(0.9) ? fee : fee * rng.int(50...95) / 100 / 10_000 * 10_000
+            if phaseA {
+                chunk.administrations.add(adminID)
+                chunk.administrations.add(patientID)
+                chunk.administrations.add(plan.id)
+                chunk.administrations.add(institution)
+                chunk.administrations.add(date)
+                chunk.administrations.add("\(spec.code)-\(date.year)\(date.components.month < 10 ? "0" : "")\(date.components.month)-\(lot)")
+                chunk.administrations.add(spec.dose)
+                chunk.administrations.add(fee)
+                chunk.administrations.add(collected)
+                chunk.administrations.endRow()
+            }
 
             for planned in FollowUpSchedule.plan(protocol: proto, anchor: date) {
                 var fuStatus = FollowUpStatus.scheduled
@@ -194,22 +211,24 @@ struct DemoPatientGenerator: Sendable {
                 }
                 if let c = completedOn, let end = statusOn, c > end { completedOn = end }
                 let timing = completedOn.map { VisitTiming.of($0, windowStart: planned.windowStart, windowEnd: planned.windowEnd) }
-                chunk.followUps.add(ids.followUp)
-                chunk.followUps.add(adminID)
-                chunk.followUps.add(patientID)
-                chunk.followUps.add(institution)
-                chunk.followUps.add(planned.sequence)
-                chunk.followUps.add(planned.label)
-                chunk.followUps.add(planned.due)
-                chunk.followUps.add(planned.windowStart)
-                chunk.followUps.add(planned.windowEnd)
-                chunk.followUps.add(planned.contactType.rawValue)
-                chunk.followUps.add(fuStatus.rawValue)
-                chunk.followUps.add(completedOn)
+                if phaseA {
+                    chunk.followUps.add(ids.followUp)
+                    chunk.followUps.add(adminID)
+                    chunk.followUps.add(patientID)
+                    chunk.followUps.add(institution)
+                    chunk.followUps.add(planned.sequence)
+                    chunk.followUps.add(planned.label)
+                    chunk.followUps.add(planned.due)
+                    chunk.followUps.add(planned.windowStart)
+                    chunk.followUps.add(planned.windowEnd)
+                    chunk.followUps.add(planned.contactType.rawValue)
+                    chunk.followUps.add(fuStatus.rawValue)
+                    chunk.followUps.add(completedOn)
                 if let timing { chunk.followUps.add(timing.rawValue) } else { chunk.followUps.addNull() }
                 if let notDone { chunk.followUps.add(notDone.rawValue) } else { chunk.followUps.addNull() }
                 if fuStatus == .notRequired, let statusChangeID { chunk.followUps.add(statusChangeID) } else { chunk.followUps.addNull() }
-                chunk.followUps.endRow()
+                    chunk.followUps.endRow()
+                }
                 if let completedOn, let timing {
                     let weeks = date.days(until: planned.due) / 7
                     visit(on: completedOn, followUpID: ids.followUp, contact: planned.contactType, timing: timing, weeks: weeks, keys: measureKeys,
@@ -240,15 +259,18 @@ struct DemoPatientGenerator: Sendable {
                        patientID: Int, institution: Int, chunk: inout Chunk, ids: inout NextIDs, rng: inout SeededRandom) {
         let visitID = ids.visit
         ids.visit += 1
-        chunk.visits.add(visitID)
-        chunk.visits.add(patientID)
-        chunk.visits.add(institution)
-        if let followUpID { chunk.visits.add(followUpID) } else { chunk.visits.addNull() }
-        chunk.visits.add(date)
-        chunk.visits.add(contact.rawValue)
-        chunk.visits.add("alive")
-        if let timing { chunk.visits.add(timing.rawValue) } else { chunk.visits.addNull() }
-        chunk.visits.endRow()
+        let phaseB = chunk.phase == .b
+        if phaseB {
+            chunk.visits.add(visitID)
+            chunk.visits.add(patientID)
+            chunk.visits.add(institution)
+            if let followUpID { chunk.visits.add(followUpID) } else { chunk.visits.addNull() }
+            chunk.visits.add(date)
+            chunk.visits.add(contact.rawValue)
+            chunk.visits.add("alive")
+            if let timing { chunk.visits.add(timing.rawValue) } else { chunk.visits.addNull() }
+            chunk.visits.endRow()
+        }
         // Examinations record every measure, questionnaires the patient-reported ones, calls none.
         let recorded: [String]
         switch contact {
@@ -271,6 +293,7 @@ struct DemoPatientGenerator: Sendable {
             case "platelets": value = max(5, 150 + 40 * progress + (rng.unit() - 0.5) * 80)
             default: value = max(0.3, 5.5 + (rng.unit() - 0.5) * 4)  // wbc
             }
+            guard phaseB else { continue }  // the value is drawn in both phases, written in B
             let rounded = def.integer ? value.rounded() : (value * 100).rounded() / 100
             chunk.measures.add(visitID)
             chunk.measures.add(patientID)
@@ -333,6 +356,8 @@ struct DemoPatientGenerator: Sendable {
                 outcome = o < 0.70 ? .recovered : o < 0.85 ? .recovering : o < 0.95 ? .notRecovered : .unknown
                 if outcome == .recovered { outcomeOn = min(onset.adding(days: rng.int(3...60)), asOf) }
             }
+            defer { ids.adverseEvent += 1 }
+            guard chunk.phase == .b else { continue }
             let gradingSystem = GradingSystem(system: String(grading.split(separator: "-")[0]), version: String(grading.split(separator: "-")[1]))
             chunk.adverseEvents.add(ids.adverseEvent)
             chunk.adverseEvents.add(patientID)
@@ -352,7 +377,6 @@ struct DemoPatientGenerator: Sendable {
             chunk.adverseEvents.add(due)
             chunk.adverseEvents.add(submitted)
             chunk.adverseEvents.endRow()
-            ids.adverseEvent += 1
         }
     }
 }

@@ -73,7 +73,7 @@ public enum DemoRegistry {
         // is what the follow-up write rate is measured on.
         let phaseA = ContinuousClock.now
         var followUps = 0, patients = 0, administrations = 0
-        try await writeChunks(chunks, generator: generator) { chunk in
+        try await writeChunks(chunks, generator: generator, phase: .a) { chunk in
             try await store.database.transaction(actor: actor, reason: reason) { c in
                 try await chunk.patients.copy(into: "patient", columns: DemoPatientGenerator.patientColumns, on: c, logger: logger)
                 try await chunk.statusChanges.copy(into: "patient_status_change", columns: DemoPatientGenerator.statusChangeColumns, on: c, logger: logger)
@@ -89,7 +89,7 @@ public enum DemoRegistry {
 
         // Phase B: visits with their measures, and adverse events, from the same per-patient streams.
         var visits = 0, events = 0
-        try await writeChunks(chunks, generator: generator) { chunk in
+        try await writeChunks(chunks, generator: generator, phase: .b) { chunk in
             try await store.database.transaction(actor: actor, reason: reason) { c in
                 try await chunk.visits.copy(into: "visit", columns: DemoPatientGenerator.visitColumns, on: c, logger: logger)
                 try await chunk.measures.copy(into: "visit_measure", columns: DemoPatientGenerator.measureColumns, on: c, logger: logger)
@@ -113,7 +113,7 @@ public enum DemoRegistry {
 
     /// Generates chunks in order (ids run on from chunk to chunk) and writes them with two
     /// transactions in flight, one per core; `progress` sees each chunk once it is committed.
-    static func writeChunks(_ chunks: [ClosedRange<Int>], generator: DemoPatientGenerator,
+    static func writeChunks(_ chunks: [ClosedRange<Int>], generator: DemoPatientGenerator, phase: DemoPatientGenerator.Phase,
                             write: @escaping @Sendable (DemoPatientGenerator.Chunk) async throws -> Void,
                             progress: (DemoPatientGenerator.Chunk) -> Void) async throws {
         let writers = 2
@@ -121,7 +121,7 @@ public enum DemoRegistry {
             var ids = DemoPatientGenerator.NextIDs()
             var inFlight = 0
             for range in chunks {
-                let chunk = generator.generate(patients: range, ids: ids)
+                let chunk = generator.generate(patients: range, ids: ids, phase: phase)
                 ids = chunk.nextIDs
                 if inFlight == writers, let done = try await group.next() {
                     progress(done)

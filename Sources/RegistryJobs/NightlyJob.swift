@@ -88,7 +88,7 @@ public struct NightlyJob: Sendable {
         case .succeeded(let r): return .alreadySucceeded(r)
         case .held(let r): return .heldElsewhere(r)
         }
-        let context = StepContext(asOf: options.asOf, settings: settings, runID: run.id, outputDirectory: directory, logger: logger)
+        let context = StepContext(asOf: options.asOf, settings: settings, runID: run.id, outputDirectory: directory, database: database, logger: logger)
         let crashed = try await withThrowingTaskGroup(of: Void.self) { group -> Bool in
             group.addTask { try await heartbeat(runID: run.id, every: options.heartbeatEvery) }
             defer { group.cancelAll() }
@@ -220,7 +220,7 @@ public struct NightlyJob: Sendable {
 
     /// Every step in one transaction that is rolled back: the counts, nothing kept.
     func dryRun(_ options: Options, settings: NightlySettings) async throws -> [String: Int] {
-        let context = StepContext(asOf: options.asOf, settings: settings, runID: nil, outputDirectory: nil, logger: logger)
+        let context = StepContext(asOf: options.asOf, settings: settings, runID: nil, outputDirectory: nil, database: database, logger: logger)
         return try await database.read { c in
             try await c.query("BEGIN", logger: logger)
             do {

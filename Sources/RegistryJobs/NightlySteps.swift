@@ -26,6 +26,8 @@ struct StepContext: Sendable {
     var runID: Int?
     /// Where the digest writes its files; nil in a dry run, which writes none.
     var outputDirectory: URL?
+    /// The pool, for reads the digest runs beside the step's own connection.
+    var database: Database
     var logger: Logger
 }
 

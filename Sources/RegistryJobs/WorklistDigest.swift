@@ -92,15 +92,23 @@ public struct Worklist: Codable, Equatable, Sendable {
 /// same files on resume, and the outbox rows are inserted once.
 enum WorklistDigest {
     static func write(_ x: StepContext, on c: PostgresConnection) async throws -> Int {
-        let lists = try await read(asOf: x.asOf, on: c, logger: x.logger)
+        let lists = try await read(asOf: x.asOf, on: c, database: x.database, logger: x.logger)
         guard let directory = x.outputDirectory, let runID = x.runID else { return lists.count }  // dry run: count only
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        let sorted = lists.sorted(by: { $0.value.institution < $1.value.institution })
+        // Rendering is most of the step's own CPU: institutions are rendered on every core at once.
+        let rendered = await withTaskGroup(of: (Int, String, String).self) { group in
+            for (n, entry) in sorted.enumerated() { group.addTask { (n, entry.value.csv, entry.value.json) } }
+            var out = [(csv: String, json: String)](repeating: ("", ""), count: sorted.count)
+            for await (n, csv, json) in group { out[n] = (csv, json) }
+            return out
+        }
         var ids: [Int] = [], payloads: [String] = [], files: [(name: String, contents: String)] = []
-        for (institutionID, list) in lists.sorted(by: { $0.value.institution < $1.value.institution }) {
-            files.append((name: "\(list.institution).csv", contents: list.csv))
-            files.append((name: "\(list.institution).json", contents: list.json))
+        for (n, (institutionID, list)) in sorted.enumerated() {
+            files.append((name: "\(list.institution).csv", contents: rendered[n].csv))
+            files.append((name: "\(list.institution).json", contents: rendered[n].json))
             struct Payload: Encodable {
                 var asOf: LocalDate, institution: String, overdue: Int, dueSoon: Int, lostProposals: Int, lateReports: Int, csv: String, json: String
             }
@@ -122,7 +130,14 @@ enum WorklistDigest {
 
     /// Every institution's worklist on a date, by institution id; institutions with nothing to do
     /// are left out.
-    static func read(asOf: LocalDate, on c: PostgresConnection, logger: Logger) async throws -> [Int: Worklist] {
+    ///
+    /// The two large lists are read at once: the due-soon list on a second pooled connection while
+    /// the overdue list streams on `c`, so one query's server work overlaps the other's decoding.
+    /// They need no common snapshot: an item is overdue (window closed before the as-of date) or
+    /// due soon (window still open), never both, and neither list depends on the night's earlier
+    /// flags, so a change committed between the two reads moves nothing from one list to the other.
+    static func read(asOf: LocalDate, on c: PostgresConnection, database: Database, logger: Logger) async throws -> [Int: Worklist] {
+        async let dueSoon = database.read { d in try await readDueSoon(asOf: asOf, on: d, logger: logger) }
         var lists: [Int: Worklist] = [:]
         // Institution codes once, rather than a string to decode on each of 150,000 rows.
         var codes: [Int: String] = [:]
@@ -143,22 +158,7 @@ enum WorklistDigest {
                                    daysOverdue: Overdue.daysOverdue(windowEnd: end, status: .scheduled, patientStatus: .active, on: asOf),
                                    escalationLevel: Int(level)))
         }
-        // Open now (past the due date, window not yet closed) or due in the next 30 days: one
-        // index range per institution on (institution_id, due_on), reaching back as far as the
-        // widest window runs past its due date. OFFSET 0 keeps the planner from flattening the
-        // lateral into a scan of every follow-up.
-        for try await (inst, id, patient, label, due, start, end) in try await c.query("""
-            WITH reach AS (SELECT coalesce(max(window_after), 0) AS days FROM protocol_time_point)
-            SELECT i.id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end
-            FROM reach, institution i CROSS JOIN LATERAL (
-                SELECT f.* FROM follow_up f
-                WHERE f.institution_id = i.id AND f.due_on >= \(asOf) - reach.days AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
-                  AND f.window_end >= \(asOf) AND f.status = 'scheduled' OFFSET 0) f
-            JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
-            ORDER BY i.id, f.due_on, f.id
-            """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {
-            lists[inst, default: empty(inst)].dueSoon.append(.init(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end))
-        }
+        for (inst, items) in try await dueSoon { lists[inst, default: empty(inst)].dueSoon = items }
         for try await (inst, id, patient, on, missed) in try await c.query("""
             SELECT lp.institution_id, lp.id, lp.patient_id, lp.proposed_on, lp.missed_count
             FROM lost_proposal lp
@@ -175,5 +175,35 @@ enum WorklistDigest {
             lists[inst, default: empty(inst)].lateReports.append(.init(adverseEventID: id, patientID: patient, term: term, grade: Int(grade), reportDueOn: due, daysLate: due.days(until: asOf)))
         }
         return lists
+    }
+
+    /// Every institution's due-soon items, in order, by institution id.
+    static func readDueSoon(asOf: LocalDate, on c: PostgresConnection, logger: Logger) async throws -> [Int: [Worklist.DueItem]] {
+        var out: [Int: [Worklist.DueItem]] = [:]
+        // Its own read-only transaction with the step's settings (no JIT, room to sort).
+        try await c.query("BEGIN READ ONLY", logger: logger)
+        do {
+            try await c.query(NightlySQL.settings, logger: logger)
+            // Open now (past the due date, window not yet closed) or due in the next 30 days. A window
+            // ends at most `reach` days (the widest window_after) after its due date, so these windows
+            // end in [as-of, as-of + 30 + reach): one range of the open-window index, registry-wide,
+            // and one hash join on patient. (Per institution, the (institution_id, due_on) index read
+            // twice the rows, each on its own heap page, and looked up each patient by key: 2.3x slower.)
+            for try await (inst, id, patient, label, due, start, end) in try await c.query("""
+                SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end
+                FROM follow_up f JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
+                WHERE f.status = 'scheduled' AND f.window_end >= \(asOf)
+                  AND f.window_end < \(asOf) + \(Worklist.dueSoonDays)::int + (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
+                  AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
+                ORDER BY f.institution_id, f.due_on, f.id
+                """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {
+                out[inst, default: []].append(Worklist.DueItem(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end))
+            }
+            try await c.query("COMMIT", logger: logger)
+        } catch {
+            _ = try? await c.query("ROLLBACK", logger: logger)
+            throw error
+        }
+        return out
     }
 }

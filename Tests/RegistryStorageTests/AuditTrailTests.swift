@@ -45,11 +45,12 @@ private func treatedAndSealed(_ store: RegistryStore) async throws -> Fixture {
     return f
 }
 
-/// A follow-up's audit row in the middle of the trail: (audit id, follow-up id).
-private func someFollowUpRow(_ store: RegistryStore) async throws -> (id: Int, entityID: Int) {
-    let ids = try await store.ints("SELECT id FROM audit_log WHERE entity = 'follow_up' ORDER BY id OFFSET 5 LIMIT 1")
-    let entity = try await store.ints("SELECT entity_id FROM audit_log WHERE id = \(ids[0])")
-    return (ids[0], entity[0])
+/// An audit row in the middle of the trail, with rows after it: (audit id, entity, entity id).
+private func someMiddleRow(_ store: RegistryStore) async throws -> (id: Int, entity: String, entityID: Int) {
+    let total = try await store.count("audit_log")
+    let id = try await store.ints("SELECT id FROM audit_log ORDER BY id OFFSET \(total / 2) LIMIT 1")[0]
+    return (id, try await store.text("SELECT entity FROM audit_log WHERE id = \(id)"),
+            try await store.ints("SELECT entity_id FROM audit_log WHERE id = \(id)")[0])
 }
 
 /// RFC 4180 CSV, parsed the plain way: a reader outside the code under test.
@@ -99,12 +100,54 @@ struct AuditTrailTests {
             #expect(clean.checked == total && clean.unsealed == 0)
             #expect(clean.sealedThrough >= (try await store.ints("SELECT max(id) FROM audit_log"))[0])
 
-            let target = try await someFollowUpRow(store)
+            let target = try await someMiddleRow(store)
             try await tamper(store, "UPDATE audit_log SET after = jsonb_set(after, '{status}', '\"completed\"') WHERE id = \(target.id)")
             let result = try await AuditTrail.verify(store.database)
-            #expect(result.firstBreak == AuditTrail.Break(id: target.id, entity: "follow_up", entityID: target.entityID, kind: .content))
-            #expect(result.firstBreak?.description == "audit row \(target.id) (follow_up \(target.entityID)) was altered: its content no longer matches its hash")
+            #expect(result.firstBreak == AuditTrail.Break(id: target.id, entity: target.entity, entityID: target.entityID, kind: .content))
+            #expect(result.firstBreak?.description == "audit row \(target.id) (\(target.entity) \(target.entityID)) was altered: its content no longer matches its hash")
             #expect(result.checked == (try await store.count("audit_log", where: "id <= \(target.id)")))
+        }
+    }
+
+    @Test("a generated schedule is one audit row per administration holding every column of every follow-up")
+    func scheduleAuditHoldsEveryRow() async throws {
+        try await TestDatabase.withStore { store in
+            let f = try await treatedAndSealed(store)
+            let administration = try await store.ints("SELECT id FROM administration WHERE patient_id = \(f.patient.id)")[0]
+            #expect(try await store.count("audit_log", where: "entity = 'follow_up_schedule' AND entity_id = \(administration)") == 1)
+            #expect(try await store.count("audit_log", where: "entity = 'follow_up'") == 0)
+            // Every column of follow_up is in the document (a migration that adds one must add it there too).
+            let columns = try await store.text("""
+                SELECT string_agg(column_name::text, ',' ORDER BY column_name) FROM information_schema.columns
+                WHERE table_schema = 'public' AND table_name = 'follow_up'
+                """)
+            let keys = try await store.text("""
+                SELECT string_agg(k, ',' ORDER BY k) FROM audit_log, jsonb_object_keys(after) AS k
+                WHERE entity = 'follow_up_schedule' AND entity_id = \(administration)
+                """)
+            #expect(keys == columns)
+            // Element i of each array is row i: rebuilt from the audit row, the schedule equals the table.
+            let rebuilt = try await store.text("""
+                SELECT string_agg(concat_ws('|', id, seq, label, due, ws, we, ct, st), ';' ORDER BY seq::int)
+                FROM audit_log a, jsonb_array_elements_text(a.after -> 'id') WITH ORDINALITY AS i(id, n)
+                CROSS JOIN LATERAL (SELECT a.after -> 'seq' ->> (n - 1)::int AS seq, a.after -> 'label' ->> (n - 1)::int AS label,
+                                           a.after -> 'due_on' ->> (n - 1)::int AS due, a.after -> 'window_start' ->> (n - 1)::int AS ws,
+                                           a.after -> 'window_end' ->> (n - 1)::int AS we, a.after -> 'contact_type' ->> (n - 1)::int AS ct,
+                                           a.after -> 'status' ->> (n - 1)::int AS st) x
+                WHERE a.entity = 'follow_up_schedule' AND a.entity_id = \(administration)
+                """)
+            let table = try await store.text("""
+                SELECT string_agg(concat_ws('|', id, seq, label, due_on, window_start, window_end, contact_type, status), ';' ORDER BY seq)
+                FROM follow_up WHERE administration_id = \(administration)
+                """)
+            #expect(rebuilt == table && table.split(separator: ";").count >= 15)
+            // A later change to one follow-up is audited on its own row, before and after.
+            try await store.database.transaction(actor: "test", reason: "closing one") { c in
+                try await c.query("UPDATE follow_up SET status = 'not-done', not_done_reason = 'refused' WHERE administration_id = \(administration) AND seq = 1",
+                                  logger: TestDatabase.logger)
+            }
+            #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND before ->> 'status' = 'scheduled' AND after ->> 'status' = 'not-done' AND reason = 'closing one'") == 1)
+            #expect(try await AuditTrail.verify(store.database).intact)
         }
     }
 
@@ -112,7 +155,7 @@ struct AuditTrailTests {
     func rewrittenHashBreaksTheChain() async throws {
         try await TestDatabase.withStore { store in
             _ = try await treatedAndSealed(store)
-            let target = try await someFollowUpRow(store)
+            let target = try await someMiddleRow(store)
             try await tamper(store, """
                 UPDATE audit_log SET after = jsonb_set(after, '{status}', '"completed"'),
                        content_hash = audit_content_hash(at, tx, actor, action, entity, entity_id, institution_id, patient_id,
@@ -120,7 +163,7 @@ struct AuditTrailTests {
                 WHERE id = \(target.id)
                 """)
             let result = try await AuditTrail.verify(store.database)
-            #expect(result.firstBreak == AuditTrail.Break(id: target.id, entity: "follow_up", entityID: target.entityID, kind: .chain))
+            #expect(result.firstBreak == AuditTrail.Break(id: target.id, entity: target.entity, entityID: target.entityID, kind: .chain))
         }
     }
 
@@ -128,12 +171,13 @@ struct AuditTrailTests {
     func removedRows() async throws {
         try await TestDatabase.withStore { store in
             _ = try await treatedAndSealed(store)
-            let target = try await someFollowUpRow(store)
+            let target = try await someMiddleRow(store)
             let next = try await store.ints("SELECT id FROM audit_log WHERE id > \(target.id) ORDER BY id LIMIT 1")[0]
             let nextEntity = try await store.ints("SELECT entity_id FROM audit_log WHERE id = \(next)")[0]
+            let nextKind = try await store.text("SELECT entity FROM audit_log WHERE id = \(next)")
             try await tamper(store, "DELETE FROM audit_log WHERE id = \(target.id)")
             let result = try await AuditTrail.verify(store.database)
-            #expect(result.firstBreak == AuditTrail.Break(id: next, entity: "follow_up", entityID: nextEntity, kind: .chain))
+            #expect(result.firstBreak == AuditTrail.Break(id: next, entity: nextKind, entityID: nextEntity, kind: .chain))
         }
         try await TestDatabase.withStore { store in
             _ = try await treatedAndSealed(store)
@@ -246,7 +290,7 @@ struct AuditTrailTests {
             #expect(!expectedB.isEmpty && jsonl.rows == expectedB.count)
             #expect(objects.map { $0["id"] as? Int } == expectedB)
             #expect(objects.allSatisfy { $0["patient_id"] as? Int == b.patient.id && $0["after"] is [String: Any] && $0["before"] is NSNull })
-            #expect(Set(objects.compactMap { $0["entity"] as? String }) == ["patient", "administration", "follow_up"])
+            #expect(Set(objects.compactMap { $0["entity"] as? String }) == ["patient", "administration", "follow_up_schedule"])
             #expect(objects.allSatisfy { ($0["chain_hash"] as? String)?.count == 64 })
 
             // --since is a Seoul calendar date on the time a row was written.

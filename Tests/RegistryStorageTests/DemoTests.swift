@@ -64,7 +64,11 @@ struct DemoTests {
         // Not-required follow-ups point at the status change that ended follow-up.
         #expect(try await store.count("follow_up", where: "status = 'not-required' AND suspended_by IS NULL") == 0)
         // Every row is in the audit trail, attributed to the demo.
-        #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND actor = 'registry demo'") == summary.followUps)
+        // Schedules are audited one row per administration, holding every follow-up it generated.
+        #expect(try await store.count("audit_log", where: "entity = 'follow_up_schedule' AND actor = 'registry demo'")
+                == store.count("administration", where: "EXISTS (SELECT 1 FROM follow_up f WHERE f.administration_id = administration.id)"))
+        #expect(try await store.count("audit_log, jsonb_array_elements(after -> 'id') AS e(id)",
+                                      where: "entity = 'follow_up_schedule' AND actor = 'registry demo'") == summary.followUps)
         await db.close()
         for u in [url, url2, url3] { try await TestDatabase.drop(u) }
     }
