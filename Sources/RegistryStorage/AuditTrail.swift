@@ -107,7 +107,7 @@ public enum AuditTrail {
             let (id, contentHash) = try row.decode((Int, ByteBuffer).self)
             head = link(previous: head, id: id, contentHash: contentHash)
             links.add(id)
-            links.add("\\x" + hex(head))
+            links.add(bytea: head)
             links.endRow()
             lastID = id
         }

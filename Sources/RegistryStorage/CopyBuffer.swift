@@ -22,22 +22,54 @@ public struct CopyBuffer: Sendable {
     /// Appends an integer field.
     public mutating func add(_ value: Int) {
         separator()
-        buffer.writeString(String(value))
+        if value < 0 { buffer.writeInteger(UInt8(ascii: "-")) }
+        // Digits straight into the buffer: a String per number was a measurable share of a bulk load.
+        var rest = value.magnitude
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var n = 20
+            repeat {
+                n -= 1
+                digits[n] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            } while rest > 0
+            buffer.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(digits)[n...]))
+        }
     }
 
-    /// Appends a text field, escaping what COPY's text format needs escaped.
+    /// Appends a text field, escaping what COPY's text format needs escaped. Text with nothing to
+    /// escape (nearly all of it) is copied in one piece: byte by byte cost a bulk load a tenth of
+    /// its client time.
     public mutating func add(_ value: String) {
         separator()
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
-            case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
-            case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
-            case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
-            default: buffer.writeInteger(byte)
+        var value = value
+        value.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 == UInt8(ascii: "\\") || $0 == UInt8(ascii: "\t") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else {
+                buffer.writeBytes(bytes)
+                return
+            }
+            for byte in bytes {
+                switch byte {
+                case UInt8(ascii: "\\"): buffer.writeStaticString("\\\\")
+                case UInt8(ascii: "\t"): buffer.writeStaticString("\\t")
+                case UInt8(ascii: "\n"): buffer.writeStaticString("\\n")
+                case UInt8(ascii: "\r"): buffer.writeStaticString("\\r")
+                default: buffer.writeInteger(byte)
+                }
             }
         }
     }
+
+    /// Appends a bytea field in hex form (`\x` and two hex digits a byte, the backslash escaped
+    /// for COPY).
+    public mutating func add(bytea bytes: some Sequence<UInt8>) {
+        separator()
+        buffer.writeStaticString("\\\\x")
+        for byte in bytes {
+            buffer.writeInteger(Self.hexDigits[Int(byte >> 4)])
+            buffer.writeInteger(Self.hexDigits[Int(byte & 0xF)])
+        }
+    }
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Appends a date field as YYYY-MM-DD without going through a formatter.
     public mutating func add(_ date: LocalDate) {
