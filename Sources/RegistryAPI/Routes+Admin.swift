@@ -61,29 +61,6 @@ struct RiskChange: Encodable, Sendable {
     var reason: String
 }
 
-/// A protocol with its database id.
-struct StoredProtocol: Encodable, Sendable {
-    struct Point: Encodable, Sendable {
-        var label: String
-        var offsetUnit: String
-        var offsetAmount: Int
-        var windowBefore: Int
-        var windowAfter: Int
-        var contactType: ContactType
-    }
-    var id: Int
-    var code: String
-    var version: Int
-    var followUpClass: FollowUpClass
-    var timePoints: [Point]
-
-    init(id: Int, _ p: FollowUpProtocol) {
-        self.id = id; code = p.code; version = p.version; followUpClass = p.followUpClass
-        timePoints = p.timePoints.map { Point(label: $0.label, offsetUnit: $0.offset.unit, offsetAmount: $0.offset.amount,
-                                             windowBefore: $0.windowBefore, windowAfter: $0.windowAfter, contactType: $0.contactType) }
-    }
-}
-
 extension RegistryAPI {
     /// Reference data every role may read.
     func addReferenceRoutes(_ routes: RouterGroup<Context>) {
