@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "RegistryAPI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryJobs",
+                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryReports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
