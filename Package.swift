@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryReports",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
