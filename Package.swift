@@ -82,8 +82,9 @@ let package = Package(
         .target(
             name: "RegistryAPI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryJobs",
+                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryReports",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),

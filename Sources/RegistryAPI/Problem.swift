@@ -125,9 +125,19 @@ public struct Problem: Error, Sendable, Encodable {
         if let field = error.field, kind != .notFound, kind != .unavailable, kind != .configuration {
             errors = [fields.locate(field, error.message)]
         }
-        // Hints naming a command-line command are for the command line's users only.
-        let hint = error.hint.flatMap { $0.contains("registry ") ? nil : $0 }
-        self.init(kind, detail: error.message, hint: hint, errors: errors)
+        self.init(kind, detail: error.message, hint: Self.hint(error), errors: errors)
+    }
+
+    /// A refusal of a query parameter's value (including a code that names no record):
+    /// `invalid-parameter`, naming `parameter`.
+    init(parameter: String, _ error: RegistryError) {
+        self.init(.invalidParameter, detail: error.message, hint: Self.hint(error), errors: [.parameter(parameter, error.message)])
+    }
+
+    /// The refusal's hint, unless it names a command-line command: those are for the command
+    /// line's users only.
+    private static func hint(_ error: RegistryError) -> String? {
+        error.hint.flatMap { $0.contains("registry ") ? nil : $0 }
     }
 
     enum CodingKeys: String, CodingKey { case type, title, status, detail, hint, errors }

@@ -53,6 +53,7 @@ public struct RegistryAPI: Sendable {
         addPlanReadRoutes(router.group().add(middleware: RequireRole(.institution, .admin)))
         addAdminRoutes(router.group().add(middleware: RequireRole(.admin)))
         addRegulatorRoutes(router.group().add(middleware: RequireRole(.regulator)))
+        addReportRoutes(router.group().add(middleware: RequireRole(.regulator, .admin)))
         return router
     }
 

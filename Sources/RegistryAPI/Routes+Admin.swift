@@ -54,34 +54,43 @@ struct RiskChangeBody: JSONBody {
     var reason: String
 }
 
+/// One time point of a new protocol, as `GET /protocols` prints it.
+struct TimePointBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable {
+        case label, offsetAmount = "offset_amount", offsetUnit = "offset_unit", windowBefore = "window_before", windowAfter = "window_after",
+             contactType = "contact_type"
+    }
+    typealias CodingKeys = Field
+    var label: String
+    var offsetAmount: Int
+    var offsetUnit: String
+    var windowBefore: Int
+    var windowAfter: Int
+    var contactType: String
+}
+
+struct ProtocolBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case code, followUpClass = "follow_up_class", timePoints = "time_points", reason }
+    typealias CodingKeys = Field
+    static var nested: [String: any JSONBody.Type] { ["time_points": TimePointBody.self] }
+    var code: String
+    var followUpClass: String
+    var timePoints: [TimePointBody]
+    var reason: String?
+
+    func validated() throws(RegistryError) -> NewFollowUpProtocol {
+        try NewFollowUpProtocol(code: code, followUpClass: followUpClass, timePoints: timePoints.map {
+            .init(label: $0.label, offsetAmount: $0.offsetAmount, offsetUnit: $0.offsetUnit, windowBefore: $0.windowBefore,
+                  windowAfter: $0.windowAfter, contactType: $0.contactType)
+        })
+    }
+}
+
 /// A plan's risk class at one time.
 struct RiskChange: Encodable, Sendable {
     var riskClass: RiskClass
     var on: LocalDate
     var reason: String
-}
-
-/// A protocol with its database id.
-struct StoredProtocol: Encodable, Sendable {
-    struct Point: Encodable, Sendable {
-        var label: String
-        var offsetUnit: String
-        var offsetAmount: Int
-        var windowBefore: Int
-        var windowAfter: Int
-        var contactType: ContactType
-    }
-    var id: Int
-    var code: String
-    var version: Int
-    var followUpClass: FollowUpClass
-    var timePoints: [Point]
-
-    init(id: Int, _ p: FollowUpProtocol) {
-        self.id = id; code = p.code; version = p.version; followUpClass = p.followUpClass
-        timePoints = p.timePoints.map { Point(label: $0.label, offsetUnit: $0.offset.unit, offsetAmount: $0.offset.amount,
-                                             windowBefore: $0.windowBefore, windowAfter: $0.windowAfter, contactType: $0.contactType) }
-    }
 }
 
 extension RegistryAPI {
@@ -160,6 +169,14 @@ extension RegistryAPI {
                 let product = try await store.addProduct(try NewProduct(code: b.code, name: b.name, manufacturer: b.manufacturer, modality: b.modality),
                                                          actor: grant.actor)
                 return try .json(product, status: .created)
+            }
+        }
+
+        routes.post("/protocols") { request, context in
+            try await write(request, context, ProtocolBody.self) { b, grant in
+                let new = try b.validated()
+                let stored = try await store.addProtocol(new, reason: try b.reason.map { r throws(RegistryError) in try Rules.reason(r) }, actor: grant.actor)
+                return try .json(stored, status: .created)
             }
         }
 

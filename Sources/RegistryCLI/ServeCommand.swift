@@ -29,7 +29,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (default: $REGISTRY_API_MAX_BODY_BYTES, else 65536); larger ones get 413.")
     var maxBodyBytes: Int?
     @Option(name: .customLong("pool-size"), help: "Most database connections (default 16).") var poolSize: Int = 16
-    @Option(name: .customLong("min-cell"), help: "Smallest count regulators' aggregates show; smaller non-zero counts are suppressed.") var minCell: Int = 11
+    @Option(name: .customLong("min-cell"), help: "Smallest count regulators' aggregates and outcome reports show; smaller non-zero counts are suppressed.") var minCell: Int = 11
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
 
     func run() async throws {

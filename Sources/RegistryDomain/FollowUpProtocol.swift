@@ -107,3 +107,131 @@ public struct FollowUpProtocol: Hashable, Codable, Sendable {
         return FollowUpProtocol(code: code, version: 1, followUpClass: cls, timePoints: points)
     }
 }
+
+/// A protocol as an administrator proposes it, checked before anything is stored. The store gives
+/// it its version: 1 for a new code, else one more than the code's latest.
+///
+/// Refusals name the field as a path into the time points, 0-based, e.g.
+/// `time-points/3/window-before` (the HTTP body's `/time_points/3/window_before`).
+public struct NewFollowUpProtocol: Hashable, Sendable {
+    /// One time point as entered, before it is checked.
+    public struct Entry: Hashable, Sendable {
+        public var label: String
+        public var offsetAmount: Int
+        /// `day`, `month` or `year`, or the plural.
+        public var offsetUnit: String
+        public var windowBefore: Int
+        public var windowAfter: Int
+        public var contactType: String
+
+        public init(label: String, offsetAmount: Int, offsetUnit: String, windowBefore: Int, windowAfter: Int, contactType: String) {
+            self.label = label; self.offsetAmount = offsetAmount; self.offsetUnit = offsetUnit
+            self.windowBefore = windowBefore; self.windowAfter = windowAfter; self.contactType = contactType
+        }
+    }
+
+    public let code: String
+    public let followUpClass: FollowUpClass
+    public let timePoints: [TimePoint]
+
+    /// The most time points a protocol may have.
+    public static let maxTimePoints = 100
+    /// The widest window on either side of a due date, in days.
+    public static let maxWindowDays = 365
+    /// The longest label.
+    public static let maxLabelLength = 60
+
+    /// Checks every field: the code's shape, the class, and each time point: a label of its own,
+    /// due 1 or more days, months or years after the dose and within the class's follow-up
+    /// period, a window that opens after the day of the dose, a contact type, and each due after
+    /// the one before it for every dose date (so "30 days" then "1 month" is refused: after a
+    /// dose on 31 January, month 1 falls on 28 February).
+    public init(code: String, followUpClass: String, timePoints entries: [Entry]) throws(RegistryError) {
+        self.code = try Rules.protocolCode(code)
+        guard let cls = FollowUpClass(rawValue: followUpClass) else {
+            throw .invalid("follow-up-class", "'\(followUpClass)' is not a follow-up class; allowed: cell (5 years), gene (15 years), xenogeneic (30 years)")
+        }
+        guard (1...Self.maxTimePoints).contains(entries.count) else {
+            throw .invalid("time-points", "a protocol has 1 to \(Self.maxTimePoints) time points; this one has \(entries.count)")
+        }
+        let periodEnds = Self.doseDates.map { $0.adding(years: cls.years) }
+        var points: [TimePoint] = []
+        var previousDues: [LocalDate] = []
+        for (i, entry) in entries.enumerated() {
+            let path = "time-points/\(i)"
+            let (point, dues) = try Self.check(entry, path: path, followUpClass: cls, periodEnds: periodEnds)
+            if let earlier = points.first(where: { $0.label.lowercased() == point.label.lowercased() }) {
+                throw .invalid("\(path)/label", "'\(point.label)' is already the label of an earlier time point ('\(earlier.label)'); each time point needs a label of its own")
+            }
+            if let previous = points.last, !zip(dues, previousDues).allSatisfy({ $0 > $1 }) {
+                throw .invalid("\(path)/offset-amount", "\(point.offset) is not after '\(previous.label)' (\(previous.offset)), the time point before it, for every dose date; list the time points in order, each due after the one before")
+            }
+            points.append(point)
+            previousDues = dues
+        }
+        self.followUpClass = cls
+        self.timePoints = points
+    }
+
+    /// The protocol at `version`.
+    public func versioned(_ version: Int) -> FollowUpProtocol {
+        FollowUpProtocol(code: code, version: version, followUpClass: followUpClass, timePoints: timePoints)
+    }
+
+    /// Every day of four years, one of them leap: months and years clamp differently by the day
+    /// and year they start from, so what holds for each of these dose dates holds for every one.
+    static let doseDates: [LocalDate] = (0..<1461).map { LocalDate(year: 2021, month: 1, day: 1)!.adding(days: $0) }
+
+    /// One time point checked, with its due date after each of `doseDates`.
+    private static func check(_ e: Entry, path: String, followUpClass cls: FollowUpClass,
+                              periodEnds: [LocalDate]) throws(RegistryError) -> (TimePoint, [LocalDate]) {
+        let label = try Rules.name(e.label, field: "\(path)/label", maxLength: maxLabelLength)
+        let units = ["day": "day", "days": "day", "month": "month", "months": "month", "year": "year", "years": "year"]
+        guard let unit = units[e.offsetUnit] else {
+            throw .invalid("\(path)/offset-unit", "'\(e.offsetUnit)' is not a unit; allowed: days, months, years")
+        }
+        // The coarse bound first keeps the calendar arithmetic below far from overflow.
+        guard e.offsetAmount >= 1, e.offsetAmount <= cls.years * 366, let offset = ScheduleOffset(unit: unit, amount: e.offsetAmount) else {
+            throw .invalid("\(path)/offset-amount", "\(e.offsetAmount) is not allowed; a time point is due 1 or more \(unit)s after the dose, within the \(cls.years)-year follow-up of \(cls.rawValue) products")
+        }
+        let dues = doseDates.map { offset.due(from: $0) }
+        guard zip(dues, periodEnds).allSatisfy({ $0 <= $1 }) else {
+            throw .invalid("\(path)/offset-amount", "\(offset) is beyond the \(cls.years)-year follow-up of \(cls.rawValue) products; allowed: up to \(cls.years) years after the dose")
+        }
+        for (field, days) in [("window-before", e.windowBefore), ("window-after", e.windowAfter)] where !(0...maxWindowDays).contains(days) {
+            throw .invalid("\(path)/\(field)", "\(days) is not a window; allowed: 0 to \(maxWindowDays) days")
+        }
+        let shortest = zip(doseDates, dues).map { $0.days(until: $1) }.min()!
+        guard e.windowBefore < shortest else {
+            throw .invalid("\(path)/window-before", "a window opening \(e.windowBefore) days before a time point due \(offset) after the dose would open on or before the day of the dose; allowed: 0 to \(shortest - 1)")
+        }
+        let contact = try ContactType.parse(e.contactType, field: "\(path)/contact-type")
+        return (TimePoint(label: label, offset: offset, windowBefore: e.windowBefore, windowAfter: e.windowAfter, contactType: contact), dues)
+    }
+}
+
+/// A stored protocol with its database id, as `GET /protocols` and `registry protocol list --json`
+/// print it (the offset as unit and amount).
+public struct StoredProtocol: Encodable, Equatable, Sendable {
+    /// One time point.
+    public struct Point: Encodable, Equatable, Sendable {
+        public var label: String
+        public var offsetUnit: String
+        public var offsetAmount: Int
+        public var windowBefore: Int
+        public var windowAfter: Int
+        public var contactType: ContactType
+    }
+    public var id: Int
+    public var code: String
+    public var version: Int
+    public var followUpClass: FollowUpClass
+    public var timePoints: [Point]
+
+    /// The protocol `p`, stored under `id`.
+    public init(id: Int, _ p: FollowUpProtocol) {
+        self.id = id; code = p.code; version = p.version; followUpClass = p.followUpClass
+        timePoints = p.timePoints.map { Point(label: $0.label, offsetUnit: $0.offset.unit, offsetAmount: $0.offset.amount,
+                                             windowBefore: $0.windowBefore, windowAfter: $0.windowAfter, contactType: $0.contactType) }
+    }
+}

@@ -32,14 +32,26 @@ public enum Rules {
     /// Product codes look like `GT-01` or `MSC-KNEE-2`: capital letters and digits in 1–4
     /// hyphen-separated parts, starting with a letter, at most 32 characters.
     public static func productCode(_ text: String, field: String = "product") throws(RegistryError) -> String {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        let ok = (2...32).contains(text.count) && (1...4).contains(parts.count)
-            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { c in c.isASCII && (c.isUppercase || c.isNumber) } }
-            && text.first!.isLetter
-        guard ok else {
+        guard isHyphenatedCode(text) else {
             throw .invalid(field, "'\(text)' is not a product code; expected capital letters and digits in up to 4 hyphen-separated parts (2–32 characters), e.g. GT-01")
         }
         return text
+    }
+
+    /// Follow-up protocol codes have the shape of product codes, e.g. `LTFU-GENE-15Y`.
+    public static func protocolCode(_ text: String, field: String = "code") throws(RegistryError) -> String {
+        guard isHyphenatedCode(text) else {
+            throw .invalid(field, "'\(text)' is not a protocol code; expected capital letters and digits in up to 4 hyphen-separated parts (2–32 characters), e.g. LTFU-GENE-15Y")
+        }
+        return text
+    }
+
+    /// Capital letters and digits in 1–4 hyphen-separated parts, starting with a letter, 2–32 characters.
+    private static func isHyphenatedCode(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        return (2...32).contains(text.count) && (1...4).contains(parts.count)
+            && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { c in c.isASCII && (c.isUppercase || c.isNumber) } }
+            && text.first!.isLetter
     }
 
     /// ICD-10 (and KCD) codes: a letter, two digits or a digit and a letter, then an optional

@@ -121,12 +121,43 @@ public struct RegistryStore: Sendable {
         }
     }
 
-    static func insertProtocol(_ p: FollowUpProtocol, connection c: PostgresConnection, logger: Logger) async throws {
+    /// Adds a follow-up protocol: version 1 of a new code, or the next version of an existing one,
+    /// which keeps the code's follow-up class and must differ from the latest version. Plans
+    /// submitted from then on that name the code follow the new version; existing plans keep theirs.
+    public func addProtocol(_ new: NewFollowUpProtocol, reason: String? = nil, actor: String) async throws -> StoredProtocol {
+        try await database.transaction(actor: actor, reason: reason) { c in
+            // Two versions of one code added at once get consecutive numbers, not a unique violation.
+            try await c.query("SELECT pg_advisory_xact_lock(hashtext('follow_up_protocol'), hashtext(\(new.code)))", logger: logger)
+            var version = 1
+            let latest = try await c.query("SELECT id FROM follow_up_protocol WHERE code = \(new.code) ORDER BY version DESC LIMIT 1", logger: logger)
+            if let latestID = try await latest.decode(Int.self).first(where: { _ in true }) {
+                let current = try await Self.loadProtocol(id: latestID, connection: c, logger: logger)
+                guard current.followUpClass == new.followUpClass else {
+                    throw RegistryError.conflict("follow-up-class", "protocol \(new.code) is for \(current.followUpClass.rawValue) products; a new version keeps the class",
+                                                 hint: "give the protocol for \(new.followUpClass.rawValue) products a code of its own")
+                }
+                guard current.timePoints != new.timePoints else {
+                    throw RegistryError.conflict("time-points", "version \(current.version) of protocol \(new.code) already has exactly these time points; nothing was added")
+                }
+                version = current.version + 1
+            }
+            let p = new.versioned(version)
+            guard let id = try await Self.insertProtocol(p, connection: c, logger: logger) else {
+                throw RegistryError.conflict("code", "protocol \(p.code) version \(p.version) already exists")
+            }
+            return StoredProtocol(id: id, p)
+        }
+    }
+
+    /// Inserts a protocol and its time points; nil (and nothing written) when that code and
+    /// version already exist.
+    @discardableResult
+    static func insertProtocol(_ p: FollowUpProtocol, connection c: PostgresConnection, logger: Logger) async throws -> Int? {
         let rows = try await c.query("""
             INSERT INTO follow_up_protocol (code, version, follow_up_class) VALUES (\(p.code), \(p.version), \(p.followUpClass.rawValue))
             ON CONFLICT (code, version) DO NOTHING RETURNING id
             """, logger: logger)
-        guard let id = try await rows.decode(Int.self).first(where: { _ in true }) else { return }
+        guard let id = try await rows.decode(Int.self).first(where: { _ in true }) else { return nil }
         let tps = p.timePoints
         try await c.query("""
             INSERT INTO protocol_time_point (protocol_id, seq, label, offset_amount, offset_unit, window_before, window_after, contact_type)
@@ -135,6 +166,7 @@ public struct RegistryStore: Sendable {
                         \(tps.map(\.windowBefore)), \(tps.map(\.windowAfter)), \(tps.map(\.contactType.rawValue)))
                  AS x(s, l, a, u, b, w, t)
             """, logger: logger)
+        return id
     }
 
     /// A protocol with its time points.

@@ -1,0 +1,85 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import RegistryDomain
+import RegistryReports
+import RegistryStorage
+
+/// `registry report outcomes`'s options as query parameters: the same names in snake_case.
+enum OutcomeReportQuery {
+    /// The refusals' field names (the command line's options) -> query parameter.
+    static let parameters = [
+        "purpose": "purpose", "as-of": "as_of", "product": "product", "indication": "indication", "institution": "institution",
+        "by": "by", "min-cell": "min_cell", "no-suppression": "no_suppression", "format": "format",
+    ]
+
+    /// Each format's content type.
+    static let contentTypes = ["json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"]
+}
+
+extension RegistryAPI {
+    /// The outcome report for regulator and admin tokens: `registry report outcomes` over HTTP,
+    /// built, suppressed and recorded by the same `OutcomeReport.build`, so the same parameters
+    /// give the same bytes. The token's role is the report's role.
+    ///
+    /// The report runs on the pool's own connections, not in the request's row-level-security
+    /// scope: there `registry_api` sees no patient rows for these tokens and may not write
+    /// `report_pull`. The report module is the gate instead, as `registry_summary()` is for the
+    /// summary: only suppressed aggregates leave it, and the pull is recorded in the audit trail
+    /// before the response is sent.
+    func addReportRoutes(_ routes: RouterGroup<Context>) {
+        routes.get("/reports/outcomes") { request, context in
+            let grant = try context.requireGrant()
+            let q = try query(request, allowed: Set(OutcomeReportQuery.parameters.values))
+            let role: ReportRole = grant.role == .admin ? .admin : .regulator
+            let format = q["format"] ?? "json"
+            guard let contentType = OutcomeReportQuery.contentTypes[format] else {
+                throw Problem(parameter: "format", .invalid("format", "'\(format)' is not a report format; allowed: json, csv, html"))
+            }
+            guard let purpose = q["purpose"] else {
+                throw Problem(parameter: "purpose", .invalid("purpose", "a purpose is required: why the report is pulled, recorded with the pull in the audit trail"))
+            }
+            // Unsuppressed figures never leave over HTTP; an administrator checks them at the command line.
+            if let off = q["no_suppression"], off != "false" {
+                guard off == "true" else { throw Problem(parameter: "no_suppression", .invalid("no-suppression", "'\(off)' is not true or false")) }
+                throw Problem(.forbidden, detail: "the API always suppresses small cells; an administrator's unsuppressed check is pulled at the command line",
+                              errors: [.parameter("no_suppression", "only false is allowed here")])
+            }
+            // Regulators get the report's floor of 5, or the server's --min-cell when higher: the
+            // smallest count any of their aggregates shows.
+            let floor = role == .regulator ? max(role.minimumCellFloor, configuration.minCell) : role.minimumCellFloor
+            let minCell = try q["min_cell"].map { text throws -> Int in
+                guard let n = Int(text), n >= floor, n <= 1000 else {
+                    throw Problem(parameter: "min_cell", .invalid("min-cell", "'\(text)' is not allowed for a \(role.rawValue) token; allowed: \(floor) to 1000"))
+                }
+                return n
+            } ?? max(ReportParameters.defaultMinimumCell, floor)
+            let asOf = try date(q, "as_of") ?? store.today()
+            do {
+                let parameters = ReportParameters(
+                    purpose: purpose, asOf: asOf, product: q["product"], indication: q["indication"], institution: q["institution"],
+                    by: try q["by"].map { t throws(RegistryError) in try ReportDimension.parseList(t) } ?? [], minimumCell: minCell)
+                // The token is re-checked, as every request's scoped transaction does, so a token
+                // revoked a moment ago pulls nothing.
+                try await store.database.transaction(actor: grant.actor, scope: grant.scope) { _ in }
+                // report_pull.pulled_by holds 200 characters; the token id comes first.
+                let build = { @Sendable [store] () async throws -> Data in
+                    let report = try await OutcomeReport.build(database: store.database, parameters: parameters, actor: String(grant.actor.prefix(200)),
+                                                               role: role, today: store.today())
+                    return switch format {
+                    case "csv": report.csv()
+                    case "html": report.html()
+                    default: report.json()
+                    }
+                }
+                // Seconds of CPU work: off the event loops, which serve every other request.
+                let body = if #available(macOS 15, *) { try await ThreadPoolExecutor.run(build) } else { try await build() }
+                return Response(status: .ok, headers: [.contentType: contentType, .cacheControl: "no-store"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            } catch let error as RegistryError {
+                // A refused value, or a code that names no product or institution: the parameter is at fault.
+                guard [.invalid, .notFound].contains(error.code), let parameter = error.field.flatMap({ OutcomeReportQuery.parameters[$0] }) else { throw error }
+                throw Problem(parameter: parameter, error)
+            }
+        }
+    }
+}

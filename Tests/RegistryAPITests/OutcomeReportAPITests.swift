@@ -1,0 +1,136 @@
+import Foundation
+import HTTPTypes
+import PostgresNIO
+@testable import RegistryAPI
+import RegistryDomain
+import RegistryStorage
+import Testing
+
+/// `registry report outcomes`, run as the built binary against the harness's database.
+struct ReportCommandLine {
+    let url: DatabaseURL
+    let home: URL
+
+    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: ServeTests.binary)
+        process.arguments = ["report", "outcomes"] + arguments + ["--database-url", url.urlString, "--home", home.path, "--actor", "cli:registrar"]
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "REGISTRY_DATABASE_URL")
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
+
+@Suite("API: the outcome report")
+struct OutcomeReportAPITests {
+    /// Five more of A's patients treated with GT-01: six in all, so a K of 2 shows figures a K of 12 suppresses.
+    static func treatMore(_ h: APIHarness) async throws {
+        for i in 1...5 {
+            let (patient, _) = try await h.store.enroll(try NewPatient(institutionCode: "ARM-001", localID: "MRN-R\(i)", birthYear: 1950 + i, sex: i % 2 == 0 ? "male" : "female",
+                                                                       consentOn: "2025-05-01", consentVersion: "2", pseudonymizer: h.api.pseudonymizer, today: APIHarness.today), actor: "test")
+            _ = try await h.store.administer(patientID: patient.id, planID: h.planA,
+                                             try NewAdministration(on: "2025-05-0\(i + 1)", lot: "LOT-R", dose: "2e6", feeNotified: 30_000_000, feeCollected: 25_000_000 + i,
+                                                                   today: APIHarness.today), actor: "test")
+        }
+    }
+
+    static func pulls(_ h: APIHarness) async throws -> [(actor: String, role: String, purpose: String, minCell: Int, checksum: String)] {
+        try await h.store.database.read { c in
+            try await c.query("SELECT pulled_by, role, purpose, min_cell, content_sha256 FROM report_pull ORDER BY id", logger: TestDatabase.logger)
+                .decode((String, String, String, Int32, String).self).collect().map { ($0.0, $0.1, $0.2, Int($0.3), $0.4) }
+        }
+    }
+
+    @Test("regulator and admin reports are byte for byte the command line's (JSON, CSV, HTML, each with its content type); every pull is recorded and audited")
+    func sameBytesAsTheCommandLine() async throws {
+        try await APIHarness.run { h, api in
+            try await Self.treatMore(h)
+            let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-report-api-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: home) }
+            let cli = ReportCommandLine(url: h.store.database.url, home: home)
+            let query = "/reports/outcomes?purpose=MFDS%20quarterly%20review&as_of=2026-11-25&by=product,year&product=GT-01"
+            let options = ["--purpose", "MFDS quarterly review", "--as-of", "2026-11-25", "--by", "product,year", "--product", "GT-01"]
+            let regulator = h.tokens["regulator"]!, admin = h.tokens["admin"]!
+
+            for (format, contentType) in [("json", "application/json"), ("csv", "text/csv; charset=utf-8"), ("html", "text/html; charset=utf-8")] {
+                let got = try await api.call(.get, "\(query)&min_cell=12&format=\(format)", token: regulator)
+                #expect(got.status == 200, "\(format): \(got.text.prefix(500))")
+                #expect(got.headers[.contentType] == contentType)
+                #expect(got.headers[.cacheControl] == "no-store", "a cached copy would be a pull nobody recorded")
+                let printed = try cli.run(options + ["--role", "regulator", "--min-cell", "12", "--format", format])
+                #expect(printed.status == 0, "\(printed.stderr)")
+                #expect(!printed.stdout.isEmpty && got.text == printed.stdout, "\(format) over HTTP differs from the command line's")
+            }
+            // JSON is the default format. A regulator's K of 12 hides the six patients; an admin's K of 2 shows them.
+            let suppressed = try await api.call(.get, "\(query)&min_cell=12", token: regulator)
+            #expect(suppressed.headers[.contentType] == "application/json")
+            #expect((suppressed.json["total"] as? [String: Any])?["patients"] as? String == "suppressed", "\(suppressed.text.prefix(300))")
+            let shown = try await api.call(.get, "\(query)&min_cell=2", token: admin)
+            #expect((shown.json["total"] as? [String: Any])?["patients"] as? Int == 6, "\(shown.text.prefix(300))")
+            let adminPrinted = try cli.run(options + ["--min-cell", "2", "--format", "json"])
+            #expect(adminPrinted.status == 0 && shown.text == adminPrinted.stdout, "the admin's report differs from the command line's")
+
+            // Five pulls over HTTP and four at the command line, each with who, role, purpose and what was handed out.
+            let pulls = try await Self.pulls(h)
+            let regulatorActor = h.grants["regulator"]!.actor, adminActor = h.grants["admin"]!.actor
+            #expect(pulls.filter { $0.actor == regulatorActor }.count == 4)
+            #expect(pulls.filter { $0.actor == regulatorActor }.allSatisfy { $0.role == "regulator" && $0.minCell == 12 && $0.purpose == "MFDS quarterly review" })
+            #expect(pulls.filter { $0.actor == adminActor }.map { "\($0.role) \($0.minCell)" } == ["admin 2"])
+            #expect(pulls.filter { $0.actor == "cli:registrar" }.count == 4)
+            let checksum = try #require(suppressed.json["checksum"] as? String)
+            #expect(pulls.filter { $0.actor == regulatorActor }.last?.checksum == String(checksum.dropFirst("sha256:".count)))
+            let audited = try await h.store.count("audit_log", where: "entity = 'report_pull' AND actor = '\(regulatorActor)' AND reason = 'outcome report: MFDS quarterly review'")
+            #expect(audited == 4)
+        }
+    }
+
+    @Test("institution tokens get 403; a missing purpose or a bad parameter gets a problem naming the query parameter; a revoked token pulls nothing")
+    func refusals() async throws {
+        try await APIHarness.run { h, api in
+            let regulator = h.tokens["regulator"]!
+            let base = "/reports/outcomes?purpose=committee%20question"
+            let institution = try await api.call(.get, base, token: h.tokens["A"])
+            #expect(institution.status == 403 && institution.problemType == "urn:registry:problem:forbidden", "\(institution.text)")
+            for (uri, parameter, says) in [
+                ("/reports/outcomes?as_of=2026-11-01&format=csv", "purpose", "purpose is required"),
+                ("/reports/outcomes?purpose=", "purpose", "characters"),
+                ("\(base)&by=product,colour", "by", "allowed: product, indication, institution, year"),
+                ("\(base)&by=year,year", "by", "twice"),
+                ("\(base)&format=pdf", "format", "allowed: json, csv, html"),
+                ("\(base)&min_cell=5", "min_cell", "allowed: 11 to 1000"),
+                ("\(base)&min_cell=lots", "min_cell", "allowed: 11 to 1000"),
+                ("\(base)&as_of=2026-02-30", "as_of", "YYYY-MM-DD"),
+                ("\(base)&as_of=2026-12-01", "as_of", "in the future"),
+                ("\(base)&product=NO-SUCH", "product", "no product has code NO-SUCH"),
+                ("\(base)&indication=Parkinson", "indication", "ICD-10"),
+                ("\(base)&role=admin", "role", "not a parameter"),
+                ("\(base)&no_suppression=maybe", "no_suppression", "true or false"),
+            ] {
+                let got = try await api.call(.get, uri, token: regulator)
+                #expect(got.status == 400 && got.problemType == "urn:registry:problem:invalid-parameter", "\(uri): \(got.status) \(got.text)")
+                #expect(got.headers[.contentType] == "application/problem+json")
+                #expect(got.parameters == [parameter], "\(uri): \(got.text)")
+                #expect((got.json["detail"] as? String)?.contains(says) == true, "\(uri): \(got.text)")
+            }
+            // Unsuppressed figures are not served over HTTP, not even to an admin.
+            let unsuppressed = try await api.call(.get, "\(base)&no_suppression=true", token: h.tokens["admin"])
+            #expect(unsuppressed.status == 403 && unsuppressed.parameters == ["no_suppression"], "\(unsuppressed.text)")
+            #expect(try await h.store.count("report_pull") == 0, "a refused pull is not recorded")
+
+            // Once revoked, a token pulls nothing, though its grant is still cached from the pull before.
+            #expect(try await api.call(.get, "\(base)&no_suppression=false", token: regulator).status == 200)
+            _ = try await h.store.revokeToken(id: h.grants["regulator"]!.tokenID, reason: "test", actor: "test")
+            let revoked = try await api.call(.get, base, token: regulator)
+            #expect(revoked.status == 401 && revoked.problemType == "urn:registry:problem:unauthenticated", "\(revoked.text)")
+            #expect(try await h.store.count("report_pull") == 1)
+        }
+    }
+}
