@@ -57,3 +57,13 @@ END $$;
 DROP TRIGGER follow_up_audit_insert ON follow_up;
 CREATE TRIGGER follow_up_audit_insert AFTER INSERT ON follow_up REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION audit_follow_up_schedules();
+
+-- Audit documents of a few kilobytes (schedules, large rows) are compressed when stored: LZ4
+-- costs a fifth of the default pglz's time there (a fifth of the schedule audit's whole cost in a
+-- bulk load). Builds of PostgreSQL without LZ4 keep pglz.
+DO $$
+BEGIN
+    ALTER TABLE audit_log ALTER COLUMN before SET COMPRESSION lz4, ALTER COLUMN after SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported THEN
+    RAISE NOTICE 'this PostgreSQL has no LZ4: audit documents stay compressed with pglz';
+END $$;

@@ -45,7 +45,9 @@ start_throwaway_cluster() {
         echo "port = $THROWAWAY_PORT"
         echo "unix_socket_directories = '$THROWAWAY_DIR/data'"
         echo "max_connections = 200"
-        echo "max_wal_size = '4GB'"; echo "shared_buffers = '512MB'"; echo "wal_buffers = '64MB'"
+        # The embedded cluster's settings (RegistryStorage/EmbeddedCluster.swift), so benchmarks
+        # measure what `registry demo` and `scripts/demo` get.
+        echo "max_wal_size = '16GB'"; echo "checkpoint_timeout = '15min'"; echo "shared_buffers = '512MB'"; echo "wal_buffers = '64MB'"
         if [ "${1:-}" = fast ]; then
             # Tests only: durability off for speed. Never for data anyone keeps or for benchmarks.
             echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"

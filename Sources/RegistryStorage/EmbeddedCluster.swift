@@ -101,7 +101,9 @@ public struct EmbeddedCluster: Sendable {
             # registry embedded cluster
             listen_addresses = '127.0.0.1'
             unix_socket_directories = '\(socketDirs)'
-            max_wal_size = '4GB'
+            # A checkpoint makes the next change to every page write the whole page to WAL: bulk
+            # loads of millions of rows keep checkpoints apart by time, not by WAL volume.
+            max_wal_size = '16GB'
             checkpoint_timeout = '15min'
             # Bulk loads and nightly sweeps touch millions of rows: room to keep dirty pages and
             # WAL in memory instead of evicting them one by one (defaults are 128MB and 4MB).
