@@ -147,18 +147,23 @@ enum WorklistDigest {
         // Appends in place (the default subscript), not by copying a growing list per row.
         func empty(_ id: Int) -> Worklist { Worklist(institution: codes[id] ?? "?", asOf: asOf) }
 
-        // Overdue, oldest first, under the one definition.
+        // Overdue, oldest first, under the one definition. Neither large list is sorted by the
+        // server: unsorted, rows stream while the scan runs and are decoded as they come, instead
+        // of after a sort of the whole list; each institution's list is sorted here at the end.
         for try await (inst, id, patient, label, due, end, level) in try await c.query("""
             SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_end, f.escalation_level
             FROM follow_up f JOIN patient p ON p.id = f.patient_id
             WHERE follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
-            ORDER BY f.institution_id, f.window_end, f.id
             """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, Int16).self) {
             lists[inst, default: empty(inst)].overdue.append(.init(followUpID: id, patientID: patient, label: label, dueOn: due, windowEnd: end,
                                    daysOverdue: Overdue.daysOverdue(windowEnd: end, status: .scheduled, patientStatus: .active, on: asOf),
                                    escalationLevel: Int(level)))
         }
         for (inst, items) in try await dueSoon { lists[inst, default: empty(inst)].dueSoon = items }
+        for inst in lists.keys {
+            lists[inst]!.overdue.sort { ($0.windowEnd, $0.followUpID) < ($1.windowEnd, $1.followUpID) }
+            lists[inst]!.dueSoon.sort { ($0.dueOn, $0.followUpID) < ($1.dueOn, $1.followUpID) }
+        }
         for try await (inst, id, patient, on, missed) in try await c.query("""
             SELECT lp.institution_id, lp.id, lp.patient_id, lp.proposed_on, lp.missed_count
             FROM lost_proposal lp
@@ -177,7 +182,7 @@ enum WorklistDigest {
         return lists
     }
 
-    /// Every institution's due-soon items, in order, by institution id.
+    /// Every institution's due-soon items, unsorted, by institution id.
     static func readDueSoon(asOf: LocalDate, on c: PostgresConnection, logger: Logger) async throws -> [Int: [Worklist.DueItem]] {
         var out: [Int: [Worklist.DueItem]] = [:]
         // Its own read-only transaction with the step's settings (no JIT, room to sort).
@@ -195,7 +200,6 @@ enum WorklistDigest {
                 WHERE f.status = 'scheduled' AND f.window_end >= \(asOf)
                   AND f.window_end < \(asOf) + \(Worklist.dueSoonDays)::int + (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
                   AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
-                ORDER BY f.institution_id, f.due_on, f.id
                 """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {
                 out[inst, default: []].append(Worklist.DueItem(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end))
             }

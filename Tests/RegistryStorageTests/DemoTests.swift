@@ -69,7 +69,21 @@ struct DemoTests {
                 == store.count("administration", where: "EXISTS (SELECT 1 FROM follow_up f WHERE f.administration_id = administration.id)"))
         #expect(try await store.count("audit_log, jsonb_array_elements(after -> 'id') AS e(id)",
                                       where: "entity = 'follow_up_schedule' AND actor = 'registry demo'") == summary.followUps)
+        // The indexes set aside for the load are all back, exactly as the migrations made them.
+        let fresh = try await TestDatabase.create()
+        func indexes(_ u: DatabaseURL) async throws -> [String] {
+            let d = try await Database.open(u, logger: TestDatabase.logger)
+            let definitions = try await d.read { c in
+                try await c.query("SELECT indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY indexname", logger: TestDatabase.logger)
+                    .decode(String.self).collect()
+            }
+            await d.close()
+            return definitions
+        }
+        let expected = try await indexes(fresh)
+        #expect(expected.contains { $0.contains("follow_up_institution_due") } && expected.contains { $0.contains("audit_log_patient") })
+        #expect(try await indexes(url) == expected)
         await db.close()
-        for u in [url, url2, url3] { try await TestDatabase.drop(u) }
+        for u in [url, url2, url3, fresh] { try await TestDatabase.drop(u) }
     }
 }
