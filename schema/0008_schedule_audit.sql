@@ -10,8 +10,9 @@
 --    "id": [40, 41, ...], "seq": [1, 2, ...], "label": ["day-28", "day-100", ...], ...}
 -- Nothing is lost: the values of each row are element i of each array (the aggregates of one
 -- group all see its rows in one order), and the row is hashed and chained like any other. An
--- administration's follow-ups share its patient and institution, so `min` of each is that value. Updates of single follow-ups (visits, closures, the nightly job,
--- corrections) are still audited row by row by audit_changes(), entity 'follow_up'.
+-- administration's follow-ups share its patient and institution, so `min` of each is that value.
+-- Updates of single follow-ups (visits, closures, the nightly job, corrections) are still
+-- audited row by row by audit_changes(), entity 'follow_up'.
 --
 -- A migration that adds a column to follow_up must add it here too; a test compares this
 -- document's keys with follow_up's columns.
