@@ -137,7 +137,7 @@ enum WorklistDigest {
     /// due soon (window still open), never both, and neither list depends on the night's earlier
     /// flags, so a change committed between the two reads moves nothing from one list to the other.
     static func read(asOf: LocalDate, on c: PostgresConnection, database: Database, logger: Logger) async throws -> [Int: Worklist] {
-        async let dueSoon = database.read { d in try await readDueSoon(asOf: asOf, on: d, logger: logger) }
+        async let dueSoon = database.plainTransaction { d in try await readDueSoon(asOf: asOf, on: d, logger: logger) }
         var lists: [Int: Worklist] = [:]
         // Institution codes once, rather than a string to decode on each of 150,000 rows.
         var codes: [Int: String] = [:]
@@ -182,31 +182,24 @@ enum WorklistDigest {
         return lists
     }
 
-    /// Every institution's due-soon items, unsorted, by institution id.
+    /// Every institution's due-soon items, unsorted, by institution id. Runs inside a transaction.
     static func readDueSoon(asOf: LocalDate, on c: PostgresConnection, logger: Logger) async throws -> [Int: [Worklist.DueItem]] {
         var out: [Int: [Worklist.DueItem]] = [:]
-        // Its own read-only transaction with the step's settings (no JIT, room to sort).
-        try await c.query("BEGIN READ ONLY", logger: logger)
-        do {
-            try await c.query(NightlySQL.settings, logger: logger)
-            // Open now (past the due date, window not yet closed) or due in the next 30 days. A window
-            // ends at most `reach` days (the widest window_after) after its due date, so these windows
-            // end in [as-of, as-of + 30 + reach): one range of the open-window index, registry-wide,
-            // and one hash join on patient. (Per institution, the (institution_id, due_on) index read
-            // twice the rows, each on its own heap page, and looked up each patient by key: 2.3x slower.)
-            for try await (inst, id, patient, label, due, start, end) in try await c.query("""
-                SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end
-                FROM follow_up f JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
-                WHERE f.status = 'scheduled' AND f.window_end >= \(asOf)
-                  AND f.window_end < \(asOf) + \(Worklist.dueSoonDays)::int + (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
-                  AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
-                """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {
-                out[inst, default: []].append(Worklist.DueItem(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end))
-            }
-            try await c.query("COMMIT", logger: logger)
-        } catch {
-            _ = try? await c.query("ROLLBACK", logger: logger)
-            throw error
+        // In the caller's transaction on its own connection, with the step's settings (no JIT, room to sort).
+        try await c.query(NightlySQL.settings, logger: logger)
+        // Open now (past the due date, window not yet closed) or due in the next 30 days. A window
+        // ends at most `reach` days (the widest window_after) after its due date, so these windows
+        // end in [as-of, as-of + 30 + reach): one range of the open-window index, registry-wide,
+        // and one hash join on patient. (Per institution, the (institution_id, due_on) index read
+        // twice the rows, each on its own heap page, and looked up each patient by key: 2.3x slower.)
+        for try await (inst, id, patient, label, due, start, end) in try await c.query("""
+            SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end
+            FROM follow_up f JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
+            WHERE f.status = 'scheduled' AND f.window_end >= \(asOf)
+              AND f.window_end < \(asOf) + \(Worklist.dueSoonDays)::int + (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
+              AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
+            """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {
+            out[inst, default: []].append(Worklist.DueItem(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end))
         }
         return out
     }

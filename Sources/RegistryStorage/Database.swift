@@ -123,6 +123,14 @@ public final class Database: Sendable {
         }
     }
 
+    /// Runs `body` in one transaction on a pooled connection, with no audit attribution: for reads
+    /// that need transaction-local settings (`SET LOCAL`) and for DDL. Any error rolls it back.
+    public func plainTransaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await pooled { connection in
+            try await Self.inTransaction(connection, logger: logger) { try await body(connection) }
+        }
+    }
+
     /// Runs read-only work on a pooled connection, or on the scoped transaction's when inside one.
     public func read<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         if let unit = UnitOfWork.current {

@@ -42,17 +42,10 @@ public struct DeferredIndexes: Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<max(1, min(connections, definitions.count)) {
                 group.addTask {
-                    try await database.read { c in
-                        while let statement = await queue.next() {
-                            try await c.query("BEGIN", logger: logger)
-                            do {
-                                try await c.query("SET LOCAL maintenance_work_mem = '256MB'", logger: logger)
-                                try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger)
-                                try await c.query("COMMIT", logger: logger)
-                            } catch {
-                                _ = try? await c.query("ROLLBACK", logger: logger)
-                                throw error
-                            }
+                    while let statement = await queue.next() {
+                        try await database.plainTransaction { c in
+                            try await c.query("SET LOCAL maintenance_work_mem = '256MB'", logger: logger)
+                            try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                         }
                     }
                 }
