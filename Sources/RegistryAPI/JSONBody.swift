@@ -16,6 +16,7 @@ extension JSONBody {
     static var nested: [String: any JSONBody.Type] { [:] }
     static var pointers: [String: String] { [:] }
     static var keys: [String] { Field.allCases.map(\.stringValue) }
+    static func takes(_ key: String) -> Bool { Field(stringValue: key) != nil }
 }
 
 /// An endpoint without a body.
@@ -47,51 +48,75 @@ enum BodyDecoder {
                 hint: "send one record per request; the limit is set with registry serve --max-body-bytes")
     }
 
+    /// Decodes `data` as `Body` in one parse: unknown fields first (at every level `Body.nested`
+    /// describes), then the body itself. (A first pass through JSONSerialization and a walk of its
+    /// `[String: Any]` cost more server time than the rest of a visit's decoding.)
     static func decode<Body: JSONBody>(_ type: Body.Type, from data: Data) throws -> Body {
-        let json: Any
         do {
-            json = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
-        } catch {
-            throw Problem(.malformedJSON, detail: data.isEmpty ? "the body is empty; this endpoint takes a JSON object"
-                                                               : "the body could not be read as JSON; check quotes, commas and brackets")
-        }
-        guard let object = json as? [String: Any] else {
-            throw Problem(.invalidBody, detail: "the body must be a JSON object", errors: [.pointer("", "expected an object {...}")])
-        }
-        var unknown: [Problem.FieldError] = []
-        check(object, against: type, at: "", into: &unknown)
-        if !unknown.isEmpty {
-            throw Problem(.unknownField, detail: "the body has \(unknown.count == 1 ? "a field" : "fields") this endpoint does not take: "
-                            + unknown.compactMap(\.pointer).joined(separator: ", "), errors: unknown)
-        }
-        do {
-            return try JSONCoding.decoder.decode(type, from: data)
+            return try JSONCoding.decoder.decode(Strict<Body>.self, from: data).body
         } catch let error as DecodingError {
+            // Not JSON at all: checked again only on this error path, to tell it from a bad value.
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+               (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) == nil {
+                throw Problem(.malformedJSON, detail: data.isEmpty ? "the body is empty; this endpoint takes a JSON object"
+                                                                   : "the body could not be read as JSON; check quotes, commas and brackets")
+            }
             throw problem(error)
         }
     }
 
-    static func check(_ object: [String: Any], against type: any JSONBody.Type, at path: String, into unknown: inout [Problem.FieldError]) {
-        let keys = type.keys
-        for (key, value) in object.sorted(by: { $0.key < $1.key }) {
-            let pointer = path + "/" + escape(key)
-            guard keys.contains(key) else {
-                unknown.append(.pointer(pointer, "'\(key)' is not a field here; allowed: \(keys.joined(separator: ", "))"))
+    /// A body decoded strictly: a field the body does not take is refused, not ignored.
+    struct Strict<Body: JSONBody>: Decodable {
+        var body: Body
+
+        init(from decoder: any Decoder) throws {
+            guard (try? decoder.container(keyedBy: AnyKey.self)) != nil else {
+                throw Problem(.invalidBody, detail: "the body must be a JSON object", errors: [.pointer("", "expected an object {...}")])
+            }
+            var unknown: [Problem.FieldError] = []
+            BodyDecoder.check(decoder, against: Body.self, at: "", into: &unknown)
+            if !unknown.isEmpty {
+                throw Problem(.unknownField, detail: "the body has \(unknown.count == 1 ? "a field" : "fields") this endpoint does not take: "
+                                + unknown.compactMap(\.pointer).joined(separator: ", "), errors: unknown)
+            }
+            body = try Body(from: decoder)
+        }
+    }
+
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Collects the fields of the object at `decoder` that `type` does not take, and those of its
+    /// nested objects (or arrays of objects). Values of the wrong shape are left to the decoding.
+    static func check(_ decoder: any Decoder, against type: any JSONBody.Type, at path: String, into unknown: inout [Problem.FieldError]) {
+        guard let object = try? decoder.container(keyedBy: AnyKey.self) else { return }
+        for key in object.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+            let name = key.stringValue
+            guard type.takes(name) else {
+                unknown.append(.pointer(path + "/" + escape(name), "'\(name)' is not a field here; allowed: \(type.keys.joined(separator: ", "))"))
                 continue
             }
-            guard let nested = type.nested[key] else { continue }
-            if let inner = value as? [String: Any] {
+            guard let nested = type.nested[name] else { continue }
+            let pointer = path + "/" + escape(name)
+            if let inner = try? object.superDecoder(forKey: key), (try? inner.container(keyedBy: AnyKey.self)) != nil {
                 check(inner, against: nested, at: pointer, into: &unknown)
-            } else if let items = value as? [Any] {
-                for (i, item) in items.enumerated() {
-                    if let inner = item as? [String: Any] { check(inner, against: nested, at: "\(pointer)/\(i)", into: &unknown) }
+            } else if var items = try? object.nestedUnkeyedContainer(forKey: key) {
+                var i = 0
+                while !items.isAtEnd, let item = try? items.superDecoder() {
+                    check(item, against: nested, at: "\(pointer)/\(i)", into: &unknown)
+                    i += 1
                 }
             }
         }
     }
 
     static func escape(_ key: String) -> String {
-        key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        guard key.utf8.contains(where: { $0 == UInt8(ascii: "~") || $0 == UInt8(ascii: "/") }) else { return key }
+        return key.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
     }
 
     /// A decoding error as a problem naming the field by JSON Pointer, in words a coordinator reads.

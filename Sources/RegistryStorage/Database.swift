@@ -160,10 +160,10 @@ public final class Database: Sendable {
 
     private static func inTransaction<Result: Sendable>(_ connection: PostgresConnection, logger: Logger,
                                                         _ body: () async throws -> Result) async throws -> Result {
-        try await connection.query("BEGIN", logger: logger)
+        for try await _ in try await connection.execute(Begin(), logger: logger) {}
         do {
             let value = try await body()
-            try await connection.query("COMMIT", logger: logger)
+            for try await _ in try await connection.execute(Commit(), logger: logger) {}
             return value
         } catch {
             _ = try? await connection.query("ROLLBACK", logger: logger)
@@ -187,7 +187,24 @@ public struct AccessScope: Sendable, Hashable {
 /// The statement that opens a scoped transaction (prepared: it runs on every API request): it
 /// re-checks the token, points the audit trail at the actor, and switches to `registry_api` acting
 /// for the institution. One row (with the transaction id when asked for) if the token is valid.
+/// BEGIN and COMMIT as named prepared statements: every transaction sends both, and a prepared
+/// statement skips the parse and describe a plain query pays each time.
+protocol TransactionControl: PostgresPreparedStatement where Row == Void {}
+extension TransactionControl {
+    func makeBindings() throws -> PostgresBindings { PostgresBindings() }
+    func decodeRow(_ row: PostgresRow) throws {}
+}
+struct Begin: TransactionControl {
+    static let sql = "BEGIN"
+    static let name = "registry_begin"
+}
+struct Commit: TransactionControl {
+    static let sql = "COMMIT"
+    static let name = "registry_commit"
+}
+
 struct EnterScope: PostgresPreparedStatement {
+    static let name = "registry_enter_scope"
     static let sql = """
         SELECT set_config('registry.actor', $1, true), set_config('registry.reason', '', true),
                set_config('registry.institution', $2, true), set_config('registry.token', $3, true),

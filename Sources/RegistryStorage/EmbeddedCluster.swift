@@ -66,7 +66,10 @@ public struct EmbeddedCluster: Sendable {
             throw RegistryError(.unavailable, "the embedded database is not running", hint: "start it with: registry db start")
         }
         let password = try String(contentsOf: passwordFile, encoding: .utf8).trimmingCharactersInWhitespace()
-        return DatabaseURL(host: "127.0.0.1", port: port, user: Self.user, password: password, database: database)
+        // The cluster's unix socket when it has one (see create()): a round trip through it costs
+        // both sides less CPU than loopback TCP (about a tenth of an API visit's, measured).
+        let socket = FileManager.default.fileExists(atPath: dataDirectory.appendingPathComponent(".s.PGSQL.\(port)").path) ? dataDirectory.path : nil
+        return DatabaseURL(host: "127.0.0.1", port: port, user: Self.user, password: password, database: database, socketDirectory: socket)
     }
 
     // MARK: creating and starting

@@ -10,6 +10,7 @@ import RegistryDomain
 /// logged: the follow-up's window and status, its administration's date, the patient, the
 /// patient's holder, status date and first dose.
 struct LockVisitTarget: PostgresPreparedStatement {
+    static let name = "registry_lock_visit_target"
     static let sql = """
         SELECT f.patient_id, f.window_start, f.window_end, f.status, (SELECT v.id FROM visit v WHERE v.follow_up_id = f.id), a.administered_on,
                p.pseudonym, i.code, p.birth_year, p.sex, p.consent_on, p.consent_version, p.status, p.institution_id, p.status_on,
@@ -45,6 +46,7 @@ struct LockVisitTarget: PostgresPreparedStatement {
 
 /// The visit, its measures and (for a scheduled visit) the follow-up it completes, in one statement.
 struct InsertVisit: PostgresPreparedStatement {
+    static let name = "registry_insert_visit"
     static let sql = """
         WITH v AS (
             INSERT INTO visit (patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note)

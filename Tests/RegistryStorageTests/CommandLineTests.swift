@@ -150,6 +150,8 @@ struct EmbeddedClusterTests {
         let url = try cluster.start()
         guard case .running(let port) = try cluster.state() else { Issue.record("not running after start"); return }
         #expect(url.port == port && url.host == "127.0.0.1" && url.password != nil)
+        // The socket is in the data directory when its path fits a socket address (this one does).
+        #expect(url.socketDirectory == home.appendingPathComponent("pgdata").path, "connects over the cluster's unix socket: \(url)")
         let db = try await Database.open(url, logger: TestDatabase.logger)
         try await Migrator.migrate(db)
         await db.close()
