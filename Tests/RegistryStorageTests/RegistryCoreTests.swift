@@ -274,6 +274,31 @@ struct RegistryCoreTests {
         }
     }
 
+    @Test("a follow-up stays with the administration whose schedule made it; its other columns still change, audited")
+    func followUpAdministrationFixed() async throws {
+        try await TestDatabase.withStore { store in
+            let f = try await Fixture.make(store)
+            let (first, followUps) = try await store.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-04-01", today: store.today()), actor: "test")
+            let (second, _) = try await store.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-05-01", lot: "LOT-8", today: store.today()), actor: "test")
+            let id = followUps[0].id
+            for target in [second.id, 999_999] {
+                await #expect(throws: (any Error).self, "moving follow-up \(id) to administration \(target) must be refused") {
+                    try await store.database.transaction(actor: "attacker") { c in
+                        try await c.query("UPDATE follow_up SET administration_id = \(target) WHERE id = \(id)", logger: TestDatabase.logger)
+                    }
+                }
+            }
+            #expect(try await store.count("follow_up", where: "administration_id = \(first.id)") == followUps.count)
+            // Naming the column with its own value, and changing other columns, are ordinary updates.
+            try await store.database.transaction(actor: "coordinator") { c in
+                try await c.query("UPDATE follow_up SET administration_id = administration_id, status = 'not-done', not_done_reason = 'refused' WHERE id = \(id)",
+                                  logger: TestDatabase.logger)
+            }
+            #expect(try await store.count("follow_up", where: "id = \(id) AND status = 'not-done'") == 1)
+            #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND entity_id = \(id) AND action = 'update' AND actor = 'coordinator'") == 1)
+        }
+    }
+
     @Test("risk class changes keep their history; decisions follow the committee's order")
     func planHistory() async throws {
         try await TestDatabase.withStore { store in
