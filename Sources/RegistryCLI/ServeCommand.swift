@@ -28,7 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Folder for the worker's worklist digests (default: $REGISTRY_HOME/worklists).") var out: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (default: $REGISTRY_API_MAX_BODY_BYTES, else 65536); larger ones get 413.")
     var maxBodyBytes: Int?
-    @Option(name: .customLong("pool-size"), help: "Most database connections; the default is two per core.")
+    @Option(name: .customLong("pool-size"), help: "Database connections, opened at start and kept; the default is two per core.")
     var poolSize: Int = Self.defaultPoolSize
 
     /// Two connections per core: more transactions at once only queue inside PostgreSQL for the
@@ -73,7 +73,9 @@ struct ServeCommand: AsyncParsableCommand {
                 await setup.close()
                 throw error
             }
-            let database = try await Database.open(url, logger: databaseLogger, maxConnections: poolSize, runsPool: false)
+            // Every connection opened at start and kept: none is set up (with its password
+            // exchange) while requests wait, after start or after a quiet spell.
+            let database = try await Database.open(url, logger: databaseLogger, maxConnections: poolSize, minConnections: poolSize, runsPool: false)
             let store = RegistryStore(database: database)
             let api = RegistryAPI(store: store, pseudonymizer: pseudonymizer, configuration: configuration)
             let app = APIServer.application(api: api, host: host, port: port, logger: logger) { bound in

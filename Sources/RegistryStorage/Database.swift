@@ -31,12 +31,16 @@ public final class Database: Sendable {
 
     /// Opens a pool after checking, within `deadline`, that the server answers. PostgresNIO's pool
     /// retries for about a minute on its own; a command-line user deserves one clear line sooner.
-    /// With `runsPool` false the caller runs `client` itself, e.g. in a ServiceGroup.
+    /// With `runsPool` false the caller runs `client` itself, e.g. in a ServiceGroup. The pool
+    /// keeps `minConnections` open even when idle (a server's: no connection set-up and
+    /// authentication in the way of the first requests after a quiet spell).
     public static func open(_ url: DatabaseURL, logger: Logger = Logger(label: "registry.db"),
-                            deadline: Duration = .seconds(10), maxConnections: Int = 8, runsPool: Bool = true) async throws -> Database {
+                            deadline: Duration = .seconds(10), maxConnections: Int = 8, minConnections: Int = 0,
+                            runsPool: Bool = true) async throws -> Database {
         try await reachable(url, logger: logger, deadline: deadline)
         var configuration = url.clientConfiguration
         configuration.options.maximumConnections = maxConnections
+        configuration.options.minimumConnections = min(minConnections, maxConnections)
         return Database(client: PostgresClient(configuration: configuration, backgroundLogger: logger), url: url, logger: logger,
                         maxConnections: maxConnections, runsPool: runsPool)
     }
