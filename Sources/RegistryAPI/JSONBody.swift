@@ -70,11 +70,10 @@ enum BodyDecoder {
         var body: Body
 
         init(from decoder: any Decoder) throws {
-            guard (try? decoder.container(keyedBy: AnyKey.self)) != nil else {
+            var unknown: [Problem.FieldError] = []
+            guard BodyDecoder.check(decoder, against: Body.self, at: "", into: &unknown) else {
                 throw Problem(.invalidBody, detail: "the body must be a JSON object", errors: [.pointer("", "expected an object {...}")])
             }
-            var unknown: [Problem.FieldError] = []
-            BodyDecoder.check(decoder, against: Body.self, at: "", into: &unknown)
             if !unknown.isEmpty {
                 throw Problem(.unknownField, detail: "the body has \(unknown.count == 1 ? "a field" : "fields") this endpoint does not take: "
                                 + unknown.compactMap(\.pointer).joined(separator: ", "), errors: unknown)
@@ -91,9 +90,11 @@ enum BodyDecoder {
     }
 
     /// Collects the fields of the object at `decoder` that `type` does not take, and those of its
-    /// nested objects (or arrays of objects). Values of the wrong shape are left to the decoding.
-    static func check(_ decoder: any Decoder, against type: any JSONBody.Type, at path: String, into unknown: inout [Problem.FieldError]) {
-        guard let object = try? decoder.container(keyedBy: AnyKey.self) else { return }
+    /// nested objects (or arrays of objects); false when the value is not an object. Values of the
+    /// wrong shape are left to the decoding.
+    @discardableResult
+    static func check(_ decoder: any Decoder, against type: any JSONBody.Type, at path: String, into unknown: inout [Problem.FieldError]) -> Bool {
+        guard let object = try? decoder.container(keyedBy: AnyKey.self) else { return false }
         for key in object.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
             let name = key.stringValue
             guard type.takes(name) else {
@@ -102,9 +103,8 @@ enum BodyDecoder {
             }
             guard let nested = type.nested[name] else { continue }
             let pointer = path + "/" + escape(name)
-            if let inner = try? object.superDecoder(forKey: key), (try? inner.container(keyedBy: AnyKey.self)) != nil {
-                check(inner, against: nested, at: pointer, into: &unknown)
-            } else if var items = try? object.nestedUnkeyedContainer(forKey: key) {
+            if let inner = try? object.superDecoder(forKey: key), check(inner, against: nested, at: pointer, into: &unknown) { continue }
+            if var items = try? object.nestedUnkeyedContainer(forKey: key) {
                 var i = 0
                 while !items.isAtEnd, let item = try? items.superDecoder() {
                     check(item, against: nested, at: "\(pointer)/\(i)", into: &unknown)
@@ -112,6 +112,7 @@ enum BodyDecoder {
                 }
             }
         }
+        return true
     }
 
     static func escape(_ key: String) -> String {

@@ -188,9 +188,6 @@ public struct AccessScope: Sendable, Hashable {
     }
 }
 
-/// The statement that opens a scoped transaction (prepared: it runs on every API request): it
-/// re-checks the token, points the audit trail at the actor, and switches to `registry_api` acting
-/// for the institution. One row (with the transaction id when asked for) if the token is valid.
 /// BEGIN and COMMIT as named prepared statements: every transaction sends both, and a prepared
 /// statement skips the parse and describe a plain query pays each time.
 protocol TransactionControl: PostgresPreparedStatement where Row == Void {}
@@ -207,6 +204,9 @@ struct Commit: TransactionControl {
     static let name = "registry_commit"
 }
 
+/// The statement that opens a scoped transaction (prepared: it runs on every API request): it
+/// re-checks the token, points the audit trail at the actor, and switches to `registry_api` acting
+/// for the institution. One row (with the transaction id when asked for) if the token is valid.
 struct EnterScope: PostgresPreparedStatement {
     static let name = "registry_enter_scope"
     static let sql = """
