@@ -103,6 +103,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .executableTarget(name: "registry", dependencies: [
@@ -122,6 +123,7 @@ let package = Package(
             dependencies: [
                 "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryCLI",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The HTTP API over real HTTP against real PostgreSQL (shares TestDatabase with the storage tests).

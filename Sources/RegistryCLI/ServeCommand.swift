@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOPosix
 import RegistryAPI
 import RegistryDomain
 import RegistryJobs
@@ -75,13 +76,14 @@ struct ServeCommand: AsyncParsableCommand {
             }
             // Every connection opened at start and kept: none is set up (with its password
             // exchange) while requests wait, after start or after a quiet spell.
-            let database = try await Database.open(url, logger: databaseLogger, maxConnections: poolSize, minConnections: poolSize, runsPool: false)
+            let database = try await Database.open(url, logger: databaseLogger, maxConnections: poolSize, minConnections: poolSize, runsPool: false,
+                                               perLoop: MultiThreadedEventLoopGroup.singleton)
             let store = RegistryStore(database: database)
             let api = RegistryAPI(store: store, pseudonymizer: pseudonymizer, configuration: configuration)
             let app = APIServer.application(api: api, host: host, port: port, logger: logger) { bound in
                 logger.notice("registry API listening", metadata: ["host": "\(host)", "port": "\(bound)", "database": "\(url)", "worker": "\(withWorker)"])
             }
-            var services: [any Service] = [database.client, AuditSealer(database: database, logger: logger), IdempotencyPruner(database: database, logger: logger)]
+            var services: [any Service] = database.clients + [AuditSealer(database: database, logger: logger), IdempotencyPruner(database: database, logger: logger)]
             if withWorker {
                 let root = out.map { URL(fileURLWithPath: $0) } ?? global.homeURL.appendingPathComponent("worklists")
                 services.append(NightlyWorkerService(worker: NightlyWorker(store: store, worklistRoot: root) { line in logger.notice("worker: \(line)") }))

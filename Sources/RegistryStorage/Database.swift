@@ -8,41 +8,66 @@ import RegistryDomain
 
 /// The registry's connection pool, with a deadline on reaching the server and audited transactions.
 public final class Database: Sendable {
-    /// The PostgresNIO pool.
-    public let client: PostgresClient
+    /// The PostgresNIO pools: one, or (for a server, see `open`) one per event loop.
+    public let clients: [PostgresClient]
+    /// The event loop each of `clients` runs its connections on (empty for a single pool).
+    private let loops: [any EventLoop]
     /// Where it points (password hidden when printed).
     public let url: DatabaseURL
     /// The logger queries use.
     public let logger: Logger
-    /// The most connections the pool opens.
+    /// The most connections the pools open, all together.
     public let maxConnections: Int
     private let runTask: Task<Void, Never>?
     private let connectionsInUse = Meter(label: "registry_db_connections_in_use")
     private let connectionWait = Metrics.Timer(label: "registry_db_connection_wait", preferredDisplayUnit: .seconds)
 
-    private init(client: PostgresClient, url: DatabaseURL, logger: Logger, maxConnections: Int, runsPool: Bool) {
-        self.client = client
+    private init(clients: [PostgresClient], loops: [any EventLoop], url: DatabaseURL, logger: Logger, maxConnections: Int, runsPool: Bool) {
+        self.clients = clients
+        self.loops = loops
         self.url = url
         self.logger = logger
         self.maxConnections = maxConnections
-        self.runTask = runsPool ? Task { await client.run() } : nil
+        self.runTask = runsPool ? Task {
+            await withDiscardingTaskGroup { group in
+                for client in clients { group.addTask { await client.run() } }
+            }
+        } : nil
         Gauge(label: "registry_db_connections_max").record(maxConnections)
     }
 
     /// Opens a pool after checking, within `deadline`, that the server answers. PostgresNIO's pool
     /// retries for about a minute on its own; a command-line user deserves one clear line sooner.
-    /// With `runsPool` false the caller runs `client` itself, e.g. in a ServiceGroup. The pool
+    /// With `runsPool` false the caller runs `clients` itself, e.g. in a ServiceGroup. The pool
     /// keeps `minConnections` open even when idle (a server's: no connection set-up and
     /// authentication in the way of the first requests after a quiet spell).
+    ///
+    /// With `perLoop` (a server whose tasks run on that group's event loops), the connections are
+    /// split into one pool per event loop, each pool's connections living on its loop, and a task
+    /// takes a connection from the pool of the loop it runs on: a request is read, queried and
+    /// answered on one thread. (One pool would open all its connections on the loop it runs on,
+    /// and every request's database round trips would hop to that thread and back.)
     public static func open(_ url: DatabaseURL, logger: Logger = Logger(label: "registry.db"),
                             deadline: Duration = .seconds(10), maxConnections: Int = 8, minConnections: Int = 0,
-                            runsPool: Bool = true) async throws -> Database {
+                            runsPool: Bool = true, perLoop group: (any EventLoopGroup)? = nil) async throws -> Database {
         try await reachable(url, logger: logger, deadline: deadline)
-        var configuration = url.clientConfiguration
-        configuration.options.maximumConnections = maxConnections
-        configuration.options.minimumConnections = min(minConnections, maxConnections)
-        return Database(client: PostgresClient(configuration: configuration, backgroundLogger: logger), url: url, logger: logger,
-                        maxConnections: maxConnections, runsPool: runsPool)
+        let minConnections = min(minConnections, maxConnections)
+        func client(max: Int, min: Int, on loops: (any EventLoopGroup)?) -> PostgresClient {
+            var configuration = url.clientConfiguration
+            configuration.options.maximumConnections = max
+            configuration.options.minimumConnections = min
+            guard let loops else { return PostgresClient(configuration: configuration, backgroundLogger: logger) }
+            return PostgresClient(configuration: configuration, eventLoopGroup: loops, backgroundLogger: logger)
+        }
+        let loops = group.map { Array($0.makeIterator()).prefix(maxConnections) } ?? []
+        guard loops.count > 1 else {
+            return Database(clients: [client(max: maxConnections, min: minConnections, on: loops.first)], loops: [],
+                            url: url, logger: logger, maxConnections: maxConnections, runsPool: runsPool)
+        }
+        // maxConnections split as evenly as it goes (at least one each), and likewise the minimum.
+        let share = { (total: Int, i: Int) in total / loops.count + (i < total % loops.count ? 1 : 0) }
+        let clients = loops.indices.map { i in client(max: share(maxConnections, i), min: share(minConnections, i), on: loops[i]) }
+        return Database(clients: clients, loops: Array(loops), url: url, logger: logger, maxConnections: maxConnections, runsPool: runsPool)
     }
 
     /// Connects once (no retries) and closes, or throws an `unavailable` error within the deadline.
@@ -150,7 +175,7 @@ public final class Database: Sendable {
     private func pooled<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         let asked = ContinuousClock.now
         do {
-            return try await client.withConnection { connection in
+            return try await client().withConnection { connection in
                 let waited = (ContinuousClock.now - asked).components
                 connectionWait.recordNanoseconds(waited.seconds * 1_000_000_000 + waited.attoseconds / 1_000_000_000)
                 connectionsInUse.increment()
@@ -160,6 +185,13 @@ public final class Database: Sendable {
         } catch {
             throw DatabaseErrors.map(error)
         }
+    }
+
+    /// The pool of the event loop the current task runs on; from elsewhere, any pool.
+    private func client() -> PostgresClient {
+        guard clients.count > 1 else { return clients[0] }
+        for (i, loop) in loops.enumerated() where loop.inEventLoop { return clients[i] }
+        return clients.randomElement()!
     }
 
     private static func inTransaction<Result: Sendable>(_ connection: PostgresConnection, logger: Logger,
