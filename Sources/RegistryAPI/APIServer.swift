@@ -62,7 +62,7 @@ public struct IdempotencyPruner: Service {
                 do { try await Task.sleep(for: .seconds(60)) } catch { break }
                 do {
                     let seconds = Int(retention.components.seconds)
-                    try await database.read { c in
+                    _ = try await database.read { c in
                         try await c.query("DELETE FROM api_idempotency WHERE created_at < now() - make_interval(secs => \(seconds))", logger: logger)
                     }
                 } catch {

@@ -34,7 +34,7 @@ public enum ReportDimension: String, Sendable, CaseIterable, Comparable {
     /// Parses `product,indication,institution,year` (any subset, in any order; kept in the order given).
     public static func parseList(_ text: String, field: String = "by") throws(RegistryError) -> [ReportDimension] {
         var out: [ReportDimension] = []
-        for part in text.split(separator: ",", omittingEmptySubsequences: true).map { String($0).trimmingCharactersInWhitespace() } {
+        for part in text.split(separator: ",", omittingEmptySubsequences: true).map({ String($0).trimmingCharactersInWhitespace() }) {
             guard let d = ReportDimension(rawValue: part) else {
                 throw .invalid(field, "'\(part)' is not a dimension; allowed: product, indication, institution, year (comma-separated)")
             }

@@ -142,7 +142,7 @@ struct AuditTrailTests {
                 """)
             #expect(rebuilt == table && table.split(separator: ";").count >= 15)
             // A later change to one follow-up is audited on its own row, before and after.
-            try await store.database.transaction(actor: "test", reason: "closing one") { c in
+            _ = try await store.database.transaction(actor: "test", reason: "closing one") { c in
                 try await c.query("UPDATE follow_up SET status = 'not-done', not_done_reason = 'refused' WHERE administration_id = \(administration) AND seq = 1",
                                   logger: TestDatabase.logger)
             }

@@ -290,7 +290,7 @@ struct RegistryCoreTests {
             }
             #expect(try await store.count("follow_up", where: "administration_id = \(first.id)") == followUps.count)
             // Naming the column with its own value, and changing other columns, are ordinary updates.
-            try await store.database.transaction(actor: "coordinator") { c in
+            _ = try await store.database.transaction(actor: "coordinator") { c in
                 try await c.query("UPDATE follow_up SET administration_id = administration_id, status = 'not-done', not_done_reason = 'refused' WHERE id = \(id)",
                                   logger: TestDatabase.logger)
             }
