@@ -29,13 +29,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Folder for the worker's worklist digests (default: $REGISTRY_HOME/worklists).") var out: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (default: $REGISTRY_API_MAX_BODY_BYTES, else 65536); larger ones get 413.")
     var maxBodyBytes: Int?
-    @Option(name: .customLong("pool-size"), help: "Database connections, opened at start and kept; the default is two per core.")
+    @Option(name: .customLong("pool-size"), help: "Database connections, opened at start, kept, and shared out over the event loops (one per core); the default is two per core.")
     var poolSize: Int = Self.defaultPoolSize
 
     /// Two connections per core: more transactions at once only queue inside PostgreSQL for the
-    /// same cores and lengthen the slowest requests. On 2 cores with 32 clients (scripts/bench api),
-    /// 4 to 6 connections gave a p99 of 40-65 ms (median 47.5 of five runs) and 16 gave 56-58 ms, at
-    /// about the same throughput.
+    /// same cores and lengthen the slowest requests. On 2 cores with 32 clients (scripts/bench api,
+    /// one pool per event loop), 4 connections gave 1,140 visits/s with a p99 of 38.5 ms and 6 gave
+    /// 1,157 and 38.4 ms (medians of three runs, back to back); with one shared pool 16 had been
+    /// worse than 4 to 6.
     static let defaultPoolSize = 2 * ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("min-cell"), help: "Smallest count regulators' aggregates and outcome reports show; smaller non-zero counts are suppressed.") var minCell: Int = 11
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
