@@ -25,11 +25,11 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
     @Option(help: "Port to listen on (0: any free port).") var port: Int = 8080
-    @Flag(name: .customLong("with-worker"), help: "Also run the nightly job at jobs.nightly-at, as `registry worker` does.") var withWorker = false
+    @Flag(name: .customLong("with-worker"), help: "Also run the nightly job at jobs.nightly-at, as `registry worker` does, on 3 database connections of its own.") var withWorker = false
     @Option(help: "Folder for the worker's worklist digests (default: $REGISTRY_HOME/worklists).") var out: String?
     @Option(name: .customLong("max-body-bytes"), help: "Largest request body accepted (default: $REGISTRY_API_MAX_BODY_BYTES, else 65536); larger ones get 413.")
     var maxBodyBytes: Int?
-    @Option(name: .customLong("pool-size"), help: "Database connections, opened at start, kept, and shared out over the event loops (one per core); the default is two per core.")
+    @Option(name: .customLong("pool-size"), help: "Database connections for requests, opened at start, kept, and shared out over the event loops (one per core, at least two each); the default is two per core.")
     var poolSize: Int = Self.defaultPoolSize
 
     /// Two connections per core: more transactions at once only queue inside PostgreSQL for the
@@ -38,6 +38,8 @@ struct ServeCommand: AsyncParsableCommand {
     /// 1,157 and 38.4 ms (medians of three runs, back to back); with one shared pool 16 had been
     /// worse than 4 to 6.
     static let defaultPoolSize = 2 * ProcessInfo.processInfo.activeProcessorCount
+    /// The nightly worker's own connections under `--with-worker`, besides `--pool-size`.
+    static let workerConnections = 3
     @Option(name: .customLong("min-cell"), help: "Smallest count regulators' aggregates and outcome reports show; smaller non-zero counts are suppressed.") var minCell: Int = 11
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
 
@@ -86,8 +88,14 @@ struct ServeCommand: AsyncParsableCommand {
             }
             var services: [any Service] = database.clients + [AuditSealer(database: database, logger: logger), IdempotencyPruner(database: database, logger: logger)]
             if withWorker {
+                // The worker has connections of its own (a step, the digest's second read and the
+                // heartbeat at once): a night's minutes of work take none from the requests.
+                let workerDatabase = try await Database.open(url, logger: databaseLogger, maxConnections: Self.workerConnections, runsPool: false)
+                services.insert(contentsOf: workerDatabase.clients, at: 0)
                 let root = out.map { URL(fileURLWithPath: $0) } ?? global.homeURL.appendingPathComponent("worklists")
-                services.append(NightlyWorkerService(worker: NightlyWorker(store: store, worklistRoot: root) { line in logger.notice("worker: \(line)") }))
+                services.append(NightlyWorkerService(worker: NightlyWorker(store: RegistryStore(database: workerDatabase), worklistRoot: root) { line in
+                    logger.notice("worker: \(line)")
+                }))
             }
             services.append(app)
             // Shut down in reverse: the HTTP server drains first, the pool closes last.

@@ -46,7 +46,10 @@ public final class Database: Sendable {
     /// split into one pool per event loop, each pool's connections living on its loop, and a task
     /// takes a connection from the pool of the loop it runs on: a request is read, queried and
     /// answered on one thread. (One pool would open all its connections on the loop it runs on,
-    /// and every request's database round trips would hop to that thread and back.)
+    /// and every request's database round trips would hop to that thread and back.) Every pool
+    /// keeps at least two connections, so work that holds one connection while it asks for another
+    /// (the nightly digest's two reads at once) is never left waiting on itself: with fewer than
+    /// two per loop, fewer loops get pools.
     public static func open(_ url: DatabaseURL, logger: Logger = Logger(label: "registry.db"),
                             deadline: Duration = .seconds(10), maxConnections: Int = 8, minConnections: Int = 0,
                             runsPool: Bool = true, perLoop group: (any EventLoopGroup)? = nil) async throws -> Database {
@@ -59,12 +62,12 @@ public final class Database: Sendable {
             guard let loops else { return PostgresClient(configuration: configuration, backgroundLogger: logger) }
             return PostgresClient(configuration: configuration, eventLoopGroup: loops, backgroundLogger: logger)
         }
-        let loops = group.map { Array($0.makeIterator()).prefix(maxConnections) } ?? []
+        let loops = group.map { Array($0.makeIterator()).prefix(maxConnections / 2) } ?? []
         guard loops.count > 1 else {
             return Database(clients: [client(max: maxConnections, min: minConnections, on: loops.first)], loops: [],
                             url: url, logger: logger, maxConnections: maxConnections, runsPool: runsPool)
         }
-        // maxConnections split as evenly as it goes (at least one each), and likewise the minimum.
+        // maxConnections split as evenly as it goes (at least two each), and likewise the minimum.
         let share = { (total: Int, i: Int) in total / loops.count + (i < total % loops.count ? 1 : 0) }
         let clients = loops.indices.map { i in client(max: share(maxConnections, i), min: share(minConnections, i), on: loops[i]) }
         return Database(clients: clients, loops: Array(loops), url: url, logger: logger, maxConnections: maxConnections, runsPool: runsPool)

@@ -38,8 +38,9 @@ struct ServeTests {
         return nil
     }
 
-    @Test("SIGTERM lets the requests in flight finish, seals the audit trail and exits 0")
-    func gracefulShutdown() async throws {
+    @Test("SIGTERM lets the requests in flight finish, seals the audit trail and exits 0 (alone, and with the nightly worker and its own pool)",
+          arguments: [false, true])
+    func gracefulShutdown(withWorker: Bool) async throws {
         let url = try await TestDatabase.create()
         let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
@@ -52,7 +53,8 @@ struct ServeTests {
         let log = home.appendingPathComponent("serve.log").path
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "REGISTRY_DATABASE_URL")
-        let pid = try Self.spawn(["serve", "--port", "0", "--database-url", url.urlString, "--home", home.path], log: log, environment: environment)
+        let pid = try Self.spawn(["serve", "--port", "0", "--database-url", url.urlString, "--home", home.path] + (withWorker ? ["--with-worker"] : []),
+                                 log: log, environment: environment)
         var port: Int? = nil
         for _ in 0..<200 where port == nil {
             try await Task.sleep(for: .milliseconds(50))
