@@ -48,6 +48,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Synthetic national registry for demos and benchmarks, bulk-loaded with COPY.
@@ -65,6 +66,7 @@ let package = Package(
                 "RegistryDomain", "RegistryStorage",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Regulators' outcome reports: set-based aggregates, survival, suppression, JSON/CSV/HTML;
@@ -77,29 +79,40 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // The HTTP API: Hummingbird routes over the store, scoped tokens, problem documents,
-        // idempotent POSTs, metrics; every request's transaction under row-level security.
+        // The HTTP API: Hummingbird routes over the repositories, scoped tokens, problem documents,
+        // idempotent POSTs, metrics; every request's transaction under row-level security. No SQL:
+        // it does not see PostgresNIO.
         .target(
             name: "RegistryAPI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryReports",
+                "RegistryDomain", "RegistryStorage", "RegistryReports",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("openapi.yaml")]
         ),
-        // The command-line tool's commands, as a library so tests can drive them.
+        // The server's composition: one function builds the ServiceGroup (pools, sealer, pruner,
+        // worker, HTTP application) from configuration; the only module that sees them all.
+        .target(
+            name: "RegistryServer",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryAPI",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The command-line tool's commands, as a library so tests can drive them. No SQL.
         .target(
             name: "RegistryCLI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryAPI",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryAPI", "RegistryServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -111,6 +124,18 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
         ]),
+        // What more than one test target uses: per-test databases cloned from one migrated template
+        // (built once per test process), fixtures, and the built binary. swift-testing's `Testing`
+        // comes with the toolchain.
+        .target(
+            name: "RegistryTestSupport",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/RegistryTestSupport"
+        ),
         .testTarget(
             name: "RegistryDomainTests",
             dependencies: [
@@ -121,18 +146,49 @@ let package = Package(
         .testTarget(
             name: "RegistryStorageTests",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryCLI",
+                "RegistryDomain", "RegistryStorage", "RegistryTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
-        // The HTTP API over real HTTP against real PostgreSQL (shares TestDatabase with the storage tests).
+        .testTarget(
+            name: "RegistryJobsTests",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RegistryReportsTests",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryReports", "RegistryTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "RegistryDemoTests",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        // The command line as users run it: these drive the built `registry` binary ($REGISTRY_BINARY,
+        // else .build/debug/registry), so they import no CLI module.
+        .testTarget(
+            name: "RegistryCLITests",
+            dependencies: ["RegistryDomain", "RegistryStorage", "RegistryTestSupport"]
+        ),
+        // The HTTP API over real HTTP against real PostgreSQL.
         .testTarget(
             name: "RegistryAPITests",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryAPI",
+                "RegistryDomain", "RegistryStorage", "RegistryAPI", "RegistryTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

@@ -10,7 +10,7 @@ import RegistryStorage
 /// transaction re-checks its token in the statement that sets its scope (Database.transaction).
 struct Authentication: RouterMiddleware {
     typealias Context = APIRequestContext
-    let store: RegistryStore
+    let database: Database
     let grants: GrantCache
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -23,11 +23,11 @@ struct Authentication: RouterMiddleware {
             throw Problem(.unauthenticated, detail: "the Authorization header must be Bearer TOKEN")
         }
         let secret = String(parts[1]).trimmingCharacters(in: .whitespaces)
-        let hash = RegistryStore.tokenHash(secret)
+        let hash = Tokens.hash(secret)
         var context = context
         if let cached = grants.grant(for: hash) {
             context.grant = cached
-        } else if let grant = try await store.grant(forSecret: secret) {
+        } else if let grant = try await database.read({ tx in try await tx.tokens.grant(forSecret: secret) }) {
             grants.remember(grant, for: hash)
             context.grant = grant
         } else {

@@ -2,9 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import NIOCore
-import PostgresNIO
 import RegistryDomain
 import RegistryStorage
 
@@ -35,44 +33,39 @@ enum Idempotency {
     }
 
     /// Runs `write` in the grant's scoped transaction, once per key.
-    static func perform(key: String?, requestHash: [UInt8], grant: TokenGrant, database: Database, logger: Logger,
-                        _ write: @Sendable () async throws -> Reply) async throws -> Reply {
+    static func perform(key: String?, requestHash: [UInt8], grant: TokenGrant, database: Database,
+                        _ write: @Sendable (Transaction) async throws -> Reply) async throws -> Reply {
         guard let key else {
-            return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { _ in try await write() }
+            return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { tx in try await write(tx) }
         }
         do {
-            return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { c in
-                if let stored = try await stored(c, tokenID: grant.tokenID, key: key, requestHash: requestHash, logger: logger) { return stored }
-                let reply = try await write()
-                try await c.query("""
-                    INSERT INTO api_idempotency (token_id, key, request_hash, status, location, etag, body)
-                    VALUES (\(grant.tokenID), \(key), \(ByteBuffer(bytes: requestHash)), \(Int16(reply.status.code)), \(reply.location), \(reply.etag), \(ByteBuffer(bytes: reply.body)))
-                    """, logger: logger)
+            return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { tx in
+                if let stored = try await stored(tx, tokenID: grant.tokenID, key: key, requestHash: requestHash) { return stored }
+                let reply = try await write(tx)
+                try await tx.idempotentReplies.store(StoredReply(requestHash: requestHash, status: Int(reply.status.code), location: reply.location,
+                                                                 etag: reply.etag, body: reply.body),
+                                                     tokenID: grant.tokenID, key: key)
                 return reply
             }
         } catch let error as RegistryError where error.code == .conflict && error.field == "api_idempotency_pkey" {
             // A concurrent request with this key committed first; ours rolled back. Answer as it did.
-            return try await database.transaction(actor: grant.actor, scope: grant.scope) { c in
-                guard let stored = try await stored(c, tokenID: grant.tokenID, key: key, requestHash: requestHash, logger: logger) else { throw error }
+            return try await database.transaction(actor: grant.actor, scope: grant.scope) { tx in
+                guard let stored = try await stored(tx, tokenID: grant.tokenID, key: key, requestHash: requestHash) else { throw error }
                 return stored
             }
         }
     }
 
-    static func stored(_ c: PostgresConnection, tokenID: Int, key: String, requestHash: [UInt8], logger: Logger) async throws -> Reply? {
-        let rows = try await c.query("""
-            SELECT request_hash, status, location, etag, body FROM api_idempotency WHERE token_id = \(tokenID) AND key = \(key)
-            """, logger: logger)
-        for try await (hash, status, location, etag, body) in rows.decode((ByteBuffer, Int16, String?, String?, ByteBuffer).self) {
-            guard Array(hash.readableBytesView) == requestHash else {
-                throw Problem(.idempotencyKeyReused, detail: "Idempotency-Key '\(key)' was already used by this token for a different request",
-                              hint: "use a new key for each new record; reuse a key only to retry exactly the same request",
-                              errors: [.parameter("Idempotency-Key", "already used for a different request")])
-            }
-            var reply = Reply(status: .init(code: Int(status)), body: Data(body.readableBytesView), location: location, etag: etag)
-            reply.replayed = true
-            return reply
+    /// The stored reply for this key, replayed; refused when the key was used for another request.
+    static func stored(_ tx: Transaction, tokenID: Int, key: String, requestHash: [UInt8]) async throws -> Reply? {
+        guard let stored = try await tx.idempotentReplies.stored(tokenID: tokenID, key: key) else { return nil }
+        guard stored.requestHash == requestHash else {
+            throw Problem(.idempotencyKeyReused, detail: "Idempotency-Key '\(key)' was already used by this token for a different request",
+                          hint: "use a new key for each new record; reuse a key only to retry exactly the same request",
+                          errors: [.parameter("Idempotency-Key", "already used for a different request")])
         }
-        return nil
+        var reply = Reply(status: .init(code: stored.status), body: stored.body, location: stored.location, etag: stored.etag)
+        reply.replayed = true
+        return reply
     }
 }

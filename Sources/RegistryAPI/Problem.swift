@@ -134,10 +134,14 @@ public struct Problem: Error, Sendable, Encodable {
         self.init(.invalidParameter, detail: error.message, hint: Self.hint(error), errors: [.parameter(parameter, error.message)])
     }
 
-    /// The refusal's hint, unless it names a command-line command: those are for the command
-    /// line's users only.
+    /// The refusal's hint as an API client reads it: a remedy this API offers as the request that
+    /// takes it; others (commands an operator runs) are not the client's to take, so the plain hint.
     private static func hint(_ error: RegistryError) -> String? {
-        error.hint.flatMap { $0.contains("registry ") ? nil : $0 }
+        switch error.remedy {
+        case .correctVisit(let id?): "\(error.hint ?? "correct that visit instead"): PATCH /visits/\(id) with If-Match"
+        case .correctReportSubmission(let id): "correct it with PATCH /adverse-events/\(id) (submitted_on) with If-Match"
+        default: error.hint
+        }
     }
 
     enum CodingKeys: String, CodingKey { case type, title, status, detail, hint, errors }

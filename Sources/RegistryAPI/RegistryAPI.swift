@@ -15,24 +15,25 @@ public struct APIConfiguration: Sendable {
     public var maxPageSize: Int = 200
     /// Counts below this (and above zero) are suppressed in regulators' aggregates; they may ask
     /// for a larger one, never a smaller one.
-    public var minCell: Int = 11
+    public var minCell: Int = MinimumCell.defaultK
 
     public init() {}
 }
 
-/// The registry's HTTP API: routes over `RegistryStore`, whose operations do all validation and
-/// scoping; this layer authenticates, decodes strictly, runs each request in one transaction
-/// under row-level security (`Database.transaction(actor:scope:)`), makes POSTs idempotent and
-/// turns refusals into problem documents.
+/// The registry's HTTP API: routes over the storage repositories, whose operations do all
+/// validation and scoping; this layer authenticates, decodes strictly, runs each request in one
+/// transaction under row-level security (`Database.transaction(actor:scope:)`) whose handle the
+/// handler passes to the repositories, makes POSTs idempotent and turns refusals into problem documents.
 public struct RegistryAPI: Sendable {
-    public let store: RegistryStore
+    /// The database every request's transaction runs on.
+    public let database: Database
     public let pseudonymizer: Pseudonymizer
     public let configuration: APIConfiguration
     let grants = GrantCache()
 
-    /// The API over `store`; enrolment derives pseudonyms with `pseudonymizer`.
-    public init(store: RegistryStore, pseudonymizer: Pseudonymizer, configuration: APIConfiguration = APIConfiguration()) {
-        self.store = store
+    /// The API over `database`; enrolment derives pseudonyms with `pseudonymizer`.
+    public init(database: Database, pseudonymizer: Pseudonymizer, configuration: APIConfiguration = APIConfiguration()) {
+        self.database = database
         self.pseudonymizer = pseudonymizer
         self.configuration = configuration
     }
@@ -47,7 +48,7 @@ public struct RegistryAPI: Sendable {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
         addOperationRoutes(router)
-        router.add(middleware: Authentication(store: store, grants: grants))
+        router.add(middleware: Authentication(database: database, grants: grants))
         addInstitutionRoutes(router.group().add(middleware: RequireRole(.institution)))
         addReferenceRoutes(router.group().add(middleware: RequireRole(.institution, .admin, .regulator)))
         addPlanReadRoutes(router.group().add(middleware: RequireRole(.institution, .admin)))
@@ -60,10 +61,11 @@ public struct RegistryAPI: Sendable {
     // MARK: handler plumbing
 
     /// Runs a read in the token's scoped transaction.
-    func read(_ context: Context, parameters: [String: String] = [:], _ body: @Sendable (TokenGrant) async throws -> Reply) async throws -> Response {
+    func read(_ context: Context, parameters: [String: String] = [:],
+              _ body: @Sendable (Transaction, TokenGrant) async throws -> Reply) async throws -> Response {
         let grant = try context.requireGrant()
         do {
-            return try await store.database.transaction(actor: grant.actor, scope: grant.scope) { _ in try await body(grant) }.response()
+            return try await database.transaction(actor: grant.actor, scope: grant.scope) { tx in try await body(tx, grant) }.response()
         } catch let error as RegistryError {
             throw Problem(error, fields: FieldMap(bodyKeys: [], pointers: [:], parameters: parameters))
         }
@@ -72,14 +74,14 @@ public struct RegistryAPI: Sendable {
     /// Runs a write: the body decoded strictly, then `body` in the token's scoped transaction,
     /// once per Idempotency-Key.
     func write<Body: JSONBody>(_ request: Request, _ context: Context, _ type: Body.Type, parameters: [String: String] = [:],
-                                  _ body: @escaping @Sendable (Body, TokenGrant) async throws -> Reply) async throws -> Response {
+                                  _ body: @escaping @Sendable (Body, Transaction, TokenGrant) async throws -> Reply) async throws -> Response {
         let grant = try context.requireGrant()
         do {
             let key = try Idempotency.key(of: request)
             let (decoded, bytes) = try await BodyDecoder.decode(type, from: request, limit: configuration.maxBodyBytes)
             let hash = key == nil ? [] : Idempotency.hash(of: request, body: bytes)
-            return try await Idempotency.perform(key: key, requestHash: hash, grant: grant, database: store.database, logger: context.logger) {
-                try await body(decoded, grant)
+            return try await Idempotency.perform(key: key, requestHash: hash, grant: grant, database: database) { tx in
+                try await body(decoded, tx, grant)
             }.response()
         } catch let error as RegistryError {
             throw Problem(error, fields: FieldMap(bodyKeys: Set(Body.keys), pointers: Body.pointers, parameters: parameters))
@@ -139,12 +141,12 @@ public struct RegistryAPI: Sendable {
 
     /// A `If-Match` header checked against a record's current version, inside the transaction
     /// that holds the record locked. Missing: 428; stale: 412.
-    func checkIfMatch(_ request: Request, record: VersionedRecord, id: Int, name: String) async throws {
+    func checkIfMatch(_ request: Request, record: VersionedRecord, id: Int, name: String, in tx: Transaction) async throws {
         guard let header = request.headers[.ifMatch] else {
             throw Problem(.preconditionRequired, detail: "a correction must say which version of \(name) \(id) it corrects",
                           hint: "GET the record, then send its ETag header back as If-Match")
         }
-        guard let current = try await store.version(of: record, id: id, lock: true) else {
+        guard let current = try await tx.versions.version(of: record, id: id, lock: true) else {
             throw RegistryError.notFound(name, "no \(name) has id \(id)")
         }
         let given = header.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -157,11 +159,11 @@ public struct RegistryAPI: Sendable {
     /// The ETag of a record version.
     static func etag(_ version: String) -> String { "\"\(version)\"" }
 
-    /// The ETag of what the current write transaction inserted or updated.
-    var writtenETag: String? { Database.writtenVersion.map(Self.etag) }
+    /// The ETag of what a write transaction inserted or updated.
+    static func etag(writtenBy tx: Transaction) -> String? { tx.writtenVersion.map(etag) }
 
     /// The current ETag of a record, inside the request's transaction.
-    func etag(of record: VersionedRecord, id: Int) async throws -> String? {
-        try await store.version(of: record, id: id).map(Self.etag)
+    func etag(of record: VersionedRecord, id: Int, in tx: Transaction) async throws -> String? {
+        try await tx.versions.version(of: record, id: id).map(Self.etag)
     }
 }

@@ -97,19 +97,19 @@ extension RegistryAPI {
     /// Reference data every role may read.
     func addReferenceRoutes(_ routes: RouterGroup<Context>) {
         routes.get("/institutions") { _, context in
-            try await read(context) { _ in try .json(Page(items: try await store.institutions(), nextCursor: nil)) }
+            try await read(context) { tx, _ in try .json(Page(items: try await tx.institutions.all(), nextCursor: nil)) }
         }
         routes.get("/products") { _, context in
-            try await read(context) { _ in try .json(Page(items: try await store.products(), nextCursor: nil)) }
+            try await read(context) { tx, _ in try .json(Page(items: try await tx.products.all(), nextCursor: nil)) }
         }
         routes.get("/protocols") { _, context in
-            try await read(context) { _ in
-                let all = try await store.protocols().sorted { $0.key < $1.key }
+            try await read(context) { tx, _ in
+                let all = try await tx.protocols.all().sorted { $0.key < $1.key }
                 return try .json(Page(items: all.map { StoredProtocol(id: $0.key, $0.value) }, nextCursor: nil))
             }
         }
         routes.get("/measures") { _, context in
-            try await read(context) { _ in try .json(Page(items: MeasureDefinition.catalogue, nextCursor: nil)) }
+            try await read(context) { tx, _ in try .json(Page(items: MeasureDefinition.catalogue, nextCursor: nil)) }
         }
     }
 
@@ -125,15 +125,15 @@ extension RegistryAPI {
                               errors: [.parameter("institution", "must be \(grant.institutionCode ?? "") or left out")])
             }
             let code = grant.role == .institution ? grant.institutionCode : q["institution"]
-            return try await read(context) { _ in
-                try .json(page(try await store.plans(institutionCode: code, after: after, limit: limit + 1), limit: limit) { ["\($0.id)"] })
+            return try await read(context) { tx, _ in
+                try .json(page(try await tx.plans.list(institutionCode: code, after: after, limit: limit + 1), limit: limit) { ["\($0.id)"] })
             }
         }
 
         routes.get("/plans/:id") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: ["plan": "id"]) { grant in
-                let plan = try await store.plan(id: id)
+            return try await read(context, parameters: ["plan": "id"]) { tx, grant in
+                let plan = try await tx.plans.plan(id: id)
                 // Institutions see their own plans only, and are not told others exist.
                 if grant.role == .institution, plan.institutionCode != grant.institutionCode {
                     throw RegistryError.notFound("plan", "no plan has id \(id)")
@@ -146,71 +146,69 @@ extension RegistryAPI {
     /// The registry operator's: institutions, products, plans and their decisions.
     func addAdminRoutes(_ routes: RouterGroup<Context>) {
         routes.post("/institutions") { request, context in
-            try await write(request, context, InstitutionBody.self) { b, grant in
-                let new = try NewInstitution(code: b.code, name: b.name, designationNumber: b.designation, designatedOn: b.designatedOn, today: store.today())
-                let inst = try await store.addInstitution(new, actor: grant.actor)
+            try await write(request, context, InstitutionBody.self) { b, tx, grant in
+                let new = try NewInstitution(code: b.code, name: b.name, designationNumber: b.designation, designatedOn: b.designatedOn, today: database.today())
+                let inst = try await tx.institutions.add(new)
                 return try .json(inst, status: .created, location: "/institutions/\(inst.code)")
             }
         }
 
         routes.post("/institutions/:code/status") { request, context in
             let code = context.parameters.get("code") ?? ""
-            return try await write(request, context, InstitutionStatusBody.self, parameters: ["institution": "code"]) { b, grant in
+            return try await write(request, context, InstitutionStatusBody.self, parameters: ["institution": "code"]) { b, tx, grant in
                 guard let status = InstitutionStatus(rawValue: b.status) else {
                     throw RegistryError.invalid("status", "'\(b.status)' is not an institution status; allowed: active, suspended, revoked")
                 }
-                return try .json(try await store.setInstitutionStatus(code: try Rules.institutionCode(code), status: status,
-                                                                      reason: try Rules.reason(b.reason), actor: grant.actor))
+                return try .json(try await tx.institutions.setStatus(code: try Rules.institutionCode(code), status: status,
+                                                                      reason: try Rules.reason(b.reason)))
             }
         }
 
         routes.post("/products") { request, context in
-            try await write(request, context, ProductBody.self) { b, grant in
-                let product = try await store.addProduct(try NewProduct(code: b.code, name: b.name, manufacturer: b.manufacturer, modality: b.modality),
-                                                         actor: grant.actor)
+            try await write(request, context, ProductBody.self) { b, tx, grant in
+                let product = try await tx.products.add(try NewProduct(code: b.code, name: b.name, manufacturer: b.manufacturer, modality: b.modality))
                 return try .json(product, status: .created)
             }
         }
 
         routes.post("/protocols") { request, context in
-            try await write(request, context, ProtocolBody.self) { b, grant in
+            try await write(request, context, ProtocolBody.self) { b, tx, grant in
                 let new = try b.validated()
-                let stored = try await store.addProtocol(new, reason: try b.reason.map { r throws(RegistryError) in try Rules.reason(r) }, actor: grant.actor)
+                let stored = try await tx.protocols.add(new, reason: try b.reason.map { r throws(RegistryError) in try Rules.reason(r) })
                 return try .json(stored, status: .created)
             }
         }
 
         routes.post("/plans") { request, context in
-            try await write(request, context, PlanBody.self) { b, grant in
-                let plan = try await store.addPlan(institutionCode: try Rules.institutionCode(b.institution), productCode: try Rules.productCode(b.product),
+            try await write(request, context, PlanBody.self) { b, tx, grant in
+                let plan = try await tx.plans.add(institutionCode: try Rules.institutionCode(b.institution), productCode: try Rules.productCode(b.product),
                                                    indication: try Rules.icd10(b.indication), risk: try RiskClass.parse(b.risk),
-                                                   protocolCode: b.protocol, actor: grant.actor)
+                                                   protocolCode: b.protocol)
                 return try .json(plan, status: .created, location: "/plans/\(plan.id)")
             }
         }
 
         routes.post("/plans/:id/decision") { request, context in
             let id = try id(context)
-            return try await write(request, context, PlanDecisionBody.self, parameters: ["plan": "id"]) { b, grant in
-                let record = try PlanDecisionRecord(decision: b.decision, on: b.on, reference: b.reference, today: store.today())
-                return try .json(try await store.decidePlan(id: id, record, actor: grant.actor))
+            return try await write(request, context, PlanDecisionBody.self, parameters: ["plan": "id"]) { b, tx, grant in
+                let record = try PlanDecisionRecord(decision: b.decision, on: b.on, reference: b.reference, today: database.today())
+                return try .json(try await tx.plans.decide(id: id, record))
             }
         }
 
         routes.post("/plans/:id/risk-changes") { request, context in
             let id = try id(context)
-            return try await write(request, context, RiskChangeBody.self, parameters: ["plan": "id"]) { b, grant in
+            return try await write(request, context, RiskChangeBody.self, parameters: ["plan": "id"]) { b, tx, grant in
                 let on = try Rules.date(b.on, field: "on")
-                try Rules.eventDate(on, field: "on", today: store.today())
-                return try .json(try await store.changePlanRisk(id: id, to: try RiskClass.parse(b.risk), on: on, reason: try Rules.reason(b.reason),
-                                                                actor: grant.actor), status: .created)
+                try Rules.eventDate(on, field: "on", today: database.today())
+                return try .json(try await tx.plans.changeRisk(id: id, to: try RiskClass.parse(b.risk), on: on, reason: try Rules.reason(b.reason)), status: .created)
             }
         }
 
         routes.get("/plans/:id/risk-changes") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: ["plan": "id"]) { _ in
-                try .json(Page(items: try await store.riskHistory(planID: id).map { RiskChange(riskClass: $0.riskClass, on: $0.on, reason: $0.reason) },
+            return try await read(context, parameters: ["plan": "id"]) { tx, _ in
+                try .json(Page(items: try await tx.plans.riskHistory(planID: id).map { RiskChange(riskClass: $0.riskClass, on: $0.on, reason: $0.reason) },
                                nextCursor: nil))
             }
         }
@@ -227,9 +225,9 @@ extension RegistryAPI {
                 }
                 return n
             } ?? configuration.minCell
-            return try await read(context) { _ in
-                let asOf = store.today()
-                let rows = try await store.summary(minCell: minCell, on: asOf)
+            return try await read(context) { tx, _ in
+                let asOf = database.today()
+                let rows = try await tx.summaries.byInstitution(minCell: minCell, on: asOf)
                 struct Summary: Encodable, Sendable { var asOf: LocalDate; var minCell: Int; var institutions: [InstitutionSummary] }
                 return try .json(Summary(asOf: asOf, minCell: minCell, institutions: rows))
             }

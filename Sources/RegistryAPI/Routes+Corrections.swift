@@ -59,47 +59,46 @@ extension RegistryAPI {
     func addCorrectionRoutes(_ routes: RouterGroup<Context>) {
         routes.get("/visits/:id") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: ["visit": "id"]) { _ in
-                let visit = try await store.visit(id: id)
-                return try .json(visit, etag: try await etag(of: .visit, id: id))
+            return try await read(context, parameters: ["visit": "id"]) { tx, _ in
+                let visit = try await tx.visits.visit(id: id)
+                return try .json(visit, etag: try await etag(of: .visit, id: id, in: tx))
             }
         }
 
         routes.patch("/visits/:id") { request, context in
             let id = try id(context)
-            return try await write(request, context, VisitCorrectionBody.self, parameters: ["visit": "id"]) { b, grant in
-                let today = store.today()
+            return try await write(request, context, VisitCorrectionBody.self, parameters: ["visit": "id"]) { b, tx, grant in
                 let reason = try Rules.reason(b.reason)
                 let measures = try MeasureBody.parse(b.measures).map { m throws(RegistryError) in try MeasureValue.parse(m) }
                 let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
                 let contact = try b.contact.map { c throws(RegistryError) in try ContactType.parse(c) }
                 let vital = try b.vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }
                 let note = try Notes.validate(b.note)
-                try await checkIfMatch(request, record: .visit, id: id, name: "visit")
-                let visit = try await store.correctVisit(id: id, on: on, contact: contact, vital: vital, measures: measures, note: note,
-                                                         reason: reason, today: today, actor: grant.actor)
-                return try .json(visit, etag: writtenETag)
+                try await checkIfMatch(request, record: .visit, id: id, name: "visit", in: tx)
+                let visit = try await tx.visits.correct(id: id, on: on, contact: contact, vital: vital, measures: measures, note: note,
+                                                         reason: reason)
+                return try .json(visit, etag: Self.etag(writtenBy: tx))
             }
         }
 
         routes.get("/adverse-events/:id") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: ["adverse-event": "id"]) { _ in
-                let ae = try await store.adverseEvent(id: id)
-                return try .json(ae, etag: try await etag(of: .adverseEvent, id: id))
+            return try await read(context, parameters: ["adverse-event": "id"]) { tx, _ in
+                let ae = try await tx.adverseEvents.adverseEvent(id: id)
+                return try .json(ae, etag: try await etag(of: .adverseEvent, id: id, in: tx))
             }
         }
 
         routes.patch("/adverse-events/:id") { request, context in
             let id = try id(context)
-            return try await write(request, context, AdverseEventCorrectionBody.self, parameters: ["adverse-event": "id"]) { b, grant in
+            return try await write(request, context, AdverseEventCorrectionBody.self, parameters: ["adverse-event": "id"]) { b, tx, grant in
                 let reason = try Rules.reason(b.reason)
                 let onset = try b.onset.map { d throws(RegistryError) in try Rules.date(d, field: "onset") }
                 let aware = try b.aware.map { d throws(RegistryError) in try Rules.date(d, field: "aware") }
                 let outcomeOn = try b.outcomeOn.map { d throws(RegistryError) in try Rules.date(d, field: "outcome-on") }
                 let submitted = try b.submittedOn.map { d throws(RegistryError) in try Rules.date(d, field: "submitted-on") }
-                try await checkIfMatch(request, record: .adverseEvent, id: id, name: "adverse-event")
-                let ae = try await store.correctAdverseEvent(id: id, reason: reason, today: store.today(), actor: grant.actor) { d in
+                try await checkIfMatch(request, record: .adverseEvent, id: id, name: "adverse-event", in: tx)
+                let ae = try await tx.adverseEvents.correct(id: id, reason: reason) { d in
                     if let onset { d.onsetOn = onset }
                     if let aware { d.awareOn = aware }
                     if let term = b.term { d.term = term }
@@ -114,7 +113,7 @@ extension RegistryAPI {
                     if let outcomeOn { d.outcomeOn = outcomeOn }
                     if let submitted { d.submittedOn = submitted }
                 }
-                return try .json(ae, etag: writtenETag)
+                return try .json(ae, etag: Self.etag(writtenBy: tx))
             }
         }
 
@@ -124,26 +123,26 @@ extension RegistryAPI {
                 throw Problem(.invalidParameter, detail: "give the product lot: /administrations?lot=LOT (a patient's are at /patients/{id}/administrations)",
                               errors: [.parameter("lot", "is required")])
             }
-            return try await read(context) { _ in try .json(Page(items: try await store.administrations(lot: lot), nextCursor: nil)) }
+            return try await read(context) { tx, _ in try .json(Page(items: try await tx.administrations.list(lot: lot), nextCursor: nil)) }
         }
 
         routes.get("/administrations/:id") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: ["administration": "id"]) { _ in
-                let admin = try await store.administration(id: id)
-                return try .json(admin, etag: try await etag(of: .administration, id: id))
+            return try await read(context, parameters: ["administration": "id"]) { tx, _ in
+                let admin = try await tx.administrations.administration(id: id)
+                return try .json(admin, etag: try await etag(of: .administration, id: id, in: tx))
             }
         }
 
         routes.patch("/administrations/:id") { request, context in
             let id = try id(context)
-            return try await write(request, context, AdministrationCorrectionBody.self, parameters: ["administration": "id"]) { b, grant in
+            return try await write(request, context, AdministrationCorrectionBody.self, parameters: ["administration": "id"]) { b, tx, grant in
                 let reason = try Rules.reason(b.reason)
                 let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
-                try await checkIfMatch(request, record: .administration, id: id, name: "administration")
-                let (admin, moved) = try await store.correctAdministration(id: id, on: on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW,
-                                                                           feeCollected: b.feeCollectedKRW, reason: reason, actor: grant.actor)
-                return try .json(WithKey(base: admin, key: "follow_ups_moved", extra: moved), etag: writtenETag)
+                try await checkIfMatch(request, record: .administration, id: id, name: "administration", in: tx)
+                let (admin, moved) = try await tx.administrations.correct(id: id, on: on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW,
+                                                                           feeCollected: b.feeCollectedKRW, reason: reason)
+                return try .json(WithKey(base: admin, key: "follow_ups_moved", extra: moved), etag: Self.etag(writtenBy: tx))
             }
         }
     }

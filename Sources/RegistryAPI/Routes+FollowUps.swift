@@ -43,31 +43,31 @@ extension RegistryAPI {
                 return v
             }
             let after = try q["cursor"].map { c throws -> (due: LocalDate, id: Int) in try Cursor.dateAndID(c) }
-            return try await read(context) { grant in
-                let list = try await store.followUps(institutionCode: grant.institutionCode!, dueBefore: dueBefore, status: status, after: after, limit: limit + 1)
+            return try await read(context) { tx, grant in
+                let list = try await tx.followUps.of(institutionCode: grant.institutionCode!, dueBefore: dueBefore, status: status, after: after, limit: limit + 1)
                 return try .json(page(list, limit: limit) { [$0.due.description, "\($0.id)"] })
             }
         }
 
         routes.get("/follow-ups/:id") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: ["followup": "id"]) { _ in try .json(try await store.followUp(id: id)) }
+            return try await read(context, parameters: ["followup": "id"]) { tx, _ in try .json(try await tx.followUps.followUp(id: id)) }
         }
 
         routes.post("/follow-ups/:id/visits") { request, context in
             let id = try id(context)
-            return try await write(request, context, VisitBody.self, parameters: ["followup": "id", "patient": "id"]) { b, grant in
-                let visit = try await store.logVisit(followUpID: id, patientID: nil, try b.validated(today: store.today()),
-                                                     actingInstitution: grant.institutionCode, actor: grant.actor)
-                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: writtenETag)
+            return try await write(request, context, VisitBody.self, parameters: ["followup": "id", "patient": "id"]) { b, tx, grant in
+                let visit = try await tx.visits.log(followUpID: id, patientID: nil, try b.validated(today: database.today()),
+                                                     actingInstitution: grant.institutionCode)
+                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: Self.etag(writtenBy: tx))
             }
         }
 
         routes.post("/follow-ups/:id/not-done") { request, context in
             let id = try id(context)
-            return try await write(request, context, NotDoneBody.self, parameters: ["followup": "id", "patient": "id"]) { b, grant in
-                let f = try await store.closeFollowUp(id: id, reason: try NotDoneReason.parse(b.reason), note: try Notes.validate(b.note),
-                                                      actingInstitution: grant.institutionCode, actor: grant.actor)
+            return try await write(request, context, NotDoneBody.self, parameters: ["followup": "id", "patient": "id"]) { b, tx, grant in
+                let f = try await tx.followUps.closeNotDone(id: id, reason: try NotDoneReason.parse(b.reason), note: try Notes.validate(b.note),
+                                                      actingInstitution: grant.institutionCode)
                 return try .json(f)
             }
         }
@@ -80,15 +80,15 @@ extension RegistryAPI {
                     throw Problem(.invalidParameter, detail: "days '\(text)' is out of range; allowed: 1 to 365", errors: [.parameter("days", "expected 1 to 365")])
                 }
                 return d
-            } ?? 30
+            } ?? DueSoon.horizonDays
             let after = try q["cursor"].map { c throws -> WorklistPosition in
                 let parts = try Cursor.decode(c, parts: 3)
                 guard let section = Int(parts[0]), let on = LocalDate(parts[1]), let id = Int(parts[2]) else { throw Cursor.invalid }
                 return WorklistPosition(section: section, on: on, id: id)
             }
-            return try await read(context) { grant in
-                let asOf = store.today()
-                let entries = try await store.worklist(institutionCode: grant.institutionCode!, asOf: asOf, days: days, after: after, limit: limit + 1)
+            return try await read(context) { tx, grant in
+                let asOf = database.today()
+                let entries = try await tx.followUps.worklist(institutionCode: grant.institutionCode!, asOf: asOf, days: days, after: after, limit: limit + 1)
                 let shown = page(entries, limit: limit) { ["\($0.position.section)", $0.position.on.description, "\($0.position.id)"] }
                 return try .json(WithKey(base: shown, key: "as_of", extra: asOf))
             }
@@ -96,11 +96,11 @@ extension RegistryAPI {
 
         routes.post("/adverse-events/:id/report-submission") { request, context in
             let id = try id(context)
-            return try await write(request, context, SubmissionBody.self, parameters: ["adverse-event": "id", "patient": "id"]) { b, grant in
+            return try await write(request, context, SubmissionBody.self, parameters: ["adverse-event": "id", "patient": "id"]) { b, tx, grant in
                 let date = try Rules.date(b.on, field: "on")
-                try Rules.eventDate(date, field: "on", today: store.today())
-                let ae = try await store.submitReport(adverseEventID: id, on: date, actingInstitution: grant.institutionCode, actor: grant.actor)
-                return try .json(ae, etag: writtenETag)
+                try Rules.eventDate(date, field: "on", today: database.today())
+                let ae = try await tx.adverseEvents.submitReport(adverseEventID: id, on: date, actingInstitution: grant.institutionCode)
+                return try .json(ae, etag: Self.etag(writtenBy: tx))
             }
         }
 
@@ -118,26 +118,26 @@ extension RegistryAPI {
                 decision = d
             }
             let after = try q["cursor"].map { c throws -> (on: LocalDate, id: Int) in try Cursor.dateAndID(c) }
-            return try await read(context) { grant in
-                let list = try await store.lostProposals(institutionCode: grant.institutionCode, decision: decision, after: after, limit: limit + 1)
+            return try await read(context) { tx, grant in
+                let list = try await tx.lostProposals.list(institutionCode: grant.institutionCode, decision: decision, after: after, limit: limit + 1)
                 return try .json(page(list, limit: limit) { [$0.proposedOn.description, "\($0.id)"] })
             }
         }
 
         routes.post("/lost-proposals/:id/confirmation") { request, context in
             let id = try id(context)
-            return try await write(request, context, ProposalConfirmBody.self, parameters: ["proposal": "id"]) { b, grant in
-                let date = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") } ?? store.today()
-                return try .json(try await store.confirmLostProposal(id: id, on: date, reason: try Rules.reason(b.reason),
-                                                                     actingInstitution: grant.institutionCode, actor: grant.actor))
+            return try await write(request, context, ProposalConfirmBody.self, parameters: ["proposal": "id"]) { b, tx, grant in
+                let date = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") } ?? database.today()
+                return try .json(try await tx.lostProposals.confirm(id: id, on: date, reason: try Rules.reason(b.reason),
+                                                                     actingInstitution: grant.institutionCode))
             }
         }
 
         routes.post("/lost-proposals/:id/rejection") { request, context in
             let id = try id(context)
-            return try await write(request, context, ProposalRejectBody.self, parameters: ["proposal": "id"]) { b, grant in
-                try .json(try await store.rejectLostProposal(id: id, reason: try Rules.reason(b.reason),
-                                                             actingInstitution: grant.institutionCode, actor: grant.actor))
+            return try await write(request, context, ProposalRejectBody.self, parameters: ["proposal": "id"]) { b, tx, grant in
+                try .json(try await tx.lostProposals.reject(id: id, reason: try Rules.reason(b.reason),
+                                                             actingInstitution: grant.institutionCode))
             }
         }
     }

@@ -23,8 +23,7 @@ extension RegistryAPI {
 
         router.get("/ready") { _, _ in
             do {
-                try await Database.reachable(store.database.url, logger: store.database.logger, deadline: .seconds(2))
-                _ = try await store.database.read { c in try await c.query("SELECT 1", logger: store.database.logger).collect() }
+                try await database.ping(deadline: .seconds(2))
                 return try Reply.json(["status": "ready"]).response()
             } catch {
                 throw Problem(.unavailable, detail: "the database cannot be reached: \(DatabaseErrors.summary(error))")

@@ -107,10 +107,10 @@ extension RegistryAPI {
         let patient = ["patient": "id"]
 
         routes.post("/patients") { request, context in
-            try await write(request, context, EnrolBody.self) { b, grant in
+            try await write(request, context, EnrolBody.self) { b, tx, grant in
                 let new = try NewPatient(institutionCode: grant.institutionCode!, localID: b.localID, birthYear: b.birthYear, sex: b.sex,
-                                         consentOn: b.consentOn, consentVersion: b.consentVersion, pseudonymizer: pseudonymizer, today: store.today())
-                let (p, created) = try await store.enroll(new, actor: grant.actor)
+                                         consentOn: b.consentOn, consentVersion: b.consentVersion, pseudonymizer: pseudonymizer, today: database.today())
+                let (p, created) = try await tx.patients.enroll(new)
                 return try .json(WithKey(base: p, key: "created", extra: created), status: created ? .created : .ok, location: "/patients/\(p.id)")
             }
         }
@@ -123,103 +123,103 @@ extension RegistryAPI {
                 throw Problem(.invalidParameter, detail: "pseudonym must be 8 to 64 lowercase hex characters (the start of the pseudonym)",
                               errors: [.parameter("pseudonym", "expected 8 to 64 of 0-9a-f")])
             }
-            return try await read(context) { grant in
-                let patients = try await store.patients(institutionCode: grant.institutionCode, pseudonymPrefix: q["pseudonym"], after: after, limit: limit + 1)
+            return try await read(context) { tx, grant in
+                let patients = try await tx.patients.list(institutionCode: grant.institutionCode, pseudonymPrefix: q["pseudonym"], after: after, limit: limit + 1)
                 return try .json(page(patients, limit: limit) { ["\($0.id)"] })
             }
         }
 
         routes.get("/patients/:id") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: patient) { _ in
-                let p = try await store.patient(id: id)
-                return try .json(PatientRecord(patient: p, administrations: try await store.administrations(patientID: id),
-                                               followUps: try await store.followUps(patientID: id), visits: try await store.visits(patientID: id),
-                                               adverseEvents: try await store.adverseEvents(patientID: id),
-                                               statusChanges: try await store.statusChanges(patientID: id)))
+            return try await read(context, parameters: patient) { tx, _ in
+                let p = try await tx.patients.patient(id: id)
+                return try .json(PatientRecord(patient: p, administrations: try await tx.administrations.list(patientID: id),
+                                               followUps: try await tx.followUps.of(patientID: id), visits: try await tx.visits.of(patientID: id),
+                                               adverseEvents: try await tx.adverseEvents.of(patientID: id),
+                                               statusChanges: try await tx.statusChanges.of(patientID: id)))
             }
         }
 
         routes.get("/patients/:id/administrations") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: patient) { _ in
-                _ = try await store.patient(id: id)
-                return try .json(Page(items: try await store.administrations(patientID: id), nextCursor: nil))
+            return try await read(context, parameters: patient) { tx, _ in
+                _ = try await tx.patients.patient(id: id)
+                return try .json(Page(items: try await tx.administrations.list(patientID: id), nextCursor: nil))
             }
         }
 
         routes.post("/patients/:id/administrations") { request, context in
             let id = try id(context)
-            return try await write(request, context, AdministerBody.self, parameters: patient) { b, grant in
-                let new = try NewAdministration(on: b.on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW, feeCollected: b.feeCollectedKRW, today: store.today())
-                _ = try await store.patient(id: id)
-                let (admin, followUps) = try await store.administer(patientID: id, planID: b.planID, new, actor: grant.actor)
+            return try await write(request, context, AdministerBody.self, parameters: patient) { b, tx, grant in
+                let new = try NewAdministration(on: b.on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW, feeCollected: b.feeCollectedKRW, today: database.today())
+                _ = try await tx.patients.patient(id: id)
+                let (admin, followUps) = try await tx.administrations.administer(patientID: id, planID: b.planID, new)
                 return try .json(WithKey(base: admin, key: "follow_ups", extra: followUps), status: .created,
-                                 location: "/administrations/\(admin.id)", etag: writtenETag)
+                                 location: "/administrations/\(admin.id)", etag: Self.etag(writtenBy: tx))
             }
         }
 
         routes.get("/patients/:id/follow-ups") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: patient) { _ in
-                try .json(Page(items: try await store.followUps(patientID: id), nextCursor: nil))
+            return try await read(context, parameters: patient) { tx, _ in
+                try .json(Page(items: try await tx.followUps.of(patientID: id), nextCursor: nil))
             }
         }
 
         routes.get("/patients/:id/visits") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: patient) { _ in
-                _ = try await store.patient(id: id)
-                return try .json(Page(items: try await store.visits(patientID: id), nextCursor: nil))
+            return try await read(context, parameters: patient) { tx, _ in
+                _ = try await tx.patients.patient(id: id)
+                return try .json(Page(items: try await tx.visits.of(patientID: id), nextCursor: nil))
             }
         }
 
         routes.post("/patients/:id/visits") { request, context in
             let id = try id(context)
-            return try await write(request, context, VisitBody.self, parameters: patient) { b, grant in
-                let visit = try await store.logVisit(followUpID: nil, patientID: id, try b.validated(today: store.today()),
-                                                     actingInstitution: grant.institutionCode, actor: grant.actor)
-                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: writtenETag)
+            return try await write(request, context, VisitBody.self, parameters: patient) { b, tx, grant in
+                let visit = try await tx.visits.log(followUpID: nil, patientID: id, try b.validated(today: database.today()),
+                                                     actingInstitution: grant.institutionCode)
+                return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: Self.etag(writtenBy: tx))
             }
         }
 
         routes.get("/patients/:id/adverse-events") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: patient) { _ in
-                _ = try await store.patient(id: id)
-                return try .json(Page(items: try await store.adverseEvents(patientID: id), nextCursor: nil))
+            return try await read(context, parameters: patient) { tx, _ in
+                _ = try await tx.patients.patient(id: id)
+                return try .json(Page(items: try await tx.adverseEvents.of(patientID: id), nextCursor: nil))
             }
         }
 
         routes.post("/patients/:id/adverse-events") { request, context in
             let id = try id(context)
-            return try await write(request, context, AdverseEventBody.self, parameters: patient) { b, grant in
+            return try await write(request, context, AdverseEventBody.self, parameters: patient) { b, tx, grant in
                 let new = try NewAdverseEvent(onset: b.onset, aware: b.aware, term: b.term, meddra: b.meddra, category: b.category, grade: b.grade,
                                               grading: b.grading ?? GradingSystem.ctcae5.description, serious: b.serious ?? false,
-                                              criteria: b.criteria ?? [], related: b.related, outcome: b.outcome, outcomeOn: b.outcomeOn, today: store.today())
-                let ae = try await store.reportAdverseEvent(patientID: id, new, actingInstitution: grant.institutionCode, actor: grant.actor)
-                return try .json(ae, status: .created, location: "/adverse-events/\(ae.id)", etag: writtenETag)
+                                              criteria: b.criteria ?? [], related: b.related, outcome: b.outcome, outcomeOn: b.outcomeOn, today: database.today())
+                let ae = try await tx.adverseEvents.report(patientID: id, new, actingInstitution: grant.institutionCode)
+                return try .json(ae, status: .created, location: "/adverse-events/\(ae.id)", etag: Self.etag(writtenBy: tx))
             }
         }
 
         routes.get("/patients/:id/status-changes") { _, context in
             let id = try id(context)
-            return try await read(context, parameters: patient) { _ in
-                _ = try await store.patient(id: id)
-                return try .json(Page(items: try await store.statusChanges(patientID: id), nextCursor: nil))
+            return try await read(context, parameters: patient) { tx, _ in
+                _ = try await tx.patients.patient(id: id)
+                return try .json(Page(items: try await tx.statusChanges.of(patientID: id), nextCursor: nil))
             }
         }
 
         routes.post("/patients/:id/status-changes") { request, context in
             let id = try id(context)
-            return try await write(request, context, StatusChangeBody.self, parameters: patient) { b, grant in
+            return try await write(request, context, StatusChangeBody.self, parameters: patient) { b, tx, grant in
                 guard let kind = StatusChangeKind(rawValue: b.kind) else {
                     throw RegistryError.invalid("kind", "'\(b.kind)' is not a status change; allowed: \(StatusChangeKind.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
                 if kind != .transfer, b.to != nil { throw RegistryError.invalid("to", "only a transfer names the receiving institution") }
-                let change = try await store.changeStatus(kind, patientID: id, on: try Rules.date(b.on, field: "on"), reason: b.reason,
+                let change = try await tx.statusChanges.change(kind, patientID: id, on: try Rules.date(b.on, field: "on"), reason: b.reason,
                                                           transferTo: try b.to.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") },
-                                                          actingInstitution: grant.institutionCode, actor: grant.actor)
+                                                          actingInstitution: grant.institutionCode)
                 return try .json(change, status: .created)
             }
         }

@@ -54,18 +54,18 @@ extension RegistryAPI {
                 }
                 return n
             } ?? max(ReportParameters.defaultMinimumCell, floor)
-            let asOf = try date(q, "as_of") ?? store.today()
+            let asOf = try date(q, "as_of") ?? database.today()
             do {
                 let parameters = ReportParameters(
                     purpose: purpose, asOf: asOf, product: q["product"], indication: q["indication"], institution: q["institution"],
                     by: try q["by"].map { t throws(RegistryError) in try ReportDimension.parseList(t) } ?? [], minimumCell: minCell)
                 // The token is re-checked, as every request's scoped transaction does, so a token
                 // revoked a moment ago pulls nothing.
-                try await store.database.transaction(actor: grant.actor, scope: grant.scope) { _ in }
+                try await database.transaction(actor: grant.actor, scope: grant.scope) { _ in }
                 // report_pull.pulled_by holds 200 characters; the token id comes first.
-                let build = { @Sendable [store] () async throws -> Data in
-                    let report = try await OutcomeReport.build(database: store.database, parameters: parameters, actor: String(grant.actor.prefix(200)),
-                                                               role: role, today: store.today())
+                let build = { @Sendable [database] () async throws -> Data in
+                    let report = try await OutcomeReport.build(database: database, parameters: parameters, actor: String(grant.actor.prefix(200)),
+                                                               role: role, today: database.today())
                     return switch format {
                     case "csv": report.csv()
                     case "html": report.html()

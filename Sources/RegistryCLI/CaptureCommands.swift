@@ -44,9 +44,9 @@ struct VisitCommand: AsyncParsableCommand {
                 if unscheduled == (followUp != nil) {
                     throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled")
                 }
-                let visit = try await ctx.store.logVisit(followUpID: try followUp.map { f throws(RegistryError) in try Parse.id(f, field: "followup") },
+                let visit = try await ctx.write { tx in try await tx.visits.log(followUpID: try followUp.map { f throws(RegistryError) in try Parse.id(f, field: "followup") },
                                                          patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") },
-                                                         new, actingInstitution: try acting.resolve(), actor: ctx.actor)
+                                                         new, actingInstitution: try acting.resolve()) }
                 try ctx.emit(visit) {
                     "visit \(visit.id) logged" + (visit.timing.map { ", follow-up \(visit.followUpID!) completed (\($0.rawValue))" } ?? " (unscheduled)")
                 }
@@ -73,11 +73,10 @@ struct VisitCommand: AsyncParsableCommand {
                 let reason = try Rules.reason(reason)
                 var measures: [MeasureValue] = []
                 for m in measure { measures.append(try MeasureValue.parse(m)) }
-                let result = try await ctx.store.correctVisit(
-                    id: try Parse.id(visit, field: "visit"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
+                let result = try await ctx.write { tx in try await tx.visits.correct(id: try Parse.id(visit, field: "visit"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
                     contact: try contact.map { c throws(RegistryError) in try ContactType.parse(c) },
                     vital: try vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }, measures: measures,
-                    note: try Notes.validate(note), reason: reason, today: ctx.today, actor: ctx.actor)
+                    note: try Notes.validate(note), reason: reason) }
                 try ctx.emit(result) { "visit \(result.id) corrected" }
             }
         }
@@ -102,8 +101,8 @@ struct FollowUpCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let f = try await ctx.store.closeFollowUp(id: try Parse.id(followUp, field: "followup"), reason: try NotDoneReason.parse(reason),
-                                                          note: try Notes.validate(note), actingInstitution: try acting.resolve(), actor: ctx.actor)
+                let f = try await ctx.write { tx in try await tx.followUps.closeNotDone(id: try Parse.id(followUp, field: "followup"), reason: try NotDoneReason.parse(reason),
+                                                          note: try Notes.validate(note), actingInstitution: try acting.resolve()) }
                 try ctx.emit(f) { "follow-up \(f.id) (\(f.label)) closed as not done" }
             }
         }
@@ -146,8 +145,8 @@ struct AdverseEventCommand: AsyncParsableCommand {
                 let new = try NewAdverseEvent(onset: onset, aware: aware, term: term, meddra: meddra, category: category, grade: grade, grading: grading,
                                               serious: serious, criteria: criteria?.split(separator: ",").map(String.init) ?? [], related: related,
                                               outcome: outcome, outcomeOn: outcomeOn, today: ctx.today)
-                let ae = try await ctx.store.reportAdverseEvent(patientID: try Parse.id(patient, field: "patient"), new,
-                                                                actingInstitution: try acting.resolve(), actor: ctx.actor)
+                let ae = try await ctx.write { tx in try await tx.adverseEvents.report(patientID: try Parse.id(patient, field: "patient"), new,
+                                                                actingInstitution: try acting.resolve()) }
                 try ctx.emit(ae) {
                     "adverse event \(ae.id) recorded (grade \(ae.grade), \(ae.gradingSystem) v\(ae.gradingVersion))"
                         + (ae.reportDueOn.map { "; expedited report due \($0)" } ?? "")
@@ -170,8 +169,8 @@ struct AdverseEventCommand: AsyncParsableCommand {
             try await CommandContext.run(global) { ctx in
                 let date = try Rules.date(on, field: "on")
                 try Rules.eventDate(date, field: "on", today: ctx.today)
-                let ae = try await ctx.store.submitReport(adverseEventID: try Parse.id(adverseEvent, field: "adverse-event"), on: date,
-                                                          actingInstitution: try acting.resolve(), actor: ctx.actor)
+                let ae = try await ctx.write { tx in try await tx.adverseEvents.submitReport(adverseEventID: try Parse.id(adverseEvent, field: "adverse-event"), on: date,
+                                                          actingInstitution: try acting.resolve()) }
                 try ctx.emit(ae) {
                     let late = ae.reportDueOn.map { date > $0 } ?? false
                     return "report of adverse event \(ae.id) submitted on \(date)" + (late ? " (late: due \(ae.reportDueOn!))" : "")
@@ -209,8 +208,7 @@ struct AdverseEventCommand: AsyncParsableCommand {
                 let awareDate = try aware.map { d throws(RegistryError) in try Rules.date(d, field: "aware") }
                 let outcomeDate = try outcomeOn.map { d throws(RegistryError) in try Rules.date(d, field: "outcome-on") }
                 let submitted = try submittedOn.map { d throws(RegistryError) in try Rules.date(d, field: "submitted-on") }
-                let ae = try await ctx.store.correctAdverseEvent(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason,
-                                                                 today: ctx.today, actor: ctx.actor) { d in
+                let ae = try await ctx.write { tx in try await tx.adverseEvents.correct(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason) { d in
                     if let onsetDate { d.onsetOn = onsetDate }
                     if let awareDate { d.awareOn = awareDate }
                     if let term { d.term = term }
@@ -224,7 +222,7 @@ struct AdverseEventCommand: AsyncParsableCommand {
                     if let outcome { d.outcome = outcome }
                     if let outcomeDate { d.outcomeOn = outcomeDate }
                     if let submitted { d.submittedOn = submitted }
-                }
+                } }
                 try ctx.emit(ae) { "adverse event \(ae.id) corrected" }
             }
         }
@@ -254,9 +252,8 @@ struct AdministrationCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let reason = try Rules.reason(reason)
-                let result = try await ctx.store.correctAdministration(
-                    id: try Parse.id(administration, field: "administration"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
-                    lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, reason: reason, actor: ctx.actor)
+                let result = try await ctx.write { tx in try await tx.administrations.correct(id: try Parse.id(administration, field: "administration"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
+                    lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, reason: reason) }
                 try ctx.emit(WithKey(base: result.administration, key: "follow_ups_moved", extra: result.moved)) {
                     "administration \(result.administration.id) corrected; \(result.moved) open follow-ups moved"
                 }
@@ -273,7 +270,7 @@ struct ConfigCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let all = try await ctx.store.settings()
+                let all = try await ctx.read { tx in try await tx.settings.all() }
                 try ctx.emit(all) { table(["KEY", "VALUE"], all.sorted { $0.key < $1.key }.map { [$0.key, $0.value] }) }
             }
         }
@@ -290,7 +287,7 @@ struct ConfigCommand: AsyncParsableCommand {
         @Option(help: "Why (required).") var reason: String?
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                try await ctx.store.setSetting(key: key, value: value, reason: try Rules.reason(reason), actor: ctx.actor)
+                try await ctx.write { tx in try await tx.settings.set(key: key, value: value, reason: try Rules.reason(reason)) }
                 try ctx.emit([key: value]) { "\(key) = \(value)" }
             }
         }

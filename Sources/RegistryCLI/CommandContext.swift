@@ -4,13 +4,22 @@ import Logging
 import RegistryDomain
 import RegistryStorage
 
-/// What a command gets to work with: the migrated store, the options and the printer.
+/// What a command gets to work with: the migrated database, the options and the printer.
 struct CommandContext: Sendable {
     let options: GlobalOptions
-    let store: RegistryStore
-    var database: Database { store.database }
+    let database: Database
     var actor: String { options.actorName }
-    var today: LocalDate { store.today() }
+    var today: LocalDate { database.today() }
+
+    /// Runs `body` in one transaction attributed to the command's actor: what it writes, all or nothing.
+    func write<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
+        try await database.transaction(actor: actor, body)
+    }
+
+    /// Runs `body` in one read-only transaction.
+    func read<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
+        try await database.read(body)
+    }
 
     /// Opens the database, applies pending migrations, runs `body`, closes, and turns every error
     /// into one line on stderr and a non-zero exit.
@@ -20,15 +29,13 @@ struct CommandContext: Sendable {
             let url = try options.resolveDatabaseURL(database: name)
             let database = try await Database.open(url, logger: Output.quietLogger)
             do {
-                let store = RegistryStore(database: database)
-                if migrate {
-                    try await Migrator.migrate(database)
-                    try await store.ensureReferenceData()
-                }
-                try await body(CommandContext(options: options, store: store))
+                if migrate { try await Migrator.migrateWithReferenceData(database) }
+                try await body(CommandContext(options: options, database: database))
                 // Seal what the command wrote (cheap: only new rows). Best effort: a writer still
                 // running elsewhere must not fail a command that succeeded; the next seal catches up.
-                _ = try? await AuditTrail.seal(database, lockTimeout: .seconds(2))
+                do { try await AuditTrail.seal(database, lockTimeout: .seconds(2)) } catch {
+                    Output.quietLogger.notice("audit seal after the command failed; the next seal catches up", metadata: ["error": "\(error)"])
+                }
                 await database.close()
             } catch {
                 await database.close()
@@ -95,11 +102,11 @@ enum Output {
     static func emitError(_ error: RegistryError, json: Bool) {
         if json {
             struct Problem: Encodable { var error: String; var field: String?; var code: String; var hint: String? }
-            let problem = Problem(error: error.message, field: error.field, code: error.code.rawValue, hint: error.hint)
+            let problem = Problem(error: error.message, field: error.field, code: error.code.rawValue, hint: error.commandLineHint)
             let data = (try? encoder().encode(problem)) ?? Data()
             printError(String(decoding: data, as: UTF8.self))
         } else {
-            printError("error: \(error.description)")
+            printError("error: \(error.commandLineDescription)")
         }
     }
 }

@@ -17,8 +17,7 @@ struct MigrateCommand: AsyncParsableCommand {
         try await Output.reportingErrors(json: global.json) {
             let database = try await Database.open(try global.resolveDatabaseURL(), logger: Output.quietLogger)
             defer { Task { await database.close() } }
-            let applied = try await Migrator.migrate(database)
-            try await RegistryStore(database: database).ensureReferenceData()
+            let applied = try await Migrator.migrateWithReferenceData(database)
             await database.close()
             if global.json { try Output.printJSON(applied.map(\.name)) }
             else { print(applied.isEmpty ? "schema is up to date" : "applied: " + applied.map(\.name).joined(separator: ", ")) }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import PostgresNIO
 import RegistryDemo
 import RegistryDomain
 import RegistryStorage
@@ -32,13 +31,11 @@ struct DemoCommand: AsyncParsableCommand {
             }
             let today = try asOf.map { text throws(RegistryError) in try Rules.date(text, field: "as-of") } ?? LocalDate.todayInSeoul()
             let url = try await resetTarget()
-            let database = try await Database.open(url, logger: Output.quietLogger)
+            let database = try await Database.open(url, logger: Output.quietLogger, today: { today })
             do {
-                try await Migrator.migrate(database)
-                let store = RegistryStore(database: database, today: { today })
-                try await store.ensureReferenceData()
+                try await Migrator.migrateWithReferenceData(database)
                 let quiet = self.quiet
-                let summary = try await DemoRegistry.load(into: store, options: DemoOptions(patients: patients, seed: seed, asOf: today)) { line in
+                let summary = try await DemoRegistry.load(into: database, options: DemoOptions(patients: patients, seed: seed, asOf: today)) { line in
                     if !quiet { Output.printError(line) }
                 }
                 let sealStart = ContinuousClock.now
@@ -63,13 +60,7 @@ struct DemoCommand: AsyncParsableCommand {
         let probe = try await Database.open(url, logger: Output.quietLogger)
         let state: (patients: Int, isDemo: Bool)
         do {
-            state = try await probe.read { c in
-                let tables = try await c.query("SELECT to_regclass('patient') IS NOT NULL, to_regclass('registry_meta') IS NOT NULL", logger: probe.logger)
-                let (hasPatients, hasMeta) = try await tables.decode((Bool, Bool).self).first(where: { _ in true })!
-                let n = hasPatients ? try await c.query("SELECT count(*) FROM patient", logger: probe.logger).decode(Int.self).first(where: { _ in true })! : 0
-                let demo = hasMeta ? try await c.query("SELECT count(*) FROM registry_meta WHERE key = 'demo'", logger: probe.logger).decode(Int.self).first(where: { _ in true })! > 0 : false
-                return (n, demo)
-            }
+            state = try await DemoRegistry.existingContent(of: probe)
             await probe.close()
         } catch {
             await probe.close()
@@ -83,10 +74,7 @@ struct DemoCommand: AsyncParsableCommand {
         // Synthetic data only: the demo's own database is dropped and made anew.
         let admin = try await Database.open(url.with(database: "postgres"), logger: Output.quietLogger)
         do {
-            try await admin.read { c in
-                try await c.query("DROP DATABASE IF EXISTS \(unescaped: "\"" + url.database + "\"") WITH (FORCE)", logger: admin.logger)
-                try await c.query("CREATE DATABASE \(unescaped: "\"" + url.database + "\"")", logger: admin.logger)
-            }
+            try await admin.recreateDatabase(named: url.database)
             await admin.close()
         } catch {
             await admin.close()

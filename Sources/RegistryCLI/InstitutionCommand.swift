@@ -20,7 +20,7 @@ struct InstitutionCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let new = try NewInstitution(code: code, name: name, designationNumber: designation, designatedOn: designatedOn, today: ctx.today)
-                let inst = try await ctx.store.addInstitution(new, actor: ctx.actor)
+                let inst = try await ctx.write { tx in try await tx.institutions.add(new) }
                 try ctx.emit(inst) { "institution \(inst.code) added (id \(inst.id))" }
             }
         }
@@ -32,7 +32,7 @@ struct InstitutionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let all = try await ctx.store.institutions()
+                let all = try await ctx.read { tx in try await tx.institutions.all() }
                 try ctx.emit(all) {
                     table(["CODE", "NAME", "DESIGNATION", "SINCE", "STATUS"],
                           all.map { [$0.code, $0.name, $0.designationNumber, $0.designatedOn.description, $0.status.rawValue] })
@@ -56,8 +56,8 @@ struct InstitutionCommand: AsyncParsableCommand {
                 guard let s = InstitutionStatus(rawValue: status) else {
                     throw RegistryError.invalid("status", "'\(status)' is not an institution status; allowed: active, suspended, revoked")
                 }
-                let inst = try await ctx.store.setInstitutionStatus(code: try Rules.institutionCode(code), status: s,
-                                                                     reason: try Rules.reason(reason), actor: ctx.actor)
+                let inst = try await ctx.write { tx in try await tx.institutions.setStatus(code: try Rules.institutionCode(code), status: s,
+                                                                     reason: try Rules.reason(reason)) }
                 try ctx.emit(inst) { "institution \(inst.code) is now \(inst.status.rawValue)" }
             }
         }

@@ -41,7 +41,7 @@ struct JobsCommand: AsyncParsableCommand {
                 options.outputDirectory = out.map { URL(fileURLWithPath: $0) }
                     ?? ctx.options.homeURL.appendingPathComponent("worklists").appendingPathComponent(date.description)
                 options.staleAfter = .seconds(staleAfter)
-                let outcome = try await NightlyJob(store: ctx.store).run(options)
+                let outcome = try await NightlyJob(database: ctx.database).run(options)
                 try ctx.emit(RunReport(outcome, asOf: date, out: dryRun ? nil : options.outputDirectory?.path)) { RunReport.human(outcome, asOf: date, out: options.outputDirectory?.path) }
             }
         }
@@ -159,7 +159,7 @@ struct ProposalCommand: AsyncParsableCommand {
                     which = d
                 }
                 let code = try institution.map { c throws(RegistryError) in try Rules.institutionCode(c, field: "institution") }
-                let list = try await ctx.store.lostProposals(institutionCode: code, decision: which)
+                let list = try await ctx.read { tx in try await tx.lostProposals.list(institutionCode: code, decision: which) }
                 try ctx.emit(list) {
                     table(["PROPOSAL", "PATIENT", "INSTITUTION", "PROPOSED", "MISSED", "DECISION", "DECIDED", "BY"],
                           list.map { ["\($0.id)", "\($0.patientID)", $0.institutionCode, $0.proposedOn.description, "\($0.missedCount)",
@@ -186,8 +186,8 @@ struct ProposalCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let date = try on.map { t throws(RegistryError) in try Rules.date(t, field: "on") } ?? ctx.today
-                let decided = try await ctx.store.confirmLostProposal(id: try Parse.id(proposal, field: "proposal"), on: date, reason: try Rules.reason(reason),
-                                                                      actingInstitution: try acting.resolve(), actor: ctx.actor)
+                let decided = try await ctx.write { tx in try await tx.lostProposals.confirm(id: try Parse.id(proposal, field: "proposal"), on: date, reason: try Rules.reason(reason),
+                                                                      actingInstitution: try acting.resolve()) }
                 try ctx.emit(decided) { "proposal \(decided.id) confirmed: patient \(decided.patientID) is lost to follow-up from \(date)" }
             }
         }
@@ -205,8 +205,8 @@ struct ProposalCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let decided = try await ctx.store.rejectLostProposal(id: try Parse.id(proposal, field: "proposal"), reason: try Rules.reason(reason),
-                                                                     actingInstitution: try acting.resolve(), actor: ctx.actor)
+                let decided = try await ctx.write { tx in try await tx.lostProposals.reject(id: try Parse.id(proposal, field: "proposal"), reason: try Rules.reason(reason),
+                                                                     actingInstitution: try acting.resolve()) }
                 try ctx.emit(decided) { "proposal \(decided.id) rejected: patient \(decided.patientID) stays active" }
             }
         }
@@ -229,7 +229,7 @@ struct WorkerCommand: AsyncParsableCommand {
     func run() async throws {
         try await CommandContext.run(global) { ctx in
             let root = out.map { URL(fileURLWithPath: $0) } ?? ctx.options.homeURL.appendingPathComponent("worklists")
-            let worker = NightlyWorker(store: ctx.store, worklistRoot: root) { line in Output.printError("worker: \(line)") }
+            let worker = NightlyWorker(database: ctx.database, worklistRoot: root) { line in Output.printError("worker: \(line)") }
             let task = Task { await worker.run() }
             // Signals cancel the worker's task; the default handlers would kill it mid-step.
             let sources = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in

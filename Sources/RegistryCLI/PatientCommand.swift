@@ -26,7 +26,7 @@ struct PatientCommand: AsyncParsableCommand {
             try await CommandContext.run(global) { ctx in
                 let new = try NewPatient(institutionCode: institution, localID: localID, birthYear: birthYear, sex: sex,
                                          consentOn: consentOn, consentVersion: consentVersion, pseudonymizer: try ctx.pseudonymizer(), today: ctx.today)
-                let (patient, created) = try await ctx.store.enroll(new, actor: ctx.actor)
+                let (patient, created) = try await ctx.write { tx in try await tx.patients.enroll(new) }
                 try ctx.emit(WithKey(base: patient, key: "created", extra: created)) {
                     created ? "patient \(patient.id) enrolled at \(patient.institutionCode)"
                             : "already enrolled: patient \(patient.id) at \(patient.institutionCode)"
@@ -52,12 +52,12 @@ struct PatientCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let id = try Parse.id(patient, field: "patient")
-                let p = try await ctx.store.patient(id: id)
-                let admins = try await ctx.store.administrations(patientID: id)
-                let followUps = try await ctx.store.followUps(patientID: id)
-                let visits = try await ctx.store.visits(patientID: id)
-                let events = try await ctx.store.adverseEvents(patientID: id)
-                let changes = try await ctx.store.statusChanges(patientID: id)
+                let p = try await ctx.read { tx in try await tx.patients.patient(id: id) }
+                let admins = try await ctx.read { tx in try await tx.administrations.list(patientID: id) }
+                let followUps = try await ctx.read { tx in try await tx.followUps.of(patientID: id) }
+                let visits = try await ctx.read { tx in try await tx.visits.of(patientID: id) }
+                let events = try await ctx.read { tx in try await tx.adverseEvents.of(patientID: id) }
+                let changes = try await ctx.read { tx in try await tx.statusChanges.of(patientID: id) }
                 try ctx.emit(Shown(patient: p, administrations: admins, followUps: followUps, visits: visits, adverseEvents: events, statusChanges: changes)) {
                     """
                     patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)
@@ -102,8 +102,8 @@ struct AdministerCommand: AsyncParsableCommand {
     func run() async throws {
         try await CommandContext.run(global) { ctx in
             let new = try NewAdministration(on: on, lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, today: ctx.today)
-            let (admin, followUps) = try await ctx.store.administer(patientID: try Parse.id(patient, field: "patient"),
-                                                                    planID: try Parse.id(plan, field: "plan"), new, actor: ctx.actor)
+            let (admin, followUps) = try await ctx.write { tx in try await tx.administrations.administer(patientID: try Parse.id(patient, field: "patient"),
+                                                                    planID: try Parse.id(plan, field: "plan"), new) }
             try ctx.emit(WithKey(base: admin, key: "follow_ups", extra: followUps)) {
                 "administration \(admin.id) recorded; \(followUps.count) follow-ups scheduled\n" + followUpTable(followUps)
             }
@@ -126,7 +126,7 @@ struct TraceCommand: AsyncParsableCommand {
             guard (lot == nil) != (patient == nil) else {
                 throw RegistryError.invalid("lot", "give exactly one of --lot or --patient")
             }
-            let admins = try await ctx.store.administrations(patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") }, lot: lot)
+            let admins = try await ctx.read { tx in try await tx.administrations.list(patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") }, lot: lot) }
             try ctx.emit(admins) {
                 table(["ADMINISTRATION", "PATIENT", "INSTITUTION", "PRODUCT", "LOT", "ON"],
                       admins.map { ["\($0.id)", "\($0.patientID)", $0.institutionCode, $0.productCode, $0.lot, $0.administeredOn.description] })
@@ -161,14 +161,14 @@ struct FollowUpsCommand: AsyncParsableCommand {
                 }
                 let list: [FollowUp]
                 if let patient, institution == nil {
-                    list = try await ctx.store.followUps(patientID: try Parse.id(patient, field: "patient")).filter { statusFilter == nil || $0.status == statusFilter }
+                    list = try await ctx.read { tx in try await tx.followUps.of(patientID: try Parse.id(patient, field: "patient")) }.filter { statusFilter == nil || $0.status == statusFilter }
                 } else if let institution, patient == nil {
                     guard let dueBefore else {
                         throw RegistryError.invalid("due-before", "listing an institution's follow-ups needs --due-before YYYY-MM-DD")
                     }
                     guard (1...100_000).contains(limit) else { throw RegistryError.invalid("limit", "\(limit) is out of range; allowed: 1 to 100000") }
-                    list = try await ctx.store.followUps(institutionCode: try Rules.institutionCode(institution),
-                                                         dueBefore: try Rules.date(dueBefore, field: "due-before"), status: statusFilter, limit: limit)
+                    list = try await ctx.read { tx in try await tx.followUps.of(institutionCode: try Rules.institutionCode(institution),
+                                                         dueBefore: try Rules.date(dueBefore, field: "due-before"), status: statusFilter, limit: limit) }
                 } else {
                     throw RegistryError.invalid("patient", "give either --patient ID, or --institution CODE with --due-before DATE")
                 }

@@ -13,9 +13,9 @@ struct StatusChangeOptions: ParsableArguments {
         try await CommandContext.run(global) { ctx in
             let date = try Rules.date(on, field: "on")
             let why = try Rules.reason(reason, field: kind == .death ? "cause" : "reason")
-            let change = try await ctx.store.changeStatus(kind, patientID: try Parse.id(patient, field: "patient"), on: date, reason: why,
+            let change = try await ctx.write { tx in try await tx.statusChanges.change(kind, patientID: try Parse.id(patient, field: "patient"), on: date, reason: why,
                                                           transferTo: try transferTo.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") },
-                                                          actingInstitution: try acting.resolve(), actor: ctx.actor)
+                                                          actingInstitution: try acting.resolve()) }
             try ctx.emit(change) {
                 let what: String
                 switch kind {

@@ -22,10 +22,9 @@ struct PlanCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let plan = try await ctx.store.addPlan(
-                    institutionCode: try Rules.institutionCode(institution), productCode: try Rules.productCode(product),
+                let plan = try await ctx.write { tx in try await tx.plans.add(institutionCode: try Rules.institutionCode(institution), productCode: try Rules.productCode(product),
                     indication: try Rules.icd10(indication), risk: try RiskClass.parse(risk),
-                    protocolCode: protocolCode, actor: ctx.actor)
+                    protocolCode: protocolCode) }
                 try ctx.emit(plan) { "plan \(plan.id) submitted (\(plan.institutionCode), \(plan.productCode), \(plan.indication)); pending the committee's decision" }
             }
         }
@@ -45,7 +44,7 @@ struct PlanCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let record = try PlanDecisionRecord(decision: decision, on: on, reference: reference, today: ctx.today)
-                let result = try await ctx.store.decidePlan(id: try Parse.id(plan, field: "plan"), record, actor: ctx.actor)
+                let result = try await ctx.write { tx in try await tx.plans.decide(id: try Parse.id(plan, field: "plan"), record) }
                 try ctx.emit(result) { "plan \(result.id) \(result.decision.rawValue) on \(record.on) (\(record.reference))" }
             }
         }
@@ -66,8 +65,8 @@ struct PlanCommand: AsyncParsableCommand {
             try await CommandContext.run(global) { ctx in
                 let date = try Rules.date(on, field: "on")
                 try Rules.eventDate(date, field: "on", today: ctx.today)
-                let result = try await ctx.store.changePlanRisk(id: try Parse.id(plan, field: "plan"), to: try RiskClass.parse(risk),
-                                                                on: date, reason: try Rules.reason(reason), actor: ctx.actor)
+                let result = try await ctx.write { tx in try await tx.plans.changeRisk(id: try Parse.id(plan, field: "plan"), to: try RiskClass.parse(risk),
+                                                                on: date, reason: try Rules.reason(reason)) }
                 try ctx.emit(result) { "plan \(result.id) is now \(result.riskClass.rawValue) risk" }
             }
         }
@@ -80,7 +79,7 @@ struct PlanCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let all = try await ctx.store.plans(institutionCode: try institution.map { code throws(RegistryError) in try Rules.institutionCode(code) })
+                let all = try await ctx.read { tx in try await tx.plans.list(institutionCode: try institution.map { code throws(RegistryError) in try Rules.institutionCode(code) }) }
                 try ctx.emit(all) {
                     table(["ID", "INSTITUTION", "PRODUCT", "INDICATION", "RISK", "DECISION", "ON", "REFERENCE", "PROTOCOL"],
                           all.map { ["\($0.id)", $0.institutionCode, $0.productCode, $0.indication, $0.riskClass.rawValue, $0.decision.rawValue,
@@ -104,8 +103,8 @@ struct PlanCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let id = try Parse.id(plan, field: "plan")
-                let p = try await ctx.store.plan(id: id)
-                let history = try await ctx.store.riskHistory(planID: id).map { Shown.Change(riskClass: $0.riskClass, on: $0.on, reason: $0.reason) }
+                let p = try await ctx.read { tx in try await tx.plans.plan(id: id) }
+                let history = try await ctx.read { tx in try await tx.plans.riskHistory(planID: id) }.map { Shown.Change(riskClass: $0.riskClass, on: $0.on, reason: $0.reason) }
                 try ctx.emit(Shown(plan: p, riskHistory: history)) {
                     "plan \(p.id): \(p.institutionCode) \(p.productCode) \(p.indication), \(p.decision.rawValue), protocol \(p.protocolCode) v\(p.protocolVersion)\n"
                         + table(["RISK", "SINCE", "REASON"], history.map { [$0.riskClass.rawValue, $0.on.description, $0.reason] })

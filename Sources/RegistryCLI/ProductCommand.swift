@@ -23,7 +23,7 @@ struct ProductCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let new = try NewProduct(code: code, name: name, manufacturer: manufacturer, modality: modality)
-                let product = try await ctx.store.addProduct(new, actor: ctx.actor)
+                let product = try await ctx.write { tx in try await tx.products.add(new) }
                 try ctx.emit(product) { "product \(product.code) added (id \(product.id)), followed \(product.followUpYears) years" }
             }
         }
@@ -35,7 +35,7 @@ struct ProductCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let all = try await ctx.store.products()
+                let all = try await ctx.read { tx in try await tx.products.all() }
                 try ctx.emit(all) {
                     table(["CODE", "NAME", "MANUFACTURER", "MODALITY", "FOLLOW-UP"],
                           all.map { [$0.code, $0.name, $0.manufacturer, $0.modality.rawValue, "\($0.followUpYears) years"] })

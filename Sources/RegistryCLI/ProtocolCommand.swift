@@ -27,7 +27,7 @@ struct ProtocolCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let new = try TimePointOption.protocol(code: code, followUpClass: followUpClass, points: points)
-                let stored = try await ctx.store.addProtocol(new, reason: try reason.map { r throws(RegistryError) in try Rules.reason(r) }, actor: ctx.actor)
+                let stored = try await ctx.write { tx in try await tx.protocols.add(new, reason: try reason.map { r throws(RegistryError) in try Rules.reason(r) }) }
                 try ctx.emit(stored) {
                     "protocol \(stored.code) version \(stored.version) added (id \(stored.id)) for \(stored.followUpClass.rawValue) products: "
                         + "\(stored.timePoints.count) time points, '\(stored.timePoints[0].label)' to '\(stored.timePoints[stored.timePoints.count - 1].label)'"
@@ -47,7 +47,7 @@ struct ProtocolCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let all = try await ctx.store.protocols().map { StoredProtocol(id: $0.key, $0.value) }
+                let all = try await ctx.read { tx in try await tx.protocols.all() }.map { StoredProtocol(id: $0.key, $0.value) }
                     .filter { code == nil || $0.code == code }
                     .sorted { ($0.code, $0.version) < ($1.code, $1.version) }
                 if let code, all.isEmpty {

@@ -1,10 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
-import NIOPosix
 import RegistryAPI
+import RegistryServer
 import RegistryDomain
-import RegistryJobs
 import RegistryStorage
 import ServiceLifecycle
 
@@ -38,9 +37,7 @@ struct ServeCommand: AsyncParsableCommand {
     /// 1,157 and 38.4 ms (medians of three runs, back to back); with one shared pool 16 had been
     /// worse than 4 to 6.
     static let defaultPoolSize = 2 * ProcessInfo.processInfo.activeProcessorCount
-    /// The nightly worker's own connections under `--with-worker`, besides `--pool-size`.
-    static let workerConnections = 3
-    @Option(name: .customLong("min-cell"), help: "Smallest count regulators' aggregates and outcome reports show; smaller non-zero counts are suppressed.") var minCell: Int = 11
+    @Option(name: .customLong("min-cell"), help: "Smallest count regulators' aggregates and outcome reports show; smaller non-zero counts are suppressed.") var minCell: Int = MinimumCell.defaultK
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
 
     func run() async throws {
@@ -50,7 +47,9 @@ struct ServeCommand: AsyncParsableCommand {
                 throw RegistryError.invalid("log-level", "'\(logLevel)' is not a level; allowed: trace, debug, info, notice, warning, error, critical")
             }
             guard (1...500).contains(poolSize) else { throw RegistryError.invalid("pool-size", "\(poolSize) is out of range; allowed: 1 to 500") }
-            guard (2...1000).contains(minCell) else { throw RegistryError.invalid("min-cell", "\(minCell) is out of range; allowed: 2 to 1000") }
+            guard (MinimumCell.floor...MinimumCell.maximum).contains(minCell) else {
+                throw RegistryError.invalid("min-cell", "\(minCell) is out of range; allowed: \(MinimumCell.floor) to \(MinimumCell.maximum)")
+            }
             var configuration = APIConfiguration()
             configuration.minCell = minCell
             let bodyLimit = maxBodyBytes ?? ProcessInfo.processInfo.environment["REGISTRY_API_MAX_BODY_BYTES"].flatMap(Int.init) ?? configuration.maxBodyBytes
@@ -60,47 +59,18 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.maxBodyBytes = bodyLimit
 
             LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
-            APIMetrics.bootstrap()
             let logger = { var l = Logger(label: "registry.api"); l.logLevel = level; return l }()
             var databaseLogger = Logger(label: "registry.db")
             databaseLogger.logLevel = .warning
 
             let url = try global.resolveDatabaseURL()
-            let pseudonymizer = try PseudonymKey.load(home: global.homeURL)
-            // Migrate on a pool of its own; the serving pool then runs in the service group.
-            let setup = try await Database.open(url, logger: databaseLogger)
-            do {
-                try await Migrator.migrate(setup)
-                try await RegistryStore(database: setup).ensureReferenceData()
-                await setup.close()
-            } catch {
-                await setup.close()
-                throw error
-            }
-            // Every connection opened at start and kept: none is set up (with its password
-            // exchange) while requests wait, after start or after a quiet spell.
-            let database = try await Database.open(url, logger: databaseLogger, maxConnections: poolSize, minConnections: poolSize, runsPool: false,
-                                               perLoop: MultiThreadedEventLoopGroup.singleton)
-            let store = RegistryStore(database: database)
-            let api = RegistryAPI(store: store, pseudonymizer: pseudonymizer, configuration: configuration)
-            let app = APIServer.application(api: api, host: host, port: port, logger: logger) { bound in
+            let server = ServerConfiguration(databaseURL: url, host: host, port: port, poolSize: poolSize, withWorker: withWorker,
+                                             worklistRoot: out.map { URL(fileURLWithPath: $0) } ?? global.homeURL.appendingPathComponent("worklists"),
+                                             api: configuration, pseudonymizer: try PseudonymKey.load(home: global.homeURL))
+            let (host, withWorker) = (host, withWorker)
+            let group = try await RegistryServer.serviceGroup(server, logger: logger, databaseLogger: databaseLogger) { bound in
                 logger.notice("registry API listening", metadata: ["host": "\(host)", "port": "\(bound)", "database": "\(url)", "worker": "\(withWorker)"])
             }
-            var services: [any Service] = database.clients + [AuditSealer(database: database, logger: logger), IdempotencyPruner(database: database, logger: logger)]
-            if withWorker {
-                // The worker has connections of its own (a step, the digest's second read and the
-                // heartbeat at once): a night's minutes of work take none from the requests.
-                let workerDatabase = try await Database.open(url, logger: databaseLogger, maxConnections: Self.workerConnections, runsPool: false)
-                services.insert(contentsOf: workerDatabase.clients, at: 0)
-                let root = out.map { URL(fileURLWithPath: $0) } ?? global.homeURL.appendingPathComponent("worklists")
-                services.append(NightlyWorkerService(worker: NightlyWorker(store: RegistryStore(database: workerDatabase), worklistRoot: root) { line in
-                    logger.notice("worker: \(line)")
-                }))
-            }
-            services.append(app)
-            // Shut down in reverse: the HTTP server drains first, the pool closes last.
-            let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
-                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             logger.notice("registry API stopped")
         }

@@ -26,7 +26,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let issued = try await ctx.store.issueToken(try NewAccessToken(role: role, institution: institution, label: label), actor: ctx.actor)
+                let issued = try await ctx.write { tx in try await tx.tokens.issue(try NewAccessToken(role: role, institution: institution, label: label)) }
                 try ctx.emit(WithKey(base: issued.token, key: "token", extra: issued.secret)) {
                     """
                     \(issued.secret)
@@ -46,7 +46,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let all = try await ctx.store.tokens()
+                let all = try await ctx.read { tx in try await tx.tokens.all() }
                 try ctx.emit(all) {
                     table(["TOKEN", "PREFIX", "ROLE", "INSTITUTION", "LABEL", "CREATED", "REVOKED"],
                           all.map { ["\($0.id)", $0.prefix + "…", $0.role.rawValue, $0.institutionCode ?? "", $0.label ?? "", $0.createdAt, $0.revokedAt ?? ""] })
@@ -66,7 +66,7 @@ struct TokenCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let revoked = try await ctx.store.revokeToken(id: try Parse.id(token, field: "token"), reason: try Rules.reason(reason), actor: ctx.actor)
+                let revoked = try await ctx.write { tx in try await tx.tokens.revoke(id: try Parse.id(token, field: "token"), reason: try Rules.reason(reason)) }
                 try ctx.emit(revoked) { "token \(revoked.id) revoked" }
             }
         }

@@ -54,18 +54,18 @@ public enum DemoRegistry {
     static let launch = LocalDate(year: 2025, month: 2, day: 21)!
 
     /// Writes the registry into an empty, migrated database.
-    public static func load(into store: RegistryStore, options: DemoOptions,
+    public static func load(into database: Database, options: DemoOptions,
                             progress: @escaping @Sendable (String) -> Void) async throws -> DemoSummary {
         guard options.asOf >= LocalDate(year: 2025, month: 6, day: 1)! else {
             throw RegistryError.invalid("as-of", "the demo needs an as-of date on or after 2025-06-01 (all 141 institutions designated)")
         }
         let started = ContinuousClock.now
-        let reference = try await writeReference(store: store, options: options)
+        let reference = try await writeReference(database: database, options: options)
         progress("reference data: \(DemoCatalogue.institutionCount) institutions, \(DemoCatalogue.products.count) products, \(reference.plans.count) plans")
 
-        let protocols = try await store.protocols()
-        let generator = DemoPatientGenerator(options: options, reference: reference, protocols: protocols, clock: try await store.reportClock())
-        let logger = store.database.logger
+        let (protocols, clock) = try await database.read { tx in (try await tx.protocols.all(), try await tx.settings.reportClock()) }
+        let generator = DemoPatientGenerator(options: options, reference: reference, protocols: protocols, clock: clock)
+        let logger = database.logger
         let chunks = stride(from: 1, through: options.patients, by: options.chunkSize).map { $0...min($0 + options.chunkSize - 1, options.patients) }
         let actor = "registry demo", reason = "synthetic demo data (seed \(options.seed))"
 
@@ -74,11 +74,12 @@ public enum DemoRegistry {
         // The database is the demo's alone (empty when it started), so the secondary indexes of
         // the tables phase A fills are set aside and built once at the end, as pg_restore does.
         let phaseA = ContinuousClock.now
-        let deferred = try await DeferredIndexes.setAside(tables: ["patient", "administration", "follow_up", "audit_log"], database: store.database)
+        let deferred = try await DeferredIndexes.setAside(tables: ["patient", "administration", "follow_up", "audit_log"], database: database)
         var followUps = 0, patients = 0, administrations = 0
         do {
             try await writeChunks(chunks, generator: generator, phase: .a) { chunk in
-                try await store.database.transaction(actor: actor, reason: reason) { c in
+                try await database.transaction(actor: actor, reason: reason) { tx in
+                    let c = tx.connection
                     try await chunk.patients.copy(into: "patient", columns: DemoPatientGenerator.patientColumns, on: c, logger: logger)
                     try await chunk.statusChanges.copy(into: "patient_status_change", columns: DemoPatientGenerator.statusChangeColumns, on: c, logger: logger)
                     try await chunk.administrations.copy(into: "administration", columns: DemoPatientGenerator.administrationColumns, on: c, logger: logger)
@@ -91,17 +92,20 @@ public enum DemoRegistry {
             }
         } catch {
             // Leave no table without its indexes, whatever stopped the load.
-            try? await deferred.restore(database: store.database)
+            do { try await deferred.restore(database: database) } catch let restoreError {
+                logger.error("building the indexes set aside failed too", metadata: ["error": "\(DatabaseErrors.summary(restoreError))"])
+            }
             throw error
         }
         progress("building \(deferred.definitions.count) indexes set aside for the load")
-        try await deferred.restore(database: store.database)
+        try await deferred.restore(database: database)
         let followUpSeconds = (ContinuousClock.now - phaseA).seconds
 
         // Phase B: visits with their measures, and adverse events, from the same per-patient streams.
         var visits = 0, events = 0
         try await writeChunks(chunks, generator: generator, phase: .b) { chunk in
-            try await store.database.transaction(actor: actor, reason: reason) { c in
+            try await database.transaction(actor: actor, reason: reason) { tx in
+                let c = tx.connection
                 try await chunk.visits.copy(into: "visit", columns: DemoPatientGenerator.visitColumns, on: c, logger: logger)
                 try await chunk.measures.copy(into: "visit_measure", columns: DemoPatientGenerator.measureColumns, on: c, logger: logger)
                 try await chunk.adverseEvents.copy(into: "adverse_event", columns: DemoPatientGenerator.adverseEventColumns, on: c, logger: logger)
@@ -111,9 +115,9 @@ public enum DemoRegistry {
             progress("visits \(visits.formatted()), adverse events \(events.formatted()) (\(String(format: "%.1f", (ContinuousClock.now - started).seconds)) s)")
         }
         let written = (patients: patients, administrations: administrations, followUps: followUps)
-        try await finish(store: store, options: options)
+        try await finish(database: database, options: options)
         let seconds = (ContinuousClock.now - started).seconds
-        var summary = try await count(store: store, options: options)
+        var summary = try await count(database: database, options: options)
         summary.seconds = seconds
         summary.followUpWriteSeconds = followUpSeconds
         summary.followUpRowsPerSecond = Double(written.followUps) / max(followUpSeconds, 0.001)
@@ -162,7 +166,7 @@ public enum DemoRegistry {
         var diligence: [Int: Double]
     }
 
-    static func writeReference(store: RegistryStore, options: DemoOptions) async throws -> Reference {
+    static func writeReference(database: Database, options: DemoOptions) async throws -> Reference {
         var rng = SeededRandom(seed: options.seed, stream: 0)
         let asOf = options.asOf
         // Institutions: 60 designated early, 112 by the pathway's launch, 141 by May 2025.
@@ -185,7 +189,7 @@ public enum DemoRegistry {
             diligence[i] = 0.84 + 0.15 * rng.unit()
             designated[i] = on
         }
-        let protocolIDs = try await store.protocols().reduce(into: [FollowUpClass: Int]()) { out, entry in
+        let protocolIDs = try await database.read { tx in try await tx.protocols.all() }.reduce(into: [FollowUpClass: Int]()) { out, entry in
             if entry.value.version == 1 { out[entry.value.followUpClass] = entry.key }
         }
         var plans: [Reference.Plan] = []
@@ -226,8 +230,8 @@ public enum DemoRegistry {
         }
         let approved = plans.enumerated().filter { planRows.decision[$0.offset] == "approved" && $0.element.approvedOn < asOf.adding(days: -7) }.map(\.element)
         let specs = DemoCatalogue.products
-        try await store.database.transaction(actor: "registry demo", reason: "synthetic demo data (seed \(options.seed))") { c in
-            let logger = store.database.logger
+        try await database.transaction(actor: "registry demo", reason: "synthetic demo data (seed \(options.seed))") { tx in
+            let c = tx.connection, logger = database.logger
             try await c.query("""
                 INSERT INTO institution (id, code, name, designation_number, designated_on, status)
                 SELECT row_number() OVER (), * FROM unnest(\(codes), \(names), \(designations), \(designatedOn)::date[], \(statuses))
@@ -254,11 +258,26 @@ public enum DemoRegistry {
                          diligence: diligence)
     }
 
+    // MARK: the target database
+
+    /// What a database already holds: its patients, and whether an earlier demo wrote them (the
+    /// demo writes only into an empty registry or an earlier demo's). A database never migrated holds none.
+    public static func existingContent(of database: Database) async throws -> (patients: Int, isDemo: Bool) {
+        try await database.read { tx in
+            let c = tx.connection, logger = database.logger
+            let (hasPatients, hasMeta) = try await c.query("SELECT to_regclass('patient') IS NOT NULL, to_regclass('registry_meta') IS NOT NULL",
+                                                           logger: logger).decode((Bool, Bool).self).one("the table check")
+            let n = hasPatients ? try await c.query("SELECT count(*) FROM patient", logger: logger).decode(Int.self).one("the patient count") : 0
+            let demo = hasMeta ? try await c.query("SELECT count(*) FROM registry_meta WHERE key = 'demo'", logger: logger).decode(Int.self).one("the demo marker") > 0 : false
+            return (n, demo)
+        }
+    }
+
     // MARK: finishing and counting
 
-    static func finish(store: RegistryStore, options: DemoOptions) async throws {
-        try await store.database.transaction(actor: "registry demo") { c in
-            let logger = store.database.logger
+    static func finish(database: Database, options: DemoOptions) async throws {
+        try await database.transaction(actor: "registry demo") { tx in
+            let c = tx.connection, logger = database.logger
             for table in ["institution", "product", "treatment_plan", "plan_risk_change", "patient", "patient_status_change", "administration",
                           "follow_up", "visit", "adverse_event"] {
                 try await c.query("SELECT setval(pg_get_serial_sequence(\(table), 'id'), greatest((SELECT max(id) FROM \(unescaped: table)), 1))", logger: logger)
@@ -268,21 +287,21 @@ public enum DemoRegistry {
                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
                 """, logger: logger)
         }
-        _ = try await store.database.read { c in
-            try await c.query("ANALYZE", logger: store.database.logger)
+        try await database.plainTransaction { tx in
+            try await tx.connection.query("ANALYZE", logger: database.logger)
         }
     }
 
-    static func count(store: RegistryStore, options: DemoOptions) async throws -> DemoSummary {
-        try await store.database.read { c in
-            let logger = store.database.logger
+    static func count(database: Database, options: DemoOptions) async throws -> DemoSummary {
+        try await database.read { tx in
+            let c = tx.connection, logger = database.logger
             func grouped(_ sql: String) async throws -> [String: Int] {
                 var out: [String: Int] = [:]
                 for try await (k, n) in try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode((String, Int).self) { out[k] = n }
                 return out
             }
             func scalar(_ sql: String) async throws -> Int {
-                try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Int.self).first(where: { _ in true }) ?? 0
+                try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger).decode(Int.self).firstElement() ?? 0
             }
             let followUps = try await grouped("SELECT status, count(*) FROM follow_up GROUP BY status")
             return DemoSummary(

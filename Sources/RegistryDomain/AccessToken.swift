@@ -47,13 +47,13 @@ public struct NewAccessToken: Sendable, Equatable {
         self.role = try TokenRole.parse(role)
         switch (self.role, institution) {
         case (.institution, nil):
-            throw .invalid("institution", "an institution token needs the institution it acts for: --institution CODE")
+            throw .invalid("institution", "an institution token needs the institution it acts for")
         case (.institution, let code?):
             institutionCode = try Rules.institutionCode(code)
         case (_, nil):
             institutionCode = nil
         case (let role, _?):
-            throw .invalid("institution", "a \(role.rawValue) token acts for no institution; leave --institution out")
+            throw .invalid("institution", "a \(role.rawValue) token acts for no institution; give none")
         }
         if let label, !label.trimmingCharactersInWhitespace().isEmpty {
             self.label = try Rules.name(label, field: "label")

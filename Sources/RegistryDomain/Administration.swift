@@ -43,7 +43,7 @@ public struct NewAdministration: Sendable, Equatable {
                                         patient: Patient) throws(RegistryError) {
         guard plan.decision == .approved, let approvedOn = plan.decidedOn else {
             throw .conflict("plan", "plan \(plan.id) is \(plan.decision.rawValue), not approved; only approved plans may be used",
-                            hint: "record the committee's approval with: registry plan decide \(plan.id) --decision approved --on DATE --reference REF")
+                            remedy: .decidePlan(id: plan.id))
         }
         guard institutionStatus == .active else {
             throw .conflict("plan", "institution \(plan.institutionCode) is \(institutionStatus.rawValue); only active institutions may treat")

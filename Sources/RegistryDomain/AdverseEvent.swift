@@ -164,7 +164,7 @@ public struct NewAdverseEvent: Sendable, Equatable {
         if grade == 5 { parsed.insert(.death) }
         if grade == 4 { parsed.insert(.lifeThreatening) }
         guard parsed.isEmpty || serious || grade >= 4 else {
-            throw .invalid("serious", "seriousness criteria were given for an event not marked --serious")
+            throw .invalid("serious", "seriousness criteria were given for an event not marked serious")
         }
         self.serious = serious || grade >= 4
         self.criteria = self.serious ? parsed : []
@@ -178,7 +178,7 @@ public struct NewAdverseEvent: Sendable, Equatable {
             throw .invalid("outcome", "'\(out)' is not an outcome; allowed: \(AdverseEventOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if grade == 5 && o != .fatal { throw .invalid("outcome", "a grade 5 event is fatal by definition; its outcome must be fatal") }
-        if o == .fatal && grade != 5 { throw .invalid("grade", "a fatal outcome is grade 5 in CTCAE; give --grade 5") }
+        if o == .fatal && grade != 5 { throw .invalid("grade", "a fatal outcome is grade 5 in CTCAE; give grade 5") }
         self.outcome = o
         if let outcomeOn {
             let d = try Rules.date(outcomeOn, field: "outcome-on")

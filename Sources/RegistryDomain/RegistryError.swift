@@ -33,30 +33,67 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
     public var field: String?
     /// One sentence: what was wrong and what is allowed.
     public var message: String
-    /// What to do about it, when there is something to suggest.
+    /// What to do about it, in the registry's words, when there is something to suggest.
     public var hint: String?
+    /// The next step as an action each front end names in its own words (a command on the command
+    /// line, an endpoint or a page elsewhere), when there is one.
+    public var remedy: Remedy?
 
     /// Makes an error.
-    public init(_ code: Code, field: String? = nil, _ message: String, hint: String? = nil) {
+    public init(_ code: Code, field: String? = nil, _ message: String, hint: String? = nil, remedy: Remedy? = nil) {
         self.code = code
         self.field = field
         self.message = message
         self.hint = hint
+        self.remedy = remedy
+    }
+
+    /// A next step the user can take, named by what it does rather than by how a front end spells it.
+    public enum Remedy: Equatable, Sendable {
+        /// See the records of this kind (and their ids).
+        case list(Listing)
+        /// Record the committee's approval of this plan first.
+        case decidePlan(id: Int)
+        /// Patient ids are given at enrolment.
+        case enrolment
+        /// Apply the schema migrations.
+        case migrate
+        /// Seal the audit trail again once the other sealer has finished.
+        case sealAgain
+        /// Start the embedded database.
+        case startEmbeddedDatabase
+        /// Check the database server and its address (or use the embedded database).
+        case checkDatabase
+        /// Install PostgreSQL's server, or use an existing server.
+        case installPostgreSQL
+        /// Resume the nightly run for this date, which starts again at the failed step.
+        case resumeNightly(asOf: LocalDate)
+        /// Look at this job run.
+        case showJobRun(id: Int)
+        /// Correct this visit instead (nil: the visit's id is not known).
+        case correctVisit(id: Int?)
+        /// Correct this adverse event's submission date instead.
+        case correctReportSubmission(adverseEventID: Int)
+    }
+
+    /// Kinds of records a user can list.
+    public enum Listing: String, Equatable, Sendable {
+        case institutions, products, plans, tokens, lostProposals, jobRuns, followUps
     }
 
     /// A shape or range error for one field.
-    public static func invalid(_ field: String, _ message: String, hint: String? = nil) -> RegistryError {
-        RegistryError(.invalid, field: field, message, hint: hint)
+    public static func invalid(_ field: String, _ message: String, hint: String? = nil, remedy: Remedy? = nil) -> RegistryError {
+        RegistryError(.invalid, field: field, message, hint: hint, remedy: remedy)
     }
 
     /// A missing referenced record.
-    public static func notFound(_ field: String, _ message: String, hint: String? = nil) -> RegistryError {
-        RegistryError(.notFound, field: field, message, hint: hint)
+    public static func notFound(_ field: String, _ message: String, hint: String? = nil, remedy: Remedy? = nil) -> RegistryError {
+        RegistryError(.notFound, field: field, message, hint: hint, remedy: remedy)
     }
 
     /// A contradiction with the current state.
-    public static func conflict(_ field: String?, _ message: String, hint: String? = nil) -> RegistryError {
-        RegistryError(.conflict, field: field, message, hint: hint)
+    public static func conflict(_ field: String?, _ message: String, hint: String? = nil, remedy: Remedy? = nil) -> RegistryError {
+        RegistryError(.conflict, field: field, message, hint: hint, remedy: remedy)
     }
 
     public var description: String {

@@ -36,7 +36,7 @@ public struct SmallCellSuppression: Sendable {
     public init(minimumCell: Int) { self.minimumCell = minimumCell }
 
     /// Whether a count is small (1 to K − 1).
-    public func isSmall(_ count: Int) -> Bool { count >= 1 && count < minimumCell }
+    public func isSmall(_ count: Int) -> Bool { MinimumCell.published(count, k: minimumCell) == nil }
 
     /// The disclosure of each cell. `withheld` names cells to treat as primary whatever their
     /// value (non-zero ones), e.g. every count describing a group of fewer than K patients.

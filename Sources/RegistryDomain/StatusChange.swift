@@ -47,4 +47,115 @@ public enum StatusRules {
             throw .invalid("on", "\(date) is before the patient's last status change on \(statusOn)")
         }
     }
+
+    /// Refuses a change the patient's status does not allow (as the overload without
+    /// `firstAdministration`), then one dated before consent or, except a death or a withdrawal,
+    /// before the first administration.
+    public static func check(_ kind: StatusChangeKind, patient: Patient, on date: LocalDate, statusOn: LocalDate?,
+                             firstAdministration: LocalDate?) throws(RegistryError) {
+        try check(kind, patient: patient, on: date, statusOn: statusOn)
+        if date < patient.consentOn {
+            throw .invalid("on", "\(date) is before the patient's consent on \(patient.consentOn)")
+        }
+        if kind != .death, kind != .withdrawal, let first = firstAdministration, date < first {
+            throw .invalid("on", "\(date) is before the patient's first administration on \(first)")
+        }
+    }
+}
+
+extension StatusChangeKind {
+    /// The patient's status after a change of this kind (death → deceased, withdrawal → withdrawn, lost → lost-to-follow-up, found → active); nil for a transfer, which keeps it.
+    public var resultingPatientStatus: PatientStatus? {
+        switch self {
+        case .death: return .deceased
+        case .withdrawal: return .withdrawn
+        case .lost: return .lostToFollowUp
+        case .found: return .active
+        case .transfer: return nil
+        }
+    }
+}
+
+/// What a status change does, as data: the patient's new status and what happens to their follow-ups. Storage applies it with SQL; `apply(to:)` applies it in memory, and tests hold the two together.
+public struct StatusChangeEffect: Equatable, Sendable {
+    /// What happens to the patient's follow-ups.
+    public enum FollowUps: Equatable, Sendable {
+        /// Scheduled follow-ups due after `dueAfter` become not required, remembering the change that suspended them.
+        case suspend(dueAfter: LocalDate)
+        /// Not-required follow-ups suspended by change `suspendedBy` (nil: none) whose window ends on or after `windowEndFrom` are scheduled again, forgetting the suspension.
+        case restore(suspendedBy: Int?, windowEndFrom: LocalDate)
+        /// Scheduled follow-ups whose window ends on or after `windowEndFrom` move to the receiving institution.
+        case move(windowEndFrom: LocalDate)
+    }
+
+    /// The patient's status after the change; nil keeps it (a transfer).
+    public var patientStatus: PatientStatus?
+    /// What happens to the patient's follow-ups.
+    public var followUps: FollowUps
+
+    /// An effect from its parts.
+    public init(patientStatus: PatientStatus?, followUps: FollowUps) {
+        self.patientStatus = patientStatus
+        self.followUps = followUps
+    }
+
+    /// The effect of a change of `kind` on `date`; `lastLoss` is the id of the patient's latest loss-to-follow-up change (used by found).
+    public static func of(_ kind: StatusChangeKind, on date: LocalDate, lastLoss: Int?) -> StatusChangeEffect {
+        switch kind {
+        case .death, .withdrawal, .lost:
+            return StatusChangeEffect(patientStatus: kind.resultingPatientStatus, followUps: .suspend(dueAfter: date))
+        case .found:
+            return StatusChangeEffect(patientStatus: kind.resultingPatientStatus, followUps: .restore(suspendedBy: lastLoss, windowEndFrom: date))
+        case .transfer:
+            return StatusChangeEffect(patientStatus: kind.resultingPatientStatus, followUps: .move(windowEndFrom: date))
+        }
+    }
+
+    /// The effect on follow-ups in memory (change `changeID`, receiving institution for a move): the reference the SQL is tested against.
+    /// A move with no receiving institution leaves every follow-up where it is.
+    public func apply(to followUps: [FollowUpState], changeID: Int, receivingInstitution: String?) -> [FollowUpState] {
+        followUps.map { f in
+            var f = f
+            switch self.followUps {
+            case .suspend(let dueAfter):
+                if f.status == .scheduled, f.dueOn > dueAfter {
+                    f.status = .notRequired
+                    f.suspendedBy = changeID
+                }
+            case .restore(let suspendedBy, let windowEndFrom):
+                // SQL's `suspended_by = NULL` matches no row: with no loss, nothing comes back.
+                if f.status == .notRequired, let suspendedBy, f.suspendedBy == suspendedBy, f.windowEnd >= windowEndFrom {
+                    f.status = .scheduled
+                    f.suspendedBy = nil
+                }
+            case .move(let windowEndFrom):
+                if let receivingInstitution, f.status == .scheduled, f.windowEnd >= windowEndFrom {
+                    f.institutionCode = receivingInstitution
+                }
+            }
+            return f
+        }
+    }
+}
+
+/// The parts of a follow-up a status change reads and writes.
+public struct FollowUpState: Equatable, Sendable, Hashable {
+    /// The follow-up's id.
+    public var id: Int
+    /// Its due date.
+    public var dueOn: LocalDate
+    /// The last day of its window.
+    public var windowEnd: LocalDate
+    /// Where it stands.
+    public var status: FollowUpStatus
+    /// The status change that made it not required, if one did.
+    public var suspendedBy: Int?
+    /// The institution that holds it.
+    public var institutionCode: String
+
+    /// A follow-up's state from its parts.
+    public init(id: Int, dueOn: LocalDate, windowEnd: LocalDate, status: FollowUpStatus, suspendedBy: Int?, institutionCode: String) {
+        self.id = id; self.dueOn = dueOn; self.windowEnd = windowEnd; self.status = status
+        self.suspendedBy = suspendedBy; self.institutionCode = institutionCode
+    }
 }

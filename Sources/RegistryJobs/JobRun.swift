@@ -43,8 +43,8 @@ public enum JobRuns {
 
     /// The latest runs, newest as-of date first.
     public static func history(_ database: Database, job: String? = nil, limit: Int = 20) async throws -> [JobRun] {
-        try await database.read { c in
-            try await decode(c.query("""
+        try await database.read { tx in
+            try await decode(tx.connection.query("""
                 SELECT \(unescaped: columns) FROM job_run WHERE (\(job)::text IS NULL OR job = \(job))
                 ORDER BY as_of DESC, id DESC LIMIT \(limit)
                 """, logger: database.logger))
@@ -53,12 +53,12 @@ public enum JobRuns {
 
     /// One run by id.
     public static func run(_ database: Database, id: Int) async throws -> JobRun {
-        try await database.read { c in try await run(c, id: id, logger: database.logger) }
+        try await database.read { tx in try await run(tx.connection, id: id, logger: database.logger) }
     }
 
     static func run(_ c: PostgresConnection, id: Int, logger: Logger) async throws -> JobRun {
         guard let run = try await decode(c.query("SELECT \(unescaped: columns) FROM job_run WHERE id = \(id)", logger: logger)).first else {
-            throw RegistryError.notFound("run", "no job run has id \(id)", hint: "list them with: registry jobs history")
+            throw RegistryError.notFound("run", "no job run has id \(id)", remedy: .list(.jobRuns))
         }
         return run
     }
@@ -69,9 +69,9 @@ public enum JobRuns {
 
     /// The latest as-of date a job succeeded for.
     public static func lastSucceeded(_ database: Database, job: String) async throws -> LocalDate? {
-        try await database.read { c in
-            try await c.query("SELECT max(as_of) FROM job_run WHERE job = \(job) AND status = 'succeeded'", logger: database.logger)
-                .decode(LocalDate?.self).first(where: { _ in true }) ?? nil
+        try await database.read { tx in
+            try await tx.connection.query("SELECT max(as_of) FROM job_run WHERE job = \(job) AND status = 'succeeded'", logger: database.logger)
+                .decode(LocalDate?.self).firstElement() ?? nil
         }
     }
 
@@ -79,9 +79,9 @@ public enum JobRuns {
         var out: [JobRun] = []
         for try await (id, job, asOf, status, started, heartbeat, finished, owner, counts, millis, failedStep, error, attempts, sinceHeartbeat)
             in rows.decode((Int, String, LocalDate, String, String, String, String?, String, String, String, String?, String?, Int32, Double).self) {
-            let stepCounts = (try? JSONDecoder().decode([String: Int].self, from: Data(counts.utf8))) ?? [:]
-            let stepMillis = (try? JSONDecoder().decode([String: Int].self, from: Data(millis.utf8))) ?? [:]
-            out.append(JobRun(id: id, job: job, asOf: asOf, status: JobRun.Status(rawValue: status) ?? .failed, startedAt: started,
+            let stepCounts = try JSONDecoder().decode([String: Int].self, from: Data(counts.utf8))
+            let stepMillis = try JSONDecoder().decode([String: Int].self, from: Data(millis.utf8))
+            out.append(JobRun(id: id, job: job, asOf: asOf, status: try .stored(status, column: "job_run.status"), startedAt: started,
                               heartbeatAt: heartbeat, finishedAt: finished, owner: owner, stepCounts: stepCounts, stepMillis: stepMillis, failedStep: failedStep,
                               error: error, attempts: Int(attempts), secondsSinceHeartbeat: sinceHeartbeat))
         }

@@ -53,12 +53,13 @@ public struct NightlyJob: Sendable {
         case simulatedCrash(runID: Int)
     }
 
-    public let store: RegistryStore
+    /// The database the job runs on.
+    public let database: Database
     /// host:pid:token, unique per job object, so two runners in one process are told apart.
     public let owner: String
 
-    public init(store: RegistryStore) {
-        self.store = store
+    public init(database: Database) {
+        self.database = database
         self.owner = "\(Self.hostName()):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
     }
 
@@ -70,13 +71,12 @@ public struct NightlyJob: Sendable {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    var database: Database { store.database }
-    var logger: Logger { store.database.logger }
+    var logger: Logger { database.logger }
 
     /// Runs (or resumes, or declines to run) the night. Throws when a step fails, after recording
     /// the failure and the step's name on the run so the next invocation resumes there.
     public func run(_ options: Options) async throws -> Outcome {
-        let settings = try NightlySettings(try await store.settings())
+        let settings = try NightlySettings(try await database.read { tx in try await tx.settings.all() })
         if options.dryRun { return .dryRun(counts: try await dryRun(options, settings: settings)) }
         guard let directory = options.outputDirectory else {
             throw RegistryError.invalid("out", "the nightly job needs a folder for the worklist digests")
@@ -95,12 +95,13 @@ public struct NightlyJob: Sendable {
             return try await runSteps(run, context: context, crashAfter: options.simulateCrashAfter)
         }
         if crashed { return .simulatedCrash(runID: run.id) }
-        let finished = try await database.transaction(actor: Self.actor) { c in
+        let finished = try await database.transaction(actor: Self.actor) { tx in
+            let c = tx.connection
             let rows = try await c.query("""
                 UPDATE job_run SET status = 'succeeded', finished_at = clock_timestamp(), heartbeat_at = clock_timestamp()
                 WHERE id = \(run.id) AND owner = \(owner) AND status = 'running' RETURNING id
                 """, logger: logger)
-            guard try await rows.decode(Int.self).first(where: { _ in true }) != nil else { throw lostRun(run.id) }
+            guard try await rows.decode(Int.self).firstElement() != nil else { throw lostRun(run.id) }
             return try await JobRuns.run(c, id: run.id, logger: logger)
         }
         return .ran(finished, resumed: resumed)
@@ -113,12 +114,13 @@ public struct NightlyJob: Sendable {
     /// Inserts the run, or takes over a failed or abandoned one, or reports who has it.
     func claim(_ options: Options) async throws -> Claim {
         let staleSeconds = Double(options.staleAfter.components.seconds) + Double(options.staleAfter.components.attoseconds) / 1e18
-        return try await database.transaction(actor: Self.actor) { c in
+        return try await database.transaction(actor: Self.actor) { tx in
+            let c = tx.connection
             let inserted = try await c.query("""
                 INSERT INTO job_run (job, as_of, owner) VALUES (\(Self.name), \(options.asOf), \(owner))
                 ON CONFLICT (job, as_of) DO NOTHING RETURNING id
                 """, logger: logger)
-            if let id = try await inserted.decode(Int.self).first(where: { _ in true }) {
+            if let id = try await inserted.decode(Int.self).firstElement() {
                 return .mine(try await JobRuns.run(c, id: id, logger: logger), resumed: false)
             }
             // The row exists. Taking it over is one UPDATE whose condition is re-checked on the
@@ -130,7 +132,7 @@ public struct NightlyJob: Sendable {
                   AND (status = 'failed' OR (status = 'running' AND heartbeat_at < clock_timestamp() - make_interval(secs => \(staleSeconds))))
                 RETURNING id
                 """, logger: logger)
-            if let id = try await taken.decode(Int.self).first(where: { _ in true }) {
+            if let id = try await taken.decode(Int.self).firstElement() {
                 return .mine(try await JobRuns.run(c, id: id, logger: logger), resumed: true)
             }
             guard let existing = try await JobRuns.run(c, job: Self.name, asOf: options.asOf, logger: logger) else {
@@ -150,7 +152,8 @@ public struct NightlyJob: Sendable {
                 // A stop request (SIGTERM) is honoured between steps: the one under way finishes.
                 try Task.checkCancellation()
                 let started = ContinuousClock.now
-                try await database.transaction(actor: Self.actor, reason: "nightly job for \(context.asOf) (run \(run.id)): \(step.rawValue)") { c in
+                try await database.transaction(actor: Self.actor, reason: "nightly job for \(context.asOf) (run \(run.id)): \(step.rawValue)") { tx in
+                    let c = tx.connection
                     let n = try await NightlySQL.run(step, context, on: c)
                     let elapsed = ContinuousClock.now - started
                     let millis = Int(elapsed.components.seconds) * 1000 + Int(elapsed.components.attoseconds / 1_000_000_000_000_000)
@@ -160,7 +163,7 @@ public struct NightlyJob: Sendable {
                                heartbeat_at = clock_timestamp()
                         WHERE id = \(run.id) AND owner = \(owner) AND status = 'running' RETURNING id
                         """, logger: logger)
-                    guard try await recorded.decode(Int.self).first(where: { _ in true }) != nil else { throw lostRun(run.id) }
+                    guard try await recorded.decode(Int.self).firstElement() != nil else { throw lostRun(run.id) }
                 }
             } catch {
                 await recordFailure(run.id, step: step, error: error)
@@ -168,7 +171,7 @@ public struct NightlyJob: Sendable {
                 if let registryError = error as? RegistryError, registryError.field == "run" { throw error }
                 throw RegistryError(.unavailable, field: "step",
                     "the nightly run for \(context.asOf) (run \(run.id)) failed at step \(step.rawValue): \(DatabaseErrors.summary(DatabaseErrors.map(error)))",
-                    hint: "fix the cause, then resume at that step with: registry jobs run nightly --as-of \(context.asOf)")
+                    hint: "fix the cause, then run the night again: it resumes at that step", remedy: .resumeNightly(asOf: context.asOf))
             }
             if step == crashAfter { return true }
         }
@@ -188,12 +191,18 @@ public struct NightlyJob: Sendable {
         // Runs on its own even if this task is being cancelled: the record is what lets the next run resume.
         let database = self.database, owner = self.owner, logger = self.logger
         await Task {
-            _ = try? await database.transaction(actor: Self.actor) { c in
-                try await c.query("""
+            do {
+                try await database.transaction(actor: Self.actor) { tx in
+                    try await tx.connection.query("""
                     UPDATE job_run SET status = 'failed', failed_step = \(step.rawValue), error = \(String(message.prefix(2000))),
                            finished_at = clock_timestamp()
                     WHERE id = \(runID) AND owner = \(owner) AND status = 'running'
                     """, logger: logger)
+                }
+            } catch {
+                // Nothing more to do here: the step's own error is what the caller reports, and a
+                // run left 'running' is taken over once its heartbeat goes stale.
+                logger.warning("recording the failed step failed", metadata: ["run": "\(runID)", "error": "\(DatabaseErrors.summary(error))"])
             }
         }.value
     }
@@ -203,17 +212,21 @@ public struct NightlyJob: Sendable {
     func heartbeat(runID: Int, every interval: Duration) async throws {
         while !Task.isCancelled {
             do { try await Task.sleep(for: interval) } catch { return }
-            _ = try? await database.read { c in
-                try await c.query("""
-                    UPDATE job_run SET heartbeat_at = clock_timestamp() WHERE id = \(runID) AND owner = \(owner) AND status = 'running'
-                    """, logger: logger)
+            do {
+                try await database.plainTransaction { tx in
+                    try await tx.connection.query("""
+                        UPDATE job_run SET heartbeat_at = clock_timestamp() WHERE id = \(runID) AND owner = \(owner) AND status = 'running'
+                        """, logger: logger)
+                }
+            } catch {
+                logger.notice("heartbeat failed; retrying at the next beat", metadata: ["run": "\(runID)", "error": "\(DatabaseErrors.summary(error))"])
             }
         }
     }
 
     func lostRun(_ id: Int) -> RegistryError {
         RegistryError.conflict("run", "run \(id) was taken over by another runner (this one's heartbeat went stale); its step was rolled back",
-                               hint: "see: registry jobs show \(id)")
+                               remedy: .showJobRun(id: id))
     }
 
     // MARK: dry run
@@ -221,18 +234,10 @@ public struct NightlyJob: Sendable {
     /// Every step in one transaction that is rolled back: the counts, nothing kept.
     func dryRun(_ options: Options, settings: NightlySettings) async throws -> [String: Int] {
         let context = StepContext(asOf: options.asOf, settings: settings, runID: nil, outputDirectory: nil, database: database, logger: logger)
-        return try await database.read { c in
-            try await c.query("BEGIN", logger: logger)
-            do {
-                try await c.query("SELECT set_config('registry.actor', \(Self.actor), true)", logger: logger)
-                var counts: [String: Int] = [:]
-                for step in NightlyStep.allCases { counts[step.rawValue] = try await NightlySQL.run(step, context, on: c) }
-                try await c.query("ROLLBACK", logger: logger)
-                return counts
-            } catch {
-                _ = try? await c.query("ROLLBACK", logger: logger)
-                throw error
-            }
+        return try await database.rehearsal(actor: Self.actor) { tx in
+            var counts: [String: Int] = [:]
+            for step in NightlyStep.allCases { counts[step.rawValue] = try await NightlySQL.run(step, context, on: tx.connection) }
+            return counts
         }
     }
 }

@@ -56,7 +56,7 @@ enum NightlySQL {
     static let settings: PostgresQuery = "SELECT set_config('work_mem', '64MB', true), set_config('jit', 'off', true)"
 
     static func count(_ c: PostgresConnection, _ query: PostgresQuery, _ logger: Logger) async throws -> Int {
-        try await c.query(query, logger: logger).decode(Int.self).first(where: { _ in true }) ?? 0
+        try await c.query(query, logger: logger).decode(Int.self).firstElement() ?? 0
     }
 
     // Every statement below reads overdue through follow_up_overdue(), the registry's one definition.
@@ -165,14 +165,15 @@ enum NightlySQL {
         """
     }
 
-    /// 5. Serious adverse events whose expedited report was due before the as-of date and not
-    /// submitted by its due date get `report_late_flagged_on`, the first day it was late.
+    /// 5. Serious adverse events whose expedited report is late on the as-of date
+    /// (`adverse_event_report_late()`, the domain's `LateReport.isLate`) get
+    /// `report_late_flagged_on`, the first day it was late (`LateReport.flaggedOn`).
     static func lateReports(_ asOf: LocalDate) -> PostgresQuery {
         """
         WITH changed AS (
             UPDATE adverse_event SET report_late_flagged_on = report_due_on + 1
             WHERE serious AND report_late_flagged_on IS NULL AND report_due_on < \(asOf)
-              AND (report_submitted_on IS NULL OR report_submitted_on > report_due_on)
+              AND adverse_event_report_late(serious, report_due_on, report_submitted_on, \(asOf))
             RETURNING 1)
         SELECT count(*) FROM changed
         """

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RegistryDomain
 import RegistryStorage
+import ServiceLifecycle
 
 /// The long-running worker: runs the nightly job at the configured Seoul time (`jobs.nightly-at`),
 /// and on start-up catches up the nights missed since the last succeeded run. Runs until its task
@@ -20,9 +21,9 @@ public struct NightlyWorker: Sendable {
     /// The wall clock; injectable for tests.
     public let now: @Sendable () -> Date
 
-    public init(store: RegistryStore, worklistRoot: URL, now: @escaping @Sendable () -> Date = { Date() },
+    public init(database: Database, worklistRoot: URL, now: @escaping @Sendable () -> Date = { Date() },
                 report: @escaping @Sendable (String) -> Void) {
-        self.job = NightlyJob(store: store)
+        self.job = NightlyJob(database: database)
         self.worklistRoot = worklistRoot
         self.now = now
         self.report = report
@@ -33,7 +34,7 @@ public struct NightlyWorker: Sendable {
     public func run() async {
         while !Task.isCancelled {
             do {
-                let settings = try NightlySettings(try await job.store.settings())
+                let settings = try NightlySettings(try await job.database.read { tx in try await tx.settings.all() })
                 try await catchUp(settings: settings)
                 let wake = Self.nextRun(after: now(), atMinutes: settings.nightlyAtMinutes)
                 report("next nightly run at \(Self.seoulTimestamp(wake))")
@@ -51,7 +52,7 @@ public struct NightlyWorker: Sendable {
 
     /// Runs every night due and not yet succeeded, oldest first.
     public func catchUp(settings: NightlySettings) async throws {
-        let last = try await JobRuns.lastSucceeded(job.store.database, job: NightlyJob.name)
+        let last = try await JobRuns.lastSucceeded(job.database, job: NightlyJob.name)
         for date in Self.nightsDue(now: now(), atMinutes: settings.nightlyAtMinutes, lastSucceeded: last) {
             try Task.checkCancellation()
             var options = NightlyJob.Options(asOf: date)
@@ -111,5 +112,14 @@ public struct NightlyWorker: Sendable {
             if left <= 0 { return }
             try await Task.sleep(for: .milliseconds(Int(min(left, 60) * 1000) + 1))
         }
+    }
+}
+
+/// The nightly worker as a service: stops between steps on shutdown, like `registry worker`.
+public struct NightlyWorkerService: Service {
+    let worker: NightlyWorker
+    public init(worker: NightlyWorker) { self.worker = worker }
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await worker.run() }
     }
 }

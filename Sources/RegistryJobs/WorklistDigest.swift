@@ -46,9 +46,6 @@ public struct Worklist: Codable, Equatable, Sendable {
     /// An empty worklist.
     public init(institution: String, asOf: LocalDate) { self.institution = institution; self.asOf = asOf }
 
-    /// Days ahead the "due soon" list looks.
-    public static let dueSoonDays = 30
-
     /// The same items as CSV, one line each, with a `kind` column; dates as YYYY-MM-DD.
     public var csv: String {
         var lines = ["kind,id,patient_id,what,date,days,escalation_level"]
@@ -137,7 +134,7 @@ enum WorklistDigest {
     /// due soon (window still open), never both, and neither list depends on the night's earlier
     /// flags, so a change committed between the two reads moves nothing from one list to the other.
     static func read(asOf: LocalDate, on c: PostgresConnection, database: Database, logger: Logger) async throws -> [Int: Worklist] {
-        async let dueSoon = database.plainTransaction { d in try await readDueSoon(asOf: asOf, on: d, logger: logger) }
+        async let dueSoon = database.plainTransaction { tx in try await readDueSoon(asOf: asOf, on: tx.connection, logger: logger) }
         var lists: [Int: Worklist] = [:]
         // Institution codes once, rather than a string to decode on each of 150,000 rows.
         var codes: [Int: String] = [:]
@@ -175,6 +172,7 @@ enum WorklistDigest {
             SELECT a.institution_id, a.id, a.patient_id, a.term, a.grade, a.report_due_on
             FROM adverse_event a
             WHERE a.serious AND a.report_submitted_on IS NULL AND a.report_due_on < \(asOf)
+              AND adverse_event_report_outstanding(a.serious, a.report_due_on, a.report_submitted_on, \(asOf))
             ORDER BY a.institution_id, a.report_due_on, a.id
             """, logger: logger).decode((Int, Int, Int, String, Int16, LocalDate).self) {
             lists[inst, default: empty(inst)].lateReports.append(.init(adverseEventID: id, patientID: patient, term: term, grade: Int(grade), reportDueOn: due, daysLate: due.days(until: asOf)))
@@ -187,17 +185,18 @@ enum WorklistDigest {
         var out: [Int: [Worklist.DueItem]] = [:]
         // In the caller's transaction on its own connection, with the step's settings (no JIT, room to sort).
         try await c.query(NightlySQL.settings, logger: logger)
-        // Open now (past the due date, window not yet closed) or due in the next 30 days. A window
-        // ends at most `reach` days (the widest window_after) after its due date, so these windows
-        // end in [as-of, as-of + 30 + reach): one range of the open-window index, registry-wide,
+        // Due soon (`follow_up_due_soon()`, the domain's `DueSoon`): open now (past the due date,
+        // window not yet closed) or due in the next 30 days. A window ends at most `reach` days (the
+        // widest window_after) after its due date, so these windows end in [as-of, as-of + 30 +
+        // reach): one range of the open-window index, registry-wide,
         // and one hash join on patient. (Per institution, the (institution_id, due_on) index read
         // twice the rows, each on its own heap page, and looked up each patient by key: 2.3x slower.)
         for try await (inst, id, patient, label, due, start, end) in try await c.query("""
             SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end
             FROM follow_up f JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
             WHERE f.status = 'scheduled' AND f.window_end >= \(asOf)
-              AND f.window_end < \(asOf) + \(Worklist.dueSoonDays)::int + (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
-              AND f.due_on < \(asOf) + \(Worklist.dueSoonDays)::int
+              AND f.window_end < \(asOf) + \(DueSoon.horizonDays)::int + (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
+              AND follow_up_due_soon(f.window_end, f.due_on, f.status, p.status, \(asOf), \(DueSoon.horizonDays)::int)
             """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {
             out[inst, default: []].append(Worklist.DueItem(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end))
         }

@@ -85,20 +85,8 @@ struct OutcomeData: Sendable {
         var institution: Int?
     }
 
-    /// Reads everything in one snapshot on one connection.
-    static func load(_ c: PostgresConnection, parameters p: ReportParameters, logger: Logger) async throws -> OutcomeData {
-        try await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ", logger: logger)
-        do {
-            let data = try await read(c, parameters: p, logger: logger)
-            try await c.query("COMMIT", logger: logger)
-            return data
-        } catch {
-            _ = try? await c.query("ROLLBACK", logger: logger)
-            throw error
-        }
-    }
 
-    private static func read(_ c: PostgresConnection, parameters p: ReportParameters, logger: Logger) async throws -> OutcomeData {
+    static func read(_ c: PostgresConnection, parameters p: ReportParameters, logger: Logger) async throws -> OutcomeData {
         var data = OutcomeData()
         // Sorts and hashes stay in memory. Every query reads whole tables, and the planner, misjudging
         // the baseline join (two correlated columns), would pick nested loops over millions of
@@ -108,18 +96,18 @@ struct OutcomeData: Sendable {
         for try await (id, code) in try await c.query("SELECT id, code FROM product", logger: logger).decode((Int, String).self) { data.productCodes[id] = code }
         for try await (id, code) in try await c.query("SELECT id, code FROM institution", logger: logger).decode((Int, String).self) { data.institutionCodes[id] = code }
         data.schemaVersion = try await c.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
-            .decode(Int32.self).first(where: { _ in true }).map(Int.init) ?? 0
+            .decode(Int32.self).firstElement().map(Int.init) ?? 0
         let filters = Filters(
             product: try p.product.map { code throws -> Int in
                 guard let id = data.productCodes.first(where: { $0.value == code })?.key else {
-                    throw RegistryError.notFound("product", "no product has code \(code)", hint: "list them with: registry product list")
+                    throw RegistryError.notFound("product", "no product has code \(code)", remedy: .list(.products))
                 }
                 return id
             },
             indication: p.indication,
             institution: try p.institution.map { code throws -> Int in
                 guard let id = data.institutionCodes.first(where: { $0.value == code })?.key else {
-                    throw RegistryError.notFound("institution", "no institution has code \(code)", hint: "list them with: registry institution list")
+                    throw RegistryError.notFound("institution", "no institution has code \(code)", remedy: .list(.institutions))
                 }
                 return id
             })
@@ -167,8 +155,7 @@ struct OutcomeData: Sendable {
         FROM (
             SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
                    extract(year FROM f.first_on)::int AS year,
-                   CASE s.kind WHEN 'death' THEN 'deceased' WHEN 'withdrawal' THEN 'withdrawn'
-                               WHEN 'lost' THEN 'lost-to-follow-up' ELSE 'active' END AS status,
+                   coalesce(patient_status_after(s.kind), 'active') AS status,
                    CASE WHEN s.kind = 'death' THEN s.effective_on
                         ELSE greatest(f.last_dose, v.last_visit, CASE WHEN s.kind IN ('withdrawal', 'found') THEN s.effective_on END)
                    END - f.first_on AS days

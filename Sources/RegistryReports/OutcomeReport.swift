@@ -14,7 +14,10 @@ public enum OutcomeReport {
     public static func build(database: Database, parameters: ReportParameters, actor: String, role: ReportRole,
                              today: LocalDate = LocalDate.todayInSeoul()) async throws -> ReportResult {
         let p = try parameters.validated(role: role, today: today)
-        let data = try await database.read { c in try await OutcomeData.load(c, parameters: p, logger: database.logger) }
+        // One snapshot for every table; the cohort is a temporary table, so not a read-only transaction.
+        let data = try await database.plainTransaction(isolation: .repeatableRead) { tx in
+            try await OutcomeData.read(tx.connection, parameters: p, logger: database.logger)
+        }
         let content = OutcomeTables.content(data, parameters: p)
         let result = ReportResult(content: content)
         result.pullID = try await record(result, database: database, actor: actor, role: role)
@@ -25,14 +28,14 @@ public enum OutcomeReport {
     static func record(_ r: ReportResult, database: Database, actor: String, role: ReportRole) async throws -> Int {
         let p = r.content.parameters
         let parameters = String(decoding: ReportJSON.parameters(p).serialized(), as: UTF8.self)
-        return try await database.transaction(actor: actor, reason: "outcome report: \(p.purpose)") { c in
-            let rows = try await c.query("""
+        return try await database.transaction(actor: actor, reason: "outcome report: \(p.purpose)") { tx in
+            let rows = try await tx.connection.query("""
                 INSERT INTO report_pull (report, pulled_by, role, purpose, parameters, as_of, min_cell, suppression, registry_version, content_sha256)
                 VALUES ('outcomes', \(actor), \(role.rawValue), \(p.purpose), \(parameters)::jsonb, \(p.asOf), \(p.minimumCell),
                         \(p.suppression), \(r.content.registryVersion), \(r.checksum))
                 RETURNING id
                 """, logger: database.logger)
-            return try await rows.decode(Int.self).first(where: { _ in true })!
+            return try await rows.decode(Int.self).one("the recorded pull")
         }
     }
 }

@@ -10,7 +10,7 @@ public enum ReportRole: String, Sendable, CaseIterable {
     case regulator
 
     /// The smallest K this role may ask for.
-    public var minimumCellFloor: Int { self == .regulator ? 5 : 2 }
+    public var minimumCellFloor: Int { self == .regulator ? MinimumCell.regulatorFloor : MinimumCell.floor }
 
     /// Parses a role or lists the allowed ones.
     public static func parse(_ text: String, field: String = "role") throws(RegistryError) -> ReportRole {
@@ -66,7 +66,7 @@ public struct ReportParameters: Sendable, Equatable {
     public var suppression: Bool
 
     /// The default K (CMS: no cells of 1 to 10).
-    public static let defaultMinimumCell = 11
+    public static let defaultMinimumCell = MinimumCell.defaultK
 
     public init(purpose: String, asOf: LocalDate, product: String? = nil, indication: String? = nil, institution: String? = nil,
                 by: [ReportDimension] = [], minimumCell: Int = defaultMinimumCell, suppression: Bool = true) {
@@ -85,12 +85,12 @@ public struct ReportParameters: Sendable, Equatable {
         p.institution = try institution.map { c throws(RegistryError) in try Rules.institutionCode(c) }
         if !suppression && role != .admin {
             throw .invalid("no-suppression", "only an administrator may switch small-cell suppression off; a \(role.rawValue) report is always suppressed",
-                           hint: "drop --no-suppression")
+                           hint: "leave small-cell suppression on")
         }
         let floor = role.minimumCellFloor
         guard (floor...1_000).contains(minimumCell) else {
-            throw .invalid("min-cell", "\(minimumCell) is not allowed for the \(role.rawValue) role; allowed: \(floor) to 1000 (default \(Self.defaultMinimumCell))",
-                           hint: role == .regulator ? "regulators' reports never show cells below 5" : nil)
+            throw .invalid("min-cell", "\(minimumCell) is not allowed for the \(role.rawValue) role; allowed: \(floor) to \(MinimumCell.maximum) (default \(Self.defaultMinimumCell))",
+                           hint: role == .regulator ? "regulators' reports never show cells below \(MinimumCell.regulatorFloor)" : nil)
         }
         return p
     }

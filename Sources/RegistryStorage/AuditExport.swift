@@ -48,19 +48,16 @@ public struct AuditExport: Sendable {
         var conditions: [String] = []
         var binds = PostgresBindings()
         if let code = filter.institutionCode {
-            let id = try await database.read { c in
-                try await c.query("SELECT id FROM institution WHERE code = \(code)", logger: database.logger).decode(Int.self).first(where: { _ in true })
-            }
-            guard let id else { throw RegistryStore.unknownInstitution(code) }
+            let id = try await database.read { tx in try await tx.institutions.id(code: code) }
             binds.append(id)
             conditions.append("a.institution_id = $\(binds.count)")
         }
         if let patient = filter.patientID {
-            let exists = try await database.read { c in
-                try await c.query("SELECT count(*) FROM patient WHERE id = \(patient)", logger: database.logger).decode(Int.self).first(where: { _ in true }) == 1
-            }
-            guard exists else {
-                throw RegistryError.notFound("patient", "no patient has id \(patient)", hint: "patient ids are printed by registry patient enroll")
+            do {
+                _ = try await database.read { tx in try await tx.patients.patient(id: patient) }
+            } catch var error as RegistryError where error.code == .notFound {
+                error.remedy = .enrolment
+                throw error
             }
             binds.append(patient)
             conditions.append("a.patient_id = $\(binds.count)")
@@ -86,7 +83,8 @@ public struct AuditExport: Sendable {
     public func write(_ format: AuditExportFormat, to fileDescriptor: Int32) async throws -> Int {
         var out = AuditRecordWriter(format: format, fileDescriptor: fileDescriptor)
         try out.header()
-        let count = try await database.read { c in
+        let count = try await database.read { tx in
+            let c = tx.connection
             var count = 0
             for try await row in try await c.query(query, logger: database.logger) {
                 try out.row(row)

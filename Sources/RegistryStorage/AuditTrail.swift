@@ -19,6 +19,8 @@ public enum AuditTrail {
     static let writersLockKey: Int64 = 0x4155_4449_5457_5254
     /// Serialises sealers. "AUDITSEL" as an int8.
     static let sealerLockKey: Int64 = 0x4155_4449_5453_454C
+    /// Who the audit trail records for the seal's own writes.
+    static let sealActor = "registry audit seal"
     /// The chain's start: the "previous hash" of the first row.
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
@@ -45,7 +47,8 @@ public enum AuditTrail {
                             progress: (@Sendable (SealProgress) -> Void)? = nil) async throws -> Int {
         let logger = database.logger
         let horizon: Int = try await lockWaitMapped {
-            try await database.transaction(actor: "registry audit seal") { c in
+            try await database.transaction(actor: sealActor) { tx in
+                let c = tx.connection
                 if let lockTimeout {
                     let ms = max(1, Int(lockTimeout.components.seconds * 1000 + lockTimeout.components.attoseconds / 1_000_000_000_000_000))
                     try await c.query("SELECT set_config('lock_timeout', \(String(ms)), true)", logger: logger)
@@ -54,14 +57,14 @@ public enum AuditTrail {
                 // NULL before the first audit row was ever drawn.
                 return try await c.query("""
                     SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence('audit_log', 'id')::regclass), 0)
-                    """, logger: logger).decode(Int.self).first(where: { _ in true }) ?? 0
+                    """, logger: logger).decode(Int.self).one("the audit id horizon")
             }
         }
         var sealed = 0
         var idsToSeal: Int?
         while true {
-            let batch = try await database.transaction(actor: "registry audit seal") { c in
-                try await sealBatch(upTo: horizon, limit: batchSize, connection: c, logger: logger)
+            let batch = try await database.transaction(actor: sealActor) { tx in
+                try await sealBatch(upTo: horizon, limit: batchSize, connection: tx.connection, logger: logger)
             }
             if idsToSeal == nil { idsToSeal = max(0, horizon - batch.floor) }
             sealed += batch.rows
@@ -78,10 +81,10 @@ public enum AuditTrail {
 
     /// Reads the seal as it stands.
     public static func sealState(_ database: Database) async throws -> SealState {
-        try await database.read { c in
-            guard let (through, head) = try await c.query("SELECT sealed_through, head FROM audit_seal", logger: database.logger)
-                .decode((Int, ByteBuffer).self).first(where: { _ in true }) else {
-                throw RegistryError(.configuration, "the audit seal row is missing", hint: "run: registry migrate")
+        try await database.read { tx in
+            guard let (through, head) = try await tx.connection.query("SELECT sealed_through, head FROM audit_seal", logger: database.logger)
+                .decode((Int, ByteBuffer).self).firstElement() else {
+                throw RegistryError(.configuration, "the audit seal row is missing", remedy: .migrate)
             }
             return SealState(sealedThrough: through, head: hex(head.readableBytesView))
         }
@@ -93,8 +96,8 @@ public enum AuditTrail {
                                   logger: Logger) async throws -> (floor: Int, rows: Int, reachedHorizon: Bool) {
         try await c.query("SELECT pg_advisory_xact_lock(\(sealerLockKey))", logger: logger)
         guard let (floor, headBuffer) = try await c.query("SELECT sealed_through, head FROM audit_seal FOR UPDATE", logger: logger)
-            .decode((Int, ByteBuffer).self).first(where: { _ in true }) else {
-            throw RegistryError(.configuration, "the audit seal row is missing", hint: "run: registry migrate")
+            .decode((Int, ByteBuffer).self).firstElement() else {
+            throw RegistryError(.configuration, "the audit seal row is missing", remedy: .migrate)
         }
         // Another sealer got here first and went at least as far.
         guard floor < horizon else { return (floor, 0, true) }
@@ -148,7 +151,7 @@ public enum AuditTrail {
             return try await body()
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55P03" {
             throw RegistryError.conflict(nil, "audit rows are being written by a transaction that is still running, so the trail cannot be sealed yet",
-                                         hint: "run registry audit seal again once it has finished")
+                                         remedy: .sealAgain)
         }
     }
 
@@ -219,24 +222,16 @@ public enum AuditTrail {
     /// hash here. Stops at the first altered row.
     public static func verify(_ database: Database) async throws -> Verification {
         let logger = database.logger
-        return try await database.read { c in
-            // One snapshot for the seal and the rows, so a seal running meanwhile cannot confuse it.
-            try await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                let result = try await verify(connection: c, logger: logger)
-                try await c.query("COMMIT", logger: logger)
-                return result
-            } catch {
-                _ = try? await c.query("ROLLBACK", logger: logger)
-                throw error
-            }
+        // One snapshot for the seal and the rows, so a seal running meanwhile cannot confuse it.
+        return try await database.read(isolation: .repeatableRead) { tx in
+            try await verify(connection: tx.connection, logger: logger)
         }
     }
 
     private static func verify(connection c: PostgresConnection, logger: Logger) async throws -> Verification {
         guard let (floor, sealedHead) = try await c.query("SELECT sealed_through, head FROM audit_seal", logger: logger)
-            .decode((Int, ByteBuffer).self).first(where: { _ in true }) else {
-            throw RegistryError(.configuration, "the audit seal row is missing", hint: "run: registry migrate")
+            .decode((Int, ByteBuffer).self).firstElement() else {
+            throw RegistryError(.configuration, "the audit seal row is missing", remedy: .migrate)
         }
         var result = Verification(checked: 0, unsealed: 0, sealedThrough: floor, head: hex(sealedHead.readableBytesView), firstBreak: nil)
         var head = genesis

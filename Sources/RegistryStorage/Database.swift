@@ -5,9 +5,10 @@ import NIOCore
 import NIOPosix
 import PostgresNIO
 import RegistryDomain
+import ServiceLifecycle
 
 /// The registry's connection pool, with a deadline on reaching the server and audited transactions.
-public final class Database: Sendable {
+public final class Database: Service, Sendable {
     /// The PostgresNIO pools: one, or (for a server, see `open`) one per event loop.
     public let clients: [PostgresClient]
     /// The event loop each of `clients` runs its connections on (empty for a single pool).
@@ -18,11 +19,16 @@ public final class Database: Sendable {
     public let logger: Logger
     /// The most connections the pools open, all together.
     public let maxConnections: Int
+    /// Today's date in Seoul, as every transaction on this database sees it; injectable so tests,
+    /// the demo and replays can fix it.
+    public let today: @Sendable () -> LocalDate
     private let runTask: Task<Void, Never>?
     private let connectionsInUse = Meter(label: "registry_db_connections_in_use")
     private let connectionWait = Metrics.Timer(label: "registry_db_connection_wait", preferredDisplayUnit: .seconds)
 
-    private init(clients: [PostgresClient], loops: [any EventLoop], url: DatabaseURL, logger: Logger, maxConnections: Int, runsPool: Bool) {
+    private init(clients: [PostgresClient], loops: [any EventLoop], url: DatabaseURL, logger: Logger, maxConnections: Int, runsPool: Bool,
+                 today: @escaping @Sendable () -> LocalDate) {
+        self.today = today
         self.clients = clients
         self.loops = loops
         self.url = url
@@ -52,7 +58,8 @@ public final class Database: Sendable {
     /// two per loop, fewer loops get pools.
     public static func open(_ url: DatabaseURL, logger: Logger = Logger(label: "registry.db"),
                             deadline: Duration = .seconds(10), maxConnections: Int = 8, minConnections: Int = 0,
-                            runsPool: Bool = true, perLoop group: (any EventLoopGroup)? = nil) async throws -> Database {
+                            runsPool: Bool = true, perLoop group: (any EventLoopGroup)? = nil,
+                            today: @escaping @Sendable () -> LocalDate = { LocalDate.todayInSeoul() }) async throws -> Database {
         try await reachable(url, logger: logger, deadline: deadline)
         let minConnections = min(minConnections, maxConnections)
         func client(max: Int, min: Int, on loops: (any EventLoopGroup)?) -> PostgresClient {
@@ -65,12 +72,12 @@ public final class Database: Sendable {
         let loops = group.map { Array($0.makeIterator()).prefix(maxConnections / 2) } ?? []
         guard loops.count > 1 else {
             return Database(clients: [client(max: maxConnections, min: minConnections, on: loops.first)], loops: [],
-                            url: url, logger: logger, maxConnections: maxConnections, runsPool: runsPool)
+                            url: url, logger: logger, maxConnections: maxConnections, runsPool: runsPool, today: today)
         }
         // maxConnections split as evenly as it goes (at least two each), and likewise the minimum.
         let share = { (total: Int, i: Int) in total / loops.count + (i < total % loops.count ? 1 : 0) }
         let clients = loops.indices.map { i in client(max: share(maxConnections, i), min: share(minConnections, i), on: loops[i]) }
-        return Database(clients: clients, loops: Array(loops), url: url, logger: logger, maxConnections: maxConnections, runsPool: runsPool)
+        return Database(clients: clients, loops: Array(loops), url: url, logger: logger, maxConnections: maxConnections, runsPool: runsPool, today: today)
     }
 
     /// Connects once (no retries) and closes, or throws an `unavailable` error within the deadline.
@@ -93,13 +100,20 @@ public final class Database: Sendable {
             group.cancelAll()
             return first ?? .failure(RegistryError(.unavailable, field: "database-url",
                 "PostgreSQL at \(url) did not answer within \(deadline.components.seconds) seconds",
-                hint: "check that the server is running and the URL is right, or omit --database-url to use the embedded database"))
+                remedy: .checkDatabase))
         }
         if case .failure(let error) = outcome {
             if let registryError = error as? RegistryError { throw registryError }
             throw RegistryError(.unavailable, field: "database-url",
                 "cannot connect to PostgreSQL at \(url): \(DatabaseErrors.summary(error))",
-                hint: "check that the server is running and the URL is right, or omit --database-url to use the embedded database")
+                remedy: .checkDatabase)
+        }
+    }
+
+    /// Runs the pools until cancelled: a `Service` for a ServiceGroup, when opened with `runsPool` false.
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            for client in clients { group.addTask { await client.run() } }
         }
     }
 
@@ -111,69 +125,85 @@ public final class Database: Sendable {
 
     /// Runs `body` in one transaction whose changes the audit trail attributes to `actor`, with
     /// `reason` when given. Any error rolls everything back and is rethrown as it was, with
-    /// PostgreSQL's refusals turned into registry errors. Inside a scoped transaction (below) it
-    /// joins that transaction instead of starting one.
+    /// PostgreSQL's refusals turned into registry errors.
     public func transaction<Result: Sendable>(actor: String, reason: String? = nil,
-                                              _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        if let unit = UnitOfWork.current {
-            do {
-                try await unit.attribute(actor: actor, reason: reason, logger: logger)
-                return try await body(unit.connection)
-            } catch {
-                throw DatabaseErrors.map(error)
-            }
-        }
-        return try await pooled { connection in
-            try await Self.inTransaction(connection, logger: logger) {
-                try await connection.query("SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', \(reason ?? ""), true)", logger: logger)
-                return try await body(connection)
+                                              _ body: (Transaction) async throws -> Result) async throws -> Result {
+        try await pooled { connection in
+            try await Transaction.run(on: connection, begin: .readWrite, actor: actor, reason: reason, today: today, logger: logger) { tx in
+                try await tx.connection.query("""
+                    SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', \(reason ?? ""), true)
+                    """, logger: logger)
+                return try await body(tx)
             }
         }
     }
 
     /// Runs `body` in one transaction under row-level security: as the role `registry_api`, acting
-    /// for `scope`'s institution (none: no patient rows at all), attributed to `actor`. Every store
-    /// operation called inside joins this transaction, so all of them see only what the scope
-    /// allows. Throws `unauthenticated` if the scope's token was revoked, checked in the statement
-    /// that sets the scope, so a token revoked a moment ago is refused from then on.
+    /// for `scope`'s institution (none: no patient rows at all), attributed to `actor`. Every
+    /// repository used with the handle sees only what the scope allows. Throws `unauthenticated` if
+    /// the scope's token was revoked, checked in the statement that sets the scope, so a token
+    /// revoked a moment ago is refused from then on.
     ///
-    /// With `writes`, the transaction takes its transaction id at once, and `writtenVersion` is the
-    /// version (ETag) of every row it inserts or updates, without a query per row.
+    /// With `writes`, the transaction takes its transaction id at once, and the handle's
+    /// `writtenVersion` is the version (ETag) of every row it inserts or updates, without a query per row.
     public func transaction<Result: Sendable>(actor: String, scope: AccessScope, writes: Bool = false,
-                                              _ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+                                              _ body: (Transaction) async throws -> Result) async throws -> Result {
         try await pooled { connection in
-            try await Self.inTransaction(connection, logger: logger) {
-                var granted = false, version: String? = nil
+            try await Transaction.run(on: connection, begin: .readWrite, actor: actor, reason: nil, today: today, logger: logger) { tx in
+                var granted = false
                 for try await row in try await connection.execute(EnterScope(actor: actor, scope: scope, writes: writes), logger: logger) {
                     granted = true
-                    version = row
+                    tx.writtenVersion = row
                 }
                 guard granted else { throw RegistryError(.unauthenticated, field: "authorization", "this token was revoked") }
-                let unit = UnitOfWork(connection: connection, actor: actor, version: version)
-                return try await UnitOfWork.$current.withValue(unit) { try await body(connection) }
+                return try await body(tx)
             }
         }
     }
 
-    /// Runs `body` in one transaction on a pooled connection, with no audit attribution: for reads
-    /// that need transaction-local settings (`SET LOCAL`) and for DDL. Any error rolls it back.
-    public func plainTransaction<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// Runs `body` in one read-only transaction: at READ COMMITTED each statement sees what was
+    /// committed when it started; at REPEATABLE READ every statement sees one snapshot.
+    public func read<Result: Sendable>(isolation: Isolation = .readCommitted,
+                                       _ body: (Transaction) async throws -> Result) async throws -> Result {
         try await pooled { connection in
-            try await Self.inTransaction(connection, logger: logger) { try await body(connection) }
+            try await Transaction.run(on: connection, begin: isolation == .readCommitted ? .readOnly : .repeatableReadOnly,
+                                      actor: nil, reason: nil, today: today, logger: logger, body)
         }
     }
 
-    /// Runs read-only work on a pooled connection, or on the scoped transaction's when inside one.
-    public func read<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
-        if let unit = UnitOfWork.current {
-            do { return try await body(unit.connection) } catch { throw DatabaseErrors.map(error) }
+    /// Runs `body` in one transaction with no audit attribution: for operational tables the audit
+    /// trail does not cover, for reads that need transaction-local settings (`SET LOCAL`), and DDL.
+    public func plainTransaction<Result: Sendable>(isolation: Isolation = .readCommitted,
+                                                   _ body: (Transaction) async throws -> Result) async throws -> Result {
+        try await pooled { connection in
+            try await Transaction.run(on: connection, begin: isolation == .readCommitted ? .readWrite : .repeatableRead,
+                                      actor: nil, reason: nil, today: today, logger: logger, body)
         }
-        return try await pooled(body)
     }
 
-    /// In a scoped transaction opened with `writes`, the version every row it has written is at:
-    /// the transaction's id, which PostgreSQL stamps on each row version (xmin) it writes.
-    public static var writtenVersion: String? { UnitOfWork.current?.version }
+    /// Runs `body` in a transaction attributed to `actor` that is always rolled back: a dry run
+    /// that sees its own changes and keeps none.
+    public func rehearsal<Result: Sendable>(actor: String, _ body: (Transaction) async throws -> Result) async throws -> Result {
+        try await pooled { connection in
+            try await Transaction.run(on: connection, begin: .readWrite, actor: actor, reason: nil, today: today, logger: logger,
+                                      rollBack: true) { tx in
+                try await tx.connection.query("SELECT set_config('registry.actor', \(actor), true)", logger: logger)
+                return try await body(tx)
+            }
+        }
+    }
+
+    /// Runs `body` on a pooled connection outside any transaction: for the few statements that
+    /// cannot run inside one (session advisory locks, CREATE DATABASE, test set-up).
+    public func withConnection<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
+        try await pooled(body)
+    }
+
+    /// Answers whether the server takes a query now (the readiness check), within `deadline`.
+    public func ping(deadline: Duration = .seconds(2)) async throws {
+        try await Self.reachable(url, logger: logger, deadline: deadline)
+        try await read { tx in _ = try await tx.connection.query("SELECT 1", logger: logger).collect() }
+    }
 
     private func pooled<Result: Sendable>(_ body: (PostgresConnection) async throws -> Result) async throws -> Result {
         let asked = ContinuousClock.now
@@ -196,19 +226,6 @@ public final class Database: Sendable {
         for (i, loop) in loops.enumerated() where loop.inEventLoop { return clients[i] }
         return clients.randomElement()!
     }
-
-    private static func inTransaction<Result: Sendable>(_ connection: PostgresConnection, logger: Logger,
-                                                        _ body: () async throws -> Result) async throws -> Result {
-        for try await _ in try await connection.execute(Begin(), logger: logger) {}
-        do {
-            let value = try await body()
-            for try await _ in try await connection.execute(Commit(), logger: logger) {}
-            return value
-        } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
-            throw error
-        }
-    }
 }
 
 /// Who a scoped transaction acts for: an API token, and the institution it acts for (nil for
@@ -221,22 +238,6 @@ public struct AccessScope: Sendable, Hashable {
         self.tokenID = tokenID
         self.institutionID = institutionID
     }
-}
-
-/// BEGIN and COMMIT as named prepared statements: every transaction sends both, and a prepared
-/// statement skips the parse and describe a plain query pays each time.
-protocol TransactionControl: PostgresPreparedStatement where Row == Void {}
-extension TransactionControl {
-    func makeBindings() throws -> PostgresBindings { PostgresBindings() }
-    func decodeRow(_ row: PostgresRow) throws {}
-}
-struct Begin: TransactionControl {
-    static let sql = "BEGIN"
-    static let name = "registry_begin"
-}
-struct Commit: TransactionControl {
-    static let sql = "COMMIT"
-    static let name = "registry_commit"
 }
 
 /// The statement that opens a scoped transaction (prepared: it runs on every API request): it
@@ -262,29 +263,4 @@ struct EnterScope: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> String? { try row.makeRandomAccess()[5].decode(String?.self) }
-}
-
-/// The scoped transaction the current task runs in, which `Database.transaction` and `read`
-/// join. Used by one task at a time: the one running the scoped transaction's body.
-final class UnitOfWork: @unchecked Sendable {
-    @TaskLocal static var current: UnitOfWork?
-
-    let connection: PostgresConnection
-    let version: String?
-    private var actor: String
-    private var reason: String?
-
-    init(connection: PostgresConnection, actor: String, version: String?) {
-        self.connection = connection
-        self.actor = actor
-        self.version = version
-    }
-
-    /// Points the audit trail at `actor` and `reason` for what follows, when they change.
-    func attribute(actor: String, reason: String?, logger: Logger) async throws {
-        guard actor != self.actor || reason != self.reason else { return }
-        try await connection.query("SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', \(reason ?? ""), true)", logger: logger)
-        self.actor = actor
-        self.reason = reason
-    }
 }

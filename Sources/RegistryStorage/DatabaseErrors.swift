@@ -6,6 +6,8 @@ public enum DatabaseErrors {
     /// Maps an error from a query; registry errors pass through unchanged.
     public static func map(_ error: any Error) -> any Error {
         if error is RegistryError { return error }
+        // The first error is the one to report; a failed ROLLBACK after it was logged where it happened.
+        if let failed = error as? TransactionError { return map(failed.error) }
         guard let psql = error as? PSQLError else { return error }
         let state = psql.serverInfo?[.sqlState]
         let message = psql.serverInfo?[.message] ?? summary(error)
@@ -20,7 +22,7 @@ public enum DatabaseErrors {
         case "42501":
             return RegistryError(.conflict, field: nil, message)
         case "42P01", "42703":
-            return RegistryError(.configuration, field: nil, "the database schema is missing or out of date: \(message)", hint: "run: registry migrate")
+            return RegistryError(.configuration, field: nil, "the database schema is missing or out of date: \(message)", remedy: .migrate)
         default:
             if state == nil {
                 return RegistryError(.unavailable, field: "database-url", "lost the connection to PostgreSQL: \(summary(error))")
@@ -31,6 +33,7 @@ public enum DatabaseErrors {
 
     /// One line describing a connection or server error, never a dump of internals.
     public static func summary(_ error: any Error) -> String {
+        if let failed = error as? TransactionError { return summary(failed.error) }
         if let psql = error as? PSQLError {
             if let message = psql.serverInfo?[.message] { return message }
             if let underlying = psql.underlying { return "\(underlying)" }

@@ -14,7 +14,8 @@ public struct DeferredIndexes: Sendable {
 
     /// Drops the plain secondary indexes of `tables` in one transaction and returns their definitions.
     public static func setAside(tables: [String], database: Database) async throws -> DeferredIndexes {
-        try await database.transaction(actor: "registry bulk load") { c in
+        try await database.transaction(actor: "registry bulk load") { tx in
+            let c = tx.connection
             var definitions: [(name: String, statement: String)] = []
             for try await (name, statement) in try await c.query("""
                 SELECT quote_ident(ic.relname), pg_get_indexdef(i.indexrelid)
@@ -43,7 +44,8 @@ public struct DeferredIndexes: Sendable {
             for _ in 0..<max(1, min(connections, definitions.count)) {
                 group.addTask {
                     while let statement = await queue.next() {
-                        try await database.plainTransaction { c in
+                        try await database.plainTransaction { tx in
+                            let c = tx.connection
                             try await c.query("SET LOCAL maintenance_work_mem = '256MB'", logger: logger)
                             try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                         }

@@ -63,7 +63,7 @@ public struct EmbeddedCluster: Sendable {
     /// The URL of a database in the running cluster.
     public func url(database: String = "registry") throws -> DatabaseURL {
         guard case .running(let port) = try state() else {
-            throw RegistryError(.unavailable, "the embedded database is not running", hint: "start it with: registry db start")
+            throw RegistryError(.unavailable, "the embedded database is not running", remedy: .startEmbeddedDatabase)
         }
         let password = try String(contentsOf: passwordFile, encoding: .utf8).trimmingCharactersInWhitespace()
         // The cluster's unix socket when it has one (see create()): a round trip through it costs
@@ -184,7 +184,7 @@ public struct EmbeddedCluster: Sendable {
         }
         throw RegistryError(.unavailable, field: "database-url",
             "PostgreSQL's \(name) was not found; the embedded database needs the PostgreSQL 15 server",
-            hint: "install it with: apt-get install -y postgresql libpq-dev (or pass --database-url to use an existing server)")
+            remedy: .installPostgreSQL)
     }
 
     func run(_ program: String, _ arguments: [String], asServerUser: Bool, environment: [String: String] = [:]) throws -> ChildProcess.Output {

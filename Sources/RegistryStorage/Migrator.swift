@@ -45,6 +45,18 @@ public struct Migration: Sendable, Equatable {
 public enum Migrator {
     // Any constant will do; it only has to be the same for every process.
     static let lockKey: Int64 = 0x5245_4749_5354_5259  // "REGISTRY"
+    /// Who the audit trail records for changes a migration makes.
+    public static let actor = "registry migrate"
+
+    /// Applies the pending migrations, then writes the reference data the domain defines
+    /// (standard protocols, the measure catalogue) where missing; returns the migrations applied.
+    /// What every command and the server do before anything else.
+    @discardableResult
+    public static func migrateWithReferenceData(_ database: Database) async throws -> [Migration] {
+        let applied = try await migrate(database)
+        try await database.transaction(actor: actor) { tx in try await tx.protocols.ensureReferenceData() }
+        return applied
+    }
 
     /// Applies the pending migrations and returns them. Concurrent runs wait for each other on an
     /// advisory lock rather than failing; an applied file whose checksum has changed is refused.
@@ -52,20 +64,26 @@ public enum Migrator {
     public static func migrate(_ database: Database, migrations: [Migration]? = nil) async throws -> [Migration] {
         let all = try migrations ?? Migration.bundled()
         let logger = database.logger
-        return try await database.read { connection in
+        return try await database.withConnection { connection in
             try await connection.query("SELECT pg_advisory_lock(\(lockKey))", logger: logger)
+            let applied: [Migration]
             do {
-                let applied = try await apply(all, on: connection, logger: logger)
-                try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
-                return applied
+                applied = try await apply(all, on: connection, today: database.today, logger: logger)
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+                // The lock is the session's: released here, or with the connection if this fails too.
+                do { try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger) } catch let unlockError {
+                    logger.error("releasing the migration lock failed; closing the connection", metadata: ["error": "\(DatabaseErrors.summary(unlockError))"])
+                    try await connection.close()
+                }
                 throw error
             }
+            try await connection.query("SELECT pg_advisory_unlock(\(lockKey))", logger: logger)
+            return applied
         }
     }
 
-    private static func apply(_ all: [Migration], on connection: PostgresConnection, logger: Logger) async throws -> [Migration] {
+    private static func apply(_ all: [Migration], on connection: PostgresConnection, today: @Sendable () -> LocalDate,
+                              logger: Logger) async throws -> [Migration] {
         try await connection.query("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version int PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,
@@ -85,16 +103,15 @@ public enum Migrator {
         }
         var appliedNow: [Migration] = []
         for migration in all where landed[migration.version] == nil {
-            try await connection.query("BEGIN", logger: logger)
             do {
-                try await connection.query("SELECT set_config('registry.actor', 'registry migrate', true)", logger: logger)
-                for statement in SQLScript.statements(migration.sql) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                try await Transaction.run(on: connection, begin: .readWrite, actor: Self.actor, reason: nil, today: today, logger: logger) { _ in
+                    try await connection.query("SELECT set_config('registry.actor', \(Self.actor), true)", logger: logger)
+                    for statement in SQLScript.statements(migration.sql) {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))", logger: logger)
                 }
-                try await connection.query("INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), \(migration.name), \(migration.checksum))", logger: logger)
-                try await connection.query("COMMIT", logger: logger)
             } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
                 throw RegistryError(.configuration, field: "schema", "migration \(migration.name) failed and was rolled back: \(DatabaseErrors.summary(error))")
             }
             appliedNow.append(migration)

@@ -12,16 +12,16 @@ import RegistryDomain
 struct LockVisitTarget: PostgresPreparedStatement {
     static let name = "registry_lock_visit_target"
     static let sql = """
-        SELECT f.patient_id, f.window_start, f.window_end, f.status, (SELECT v.id FROM visit v WHERE v.follow_up_id = f.id), a.administered_on,
-               p.pseudonym, i.code, p.birth_year, p.sex, p.consent_on, p.consent_version, p.status, p.institution_id, p.status_on,
+        SELECT f.window_start, f.window_end, f.status, (SELECT v.id FROM visit v WHERE v.follow_up_id = f.id), a.administered_on,
+               \(PatientRow.columns), p.institution_id, p.status_on,
                (SELECT min(x.administered_on) FROM administration x WHERE x.patient_id = p.id)
         FROM follow_up f JOIN administration a ON a.id = f.administration_id JOIN patient p ON p.id = f.patient_id
         JOIN institution i ON i.id = p.institution_id
         WHERE f.id = $1 FOR UPDATE OF f, p
         """
     struct Row {
-        var start: LocalDate, end: LocalDate, status: String, visitID: Int?, anchor: LocalDate
-        var state: RegistryStore.PatientState
+        var start: LocalDate, end: LocalDate, status: FollowUpStatus, visitID: Int?, anchor: LocalDate
+        var patient: LockedPatient
     }
     var followUpID: Int
 
@@ -33,14 +33,8 @@ struct LockVisitTarget: PostgresPreparedStatement {
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
         let r = row.makeRandomAccess()
-        let patient = Patient(id: try r[0].decode(Int.self), pseudonym: try r[6].decode(String.self), institutionCode: try r[7].decode(String.self),
-                              birthYear: Int(try r[8].decode(Int16.self)), sex: Sex(rawValue: try r[9].decode(String.self))!,
-                              consentOn: try r[10].decode(LocalDate.self), consentVersion: try r[11].decode(String.self),
-                              status: PatientStatus(rawValue: try r[12].decode(String.self))!)
-        return Row(start: try r[1].decode(LocalDate.self), end: try r[2].decode(LocalDate.self), status: try r[3].decode(String.self),
-                   visitID: try r[4].decode(Int?.self), anchor: try r[5].decode(LocalDate.self),
-                   state: .init(patient: patient, institutionID: try r[13].decode(Int.self), statusOn: try r[14].decode(LocalDate?.self),
-                                firstAdministration: try r[15].decode(LocalDate?.self)))
+        return Row(start: try r[0].decode(LocalDate.self), end: try r[1].decode(LocalDate.self), status: try r[2].decode(FollowUpStatus.self),
+                   visitID: try r[3].decode(Int?.self), anchor: try r[4].decode(LocalDate.self), patient: try Patients.locked(r, from: 5))
     }
 }
 

@@ -5,6 +5,7 @@ import PostgresNIO
 @testable import RegistryAPI
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 @Suite("API access: roles, other institutions, row-level security")
@@ -54,10 +55,10 @@ struct AccessTests {
             #expect(try await api.call(.get, "/patients", token: "rgt_not-a-real-token").status == 401)
             #expect(try await api.call(.get, "/patients", token: nil, headers: [.authorization: "Basic abc"]).status == 401)
             #expect(try await api.call(.get, "/patients", token: h.tokens["B"]).status == 200)
-            _ = try await h.store.revokeToken(id: h.grants["B"]!.tokenID, reason: "test", actor: "test")
+            _ = try await h.database.transaction(actor: "test") { tx in try await tx.tokens.revoke(id: h.grants["B"]!.tokenID, reason: "test") }
             #expect(try await api.call(.get, "/patients", token: h.tokens["B"]).status == 401)
             #expect(try await api.call(.post, "/patients", token: h.tokens["B"], json: #"{"local_id":"MRN-9","birth_year":1970,"sex":"male","consent_on":"2025-05-01","consent_version":"1"}"#).status == 401)
-            #expect(try await h.store.count("patient", where: "institution_id = (SELECT id FROM institution WHERE code = 'ARM-002')") == 0)
+            #expect(try await h.database.count("patient", where: "institution_id = (SELECT id FROM institution WHERE code = 'ARM-002')") == 0)
         }
     }
 
@@ -104,7 +105,7 @@ struct AccessTests {
             }
             #expect(try await h.snapshot() == before, "a refused request wrote something")
             // Lists show B nothing of A's.
-            let pseudonym = try await h.store.patient(id: h.patientA).pseudonym
+            let pseudonym = try await h.database.read { tx in try await tx.patients.patient(id: h.patientA) }.pseudonym
             for uri in ["/patients", "/patients?pseudonym=\(pseudonym)", "/follow-ups", "/worklist?days=365", "/lost-proposals?decision=all", "/administrations?lot=LOT-A"] {
                 let got = try await api.call(.get, uri, token: b)
                 #expect(got.status == 200 && got.items.isEmpty, "\(uri): \(got.text)")
@@ -121,12 +122,12 @@ struct AccessTests {
         try await APIHarness.run(extraRoutes: { router, api in
             // A handler that forgets to filter: it counts every row of every patient-data table.
             router.get("/test/unfiltered") { _, context in
-                try await api.read(context) { _ in
+                try await api.read(context) { tx, _ in
                     var counts: [String: Int] = [:]
                     for t in tables {
-                        counts[t] = try await api.store.database.read { c in
-                            try await c.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(t)"), logger: TestDatabase.logger).decode(Int.self).first(where: { _ in true })!
-                        }
+                        // In the request's own transaction, as a handler's repository calls are.
+                        counts[t] = try await tx.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(t)"), logger: TestDatabase.logger)
+                            .decode(Int.self).first(where: { _ in true })!
                     }
                     return try .json(counts)
                 }
@@ -142,7 +143,7 @@ struct AccessTests {
                 for t in tables {
                     let condition = t == "patient" ? "institution_id = (SELECT id FROM institution WHERE code = '\(code)')"
                         : "patient_id IN (SELECT id FROM patient WHERE institution_id = (SELECT id FROM institution WHERE code = '\(code)'))"
-                    own[name]![t] = try await h.store.count(t, where: condition)
+                    own[name]![t] = try await h.database.count(t, where: condition)
                 }
             }
             #expect(own["A"]!["visit"]! > 0 && own["B"]!["follow_up"]! > 0)
@@ -154,7 +155,7 @@ struct AccessTests {
             for name in ["regulator", "admin"] {
                 let scope = h.grants[name]!.scope
                 for t in tables {
-                    let n = try await h.store.database.transaction(actor: "test", scope: scope) { c in
+                    let n = try await h.database.transaction(actor: "test", scope: scope) { c in
                         try await c.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(t)"), logger: TestDatabase.logger).decode(Int.self).first(where: { _ in true })!
                     }
                     #expect(n == 0, "\(name) sees \(n) rows of \(t)")
@@ -162,22 +163,22 @@ struct AccessTests {
             }
             // Writes are held back too: B can neither change nor add rows of A's patient, nor read the trail.
             let scopeB = h.grants["B"]!.scope
-            let updated = try await h.store.database.transaction(actor: "test", scope: scopeB) { c in
+            let updated = try await h.database.transaction(actor: "test", scope: scopeB) { c in
                 try await c.query("UPDATE visit SET note = 'x' WHERE id = \(h.visitA) RETURNING id", logger: TestDatabase.logger).collect().count
             }
             #expect(updated == 0)
             await expectRefusal(field: nil) {
-                _ = try await h.store.database.transaction(actor: "test", scope: scopeB) { c in
+                _ = try await h.database.transaction(actor: "test", scope: scopeB) { c in
                     try await c.query("INSERT INTO visit (patient_id, institution_id, visit_on, contact_type, vital_status) SELECT \(h.patientA), id, DATE '2026-11-01', 'phone', 'alive' FROM institution WHERE code = 'ARM-002'", logger: TestDatabase.logger)
                 }
             }
             await expectRefusal(field: nil) {
-                _ = try await h.store.database.transaction(actor: "test", scope: scopeB) { c in
+                _ = try await h.database.transaction(actor: "test", scope: scopeB) { c in
                     try await c.query("SELECT count(*) FROM audit_log", logger: TestDatabase.logger).collect()
                 }
             }
             // The owner (the command line) is not subject to it.
-            #expect(try await h.store.count("patient") == 2)
+            #expect(try await h.database.count("patient") == 2)
         }
     }
 

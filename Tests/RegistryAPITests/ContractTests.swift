@@ -4,13 +4,14 @@ import Hummingbird
 @testable import RegistryAPI
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 @Suite("API contract: problem documents, OpenAPI, operations")
 struct ContractTests {
     @Test("each kind of bad input gets a problem document naming what is wrong and where")
     func problems() async throws {
-        try await APIHarness.run(maxBodyBytes: 1024) { h, api in
+        try await APIHarness.run(maxBodyBytes: 1024, transport: .live) { h, api in
             let a = h.tokens["A"]!
             func check(_ got: Got, _ status: Int, _ kind: String, pointers: [String] = [], parameters: [String] = [], _ note: String) {
                 #expect(got.status == status, "\(note): \(got.status) \(got.text)")
@@ -58,7 +59,7 @@ struct ContractTests {
             check(try await api.call(.post, "/products", token: h.tokens["admin"], json: #"{"code":"CB-01","name":"Cord blood","manufacturer":"X","modality":"minimally-manipulated"}"#),
                   422, "out-of-scope", pointers: ["/modality"], "outside the Act")
             // Nothing above was written.
-            #expect(try await h.store.count("patient") == 1)
+            #expect(try await h.database.count("patient") == 1)
         }
     }
 
@@ -78,13 +79,13 @@ struct ContractTests {
                 documented.insert("\(method.uppercased()) \(path!)")
             }
         }
-        let api = RegistryAPI(store: RegistryStore(database: try await Database.open(try TestDatabase.serverURL(), logger: TestDatabase.logger)),
+        let api = RegistryAPI(database: try await Database.open(try TestDatabase.serverURL(), logger: TestDatabase.logger),
                               pseudonymizer: try Pseudonymizer(secret: Data(repeating: 1, count: 32)))
         let routed = Set(api.buildRouter().routes.map { route in
             "\(route.method.rawValue) " + route.path.description.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
                 .reduce("") { $0 + "/" + $1 }
         })
-        await api.store.database.close()
+        await api.database.close()
         #expect(routed.subtracting(documented).sorted() == [], "routes missing from docs/openapi.yaml")
         #expect(documented.subtracting(routed).sorted() == [], "documented routes that do not exist")
         #expect(routed.count > 40)

@@ -4,6 +4,7 @@ import PostgresNIO
 @testable import RegistryAPI
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 /// `registry report outcomes`, run as the built binary against the harness's database.
@@ -33,16 +34,16 @@ struct OutcomeReportAPITests {
     /// Five more of A's patients treated with GT-01: six in all, so a K of 2 shows figures a K of 12 suppresses.
     static func treatMore(_ h: APIHarness) async throws {
         for i in 1...5 {
-            let (patient, _) = try await h.store.enroll(try NewPatient(institutionCode: "ARM-001", localID: "MRN-R\(i)", birthYear: 1950 + i, sex: i % 2 == 0 ? "male" : "female",
-                                                                       consentOn: "2025-05-01", consentVersion: "2", pseudonymizer: h.api.pseudonymizer, today: APIHarness.today), actor: "test")
-            _ = try await h.store.administer(patientID: patient.id, planID: h.planA,
+            let (patient, _) = try await h.database.transaction(actor: "test") { tx in try await tx.patients.enroll(try NewPatient(institutionCode: "ARM-001", localID: "MRN-R\(i)", birthYear: 1950 + i, sex: i % 2 == 0 ? "male" : "female",
+                                                                       consentOn: "2025-05-01", consentVersion: "2", pseudonymizer: h.api.pseudonymizer, today: APIHarness.today)) }
+            _ = try await h.database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: patient.id, planID: h.planA,
                                              try NewAdministration(on: "2025-05-0\(i + 1)", lot: "LOT-R", dose: "2e6", feeNotified: 30_000_000, feeCollected: 25_000_000 + i,
-                                                                   today: APIHarness.today), actor: "test")
+                                                                   today: APIHarness.today)) }
         }
     }
 
     static func pulls(_ h: APIHarness) async throws -> [(actor: String, role: String, purpose: String, minCell: Int, checksum: String)] {
-        try await h.store.database.read { c in
+        try await h.database.plainTransaction { c in
             try await c.query("SELECT pulled_by, role, purpose, min_cell, content_sha256 FROM report_pull ORDER BY id", logger: TestDatabase.logger)
                 .decode((String, String, String, Int32, String).self).collect().map { ($0.0, $0.1, $0.2, Int($0.3), $0.4) }
         }
@@ -55,7 +56,7 @@ struct OutcomeReportAPITests {
             let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-report-api-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: home) }
-            let cli = ReportCommandLine(url: h.store.database.url, home: home)
+            let cli = ReportCommandLine(url: h.database.url, home: home)
             let query = "/reports/outcomes?purpose=MFDS%20quarterly%20review&as_of=2026-11-25&by=product,year&product=GT-01"
             let options = ["--purpose", "MFDS quarterly review", "--as-of", "2026-11-25", "--by", "product,year", "--product", "GT-01"]
             let regulator = h.tokens["regulator"]!, admin = h.tokens["admin"]!
@@ -87,7 +88,7 @@ struct OutcomeReportAPITests {
             #expect(pulls.filter { $0.actor == "cli:registrar" }.count == 4)
             let checksum = try #require(suppressed.json["checksum"] as? String)
             #expect(pulls.filter { $0.actor == regulatorActor }.last?.checksum == String(checksum.dropFirst("sha256:".count)))
-            let audited = try await h.store.count("audit_log", where: "entity = 'report_pull' AND actor = '\(regulatorActor)' AND reason = 'outcome report: MFDS quarterly review'")
+            let audited = try await h.database.count("audit_log", where: "entity = 'report_pull' AND actor = '\(regulatorActor)' AND reason = 'outcome report: MFDS quarterly review'")
             #expect(audited == 4)
         }
     }
@@ -123,14 +124,14 @@ struct OutcomeReportAPITests {
             // Unsuppressed figures are not served over HTTP, not even to an admin.
             let unsuppressed = try await api.call(.get, "\(base)&no_suppression=true", token: h.tokens["admin"])
             #expect(unsuppressed.status == 403 && unsuppressed.parameters == ["no_suppression"], "\(unsuppressed.text)")
-            #expect(try await h.store.count("report_pull") == 0, "a refused pull is not recorded")
+            #expect(try await h.database.count("report_pull") == 0, "a refused pull is not recorded")
 
             // Once revoked, a token pulls nothing, though its grant is still cached from the pull before.
             #expect(try await api.call(.get, "\(base)&no_suppression=false", token: regulator).status == 200)
-            _ = try await h.store.revokeToken(id: h.grants["regulator"]!.tokenID, reason: "test", actor: "test")
+            _ = try await h.database.transaction(actor: "test") { tx in try await tx.tokens.revoke(id: h.grants["regulator"]!.tokenID, reason: "test") }
             let revoked = try await api.call(.get, base, token: regulator)
             #expect(revoked.status == 401 && revoked.problemType == "urn:registry:problem:unauthenticated", "\(revoked.text)")
-            #expect(try await h.store.count("report_pull") == 1)
+            #expect(try await h.database.count("report_pull") == 1)
         }
     }
 }

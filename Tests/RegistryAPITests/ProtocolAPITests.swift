@@ -3,6 +3,7 @@ import HTTPTypes
 @testable import RegistryAPI
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 @Suite("API: follow-up protocols")
@@ -51,7 +52,7 @@ struct ProtocolAPITests {
             #expect(try await api.call(.get, "/plans/\(planOnV1.id ?? 0)", token: admin).json["protocol_version"] as? Int == 1, "a submitted plan keeps its version")
 
             // The latest version again, or the code for another class: refused, nothing written.
-            let rows = try await h.snapshot(), protocols = try await h.store.count("follow_up_protocol")
+            let rows = try await h.snapshot(), protocols = try await h.database.count("follow_up_protocol")
             let again = try await api.call(.post, "/protocols", token: admin, json: amended)
             #expect(again.status == 409 && again.problemType == "urn:registry:problem:conflict", "\(again.text)")
             let otherClass = try await api.call(.post, "/protocols", token: admin, json: #"""
@@ -59,12 +60,12 @@ struct ProtocolAPITests {
                 """#)
             #expect(otherClass.status == 409 && otherClass.pointers == ["/follow_up_class"], "\(otherClass.text)")
             #expect(try await h.snapshot() == rows)
-            #expect(try await h.store.count("follow_up_protocol") == protocols)
+            #expect(try await h.database.count("follow_up_protocol") == protocols)
 
             // Both versions and their nine time points are in the audit trail, with the admin's token and reason.
             let actor = h.grants["admin"]!.actor
-            #expect(try await h.store.count("audit_log", where: "entity = 'follow_up_protocol' AND actor = '\(actor)' AND reason = 'committee amendment RC-2026-03'") == 2)
-            #expect(try await h.store.count("audit_log", where: "entity = 'protocol_time_point' AND actor = '\(actor)'") == 9)
+            #expect(try await h.database.count("audit_log", where: "entity = 'follow_up_protocol' AND actor = '\(actor)' AND reason = 'committee amendment RC-2026-03'") == 2)
+            #expect(try await h.database.count("audit_log", where: "entity = 'protocol_time_point' AND actor = '\(actor)'") == 9)
         }
     }
 
@@ -73,7 +74,7 @@ struct ProtocolAPITests {
         try await APIHarness.run { h, api in
             let admin = h.tokens["admin"]!
             func rows() async throws -> [Int] {
-                [try await h.store.count("follow_up_protocol"), try await h.store.count("protocol_time_point"), try await h.store.count("audit_log")]
+                [try await h.database.count("follow_up_protocol"), try await h.database.count("protocol_time_point"), try await h.database.count("audit_log")]
             }
             let before = try await rows()
             for (body, status, kind, pointer) in [

@@ -5,16 +5,13 @@ import NIOCore
 import PostgresNIO
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 /// The built `registry serve`, as an operator runs it.
 @Suite("registry serve")
 struct ServeTests {
-    static var binary: String {
-        ProcessInfo.processInfo.environment["REGISTRY_BINARY"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/debug/registry").path
-    }
+    static var binary: String { RegistryBinary.path }
 
     /// Starts the binary with output to `log`; returns its pid.
     static func spawn(_ arguments: [String], log: String, environment: [String: String]) throws -> pid_t {
@@ -45,10 +42,9 @@ struct ServeTests {
         let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: home) }
-        let db = try await Database.open(url, logger: TestDatabase.logger)
-        let store = RegistryStore(database: db)
-        _ = try await store.addInstitution(try NewInstitution(code: "ARM-001", name: "A", designationNumber: "D-1", designatedOn: "2025-02-21", today: store.today()), actor: "test")
-        let token = try await store.issueToken(try NewAccessToken(role: "institution", institution: "ARM-001", label: nil), actor: "test").secret
+        let database = try await Database.open(url, logger: TestDatabase.logger)
+        _ = try await database.transaction(actor: "test") { tx in try await tx.institutions.add(try NewInstitution(code: "ARM-001", name: "A", designationNumber: "D-1", designatedOn: "2025-02-21", today: database.today())) }
+        let token = try await database.transaction(actor: "test") { tx in try await tx.tokens.issue(try NewAccessToken(role: "institution", institution: "ARM-001", label: nil)) }.secret
 
         let log = home.appendingPathComponent("serve.log").path
         var environment = ProcessInfo.processInfo.environment
@@ -70,43 +66,62 @@ struct ServeTests {
             return
         }
 
-        // Ten clients enrol at once; SIGTERM goes out as soon as the first is answered.
-        let answered = try await withThrowingTaskGroup(of: Int?.self) { group in
-            for i in 0..<10 {
+        // Ten clients connect, then enrol at once; SIGTERM goes out as soon as the first is answered,
+        // so the other nine are in flight: the server must finish each of them, not cut it off.
+        let clients = (0..<10).map { _ in TestClient(host: "127.0.0.1", port: port) }
+        do {
+            for client in clients { client.connect() }
+            for client in clients { _ = try await client.getChannel() }
+        } catch {
+            kill(pid, SIGKILL)
+            for client in clients { try? await client.shutdown() }
+            throw error
+        }
+        let requests = clients.count
+        let answered = await withTaskGroup(of: (Int, Result<Int, any Error>).self) { group in
+            for (i, client) in clients.enumerated() {
                 group.addTask {
-                    try? await TestClient.withClient(host: "127.0.0.1", port: port) { client in
-                        let body = #"{"local_id":"MRN-\#(i)","birth_year":1970,"sex":"male","consent_on":"2025-05-01","consent_version":"1"}"#
+                    let body = #"{"local_id":"MRN-\#(i)","birth_year":1970,"sex":"male","consent_on":"2025-05-01","consent_version":"1"}"#
+                    do {
                         let response = try await client.post("/patients", headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
                                                              body: ByteBuffer(string: body))
-                        return Int(response.head.status.code)
+                        return (i, .success(Int(response.head.status.code)))
+                    } catch {
+                        return (i, .failure(error))
                     }
                 }
             }
-            var statuses: [Int?] = []
+            var statuses: [Int: Result<Int, any Error>] = [:]
             var signalled = false
-            for try await status in group {
-                statuses.append(status)
+            for await (i, status) in group {
+                statuses[i] = status
                 if !signalled { kill(pid, SIGTERM); signalled = true }
             }
             return statuses
         }
+        for client in clients { try? await client.shutdown() }
         let status = try await Self.wait(pid, seconds: 20)
         if status == nil { kill(pid, SIGKILL) }
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(status == 0, "serve did not exit cleanly: \(output)")
         #expect(output.contains("registry API stopped"))
-        // Every answer was a success, and every success is in the database: no request was cut off
-        // half-done and none failed with a server error.
-        let created = answered.compactMap { $0 }
-        #expect(created.allSatisfy { $0 == 201 }, "\(answered)")
-        #expect(try await store.count("patient") == created.count)
+        // Every request sent was answered, every answer was a success, and every success is in the
+        // database: no request was cut off half-done and none failed with a server error.
+        #expect(answered.count == requests)
+        for (i, result) in answered.sorted(by: { $0.key < $1.key }) {
+            if case .failure(let error) = result { Issue.record("request \(i) got no answer: \(String(reflecting: error))") }
+        }
+        let created = answered.values.compactMap { try? $0.get() }
+        #expect(created.count == requests, "\(answered)")
+        #expect(!created.isEmpty && created.allSatisfy { $0 == 201 }, "\(answered)")
+        #expect(try await database.count("patient") == created.count)
         // The server sealed what it wrote before it stopped.
-        let (sealed, last) = try await db.read { c in
+        let (sealed, last) = try await database.plainTransaction { c in
             try await c.query("SELECT (SELECT sealed_through FROM audit_seal), (SELECT max(id) FROM audit_log)", logger: TestDatabase.logger)
                 .decode((Int, Int).self).first(where: { _ in true })!
         }
         #expect(sealed == last)
-        await db.close()
+        await database.close()
         try await TestDatabase.drop(url)
     }
 }

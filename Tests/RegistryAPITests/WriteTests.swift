@@ -4,6 +4,7 @@ import Hummingbird
 @testable import RegistryAPI
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 @Suite("API writes: idempotent retries, corrections with If-Match, paging, the worklist")
@@ -40,9 +41,9 @@ struct WriteTests {
 
     @Test("concurrent retries with one key: one write, every caller gets the same response")
     func concurrentRetries() async throws {
-        try await APIHarness.run { h, api in
+        try await APIHarness.run(transport: .live) { h, api in
             let a = h.tokens["A"]!
-            let visitsBefore = try await h.store.count("visit")
+            let visitsBefore = try await h.database.count("visit")
             let responses = try await withThrowingTaskGroup(of: Got.self) { group in
                 for _ in 0..<6 {
                     group.addTask {
@@ -53,7 +54,7 @@ struct WriteTests {
             }
             #expect(responses.allSatisfy { $0.status == 201 }, "\(responses.map(\.text))")
             #expect(Set(responses.map(\.text)).count == 1)
-            #expect(try await h.store.count("visit") == visitsBefore + 1)
+            #expect(try await h.database.count("visit") == visitsBefore + 1)
         }
     }
 
@@ -76,7 +77,7 @@ struct WriteTests {
             let missing = try await api.call(.patch, "/visits/\(h.visitA)", token: a, json: #"{"reason":"other fix","contact":"phone"}"#)
             #expect(missing.status == 428 && missing.problemType == "urn:registry:problem:precondition-required")
             #expect(try await h.snapshot() == before, "a refused correction wrote something")
-            #expect(try await h.store.visit(id: h.visitA).contactType == .examination)
+            #expect(try await h.database.read { tx in try await tx.visits.visit(id: h.visitA) }.contactType == .examination)
             // Adverse events and administrations take the same rule.
             let ae = try await api.call(.get, "/adverse-events/\(h.adverseEventA)", token: a)
             #expect(try await api.call(.patch, "/adverse-events/\(h.adverseEventA)", token: a, json: #"{"reason":"regraded","grade":2}"#, headers: [.ifMatch: "\"1\""]).status == 412)
@@ -132,7 +133,7 @@ struct WriteTests {
             #expect(ends == ends.sorted() && overdue.allSatisfy { ($0["days_overdue"] as? Int ?? 0) > 0 })
             #expect(!overdue.contains { $0["follow_up_id"] as? Int == h.followUpA }, "completed follow-ups are not overdue")
             // The same overdue set as follow_up_overdue() in SQL.
-            let sql = try await h.store.count("follow_up f JOIN patient p ON p.id = f.patient_id",
+            let sql = try await h.database.count("follow_up f JOIN patient p ON p.id = f.patient_id",
                                               where: "f.patient_id = \(h.patientA) AND follow_up_overdue(f.window_end, f.status, p.status, DATE '2026-11-25')")
             #expect(overdue.count == sql)
             // Paging through it gives the same entries.

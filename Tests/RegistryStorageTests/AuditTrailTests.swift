@@ -2,32 +2,17 @@ import Foundation
 import PostgresNIO
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 /// Changes the audit trail behind the registry's back, as someone with direct database access
 /// could: as the test superuser, with the append-only triggers out of the way for one transaction.
-func tamper(_ store: RegistryStore, _ sql: String) async throws {
-    try await store.database.read { c in
+func tamper(_ database: Database, _ sql: String) async throws {
+    try await database.plainTransaction { c in
         try await c.query("BEGIN", logger: TestDatabase.logger)
         try await c.query("SET LOCAL session_replication_role = replica", logger: TestDatabase.logger)
         try await c.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger)
         try await c.query("COMMIT", logger: TestDatabase.logger)
-    }
-}
-
-extension RegistryStore {
-    /// Integers from a query's first column.
-    func ints(_ sql: String) async throws -> [Int] {
-        try await database.read { c in
-            try await c.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(Int.self).collect()
-        }
-    }
-
-    /// One text value.
-    func text(_ sql: String) async throws -> String {
-        try await database.read { c in
-            try await c.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(String.self).first(where: { _ in true })!
-        }
     }
 }
 
@@ -38,19 +23,19 @@ actor Flag {
 }
 
 /// A registry with a treated patient (a schedule of follow-ups), sealed.
-private func treatedAndSealed(_ store: RegistryStore) async throws -> Fixture {
-    let f = try await Fixture.make(store)
-    _ = try await store.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-04-01", today: store.today()), actor: "test")
-    try await AuditTrail.seal(store.database)
+private func treatedAndSealed(_ database: Database) async throws -> Fixture {
+    let f = try await Fixture.make(database)
+    _ = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-04-01", today: database.today())) }
+    try await AuditTrail.seal(database)
     return f
 }
 
 /// An audit row in the middle of the trail, with rows after it: (audit id, entity, entity id).
-private func someMiddleRow(_ store: RegistryStore) async throws -> (id: Int, entity: String, entityID: Int) {
-    let total = try await store.count("audit_log")
-    let id = try await store.ints("SELECT id FROM audit_log ORDER BY id OFFSET \(total / 2) LIMIT 1")[0]
-    return (id, try await store.text("SELECT entity FROM audit_log WHERE id = \(id)"),
-            try await store.ints("SELECT entity_id FROM audit_log WHERE id = \(id)")[0])
+private func someMiddleRow(_ database: Database) async throws -> (id: Int, entity: String, entityID: Int) {
+    let total = try await database.count("audit_log")
+    let id = try await database.ints("SELECT id FROM audit_log ORDER BY id OFFSET \(total / 2) LIMIT 1")[0]
+    return (id, try await database.text("SELECT entity FROM audit_log WHERE id = \(id)"),
+            try await database.ints("SELECT entity_id FROM audit_log WHERE id = \(id)")[0])
 }
 
 /// RFC 4180 CSV, parsed the plain way: a reader outside the code under test.
@@ -77,12 +62,12 @@ func parseCSV(_ text: String) -> [[String]] {
 }
 
 /// Exports into a temporary file and returns its text.
-func exportText(_ store: RegistryStore, _ filter: AuditExportFilter, _ format: AuditExportFormat) async throws -> (rows: Int, text: String) {
+func exportText(_ database: Database, _ filter: AuditExportFilter, _ format: AuditExportFormat) async throws -> (rows: Int, text: String) {
     let file = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("audit-\(UUID().uuidString).\(format.rawValue)")
     _ = FileManager.default.createFile(atPath: file.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: file) }
     let handle = try FileHandle(forWritingTo: file)
-    let export = try await AuditExport.prepare(store.database, filter: filter)
+    let export = try await AuditExport.prepare(database, filter: filter)
     let rows = try await export.write(format, to: handle.fileDescriptor)
     try handle.close()
     return (rows, try String(contentsOf: file, encoding: .utf8))
@@ -92,42 +77,42 @@ func exportText(_ store: RegistryStore, _ filter: AuditExportFilter, _ format: A
 struct AuditTrailTests {
     @Test("an untouched registry verifies; a row whose content was changed in the database is named")
     func changedContentIsNamed() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await treatedAndSealed(store)
-            let total = try await store.count("audit_log")
-            let clean = try await AuditTrail.verify(store.database)
+        try await TestDatabase.withDatabase { database in
+            _ = try await treatedAndSealed(database)
+            let total = try await database.count("audit_log")
+            let clean = try await AuditTrail.verify(database)
             #expect(clean.intact)
             #expect(clean.checked == total && clean.unsealed == 0)
-            #expect(clean.sealedThrough >= (try await store.ints("SELECT max(id) FROM audit_log"))[0])
+            #expect(clean.sealedThrough >= (try await database.ints("SELECT max(id) FROM audit_log"))[0])
 
-            let target = try await someMiddleRow(store)
-            try await tamper(store, "UPDATE audit_log SET after = jsonb_set(after, '{status}', '\"completed\"') WHERE id = \(target.id)")
-            let result = try await AuditTrail.verify(store.database)
+            let target = try await someMiddleRow(database)
+            try await tamper(database, "UPDATE audit_log SET after = jsonb_set(after, '{status}', '\"completed\"') WHERE id = \(target.id)")
+            let result = try await AuditTrail.verify(database)
             #expect(result.firstBreak == AuditTrail.Break(id: target.id, entity: target.entity, entityID: target.entityID, kind: .content))
             #expect(result.firstBreak?.description == "audit row \(target.id) (\(target.entity) \(target.entityID)) was altered: its content no longer matches its hash")
-            #expect(result.checked == (try await store.count("audit_log", where: "id <= \(target.id)")))
+            #expect(result.checked == (try await database.count("audit_log", where: "id <= \(target.id)")))
         }
     }
 
     @Test("a generated schedule is one audit row per administration holding every column of every follow-up")
     func scheduleAuditHoldsEveryRow() async throws {
-        try await TestDatabase.withStore { store in
-            let f = try await treatedAndSealed(store)
-            let administration = try await store.ints("SELECT id FROM administration WHERE patient_id = \(f.patient.id)")[0]
-            #expect(try await store.count("audit_log", where: "entity = 'follow_up_schedule' AND entity_id = \(administration)") == 1)
-            #expect(try await store.count("audit_log", where: "entity = 'follow_up'") == 0)
+        try await TestDatabase.withDatabase { database in
+            let f = try await treatedAndSealed(database)
+            let administration = try await database.ints("SELECT id FROM administration WHERE patient_id = \(f.patient.id)")[0]
+            #expect(try await database.count("audit_log", where: "entity = 'follow_up_schedule' AND entity_id = \(administration)") == 1)
+            #expect(try await database.count("audit_log", where: "entity = 'follow_up'") == 0)
             // Every column of follow_up is in the document (a migration that adds one must add it there too).
-            let columns = try await store.text("""
+            let columns = try await database.text("""
                 SELECT string_agg(column_name::text, ',' ORDER BY column_name) FROM information_schema.columns
                 WHERE table_schema = 'public' AND table_name = 'follow_up'
                 """)
-            let keys = try await store.text("""
+            let keys = try await database.text("""
                 SELECT string_agg(k, ',' ORDER BY k) FROM audit_log, jsonb_object_keys(after) AS k
                 WHERE entity = 'follow_up_schedule' AND entity_id = \(administration)
                 """)
             #expect(keys == columns)
             // Element i of each array is row i: rebuilt from the audit row, the schedule equals the table.
-            let rebuilt = try await store.text("""
+            let rebuilt = try await database.text("""
                 SELECT string_agg(concat_ws('|', i.id, seq, label, due, ws, we, ct, st), ';' ORDER BY seq::int)
                 FROM audit_log a CROSS JOIN LATERAL jsonb_array_elements_text(a.after -> 'id') WITH ORDINALITY AS i(id, n)
                 CROSS JOIN LATERAL (SELECT a.after -> 'seq' ->> (n - 1)::int AS seq, a.after -> 'label' ->> (n - 1)::int AS label,
@@ -136,54 +121,54 @@ struct AuditTrailTests {
                                            a.after -> 'status' ->> (n - 1)::int AS st) x
                 WHERE a.entity = 'follow_up_schedule' AND a.entity_id = \(administration)
                 """)
-            let table = try await store.text("""
+            let table = try await database.text("""
                 SELECT string_agg(concat_ws('|', id, seq, label, due_on, window_start, window_end, contact_type, status), ';' ORDER BY seq)
                 FROM follow_up WHERE administration_id = \(administration)
                 """)
             #expect(rebuilt == table && table.split(separator: ";").count >= 15)
             // A later change to one follow-up is audited on its own row, before and after.
-            _ = try await store.database.transaction(actor: "test", reason: "closing one") { c in
+            _ = try await database.transaction(actor: "test", reason: "closing one") { c in
                 try await c.query("UPDATE follow_up SET status = 'not-done', not_done_reason = 'refused' WHERE administration_id = \(administration) AND seq = 1",
                                   logger: TestDatabase.logger)
             }
-            #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND before ->> 'status' = 'scheduled' AND after ->> 'status' = 'not-done' AND reason = 'closing one'") == 1)
-            #expect(try await AuditTrail.verify(store.database).intact)
+            #expect(try await database.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND before ->> 'status' = 'scheduled' AND after ->> 'status' = 'not-done' AND reason = 'closing one'") == 1)
+            #expect(try await AuditTrail.verify(database).intact)
         }
     }
 
     @Test("a row rewritten together with its content hash is found by its broken chain link")
     func rewrittenHashBreaksTheChain() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await treatedAndSealed(store)
-            let target = try await someMiddleRow(store)
-            try await tamper(store, """
+        try await TestDatabase.withDatabase { database in
+            _ = try await treatedAndSealed(database)
+            let target = try await someMiddleRow(database)
+            try await tamper(database, """
                 UPDATE audit_log SET after = jsonb_set(after, '{status}', '"completed"'),
                        content_hash = audit_content_hash(at, tx, actor, action, entity, entity_id, institution_id, patient_id,
                                                          before, jsonb_set(after, '{status}', '"completed"'), reason)
                 WHERE id = \(target.id)
                 """)
-            let result = try await AuditTrail.verify(store.database)
+            let result = try await AuditTrail.verify(database)
             #expect(result.firstBreak == AuditTrail.Break(id: target.id, entity: target.entity, entityID: target.entityID, kind: .chain))
         }
     }
 
     @Test("a removed sealed row breaks the chain at the next row; a removed last row is caught by the seal's head")
     func removedRows() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await treatedAndSealed(store)
-            let target = try await someMiddleRow(store)
-            let next = try await store.ints("SELECT id FROM audit_log WHERE id > \(target.id) ORDER BY id LIMIT 1")[0]
-            let nextEntity = try await store.ints("SELECT entity_id FROM audit_log WHERE id = \(next)")[0]
-            let nextKind = try await store.text("SELECT entity FROM audit_log WHERE id = \(next)")
-            try await tamper(store, "DELETE FROM audit_log WHERE id = \(target.id)")
-            let result = try await AuditTrail.verify(store.database)
+        try await TestDatabase.withDatabase { database in
+            _ = try await treatedAndSealed(database)
+            let target = try await someMiddleRow(database)
+            let next = try await database.ints("SELECT id FROM audit_log WHERE id > \(target.id) ORDER BY id LIMIT 1")[0]
+            let nextEntity = try await database.ints("SELECT entity_id FROM audit_log WHERE id = \(next)")[0]
+            let nextKind = try await database.text("SELECT entity FROM audit_log WHERE id = \(next)")
+            try await tamper(database, "DELETE FROM audit_log WHERE id = \(target.id)")
+            let result = try await AuditTrail.verify(database)
             #expect(result.firstBreak == AuditTrail.Break(id: next, entity: nextKind, entityID: nextEntity, kind: .chain))
         }
-        try await TestDatabase.withStore { store in
-            _ = try await treatedAndSealed(store)
-            let lastTwo = try await store.ints("SELECT id FROM audit_log ORDER BY id DESC LIMIT 2")
-            try await tamper(store, "DELETE FROM audit_log WHERE id = \(lastTwo[0])")
-            let result = try await AuditTrail.verify(store.database)
+        try await TestDatabase.withDatabase { database in
+            _ = try await treatedAndSealed(database)
+            let lastTwo = try await database.ints("SELECT id FROM audit_log ORDER BY id DESC LIMIT 2")
+            try await tamper(database, "DELETE FROM audit_log WHERE id = \(lastTwo[0])")
+            let result = try await AuditTrail.verify(database)
             #expect(result.firstBreak?.kind == .removedAfter)
             #expect(result.firstBreak?.id == lastTwo[1])
         }
@@ -191,17 +176,17 @@ struct AuditTrailTests {
 
     @Test("rows written after the last seal are counted as unsealed, then sealed once; the chain tables refuse changes")
     func unsealedRowsAndAppendOnly() async throws {
-        try await TestDatabase.withStore { store in
-            let f = try await treatedAndSealed(store)
-            _ = try await store.setInstitutionStatus(code: f.institution.code, status: .suspended, reason: "inspection", actor: "test")
-            let pending = try await AuditTrail.verify(store.database)
+        try await TestDatabase.withDatabase { database in
+            let f = try await treatedAndSealed(database)
+            _ = try await database.transaction(actor: "test") { tx in try await tx.institutions.setStatus(code: f.institution.code, status: .suspended, reason: "inspection") }
+            let pending = try await AuditTrail.verify(database)
             #expect(pending.intact && pending.unsealed == 1)
-            #expect(try await AuditTrail.seal(store.database) == 1)
-            #expect(try await AuditTrail.seal(store.database) == 0)
-            #expect(try await AuditTrail.verify(store.database).unsealed == 0)
+            #expect(try await AuditTrail.seal(database) == 1)
+            #expect(try await AuditTrail.seal(database) == 0)
+            #expect(try await AuditTrail.verify(database).unsealed == 0)
             for sql in ["UPDATE audit_chain SET chain_hash = chain_hash", "DELETE FROM audit_chain", "TRUNCATE audit_chain", "DELETE FROM audit_seal"] {
                 await expectRefusal(field: nil, code: .conflict) {
-                    try await store.database.transaction(actor: "test") { c in _ = try await c.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger) }
+                    try await database.transaction(actor: "test") { c in _ = try await c.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger) }
                 }
             }
         }
@@ -209,9 +194,9 @@ struct AuditTrailTests {
 
     @Test("writers running while seals run: afterwards every row is chained exactly once and the trail verifies")
     func concurrentWritersAndSeals() async throws {
-        try await TestDatabase.withStore { store in
-            let f = try await Fixture.make(store)
-            let today = store.today()
+        try await TestDatabase.withDatabase { database in
+            let f = try await Fixture.make(database)
+            let today = database.today()
             let writers = 6, rounds = 8
             let done = Flag()
             // Writers: each transaction draws audit ids and then takes a while to commit (or rolls
@@ -220,17 +205,17 @@ struct AuditTrailTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for w in 0..<writers {
                         group.addTask {
-                            let patient = try await store.enroll(try NewPatient(institutionCode: f.institution.code, localID: "W-\(w)", birthYear: 1970, sex: "male",
-                                                                                consentOn: "2025-03-20", consentVersion: "2", pseudonymizer: Fixture.key, today: today), actor: "writer \(w)").patient
+                            let patient = try await database.transaction(actor: "writer \(w)") { tx in try await tx.patients.enroll(try NewPatient(institutionCode: f.institution.code, localID: "W-\(w)", birthYear: 1970, sex: "male",
+                                                                                consentOn: "2025-03-20", consentVersion: "2", pseudonymizer: Fixture.key, today: today)) }.patient
                             for round in 0..<rounds {
-                                _ = try await store.administer(patientID: patient.id, planID: f.plan.id,
-                                                               try f.dose(on: LocalDate("2025-04-01")!.adding(days: round).description, today: today), actor: "writer \(w)")
-                                try await store.database.transaction(actor: "writer \(w)") { c in
+                                _ = try await database.transaction(actor: "writer \(w)") { tx in try await tx.administrations.administer(patientID: patient.id, planID: f.plan.id,
+                                                               try f.dose(on: LocalDate("2025-04-01")!.adding(days: round).description, today: today)) }
+                                try await database.transaction(actor: "writer \(w)") { c in
                                     try await c.query("UPDATE patient SET consent_version = \(String(round + 3)) WHERE id = \(patient.id)", logger: TestDatabase.logger)
                                     try await c.query("SELECT pg_sleep(0.05)", logger: TestDatabase.logger)
                                 }
                                 // Rolled back after drawing ids: gaps the sealer must skip.
-                                _ = try? await store.database.transaction(actor: "writer \(w)") { c in
+                                _ = try? await database.transaction(actor: "writer \(w)") { c in
                                     try await c.query("UPDATE patient SET status_on = \(today) WHERE id = \(patient.id)", logger: TestDatabase.logger)
                                     try await c.query("SELECT pg_sleep(0.005)", logger: TestDatabase.logger)
                                     throw CancellationError()
@@ -245,49 +230,49 @@ struct AuditTrailTests {
             var seals = 0
             while await !done.value {
                 // Small batches every other time, to cover seals that take several transactions.
-                try await AuditTrail.seal(store.database, batchSize: seals % 2 == 0 ? 50 : 10_000)
+                try await AuditTrail.seal(database, batchSize: seals % 2 == 0 ? 50 : 10_000)
                 seals += 1
             }
             try await writing.value
             #expect(seals >= 3, "seals ran while writers wrote")
-            try await AuditTrail.seal(store.database)
-            let result = try await AuditTrail.verify(store.database)
+            try await AuditTrail.seal(database)
+            let result = try await AuditTrail.verify(database)
             #expect(result.intact, "\(result.firstBreak?.description ?? "")")
             #expect(result.unsealed == 0)
-            let total = try await store.count("audit_log")
+            let total = try await database.count("audit_log")
             // Each round: the administration, its schedule and the consent update (the rolled-back ones leave none).
-            #expect(try await store.count("audit_log", where: "actor LIKE 'writer %'") == writers + writers * rounds * 3)
+            #expect(try await database.count("audit_log", where: "actor LIKE 'writer %'") == writers + writers * rounds * 3)
             #expect(result.checked == total)
-            #expect(try await store.count("audit_chain") == total)
-            #expect(try await store.count("audit_log a JOIN audit_chain c ON c.audit_id = a.id") == total)
+            #expect(try await database.count("audit_chain") == total)
+            #expect(try await database.count("audit_log a JOIN audit_chain c ON c.audit_id = a.id") == total)
         }
     }
 
     @Test("export by institution and by patient gives exactly their rows, in CSV and JSON Lines")
     func exportFilters() async throws {
-        try await TestDatabase.withStore { store in
-            let today = store.today()
-            let a = try await Fixture.make(store)
-            let b = try await Fixture.make(store, code: "ARM-002")
-            _ = try await store.administer(patientID: a.patient.id, planID: a.plan.id, try a.dose(on: "2025-04-01", today: today), actor: "test")
-            _ = try await store.administer(patientID: b.patient.id, planID: b.plan.id, try b.dose(on: "2025-04-02", today: today), actor: "test")
-            try await AuditTrail.seal(store.database)
+        try await TestDatabase.withDatabase { database in
+            let today = database.today()
+            let a = try await Fixture.make(database)
+            let b = try await Fixture.make(database, code: "ARM-002")
+            _ = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: a.patient.id, planID: a.plan.id, try a.dose(on: "2025-04-01", today: today)) }
+            _ = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: b.patient.id, planID: b.plan.id, try b.dose(on: "2025-04-02", today: today)) }
+            try await AuditTrail.seal(database)
 
-            let csv = try await exportText(store, AuditExportFilter(institutionCode: "ARM-001"), .csv)
+            let csv = try await exportText(database, AuditExportFilter(institutionCode: "ARM-001"), .csv)
             let table = parseCSV(csv.text)
             #expect(table.first == AuditExport.columns)
-            let expectedA = try await store.ints("SELECT id FROM audit_log WHERE institution_id = \(a.institution.id) ORDER BY id")
+            let expectedA = try await database.ints("SELECT id FROM audit_log WHERE institution_id = \(a.institution.id) ORDER BY id")
             #expect(csv.rows == expectedA.count)
             #expect(table.dropFirst().map { Int($0[0])! } == expectedA)
             #expect(table.dropFirst().allSatisfy { $0.count == 13 && $0[6] == "\(a.institution.id)" && $0[12].count == 64 })
-            let firstHash = try await store.text("SELECT encode(content_hash, 'hex') FROM audit_log WHERE id = \(expectedA[0])")
+            let firstHash = try await database.text("SELECT encode(content_hash, 'hex') FROM audit_log WHERE id = \(expectedA[0])")
             #expect(table[1][11] == firstHash)
-            let at = try await store.text("SELECT to_char(at AT TIME ZONE 'Asia/Seoul', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+09:00' FROM audit_log WHERE id = \(expectedA[0])")
+            let at = try await database.text("SELECT to_char(at AT TIME ZONE 'Asia/Seoul', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+09:00' FROM audit_log WHERE id = \(expectedA[0])")
             #expect(table[1][1] == at)
 
-            let jsonl = try await exportText(store, AuditExportFilter(patientID: b.patient.id), .jsonl)
+            let jsonl = try await exportText(database, AuditExportFilter(patientID: b.patient.id), .jsonl)
             let objects = try jsonl.text.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
-            let expectedB = try await store.ints("SELECT id FROM audit_log WHERE patient_id = \(b.patient.id) ORDER BY id")
+            let expectedB = try await database.ints("SELECT id FROM audit_log WHERE patient_id = \(b.patient.id) ORDER BY id")
             #expect(!expectedB.isEmpty && jsonl.rows == expectedB.count)
             #expect(objects.map { $0["id"] as? Int } == expectedB)
             #expect(objects.allSatisfy { $0["patient_id"] as? Int == b.patient.id && $0["after"] is [String: Any] && $0["before"] is NSNull })
@@ -296,28 +281,28 @@ struct AuditTrailTests {
 
             // --since is a Seoul calendar date on the time a row was written.
             let todayInSeoul = LocalDate.todayInSeoul()
-            #expect(try await exportText(store, AuditExportFilter(since: todayInSeoul), .csv).rows == (try await store.count("audit_log")))
-            #expect(try await exportText(store, AuditExportFilter(institutionCode: "ARM-002", since: todayInSeoul.adding(days: 1)), .jsonl).rows == 0)
+            #expect(try await exportText(database, AuditExportFilter(since: todayInSeoul), .csv).rows == (try await database.count("audit_log")))
+            #expect(try await exportText(database, AuditExportFilter(institutionCode: "ARM-002", since: todayInSeoul.adding(days: 1)), .jsonl).rows == 0)
             await expectRefusal(field: "institution", code: .notFound) {
-                _ = try await AuditExport.prepare(store.database, filter: AuditExportFilter(institutionCode: "ARM-404"))
+                _ = try await AuditExport.prepare(database, filter: AuditExportFilter(institutionCode: "ARM-404"))
             }
         }
     }
 
     @Test("reasons with commas, quotes and line breaks survive CSV and JSON Lines unchanged")
     func exportQuoting() async throws {
-        try await TestDatabase.withStore { store in
-            let f = try await Fixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            let f = try await Fixture.make(database)
             let reason = "inspection, \"urgent\"\nsee letter 2025-17,\r\nsigned \\ 검사관"
-            _ = try await store.setInstitutionStatus(code: f.institution.code, status: .suspended, reason: reason, actor: "inspector, \"chief\"")
+            _ = try await database.transaction(actor: "inspector, \"chief\"") { tx in try await tx.institutions.setStatus(code: f.institution.code, status: .suspended, reason: reason) }
             let filter = AuditExportFilter(institutionCode: f.institution.code)
-            let table = parseCSV(try await exportText(store, filter, .csv).text)
+            let table = parseCSV(try await exportText(database, filter, .csv).text)
             let update = try #require(table.first { $0[3] == "update" && $0[4] == "institution" })
             #expect(update[10] == reason)
             #expect(update[2] == "inspector, \"chief\"")
             let before = try JSONSerialization.jsonObject(with: Data(update[8].utf8)) as? [String: Any]
             #expect(before?["status"] as? String == "active")
-            let lines = try await exportText(store, filter, .jsonl).text.split(separator: "\n")
+            let lines = try await exportText(database, filter, .jsonl).text.split(separator: "\n")
             let objects = try lines.map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
             let json = try #require(objects.first { $0["action"] as? String == "update" && $0["entity"] as? String == "institution" })
             #expect(json["reason"] as? String == reason)
@@ -339,9 +324,8 @@ struct AuditTrailTests {
         // Every command seals what it wrote.
         let verified = try cli.run(["audit", "verify"])
         #expect(verified.status == 0, "\(verified.stderr)")
-        let db = try await Database.open(url, logger: TestDatabase.logger)
-        let store = RegistryStore(database: db)
-        let total = try await store.count("audit_log")
+        let database = try await Database.open(url, logger: TestDatabase.logger)
+        let total = try await database.count("audit_log")
         #expect(verified.stdout == "\(total) rows verified, chain intact (0 not yet sealed)\n")
 
         let file = home.appendingPathComponent("arm-001.csv")
@@ -362,9 +346,9 @@ struct AuditTrailTests {
         #expect(unknown.errorJSON?["field"] as? String == "institution")
         #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("x.csv").path), "a refused export creates no file")
 
-        let target = try await store.ints("SELECT id FROM audit_log WHERE entity = 'institution' ORDER BY id DESC LIMIT 1")[0]
-        let institution = try await store.ints("SELECT entity_id FROM audit_log WHERE id = \(target)")[0]
-        try await tamper(store, "UPDATE audit_log SET reason = 'nothing to see' WHERE id = \(target)")
+        let target = try await database.ints("SELECT id FROM audit_log WHERE entity = 'institution' ORDER BY id DESC LIMIT 1")[0]
+        let institution = try await database.ints("SELECT entity_id FROM audit_log WHERE id = \(target)")[0]
+        try await tamper(database, "UPDATE audit_log SET reason = 'nothing to see' WHERE id = \(target)")
         let broken = try cli.run(["audit", "verify"])
         #expect(broken.status == 1)
         #expect(broken.stdout == "audit row \(target) (institution \(institution)) was altered: its content no longer matches its hash\n")
@@ -374,7 +358,7 @@ struct AuditTrailTests {
 
         let sealed = try cli.run(["audit", "seal", "--json"])
         #expect(sealed.status == 0 && (sealed.json as? [String: Any])?["sealed"] as? Int == 0)
-        await db.close()
+        await database.close()
         try await TestDatabase.drop(url)
     }
 

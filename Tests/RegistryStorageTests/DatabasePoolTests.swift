@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import PostgresNIO
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 /// Runs a task's jobs on one event loop, as `registry serve` runs its tasks on NIO's loops.
@@ -27,18 +28,18 @@ struct DatabasePoolTests {
         for _ in 0..<3 {
             for loop in loops {
                 let connectionLoop = try await withTaskExecutorPreference(LoopExecutor(loop)) {
-                    try await db.read { c in
+                    try await db.plainTransaction { c in
                         // The work itself runs: the connection answers.
                         let one = try await c.query("SELECT 1", logger: TestDatabase.logger).decode(Int.self).first(where: { _ in true })
                         #expect(one == 1)
-                        return ObjectIdentifier(c.eventLoop)
+                        return ObjectIdentifier(c.connection.eventLoop)
                     }
                 }
                 #expect(connectionLoop == ObjectIdentifier(loop))
             }
         }
         // From a thread that is none of the loops: any pool serves.
-        let answered = try await db.read { c in try await c.query("SELECT 2", logger: TestDatabase.logger).decode(Int.self).first(where: { _ in true }) }
+        let answered = try await db.plainTransaction { c in try await c.query("SELECT 2", logger: TestDatabase.logger).decode(Int.self).first(where: { _ in true }) }
         #expect(answered == 2)
         await db.close()
         try await group.shutdownGracefully()
@@ -57,7 +58,7 @@ struct DatabasePoolTests {
                 try await db.plainTransaction { c in
                     async let second = db.plainTransaction { d in try await d.query("SELECT pg_backend_pid()", logger: TestDatabase.logger).decode(Int32.self).first(where: { _ in true }) }
                     let first = try await c.query("SELECT pg_backend_pid()", logger: TestDatabase.logger).decode(Int32.self).first(where: { _ in true })
-                    return (first, try await second, ObjectIdentifier(c.eventLoop))
+                    return (first, try await second, ObjectIdentifier(c.connection.eventLoop))
                 }
             }
             #expect(outer != nil && inner != nil && outer != inner)

@@ -3,6 +3,7 @@ import PostgresNIO
 import PropertyBased
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 /// A fixture with one dose given on 2025-04-01, so the schedule has closed, open and future windows
@@ -12,9 +13,9 @@ struct Treated {
     var administration: Administration
     var followUps: [FollowUp]
 
-    static func make(_ store: RegistryStore) async throws -> Treated {
-        let f = try await Fixture.make(store)
-        let (admin, fus) = try await store.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-04-01", today: store.today()), actor: "test")
+    static func make(_ database: Database) async throws -> Treated {
+        let f = try await Fixture.make(database)
+        let (admin, fus) = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-04-01", today: database.today())) }
         return Treated(f: f, administration: admin, followUps: fus)
     }
 
@@ -22,47 +23,37 @@ struct Treated {
     var patientID: Int { f.patient.id }
 }
 
-func visit(_ on: String, contact: String = "examination", vital: String = "alive", measures: [String] = [], note: String? = nil) throws -> NewVisit {
-    try NewVisit(on: on, contact: contact, vital: vital, measures: measures, note: note, today: LocalDate("2026-11-25")!)
-}
-
-func event(onset: String = "2025-06-01", aware: String = "2025-06-03", grade: Int = 2, serious: Bool = false, criteria: [String] = [],
-           category: String = "hematologic", outcome: String? = nil, outcomeOn: String? = nil) throws -> NewAdverseEvent {
-    try NewAdverseEvent(onset: onset, aware: aware, term: "Neutropenia", meddra: nil, category: category, grade: grade, grading: "CTCAE-5.0",
-                        serious: serious, criteria: criteria, related: "possible", outcome: outcome, outcomeOn: outcomeOn, today: LocalDate("2026-11-25")!)
-}
-
 @Suite("Follow-up capture")
 struct FollowUpCaptureTests {
     @Test("a visit in the window completes the follow-up; outside it, early or late; measures are stored coded")
     func visitsCompleteFollowUps() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
             let day100 = t.followUp("day 100")  // due 2025-07-10, window 06-25 – 07-25
-            let v = try await store.logVisit(followUpID: day100.id, patientID: nil, try visit("2025-07-10", measures: ["ecog=1", "eq5d-index=0.81"]), actor: "site")
+            let v = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: day100.id, patientID: nil, try visit("2025-07-10", measures: ["ecog=1", "eq5d-index=0.81"])) }
             #expect(v.timing == .inWindow)
             #expect(v.measures.map(\.key) == ["ecog", "eq5d-index"])
             #expect(v.measures.first { $0.key == "ecog" }?.code == "89247-1")
-            let early = try await store.logVisit(followUpID: t.followUp("month 6").id, patientID: nil, try visit("2025-08-20"), actor: "site")
+            let early = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: t.followUp("month 6").id, patientID: nil, try visit("2025-08-20")) }
             #expect(early.timing == .early)
-            let late = try await store.logVisit(followUpID: t.followUp("month 9").id, patientID: nil, try visit("2026-02-15", contact: "phone"), actor: "site")
+            let late = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: t.followUp("month 9").id, patientID: nil, try visit("2026-02-15", contact: "phone")) }
             #expect(late.timing == .late)
-            let after = try await store.followUps(patientID: t.patientID)
+            let after = try await database.read { tx in try await tx.followUps.of(patientID: t.patientID) }
             #expect(after.first { $0.id == day100.id }?.status == .completed)
-            #expect(try await store.count("follow_up", where: "id = \(t.followUp("month 9").id) AND timing = 'late' AND completed_on = DATE '2026-02-15'") == 1)
-            let unscheduled = try await store.logVisit(followUpID: nil, patientID: t.patientID, try visit("2025-08-02", contact: "phone"), actor: "site")
+            #expect(try await database.count("follow_up", where: "id = \(t.followUp("month 9").id) AND timing = 'late' AND completed_on = DATE '2026-02-15'") == 1)
+            let unscheduled = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: nil, patientID: t.patientID, try visit("2025-08-02", contact: "phone")) }
             #expect(unscheduled.timing == nil && unscheduled.followUpID == nil)
         }
     }
 
     @Test("visits before the dose, in the future, with bad measures, twice, or from another institution are refused and write nothing")
     func visitRefusals() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
-            _ = try await Fixture.make(store, code: "ARM-002")
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
+            _ = try await Fixture.make(database, code: "ARM-002")
             let fu = t.followUp("day 28")
-            let before = try await store.snapshot()
-            await expectRefusal(field: "on") { _ = try await store.logVisit(followUpID: fu.id, patientID: nil, try visit("2025-03-30"), actor: "site") }
+            let before = try await database.snapshot()
+            await expectRefusal(field: "on") { _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-03-30")) } }
             await expectRefusal(field: "on") { _ = try visit("2026-11-26") }
             await expectRefusal(field: "measure") { _ = try visit("2025-04-29", measures: ["ecog=7"]) }
             await expectRefusal(field: "measure") { _ = try visit("2025-04-29", measures: ["ecog=1.5"]) }
@@ -70,59 +61,59 @@ struct FollowUpCaptureTests {
             await expectRefusal(field: "measure") { _ = try visit("2025-04-29", measures: ["blood-type=3"]) }
             await expectRefusal(field: "note") { _ = try visit("2025-04-29", note: "called 010-1234-5678") }
             await expectRefusal(field: "patient", code: .notFound) {
-                _ = try await store.logVisit(followUpID: fu.id, patientID: nil, try visit("2025-04-29"), actingInstitution: "ARM-002", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-04-29"), actingInstitution: "ARM-002") }
             }
-            #expect(try await store.snapshot() == before)
-            _ = try await store.logVisit(followUpID: fu.id, patientID: nil, try visit("2025-04-29", measures: ["hemoglobin=12.5:g/dL"]), actingInstitution: "ARM-001", actor: "site")
-            let once = try await store.snapshot()
+            #expect(try await database.snapshot() == before)
+            _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-04-29", measures: ["hemoglobin=12.5:g/dL"]), actingInstitution: "ARM-001") }
+            let once = try await database.snapshot()
             await expectRefusal(field: "followup", code: .conflict) {
-                _ = try await store.logVisit(followUpID: fu.id, patientID: nil, try visit("2025-04-30"), actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-04-30")) }
             }
-            #expect(try await store.snapshot() == once)
+            #expect(try await database.snapshot() == once)
         }
     }
 
     @Test("a follow-up can be closed as not done with a reason")
     func closeNotDone() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
-            let closed = try await store.closeFollowUp(id: t.followUp("day 7").id, reason: .unreachable, note: "three calls", actor: "site")
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
+            let closed = try await database.transaction(actor: "site") { tx in try await tx.followUps.closeNotDone(id: t.followUp("day 7").id, reason: .unreachable, note: "three calls") }
             #expect(closed.status == .notDone)
             await expectRefusal(field: "followup", code: .conflict) {
-                _ = try await store.closeFollowUp(id: t.followUp("day 7").id, reason: .refused, note: nil, actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.followUps.closeNotDone(id: t.followUp("day 7").id, reason: .refused, note: nil) }
             }
-            #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND reason = 'unreachable: three calls'") == 1)
+            #expect(try await database.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND reason = 'unreachable: three calls'") == 1)
         }
     }
 
     @Test("serious events get 7- or 15-day report clocks from awareness, configurable; submission stops the clock")
     func expeditedClocks() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
-            let lifeThreatening = try await store.reportAdverseEvent(patientID: t.patientID, try event(grade: 4, serious: true), actor: "site")
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
+            let lifeThreatening = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 4, serious: true)) }
             #expect(lifeThreatening.reportDueOn == LocalDate("2025-06-10"))
             #expect(lifeThreatening.gradingSystem == "CTCAE" && lifeThreatening.gradingVersion == "5.0")
-            let hospitalised = try await store.reportAdverseEvent(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"]), actor: "site")
+            let hospitalised = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"])) }
             #expect(hospitalised.reportDueOn == LocalDate("2025-06-18"))
-            let mild = try await store.reportAdverseEvent(patientID: t.patientID, try event(grade: 1), actor: "site")
+            let mild = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 1)) }
             #expect(mild.reportDueOn == nil && !mild.serious)
-            try await store.setSetting(key: "ae.report-days.other-serious", value: "10", reason: "test", actor: "admin")
-            let after = try await store.reportAdverseEvent(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"]), actor: "site")
+            try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "ae.report-days.other-serious", value: "10", reason: "test") }
+            let after = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"])) }
             #expect(after.reportDueOn == LocalDate("2025-06-13"))
-            await expectRefusal(field: "value") { try await store.setSetting(key: "ae.report-days.other-serious", value: "0", reason: "x", actor: "admin") }
-            let submitted = try await store.submitReport(adverseEventID: lifeThreatening.id, on: LocalDate("2025-06-09")!, actor: "site")
+            await expectRefusal(field: "value") { try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "ae.report-days.other-serious", value: "0", reason: "x") } }
+            let submitted = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.submitReport(adverseEventID: lifeThreatening.id, on: LocalDate("2025-06-09")!) }
             #expect(submitted.reportSubmittedOn == LocalDate("2025-06-09"))
-            await expectRefusal(field: "adverse-event", code: .conflict) { _ = try await store.submitReport(adverseEventID: lifeThreatening.id, on: LocalDate("2025-06-10")!, actor: "site") }
-            await expectRefusal(field: "adverse-event", code: .conflict) { _ = try await store.submitReport(adverseEventID: mild.id, on: LocalDate("2025-06-10")!, actor: "site") }
-            await expectRefusal(field: "on") { _ = try await store.submitReport(adverseEventID: hospitalised.id, on: LocalDate("2025-06-01")!, actor: "site") }
+            await expectRefusal(field: "adverse-event", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.submitReport(adverseEventID: lifeThreatening.id, on: LocalDate("2025-06-10")!) } }
+            await expectRefusal(field: "adverse-event", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.submitReport(adverseEventID: mild.id, on: LocalDate("2025-06-10")!) } }
+            await expectRefusal(field: "on") { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.submitReport(adverseEventID: hospitalised.id, on: LocalDate("2025-06-01")!) } }
         }
     }
 
     @Test("bad grades, missing grading systems, awareness before onset and events before treatment are refused")
     func adverseEventRefusals() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
-            let before = try await store.snapshot()
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
+            let before = try await database.snapshot()
             await expectRefusal(field: "grade") { _ = try event(grade: 6) }
             await expectRefusal(field: "grade") { _ = try event(grade: 0) }
             await expectRefusal(field: "grading") {
@@ -135,149 +126,149 @@ struct FollowUpCaptureTests {
             }
             await expectRefusal(field: "aware") { _ = try event(onset: "2025-06-05", aware: "2025-06-03") }
             await expectRefusal(field: "category") { _ = try event(category: "cardiac") }
-            await expectRefusal(field: "onset") { _ = try await store.reportAdverseEvent(patientID: t.patientID, try event(onset: "2025-03-25", aware: "2025-03-26"), actor: "site") }
-            #expect(try await store.snapshot() == before)
+            await expectRefusal(field: "onset") { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(onset: "2025-03-25", aware: "2025-03-26")) } }
+            #expect(try await database.snapshot() == before)
         }
     }
 
     @Test("a grade 5 event records the death; follow-ups due after it are no longer required")
     func grade5RecordsDeath() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
-            let ae = try await store.reportAdverseEvent(patientID: t.patientID, try event(onset: "2025-09-01", aware: "2025-09-02", grade: 5, serious: true, category: "new-malignancy", outcomeOn: "2025-09-10"), actor: "site")
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
+            let ae = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(onset: "2025-09-01", aware: "2025-09-02", grade: 5, serious: true, category: "new-malignancy", outcomeOn: "2025-09-10")) }
             #expect(ae.outcome == .fatal && ae.reportDueOn == LocalDate("2025-09-09"))
-            let patient = try await store.patient(id: t.patientID)
+            let patient = try await database.read { tx in try await tx.patients.patient(id: t.patientID) }
             #expect(patient.status == .deceased)
-            let history = try await store.statusChanges(patientID: t.patientID)
+            let history = try await database.read { tx in try await tx.statusChanges.of(patientID: t.patientID) }
             #expect(history.map(\.kind) == [.death] && history[0].effectiveOn == LocalDate("2025-09-10"))
-            let fus = try await store.followUps(patientID: t.patientID)
+            let fus = try await database.read { tx in try await tx.followUps.of(patientID: t.patientID) }
             #expect(fus.filter { $0.due > LocalDate("2025-09-10")! }.allSatisfy { $0.status == .notRequired })
             #expect(fus.filter { $0.due <= LocalDate("2025-09-10")! }.allSatisfy { $0.status == .scheduled })
             await expectRefusal(field: "patient", code: .conflict) {
-                _ = try await store.changeStatus(.death, patientID: t.patientID, on: LocalDate("2025-09-11")!, reason: "again", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.death, patientID: t.patientID, on: LocalDate("2025-09-11")!, reason: "again") }
             }
-            await expectRefusal(field: "on") { _ = try await store.logVisit(followUpID: nil, patientID: t.patientID, try visit("2025-10-01"), actor: "site") }
+            await expectRefusal(field: "on") { _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: nil, patientID: t.patientID, try visit("2025-10-01")) } }
         }
     }
 
     @Test("withdrawal stops future follow-ups and refuses every change but corrections")
     func withdrawal() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
-            let v = try await store.logVisit(followUpID: t.followUp("day 28").id, patientID: nil, try visit("2025-04-29", measures: ["ecog=1"]), actor: "site")
-            let change = try await store.changeStatus(.withdrawal, patientID: t.patientID, on: LocalDate("2025-12-01")!, reason: "patient request", actor: "site")
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
+            let v = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: t.followUp("day 28").id, patientID: nil, try visit("2025-04-29", measures: ["ecog=1"])) }
+            let change = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.withdrawal, patientID: t.patientID, on: LocalDate("2025-12-01")!, reason: "patient request") }
             #expect(change.followUpsAffected == t.followUps.filter { $0.due > LocalDate("2025-12-01")! }.count)
-            let before = try await store.snapshot()
-            await expectRefusal(field: "patient", code: .conflict) { _ = try await store.logVisit(followUpID: nil, patientID: t.patientID, try visit("2025-11-01"), actor: "site") }
-            await expectRefusal(field: "patient", code: .conflict) { _ = try await store.reportAdverseEvent(patientID: t.patientID, try event(), actor: "site") }
-            await expectRefusal(field: "patient", code: .conflict) { _ = try await store.changeStatus(.lost, patientID: t.patientID, on: LocalDate("2026-01-01")!, reason: "x", actor: "site") }
-            await expectRefusal(field: "patient", code: .conflict) { _ = try await store.changeStatus(.death, patientID: t.patientID, on: LocalDate("2026-01-01")!, reason: "x", actor: "site") }
-            #expect(try await store.snapshot() == before)
+            let before = try await database.snapshot()
+            await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: nil, patientID: t.patientID, try visit("2025-11-01")) } }
+            await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event()) } }
+            await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.lost, patientID: t.patientID, on: LocalDate("2026-01-01")!, reason: "x") } }
+            await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.death, patientID: t.patientID, on: LocalDate("2026-01-01")!, reason: "x") } }
+            #expect(try await database.snapshot() == before)
             // Data already collected stays, and can still be corrected with a reason.
-            let corrected = try await store.correctVisit(id: v.id, on: nil, contact: nil, vital: nil, measures: [try MeasureValue.parse("ecog=2")], note: nil,
-                                                         reason: "transcription error", today: store.today(), actor: "site")
+            let corrected = try await database.transaction(actor: "site") { tx in try await tx.visits.correct(id: v.id, on: nil, contact: nil, vital: nil, measures: [try MeasureValue.parse("ecog=2")], note: nil,
+                                                         reason: "transcription error") }
             #expect(corrected.measures.first?.value == 2)
-            #expect(try await store.count("audit_log", where: "entity = 'visit_measure' AND action = 'update' AND before->>'value' = '1' AND after->>'value' = '2' AND reason = 'transcription error'") == 1)
+            #expect(try await database.count("audit_log", where: "entity = 'visit_measure' AND action = 'update' AND before->>'value' = '1' AND after->>'value' = '2' AND reason = 'transcription error'") == 1)
         }
     }
 
     @Test("lost to follow-up and found again: follow-ups stop counting, then the open ones resume; never overdue while lost")
     func lostAndFound() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
             let lostOn = LocalDate("2025-12-15")!, foundOn = LocalDate("2026-05-01")!
-            let lost = try await store.changeStatus(.lost, patientID: t.patientID, on: lostOn, reason: "no contact after 3 letters", actor: "site")
+            let lost = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.lost, patientID: t.patientID, on: lostOn, reason: "no contact after 3 letters") }
             let suspended = t.followUps.filter { $0.due > lostOn }
             #expect(lost.followUpsAffected == suspended.count)
-            #expect(try await store.patient(id: t.patientID).status == .lostToFollowUp)
+            #expect(try await database.read { tx in try await tx.patients.patient(id: t.patientID) }.status == .lostToFollowUp)
             // While lost, nothing is overdue.
-            #expect(try await overdue(store, on: LocalDate("2026-04-01")!).isEmpty)
-            let found = try await store.changeStatus(.found, patientID: t.patientID, on: foundOn, reason: "returned to clinic", actor: "site")
+            #expect(try await overdue(database, on: LocalDate("2026-04-01")!).isEmpty)
+            let found = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.found, patientID: t.patientID, on: foundOn, reason: "returned to clinic") }
             let resumed = suspended.filter { $0.windowEnd >= foundOn }
             #expect(found.followUpsAffected == resumed.count)
-            let now = try await store.followUps(patientID: t.patientID)
+            let now = try await database.read { tx in try await tx.followUps.of(patientID: t.patientID) }
             for fu in suspended {
                 let status = now.first { $0.id == fu.id }!.status
                 #expect(status == (fu.windowEnd >= foundOn ? .scheduled : .notRequired), "\(fu.label)")
             }
-            #expect(try await store.patient(id: t.patientID).status == .active)
-            #expect(try await store.statusChanges(patientID: t.patientID).map(\.kind) == [.lost, .found])
+            #expect(try await database.read { tx in try await tx.patients.patient(id: t.patientID) }.status == .active)
+            #expect(try await database.read { tx in try await tx.statusChanges.of(patientID: t.patientID) }.map(\.kind) == [.lost, .found])
             await expectRefusal(field: "patient", code: .conflict) {
-                _ = try await store.changeStatus(.found, patientID: t.patientID, on: foundOn, reason: "again", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.found, patientID: t.patientID, on: foundOn, reason: "again") }
             }
         }
     }
 
     @Test("a transfer moves open follow-ups to an active institution; past ones stay; inactive targets are refused")
     func transfer() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
-            _ = try await Fixture.make(store, code: "ARM-002")
-            _ = try await Fixture.make(store, code: "ARM-003")
-            _ = try await store.setInstitutionStatus(code: "ARM-003", status: .revoked, reason: "designation revoked", actor: "ministry")
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
+            _ = try await Fixture.make(database, code: "ARM-002")
+            _ = try await Fixture.make(database, code: "ARM-003")
+            _ = try await database.transaction(actor: "ministry") { tx in try await tx.institutions.setStatus(code: "ARM-003", status: .revoked, reason: "designation revoked") }
             await expectRefusal(field: "to", code: .conflict) {
-                _ = try await store.changeStatus(.transfer, patientID: t.patientID, on: LocalDate("2026-03-01")!, reason: "move", transferTo: "ARM-003", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.transfer, patientID: t.patientID, on: LocalDate("2026-03-01")!, reason: "move", transferTo: "ARM-003") }
             }
-            let change = try await store.changeStatus(.transfer, patientID: t.patientID, on: LocalDate("2026-03-01")!, reason: "moved to Busan", transferTo: "ARM-002", actor: "site")
+            let change = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.transfer, patientID: t.patientID, on: LocalDate("2026-03-01")!, reason: "moved to Busan", transferTo: "ARM-002") }
             let moved = t.followUps.filter { $0.windowEnd >= LocalDate("2026-03-01")! }
             #expect(change.followUpsAffected == moved.count && change.toInstitution == "ARM-002")
-            let now = try await store.followUps(patientID: t.patientID)
+            let now = try await database.read { tx in try await tx.followUps.of(patientID: t.patientID) }
             #expect(now.filter { $0.windowEnd >= LocalDate("2026-03-01")! }.allSatisfy { $0.institutionCode == "ARM-002" })
             #expect(now.filter { $0.windowEnd < LocalDate("2026-03-01")! }.allSatisfy { $0.institutionCode == "ARM-001" })
-            #expect(try await store.patient(id: t.patientID).institutionCode == "ARM-002")
+            #expect(try await database.read { tx in try await tx.patients.patient(id: t.patientID) }.institutionCode == "ARM-002")
             await expectRefusal(field: "patient", code: .notFound) {
-                _ = try await store.logVisit(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01"), actingInstitution: "ARM-001", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01"), actingInstitution: "ARM-001") }
             }
-            _ = try await store.logVisit(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01"), actingInstitution: "ARM-002", actor: "site")
+            _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01"), actingInstitution: "ARM-002") }
         }
     }
 
     @Test("correcting the administration date moves open follow-ups and keeps completed ones; the trail says what moved")
     func anchorCorrection() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
             let done = t.followUp("day 7")
-            _ = try await store.logVisit(followUpID: done.id, patientID: nil, try visit("2025-04-08", contact: "phone"), actor: "site")
+            _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: done.id, patientID: nil, try visit("2025-04-08", contact: "phone")) }
             await expectRefusal(field: "reason") {
-                _ = try await store.correctAdministration(id: t.administration.id, on: LocalDate("2025-04-03")!, lot: nil, dose: nil,
-                                                          feeNotified: nil, feeCollected: nil, reason: "  ", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.administrations.correct(id: t.administration.id, on: LocalDate("2025-04-03")!, lot: nil, dose: nil,
+                                                          feeNotified: nil, feeCollected: nil, reason: "  ") }
             }
             await expectRefusal(field: "cause") {
-                _ = try await store.changeStatus(.death, patientID: t.patientID, on: LocalDate("2026-01-05")!, reason: "", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.death, patientID: t.patientID, on: LocalDate("2026-01-05")!, reason: "") }
             }
-            let result = try await store.correctAdministration(id: t.administration.id, on: LocalDate("2025-04-03")!, lot: nil, dose: nil,
-                                                               feeNotified: nil, feeCollected: nil, reason: "date from the order, not the infusion", actor: "site")
+            let result = try await database.transaction(actor: "site") { tx in try await tx.administrations.correct(id: t.administration.id, on: LocalDate("2025-04-03")!, lot: nil, dose: nil,
+                                                               feeNotified: nil, feeCollected: nil, reason: "date from the order, not the infusion") }
             #expect(result.administration.administeredOn == LocalDate("2025-04-03"))
             #expect(result.moved == t.followUps.count - 1)
             let expected = FollowUpSchedule.plan(protocol: .standard(for: .gene), anchor: LocalDate("2025-04-03")!)
-            let now = try await store.followUps(patientID: t.patientID)
+            let now = try await database.read { tx in try await tx.followUps.of(patientID: t.patientID) }
             for fu in now where fu.id != done.id {
                 #expect(fu.due == expected.first { $0.sequence == fu.sequence }?.due, "\(fu.label)")
             }
             let kept = now.first { $0.id == done.id }!
             #expect(kept.due == done.due && kept.status == .completed)
-            #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND reason = 'date from the order, not the infusion'") == result.moved)
-            #expect(try await store.count("audit_log", where: "entity = 'administration' AND action = 'update' AND before->>'administered_on' = '2025-04-01' AND after->>'administered_on' = '2025-04-03'") == 1)
+            #expect(try await database.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND reason = 'date from the order, not the infusion'") == result.moved)
+            #expect(try await database.count("audit_log", where: "entity = 'administration' AND action = 'update' AND before->>'administered_on' = '2025-04-01' AND after->>'administered_on' = '2025-04-03'") == 1)
             // A date after recorded visit data would orphan it: refused.
             await expectRefusal(field: "on") {
-                _ = try await store.correctAdministration(id: t.administration.id, on: LocalDate("2025-04-10")!, lot: nil, dose: nil, feeNotified: nil, feeCollected: nil, reason: "x", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.administrations.correct(id: t.administration.id, on: LocalDate("2025-04-10")!, lot: nil, dose: nil, feeNotified: nil, feeCollected: nil, reason: "x") }
             }
         }
     }
 
     @Test("adverse events can be corrected with a reason; the earlier grade stays in the trail")
     func correctAdverseEvent() async throws {
-        try await TestDatabase.withStore { store in
-            let t = try await Treated.make(store)
-            let ae = try await store.reportAdverseEvent(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"]), actor: "site")
-            let fixed = try await store.correctAdverseEvent(id: ae.id, reason: "regraded after specialist review", today: store.today(), actor: "site") { $0.grade = 4 }
+        try await TestDatabase.withDatabase { database in
+            let t = try await Treated.make(database)
+            let ae = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"])) }
+            let fixed = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.correct(id: ae.id, reason: "regraded after specialist review") { $0.grade = 4 } }
             #expect(fixed.grade == 4 && fixed.reportDueOn == LocalDate("2025-06-10"))
-            #expect(try await store.count("audit_log", where: "entity = 'adverse_event' AND action = 'update' AND before->>'grade' = '3' AND after->>'grade' = '4'") == 1)
+            #expect(try await database.count("audit_log", where: "entity = 'adverse_event' AND action = 'update' AND before->>'grade' = '3' AND after->>'grade' = '4'") == 1)
         }
     }
 
-    func overdue(_ store: RegistryStore, on date: LocalDate) async throws -> [Int] {
-        try await store.database.read { c in
+    func overdue(_ database: Database, on date: LocalDate) async throws -> [Int] {
+        try await database.plainTransaction { c in
             try await (c.query("""
                 SELECT f.id FROM follow_up f JOIN patient p ON p.id = f.patient_id
                 WHERE follow_up_overdue(f.window_end, f.status, p.status, \(date)) ORDER BY f.id
@@ -297,7 +288,7 @@ struct OverdueTests {
                             Gen.int(in: 0...(statuses.count - 1)), Gen.int(in: 0...(patientStatuses.count - 1))) { end, on, s, p in
             let windowEnd = LocalDate(dayNumber: end), date = LocalDate(dayNumber: on)
             let swift = Overdue.isOverdue(windowEnd: windowEnd, status: statuses[s], patientStatus: patientStatuses[p], on: date)
-            let sql = try? await db.read { c in
+            let sql = try? await db.plainTransaction { c in
                 try await c.query("SELECT follow_up_overdue(\(windowEnd), \(statuses[s].rawValue), \(patientStatuses[p].rawValue), \(date))",
                                   logger: TestDatabase.logger).decode(Bool.self).first(where: { _ in true })!
             }
@@ -306,7 +297,7 @@ struct OverdueTests {
         // The edges, explicitly: never on the window's last day, always the day after.
         let end = LocalDate("2025-07-25")!
         for (date, expected) in [(end.adding(days: -1), false), (end, false), (end.adding(days: 1), true)] {
-            let sql = try await db.read { c in
+            let sql = try await db.plainTransaction { c in
                 try await c.query("SELECT follow_up_overdue(\(end), 'scheduled', 'active', \(date))", logger: TestDatabase.logger).decode(Bool.self).first(where: { _ in true })!
             }
             #expect(sql == expected && Overdue.isOverdue(windowEnd: end, status: .scheduled, patientStatus: .active, on: date) == expected)
@@ -324,7 +315,7 @@ struct OverdueTests {
         let windowEnd = LocalDate("2025-11-25")!
         #expect(Overdue.isOverdue(windowEnd: windowEnd, status: .scheduled, patientStatus: .active, on: LocalDate.seoulDate(at: instant)))
         for zone in ["UTC", "America/Los_Angeles", "Asia/Seoul"] {
-            let (sqlToday, overdue) = try await db.read { c in
+            let (sqlToday, overdue) = try await db.plainTransaction { c in
                 try await c.query("SET TIME ZONE \(unescaped: "'" + zone + "'")", logger: TestDatabase.logger)
                 return try await c.query("""
                     SELECT (\(instant)::timestamptz AT TIME ZONE 'Asia/Seoul')::date,

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 @Suite("Migrations")
@@ -17,7 +18,7 @@ struct MigrationTests {
         #expect(first.map(\.name) == bundled.map(\.name))
         let second = try await Migrator.migrate(db)
         #expect(second.isEmpty)
-        let recorded = try await db.read { c in
+        let recorded = try await db.plainTransaction { c in
             try await (c.query("SELECT name, checksum FROM schema_migrations ORDER BY version", logger: TestDatabase.logger) as PostgresRowSequence).decode((String, String).self).collect()
         }
         #expect(recorded.map(\.0) == bundled.map(\.name))
@@ -38,7 +39,7 @@ struct MigrationTests {
         await expectRefusal(field: "schema", code: .configuration) {
             try await Migrator.migrate(db, migrations: edited)
         }
-        let laterExists = try await db.read { c in
+        let laterExists = try await db.plainTransaction { c in
             try await c.query("SELECT to_regclass('later') IS NOT NULL", logger: TestDatabase.logger).decode(Bool.self).first(where: { _ in true })!
         }
         #expect(!laterExists)
@@ -52,7 +53,7 @@ struct MigrationTests {
         let db = try await Database.open(url, logger: TestDatabase.logger)
         let broken = Migration(version: 1, name: "0001_broken.sql", sql: "CREATE TABLE half (id int); SELECT no_such_function();")
         await expectRefusal(field: "schema") { try await Migrator.migrate(db, migrations: [broken]) }
-        let exists = try await db.read { c in
+        let exists = try await db.plainTransaction { c in
             try await c.query("SELECT to_regclass('half') IS NOT NULL", logger: TestDatabase.logger).decode(Bool.self).first(where: { _ in true })!
         }
         #expect(!exists)
@@ -100,7 +101,7 @@ struct ConnectionTests {
         let clock = ContinuousClock()
         let start = clock.now
         await expectRefusal(field: "database-url", code: .unavailable) {
-            _ = try await Database.open(DatabaseURL(host: "127.0.0.1", port: try Self.closedPort(), user: "x", password: nil, database: "x"), logger: TestDatabase.logger)
+            _ = try await Database.open(DatabaseURL(host: "127.0.0.1", port: try closedPort(), user: "x", password: nil, database: "x"), logger: TestDatabase.logger)
         }
         #expect(clock.now - start < .seconds(10))
     }
@@ -126,17 +127,5 @@ struct ConnectionTests {
         }
         let elapsed = clock.now - start
         #expect(elapsed >= .seconds(2) && elapsed < .seconds(6))
-    }
-
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))  // bound, never listening: connections are refused
     }
 }

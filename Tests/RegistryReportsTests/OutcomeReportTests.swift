@@ -3,9 +3,10 @@ import PostgresNIO
 import RegistryDomain
 @testable import RegistryReports
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
-/// A registry small enough to work out every figure by hand, built through the store as a site
+/// A registry small enough to work out every figure by hand, built through the repositories as a site
 /// would: two institutions, a gene therapy (GT-01, 21 time points) and a stem-cell product
 /// (CT-01, 11 time points), six patients, as of 2026-11-25.
 ///
@@ -26,36 +27,36 @@ struct SmallRegistry {
 
     static let today = LocalDate("2026-11-25")!
 
-    static func make(_ store: RegistryStore) async throws -> SmallRegistry {
+    static func make(_ database: Database) async throws -> SmallRegistry {
         for (code, designation) in [("ARM-001", "D-2021-001"), ("ARM-002", "D-2021-002")] {
-            _ = try await store.addInstitution(try NewInstitution(code: code, name: "Hospital \(code)", designationNumber: designation,
-                                                                  designatedOn: "2021-01-04", today: today), actor: "test")
+            _ = try await database.transaction(actor: "test") { tx in try await tx.institutions.add(try NewInstitution(code: code, name: "Hospital \(code)", designationNumber: designation,
+                                                                  designatedOn: "2021-01-04", today: today)) }
         }
-        _ = try await store.addProduct(try NewProduct(code: "GT-01", name: "Example AAV vector", manufacturer: "Example Bio", modality: "gene-therapy"), actor: "test")
-        _ = try await store.addProduct(try NewProduct(code: "CT-01", name: "Example MSC", manufacturer: "Example Cell", modality: "stem-cell"), actor: "test")
+        _ = try await database.transaction(actor: "test") { tx in try await tx.products.add(try NewProduct(code: "GT-01", name: "Example AAV vector", manufacturer: "Example Bio", modality: "gene-therapy")) }
+        _ = try await database.transaction(actor: "test") { tx in try await tx.products.add(try NewProduct(code: "CT-01", name: "Example MSC", manufacturer: "Example Cell", modality: "stem-cell")) }
         var plans: [Int] = []
         for (inst, product, indication) in [("ARM-001", "GT-01", "G20"), ("ARM-002", "CT-01", "M17.0")] {
-            let pending = try await store.addPlan(institutionCode: inst, productCode: product, indication: indication, risk: .high, actor: "test")
-            plans.append(try await store.decidePlan(id: pending.id, try PlanDecisionRecord(decision: "approved", on: "2021-06-01", reference: "RC-2021-001", today: today), actor: "test").id)
+            let pending = try await database.transaction(actor: "test") { tx in try await tx.plans.add(institutionCode: inst, productCode: product, indication: indication, risk: .high) }
+            plans.append(try await database.transaction(actor: "test") { tx in try await tx.plans.decide(id: pending.id, try PlanDecisionRecord(decision: "approved", on: "2021-06-01", reference: "RC-2021-001", today: today)) }.id)
         }
         var ids: [Int] = []
         for (n, inst, consent) in [(1, "ARM-001", "2024-05-01"), (2, "ARM-001", "2024-05-01"), (3, "ARM-001", "2025-01-02"),
                                    (4, "ARM-002", "2024-08-01"), (5, "ARM-002", "2024-08-01"), (6, "ARM-002", "2025-02-20")] {
-            ids.append(try await store.enroll(try NewPatient(institutionCode: inst, localID: "MRN-\(n)", birthYear: 1950 + n, sex: n % 2 == 0 ? "male" : "female",
-                                                             consentOn: consent, consentVersion: "2", pseudonymizer: Fixture.key, today: today), actor: "test").patient.id)
+            ids.append(try await database.transaction(actor: "test") { tx in try await tx.patients.enroll(try NewPatient(institutionCode: inst, localID: "MRN-\(n)", birthYear: 1950 + n, sex: n % 2 == 0 ? "male" : "female",
+                                                             consentOn: consent, consentVersion: "2", pseudonymizer: Fixture.key, today: today)) }.patient.id)
         }
         let (p1, p2, p3, p4, p5, p6) = (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5])
         func dose(_ patient: Int, _ plan: Int, _ on: String, _ notified: Int, _ collected: Int) async throws -> [FollowUp] {
-            try await store.administer(patientID: patient, planID: plan, try NewAdministration(on: on, lot: "LOT-1", dose: "1 vial", feeNotified: notified,
-                                                                                              feeCollected: collected, today: today), actor: "site").followUps
+            try await database.transaction(actor: "site") { tx in try await tx.administrations.administer(patientID: patient, planID: plan, try NewAdministration(on: on, lot: "LOT-1", dose: "1 vial", feeNotified: notified,
+                                                                                              feeCollected: collected, today: today)) }.followUps
         }
         func log(_ followUps: [FollowUp]?, _ label: String?, patient: Int, _ on: String, contact: String = "examination", _ measures: [String]) async throws {
             let followUp = label.map { l in followUps!.first { $0.label == l }!.id }
-            _ = try await store.logVisit(followUpID: followUp, patientID: followUp == nil ? patient : nil,
-                                         try visit(on, contact: contact, measures: measures), actor: "site")
+            _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: followUp, patientID: followUp == nil ? patient : nil,
+                                         try visit(on, contact: contact, measures: measures)) }
         }
         func ae(_ patient: Int, _ e: NewAdverseEvent) async throws -> AdverseEvent {
-            try await store.reportAdverseEvent(patientID: patient, e, actor: "site")
+            try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: patient, e) }
         }
         let gt = plans[0], ct = plans[1]
 
@@ -63,8 +64,8 @@ struct SmallRegistry {
         try await log(nil, nil, patient: p1, "2024-06-03", ["ecog=2"])
         try await log(f1, "day 100", patient: p1, "2024-09-11", ["ecog=1"])
         let e1 = try await ae(p1, try event(onset: "2024-07-01", aware: "2024-07-02", grade: 3, serious: true, criteria: ["hospitalization"], category: "hematologic"))
-        _ = try await store.submitReport(adverseEventID: e1.id, on: LocalDate("2024-07-10")!, actor: "site")
-        _ = try await store.changeStatus(.death, patientID: p1, on: LocalDate("2025-03-01")!, reason: "progressive disease", actor: "site")
+        _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.submitReport(adverseEventID: e1.id, on: LocalDate("2024-07-10")!) }
+        _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.death, patientID: p1, on: LocalDate("2025-03-01")!, reason: "progressive disease") }
 
         let f2 = try await dose(p2, gt, "2024-06-03", 420_000_000, 400_000_000)
         try await log(nil, nil, patient: p2, "2024-06-03", ["ecog=1"])
@@ -76,22 +77,22 @@ struct SmallRegistry {
         let f3 = try await dose(p3, gt, "2025-01-10", 450_000_000, 450_000_000)
         try await log(nil, nil, patient: p3, "2025-01-10", ["ecog=0"])
         try await log(f3, "day 28", patient: p3, "2025-02-07", ["ecog=0"])
-        _ = try await store.changeStatus(.withdrawal, patientID: p3, on: LocalDate("2025-05-01")!, reason: "patient request", actor: "site")
+        _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.withdrawal, patientID: p3, on: LocalDate("2025-05-01")!, reason: "patient request") }
 
         let f4 = try await dose(p4, ct, "2024-09-02", 10_000_000, 9_000_000)
         try await log(nil, nil, patient: p4, "2024-09-02", ["pain-nrs=7"])
         try await log(f4, "day 28", patient: p4, "2024-09-30", ["pain-nrs=6"])
         try await log(f4, "year 1", patient: p4, "2025-09-02", ["pain-nrs=5"])
         _ = try await ae(p4, try event(onset: "2024-10-01", aware: "2024-10-01", grade: 1, category: "other"))
-        _ = try await store.changeStatus(.lost, patientID: p4, on: LocalDate("2025-12-01")!, reason: "no contact after letters and calls", actor: "site")
+        _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.lost, patientID: p4, on: LocalDate("2025-12-01")!, reason: "no contact after letters and calls") }
 
         let f5 = try await dose(p5, ct, "2024-09-02", 12_000_000, 12_000_000)
         try await log(nil, nil, patient: p5, "2024-09-02", ["pain-nrs=6"])
         try await log(f5, "day 7", patient: p5, "2024-09-09", contact: "phone", [])
         try await log(f5, "day 100", patient: p5, "2024-12-11", ["pain-nrs=4"])
-        _ = try await store.closeFollowUp(id: f5.first { $0.label == "month 6" }!.id, reason: .unreachable, note: nil, actor: "site")
+        _ = try await database.transaction(actor: "site") { tx in try await tx.followUps.closeNotDone(id: f5.first { $0.label == "month 6" }!.id, reason: .unreachable, note: nil) }
         let e5 = try await ae(p5, try event(onset: "2026-01-10", aware: "2026-01-12", grade: 5, category: "infection", outcomeOn: "2026-01-15"))
-        _ = try await store.submitReport(adverseEventID: e5.id, on: LocalDate("2026-01-22")!, actor: "site")  // due 2026-01-19
+        _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.submitReport(adverseEventID: e5.id, on: LocalDate("2026-01-22")!) }  // due 2026-01-19
 
         let f6 = try await dose(p6, ct, "2025-03-03", 8_000_000, 8_000_000)
         try await log(nil, nil, patient: p6, "2025-03-03", ["pain-nrs=8"])
@@ -117,15 +118,15 @@ func close(_ f: Figure, _ x: Double, sourceLocation: SourceLocation = #_sourceLo
 
 @Suite("Outcome reports on PostgreSQL")
 struct OutcomeReportTests {
-    static func build(_ store: RegistryStore, _ p: ReportParameters, role: ReportRole = .admin, actor: String = "cli:analyst") async throws -> ReportResult {
-        try await OutcomeReport.build(database: store.database, parameters: p, actor: actor, role: role, today: SmallRegistry.today)
+    static func build(_ database: Database, _ p: ReportParameters, role: ReportRole = .admin, actor: String = "cli:analyst") async throws -> ReportResult {
+        try await OutcomeReport.build(database: database, parameters: p, actor: actor, role: role, today: SmallRegistry.today)
     }
 
     @Test("every measure of the total on the hand-checked registry")
     func totalByHand() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await SmallRegistry.make(store)
-            let t = try await Self.build(store, SmallRegistry.parameters(suppression: false)).content.total
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
+            let t = try await Self.build(database, SmallRegistry.parameters(suppression: false)).content.total
             #expect(t.patients == .count(6) && t.administrations == .count(7))
             // 271 + 365 + 111 + 365 + 500 + 596 = 2208 days = 6.045 years.
             close(t.personYears, 2208 / 365.25)
@@ -180,9 +181,9 @@ struct OutcomeReportTests {
 
     @Test("every measure by product on the hand-checked registry, and an earlier data cut")
     func byProductByHand() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await SmallRegistry.make(store)
-            let r = try await Self.build(store, SmallRegistry.parameters(by: [.product], suppression: false)).content
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
+            let r = try await Self.build(database, SmallRegistry.parameters(by: [.product], suppression: false)).content
             #expect(r.groups.map(\.key.label) == ["CT-01", "GT-01"])
             let gt = r.groups[1], ct = r.groups[0]
             #expect(gt.patients == .count(3) && gt.administrations == .count(3) && gt.deaths == .count(1) && gt.withdrawn == .count(1) && gt.lostToFollowUp == .count(0))
@@ -211,25 +212,25 @@ struct OutcomeReportTests {
             #expect(r.curves[1].points.first?.survival == 1)
 
             // As of 2025-06-30: p5 was alive and p4 not yet lost; four events were known.
-            let early = try await Self.build(store, SmallRegistry.parameters(asOf: "2025-06-30", suppression: false)).content.total
+            let early = try await Self.build(database, SmallRegistry.parameters(asOf: "2025-06-30", suppression: false)).content.total
             #expect(early.patients == .count(6) && early.deaths == .count(1) && early.lostToFollowUp == .count(0) && early.withdrawn == .count(1))
             #expect(early.adverseEvents == .count(4) && early.administrations == .count(7))
             // A filter: only GT-01's patients.
-            let filtered = try await Self.build(store, SmallRegistry.parameters(suppression: false, product: "GT-01")).content.total
+            let filtered = try await Self.build(database, SmallRegistry.parameters(suppression: false, product: "GT-01")).content.total
             #expect(filtered.patients == .count(3) && filtered.followUpExpected == .count(15))
-            await expectRefusal(field: "product", code: .notFound) { _ = try await Self.build(store, SmallRegistry.parameters(product: "NO-SUCH")) }
+            await expectRefusal(field: "product", code: .notFound) { _ = try await Self.build(database, SmallRegistry.parameters(product: "NO-SUCH")) }
         }
     }
 
     @Test("suppression: small counts hidden, complementary cells across product and year, derived figures withheld")
     func suppression() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await SmallRegistry.make(store)
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
             // Patients by product and year: GT-01 2024 2, 2025 1; CT-01 2024 2, 2025 1. With K = 2 the two 1s are
             // small; each product's row total would give them away, so both 2024 cells go too. Year
             // totals 4 and 2, product totals 3 and 3 and the total 6 stay, and the four hidden cells
             // cannot be solved for from them.
-            let r = try await Self.build(store, SmallRegistry.parameters(by: [.product, .year], minimumCell: 2)).content
+            let r = try await Self.build(database, SmallRegistry.parameters(by: [.product, .year], minimumCell: 2)).content
             func group(_ product: String?, _ year: Int?) -> GroupFigures { r.groups.first { $0.key == GroupKey(product: product, year: year) }! }
             for (product, year) in [("GT-01", 2024), ("GT-01", 2025), ("CT-01", 2024), ("CT-01", 2025)] {
                 #expect(group(product, year).patients == .suppressed, "\(product) \(year)")
@@ -248,7 +249,7 @@ struct OutcomeReportTests {
             // the total 5 shows, so GT-01's go too (and its incidence with them); within each product
             // the categories (all 1s) are hidden, survival with fewer than 3 at risk is withheld, and
             // since the total's 4 at risk at one year shows, CT-01's 3 go too (and its estimate).
-            let k3 = try await Self.build(store, SmallRegistry.parameters(by: [.product], minimumCell: 3)).content
+            let k3 = try await Self.build(database, SmallRegistry.parameters(by: [.product], minimumCell: 3)).content
             let gt = k3.groups.first { $0.key.product == "GT-01" }!, ct = k3.groups.first { $0.key.product == "CT-01" }!
             #expect(ct.specialInterest == .suppressed && gt.specialInterest == .suppressed && k3.total.specialInterest == .count(5))
             #expect(gt.specialInterestPer100PersonYears == .suppressed)
@@ -267,24 +268,24 @@ struct OutcomeReportTests {
 
     @Test("the regulator's floor of 5, suppression only switched off by an admin, refusals name the field")
     func regulatorFloor() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await SmallRegistry.make(store)
-            let before = try await store.count("report_pull")
-            await expectRefusal(field: "min-cell", code: .invalid) { _ = try await Self.build(store, SmallRegistry.parameters(minimumCell: 4), role: .regulator) }
-            await expectRefusal(field: "no-suppression", code: .invalid) { _ = try await Self.build(store, SmallRegistry.parameters(minimumCell: 11, suppression: false), role: .regulator) }
-            await expectRefusal(field: "min-cell") { _ = try await Self.build(store, SmallRegistry.parameters(minimumCell: 1)) }
-            await expectRefusal(field: "min-cell") { _ = try await Self.build(store, SmallRegistry.parameters(minimumCell: 1_001), role: .regulator) }
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
+            let before = try await database.count("report_pull")
+            await expectRefusal(field: "min-cell", code: .invalid) { _ = try await Self.build(database, SmallRegistry.parameters(minimumCell: 4), role: .regulator) }
+            await expectRefusal(field: "no-suppression", code: .invalid) { _ = try await Self.build(database, SmallRegistry.parameters(minimumCell: 11, suppression: false), role: .regulator) }
+            await expectRefusal(field: "min-cell") { _ = try await Self.build(database, SmallRegistry.parameters(minimumCell: 1)) }
+            await expectRefusal(field: "min-cell") { _ = try await Self.build(database, SmallRegistry.parameters(minimumCell: 1_001), role: .regulator) }
             await expectRefusal(field: "purpose") {
-                _ = try await Self.build(store, ReportParameters(purpose: "  ", asOf: SmallRegistry.today), role: .regulator)
+                _ = try await Self.build(database, ReportParameters(purpose: "  ", asOf: SmallRegistry.today), role: .regulator)
             }
-            await expectRefusal(field: "as-of") { _ = try await Self.build(store, SmallRegistry.parameters(asOf: "2026-11-26")) }
-            #expect(try await store.count("report_pull") == before, "a refused pull records nothing")
+            await expectRefusal(field: "as-of") { _ = try await Self.build(database, SmallRegistry.parameters(asOf: "2026-11-26")) }
+            #expect(try await database.count("report_pull") == before, "a refused pull records nothing")
             // At the floor: 6 patients show, deaths (2) do not.
-            let r = try await Self.build(store, SmallRegistry.parameters(minimumCell: 5), role: .regulator).content
+            let r = try await Self.build(database, SmallRegistry.parameters(minimumCell: 5), role: .regulator).content
             #expect(r.total.patients == .count(6) && r.total.deaths == .suppressed && r.total.personYears != .suppressed)
             // The database holds the same rule.
             await #expect(throws: (any Error).self) {
-                try await store.database.transaction(actor: "x") { c in
+                try await database.transaction(actor: "x") { c in
                     try await c.query("""
                         INSERT INTO report_pull (report, pulled_by, role, purpose, parameters, as_of, min_cell, suppression, registry_version, content_sha256)
                         VALUES ('outcomes', 'x', 'regulator', 'x', '{}', '2026-01-01', 3, true, 'x', repeat('0', 64))
@@ -296,11 +297,11 @@ struct OutcomeReportTests {
 
     @Test("the same data and parameters give a byte-identical JSON report; each pull is audited with who, purpose and parameters")
     func reproducibleAndAudited() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await SmallRegistry.make(store)
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
             let p = SmallRegistry.parameters(by: [.product, .year], minimumCell: 5)
-            let first = try await Self.build(store, p, role: .regulator, actor: "api:mfds-reviewer")
-            let second = try await Self.build(store, p, role: .regulator, actor: "api:mfds-reviewer")
+            let first = try await Self.build(database, p, role: .regulator, actor: "api:mfds-reviewer")
+            let second = try await Self.build(database, p, role: .regulator, actor: "api:mfds-reviewer")
             #expect(first.json() == second.json())
             #expect(first.json() == first.serializedWithChecksum(), "the spliced checksum sits where sorted keys put it")
             #expect(first.checksum == second.checksum && first.pullID != second.pullID)
@@ -311,12 +312,12 @@ struct OutcomeReportTests {
             #expect(String(decoding: first.csv(), as: UTF8.self).contains(",report_checksum,,sha256:\(first.checksum)\r\n"))
             #expect(String(decoding: first.html(), as: UTF8.self).contains(first.checksum))
             // Different parameters, different content.
-            let other = try await Self.build(store, SmallRegistry.parameters(by: [.product], minimumCell: 5), role: .regulator)
+            let other = try await Self.build(database, SmallRegistry.parameters(by: [.product], minimumCell: 5), role: .regulator)
             #expect(other.checksum != first.checksum)
             // An admin switching suppression off is recorded as such.
-            let unsuppressed = try await Self.build(store, SmallRegistry.parameters(suppression: false), actor: "cli:registrar")
+            let unsuppressed = try await Self.build(database, SmallRegistry.parameters(suppression: false), actor: "cli:registrar")
 
-            let pulls = try await store.database.read { c in
+            let pulls = try await database.plainTransaction { c in
                 try await c.query("""
                     SELECT id, pulled_by, role, purpose, parameters::text, suppression, min_cell, content_sha256 FROM report_pull ORDER BY id
                     """, logger: TestDatabase.logger).decode((Int, String, String, String, String, Bool, Int32, String).self).collect()
@@ -327,7 +328,7 @@ struct OutcomeReportTests {
             #expect(pulls[0].4.contains("\"by\": [\"product\", \"year\"]") && pulls[0].4.contains("\"min_cell\": 5"))
             #expect(pulls[3].1 == "cli:registrar" && pulls[3].2 == "admin" && pulls[3].5 == false && pulls[3].0 == unsuppressed.pullID)
             // The audit trail has each pull: who, why (the purpose), what (the parameters and checksum).
-            let audited = try await store.database.read { c in
+            let audited = try await database.plainTransaction { c in
                 try await c.query("""
                     SELECT actor, reason, after->'parameters'->>'min_cell', after->>'content_sha256', after->>'suppression'
                     FROM audit_log WHERE entity = 'report_pull' ORDER BY id
@@ -339,7 +340,7 @@ struct OutcomeReportTests {
             #expect(audited[3].0 == "cli:registrar" && audited[3].4 == "false")
             // Pull records are registry records: never deleted.
             await #expect(throws: (any Error).self) {
-                try await store.database.transaction(actor: "x") { c in try await c.query("DELETE FROM report_pull", logger: TestDatabase.logger) }
+                try await database.transaction(actor: "x") { c in try await c.query("DELETE FROM report_pull", logger: TestDatabase.logger) }
             }
         }
     }
@@ -347,8 +348,8 @@ struct OutcomeReportTests {
     @Test("registry report outcomes on the command line: formats, --out, refusals")
     func commandLine() async throws {
         let url = try await TestDatabase.create()
-        let db = try await Database.open(url, logger: TestDatabase.logger)
-        _ = try await SmallRegistry.make(RegistryStore(database: db, today: { SmallRegistry.today }))
+        let db = try await Database.open(url, logger: TestDatabase.logger, today: { SmallRegistry.today })
+        _ = try await SmallRegistry.make(db)
         await db.close()
         let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-report-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)

@@ -1,46 +1,8 @@
 import Foundation
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
-
-/// Drives the built `registry` binary, as users and outside checks do.
-struct RegistryBinary {
-    let databaseURL: DatabaseURL?
-    let home: URL
-
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-        var json: Any? { try? JSONSerialization.jsonObject(with: Data(stdout.utf8)) }
-        var errorJSON: [String: Any]? { (try? JSONSerialization.jsonObject(with: Data(stderr.utf8))) as? [String: Any] }
-        var id: Int? { (json as? [String: Any])?["id"] as? Int }
-    }
-
-    static var path: String {
-        ProcessInfo.processInfo.environment["REGISTRY_BINARY"]
-            ?? URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent(".build/debug/registry").path
-    }
-
-    func run(_ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.path)
-        process.arguments = arguments + (databaseURL.map { ["--database-url", $0.urlString] } ?? [])
-        var env = ProcessInfo.processInfo.environment
-        env["REGISTRY_HOME"] = home.path
-        env.removeValue(forKey: "REGISTRY_DATABASE_URL")
-        process.environment = env
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-    }
-}
 
 @Suite("The registry command line", .serialized)
 struct CommandLineTests {
@@ -107,7 +69,7 @@ struct CommandLineTests {
     @Test("an unreachable database gives one clear line and exit code 3, within 10 seconds")
     func unreachable() throws {
         let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-cli-\(UUID().uuidString)")
-        let cli = RegistryBinary(databaseURL: DatabaseURL(host: "127.0.0.1", port: try ConnectionTests.closedPort(), user: "x", password: "secret", database: "x"), home: home)
+        let cli = RegistryBinary(databaseURL: DatabaseURL(host: "127.0.0.1", port: try closedPort(), user: "x", password: "secret", database: "x"), home: home)
         let start = Date()
         let result = try cli.run(["institution", "list"])
         #expect(Date().timeIntervalSince(start) < 10)

@@ -30,20 +30,21 @@ public struct InstitutionSummary: Codable, Equatable, Sendable {
     }
 }
 
-extension RegistryStore {
+/// Regulators' counts by institution, small counts suppressed.
+public struct Summaries: Repository {
+    let tx: Transaction
+
     /// Counts by institution on a date, small counts suppressed (`registry_summary()` in SQL, which
     /// reads patient rows on the caller's behalf: regulators' transactions see none themselves).
-    public func summary(minCell: Int, on date: LocalDate) async throws -> [InstitutionSummary] {
-        try await database.read { c in
-            var out: [InstitutionSummary] = []
-            let rows = try await c.query("SELECT * FROM registry_summary(\(Int32(minCell)), \(date))", logger: logger)
-            for try await (code, name, patients, active, administrations, overdue, events, serious)
-                in rows.decode((String, String, Int?, Int?, Int?, Int?, Int?, Int?).self) {
-                out.append(InstitutionSummary(institutionCode: code, institutionName: name, patients: patients, activePatients: active,
-                                              administrations: administrations, overdueFollowUps: overdue, adverseEvents: events,
-                                              seriousAdverseEvents: serious))
-            }
-            return out
+    public func byInstitution(minCell: Int, on date: LocalDate) async throws -> [InstitutionSummary] {
+        var out: [InstitutionSummary] = []
+        let rows = try await c.query("SELECT * FROM registry_summary(\(Int32(minCell)), \(date))", logger: logger)
+        for try await (code, name, patients, active, administrations, overdue, events, serious)
+            in rows.decode((String, String, Int?, Int?, Int?, Int?, Int?, Int?).self) {
+            out.append(InstitutionSummary(institutionCode: code, institutionName: name, patients: patients, activePatients: active,
+                                          administrations: administrations, overdueFollowUps: overdue, adverseEvents: events,
+                                          seriousAdverseEvents: serious))
         }
+        return out
     }
 }

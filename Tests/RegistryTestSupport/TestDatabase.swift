@@ -7,15 +7,15 @@ import Testing
 
 /// Real PostgreSQL for integration tests: scripts/test starts a throwaway server and exports its
 /// URL. Each test gets its own database, cloned from a migrated template, and drops it afterwards.
-enum TestDatabase {
-    static var logger: Logger {
+public enum TestDatabase {
+    public static var logger: Logger {
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         return logger
     }
 
     /// The throwaway server's maintenance URL.
-    static func serverURL() throws -> DatabaseURL {
+    public static func serverURL() throws -> DatabaseURL {
         guard let text = ProcessInfo.processInfo.environment["REGISTRY_TEST_DATABASE_URL"] else {
             Issue.record("REGISTRY_TEST_DATABASE_URL is not set: run the tests with scripts/test, which starts a throwaway PostgreSQL")
             throw RegistryError(.configuration, "REGISTRY_TEST_DATABASE_URL is not set")
@@ -31,15 +31,15 @@ enum TestDatabase {
             return try await task!.value
         }
         static func make() async throws -> String {
-            // Per test module too: RegistryAPITests compiles this same file, in the same process.
-            let made = "registry_template_\(getpid())_" + #fileID.prefix(while: { $0 != "/" }).lowercased()
+            // One per test process: every test target links this module once, and on Linux they all
+            // run in one process; the pid keeps concurrent runs on one server apart.
+            let made = "registry_template_\(getpid())"
             try await TestDatabase.admin { c in
                 try await c.query("DROP DATABASE IF EXISTS \(unescaped: made)", logger: TestDatabase.logger)
                 try await c.query("CREATE DATABASE \(unescaped: made)", logger: TestDatabase.logger)
             }
             let db = try await Database.open(try TestDatabase.serverURL().with(database: made), logger: TestDatabase.logger)
-            try await Migrator.migrate(db)
-            try await RegistryStore(database: db).ensureReferenceData()
+            try await Migrator.migrateWithReferenceData(db)
             await db.close()
             return made
         }
@@ -47,13 +47,13 @@ enum TestDatabase {
     private static let template = Template()
 
     /// Runs `body` on a maintenance connection.
-    static func admin(_ body: (PostgresConnection) async throws -> Void) async throws {
+    public static func admin(_ body: (PostgresConnection) async throws -> Void) async throws {
         let db = try await Database.open(try serverURL(), logger: logger)
-        do { try await db.read(body); await db.close() } catch { await db.close(); throw error }
+        do { try await db.withConnection(body); await db.close() } catch { await db.close(); throw error }
     }
 
     /// A new database: migrated (cloned from the template) unless `empty`.
-    static func create(empty: Bool = false) async throws -> DatabaseURL {
+    public static func create(empty: Bool = false) async throws -> DatabaseURL {
         let source = empty ? "template0" : try await template.ensure()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
         // The template's last pooled connection can still be closing on the server when the first
@@ -71,18 +71,18 @@ enum TestDatabase {
         return try serverURL().with(database: String(name))
     }
 
-    static func drop(_ url: DatabaseURL) async throws {
+    public static func drop(_ url: DatabaseURL) async throws {
         try await admin { c in
             try await c.query("DROP DATABASE IF EXISTS \(unescaped: url.database) WITH (FORCE)", logger: logger)
         }
     }
 
-    /// A migrated database of its own for one test, with a store whose "today" is fixed.
-    static func withStore(today: LocalDate = LocalDate("2026-11-25")!, _ body: (RegistryStore) async throws -> Void) async throws {
+    /// A migrated database of its own for one test, whose "today" is fixed.
+    public static func withDatabase(today: LocalDate = LocalDate("2026-11-25")!, _ body: (Database) async throws -> Void) async throws {
         let url = try await create()
-        let db = try await Database.open(url, logger: logger)
+        let db = try await Database.open(url, logger: logger, today: { today })
         do {
-            try await body(RegistryStore(database: db, today: { today }))
+            try await body(db)
             await db.close()
         } catch {
             await db.close()
@@ -93,28 +93,42 @@ enum TestDatabase {
     }
 }
 
-extension RegistryStore {
+extension Database {
     /// Counts rows of a table, for "nothing was written" checks.
-    func count(_ table: String, where condition: String = "true") async throws -> Int {
-        try await database.read { c in
+    public func count(_ table: String, where condition: String = "true") async throws -> Int {
+        try await plainTransaction { c in
             try await c.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table) WHERE \(condition)"), logger: TestDatabase.logger)
                 .decode(Int.self).first(where: { _ in true })!
         }
     }
 
     /// Row counts of every registry table and the audit trail.
-    func snapshot() async throws -> [String: Int] {
+    public func snapshot() async throws -> [String: Int] {
         var out: [String: Int] = [:]
         for t in ["institution", "product", "treatment_plan", "plan_risk_change", "patient", "administration", "follow_up", "audit_log"] {
             out[t] = try await count(t)
         }
         return out
     }
+
+    /// Integers from a query's first column.
+    public func ints(_ sql: String) async throws -> [Int] {
+        try await plainTransaction { c in
+            try await c.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(Int.self).collect()
+        }
+    }
+
+    /// One text value.
+    public func text(_ sql: String) async throws -> String {
+        try await plainTransaction { c in
+            try await c.query(PostgresQuery(unsafeSQL: sql), logger: TestDatabase.logger).decode(String.self).first(where: { _ in true })!
+        }
+    }
 }
 
 /// Asserts that `body` throws a RegistryError naming `field` (and, if given, of `code`).
-func expectRefusal(field: String?, code: RegistryError.Code? = nil, _ body: () async throws -> Void,
-                   sourceLocation: SourceLocation = #_sourceLocation) async {
+public func expectRefusal(field: String?, code: RegistryError.Code? = nil, _ body: () async throws -> Void,
+                          sourceLocation: SourceLocation = #_sourceLocation) async {
     do {
         try await body()
         Issue.record("expected a refusal on field \(field ?? "nil"), but it succeeded", sourceLocation: sourceLocation)
@@ -128,9 +142,17 @@ func expectRefusal(field: String?, code: RegistryError.Code? = nil, _ body: () a
 
 extension AsyncSequence {
     /// Every element, in order.
-    func collect() async throws -> [Element] {
+    public func collect() async throws -> [Element] {
         var out: [Element] = []
         for try await element in self { out.append(element) }
         return out
+    }
+}
+
+extension Transaction {
+    /// Runs a statement on the transaction's connection: tests write their own SQL.
+    @discardableResult
+    public func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        try await connection.query(query, logger: logger)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import RegistryDomain
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 @Suite("registry protocol")

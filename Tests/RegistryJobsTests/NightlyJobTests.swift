@@ -3,6 +3,7 @@ import PostgresNIO
 import RegistryDomain
 import RegistryJobs
 import RegistryStorage
+import RegistryTestSupport
 import Testing
 
 /// Two institutions and patients in every situation the nightly job must tell apart, on the fixed
@@ -19,43 +20,43 @@ struct NightlyFixture {
     var deceased: Int, withdrawn: Int, lost: Int
     var lateEvent: Int
 
-    static func make(_ store: RegistryStore) async throws -> NightlyFixture {
-        let today = store.today()
-        let f = try await Fixture.make(store, since2021: true)
-        let second = try await Fixture.make(store, code: "ARM-002")
+    static func make(_ database: Database) async throws -> NightlyFixture {
+        let today = database.today()
+        let f = try await Fixture.make(database, since2021: true)
+        let second = try await Fixture.make(database, code: "ARM-002")
         func patient(_ localID: String, dose: String) async throws -> Int {
-            let p = try await store.enroll(try NewPatient(institutionCode: "ARM-001", localID: localID, birthYear: 1970, sex: "male", consentOn: "2021-06-10",
-                                                          consentVersion: "2", pseudonymizer: Fixture.key, today: today), actor: "test").patient
-            _ = try await store.administer(patientID: p.id, planID: f.plan.id, try f.dose(on: dose, today: today), actor: "test")
+            let p = try await database.transaction(actor: "test") { tx in try await tx.patients.enroll(try NewPatient(institutionCode: "ARM-001", localID: localID, birthYear: 1970, sex: "male", consentOn: "2021-06-10",
+                                                          consentVersion: "2", pseudonymizer: Fixture.key, today: today)) }.patient
+            _ = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: p.id, planID: f.plan.id, try f.dose(on: dose, today: today)) }
             return p.id
         }
-        _ = try await store.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2021-07-01", today: today), actor: "test")
-        _ = try await store.administer(patientID: second.patient.id, planID: second.plan.id, try second.dose(on: "2025-04-01", today: today), actor: "test")
+        _ = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2021-07-01", today: today)) }
+        _ = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: second.patient.id, planID: second.plan.id, try second.dose(on: "2025-04-01", today: today)) }
         let active = try await patient("MRN-A", dose: "2025-04-01")
         let contacted = try await patient("MRN-C", dose: "2021-07-01")
-        _ = try await store.logVisit(followUpID: nil, patientID: contacted, try visit("2025-01-15", contact: "phone"), actor: "test")
+        _ = try await database.transaction(actor: "test") { tx in try await tx.visits.log(followUpID: nil, patientID: contacted, try visit("2025-01-15", contact: "phone")) }
         let deceased = try await patient("MRN-D", dose: "2021-07-01")
-        _ = try await store.changeStatus(.death, patientID: deceased, on: LocalDate("2023-01-10")!, reason: "progressive disease", actor: "test")
+        _ = try await database.transaction(actor: "test") { tx in try await tx.statusChanges.change(.death, patientID: deceased, on: LocalDate("2023-01-10")!, reason: "progressive disease") }
         let withdrawn = try await patient("MRN-W", dose: "2021-07-01")
-        _ = try await store.changeStatus(.withdrawal, patientID: withdrawn, on: LocalDate("2023-03-01")!, reason: "patient request", actor: "test")
+        _ = try await database.transaction(actor: "test") { tx in try await tx.statusChanges.change(.withdrawal, patientID: withdrawn, on: LocalDate("2023-03-01")!, reason: "patient request") }
         let lost = try await patient("MRN-L", dose: "2021-07-01")
-        _ = try await store.changeStatus(.lost, patientID: lost, on: LocalDate("2024-02-01")!, reason: "no contact", actor: "test")
+        _ = try await database.transaction(actor: "test") { tx in try await tx.statusChanges.change(.lost, patientID: lost, on: LocalDate("2024-02-01")!, reason: "no contact") }
         // Both recently treated patients phoned in after their early follow-ups were missed: no proposals for them.
         for id in [active, second.patient.id] {
-            _ = try await store.logVisit(followUpID: nil, patientID: id, try visit("2025-12-01", contact: "phone"), actor: "test")
+            _ = try await database.transaction(actor: "test") { tx in try await tx.visits.log(followUpID: nil, patientID: id, try visit("2025-12-01", contact: "phone")) }
         }
-        let ae = try await store.reportAdverseEvent(patientID: active, try event(grade: 3, serious: true, criteria: ["hospitalization"]), actor: "test")
+        let ae = try await database.transaction(actor: "test") { tx in try await tx.adverseEvents.report(patientID: active, try event(grade: 3, serious: true, criteria: ["hospitalization"])) }
         return NightlyFixture(f: f, second: second, active: active, silent: f.patient.id, contacted: contacted,
                               deceased: deceased, withdrawn: withdrawn, lost: lost, lateEvent: ae.id)
     }
 }
 
-/// Runs one night on `store` with its digests under `out`.
-func night(_ store: RegistryStore, _ date: String, out: URL, _ configure: (inout NightlyJob.Options) -> Void = { _ in }) async throws -> NightlyJob.Outcome {
+/// Runs one night on `database` with its digests under `out`.
+func night(_ database: Database, _ date: String, out: URL, _ configure: (inout NightlyJob.Options) -> Void = { _ in }) async throws -> NightlyJob.Outcome {
     var options = NightlyJob.Options(asOf: LocalDate(date)!)
     options.outputDirectory = out.appendingPathComponent(date)
     configure(&options)
-    return try await NightlyJob(store: store).run(options)
+    return try await NightlyJob(database: database).run(options)
 }
 
 extension NightlyJob.Outcome {
@@ -66,10 +67,10 @@ extension NightlyJob.Outcome {
     }
 }
 
-extension RegistryStore {
+extension Database {
     /// Every flag the nightly job sets, as comparable lines (no run ids, which differ between databases).
     func nightlyFlags() async throws -> [String] {
-        try await database.read { c in
+        try await plainTransaction { c in
             var lines: [String] = []
             for sql in [
                 "SELECT concat_ws('|', 'fu', id, status, overdue_since, escalation_level, missed_on) FROM follow_up ORDER BY id",
@@ -84,20 +85,20 @@ extension RegistryStore {
     }
 
     func sql(_ text: String) async throws {
-        try await database.read { c in _ = try await c.query(PostgresQuery(unsafeSQL: text), logger: TestDatabase.logger) }
+        try await plainTransaction { c in _ = try await c.query(PostgresQuery(unsafeSQL: text), logger: TestDatabase.logger) }
     }
 }
 
 /// Two databases holding the same fixture (the second cloned from the first), for comparing an
 /// interrupted run with an uninterrupted one, or nights in order with nights out of order.
-func withTwins<T: Sendable>(_ fixture: (RegistryStore) async throws -> T, _ body: (RegistryStore, RegistryStore, T) async throws -> Void) async throws {
+func withTwins<T: Sendable>(_ fixture: (Database) async throws -> T, _ body: (Database, Database, T) async throws -> Void) async throws {
     let today = LocalDate("2026-11-25")!
     let urlA = try await TestDatabase.create()
     let urlB = urlA.with(database: urlA.database + "_twin")
     let made: T
     do {
-        let db = try await Database.open(urlA, logger: TestDatabase.logger)
-        do { made = try await fixture(RegistryStore(database: db, today: { today })); await db.close() } catch { await db.close(); throw error }
+        let db = try await Database.open(urlA, logger: TestDatabase.logger, today: { today })
+        do { made = try await fixture(db); await db.close() } catch { await db.close(); throw error }
         try await TestDatabase.admin { c in
             try await c.query("CREATE DATABASE \(unescaped: urlB.database) TEMPLATE \(unescaped: urlA.database)", logger: TestDatabase.logger)
         }
@@ -105,9 +106,10 @@ func withTwins<T: Sendable>(_ fixture: (RegistryStore) async throws -> T, _ body
         try? await TestDatabase.drop(urlA)
         throw error
     }
-    let a = try await Database.open(urlA, logger: TestDatabase.logger), b = try await Database.open(urlB, logger: TestDatabase.logger)
+    let a = try await Database.open(urlA, logger: TestDatabase.logger, today: { today })
+    let b = try await Database.open(urlB, logger: TestDatabase.logger, today: { today })
     var failure: (any Error)?
-    do { try await body(RegistryStore(database: a, today: { today }), RegistryStore(database: b, today: { today }), made) } catch { failure = error }
+    do { try await body(a, b, made) } catch { failure = error }
     await a.close(); await b.close()
     try? await TestDatabase.drop(urlA); try? await TestDatabase.drop(urlB)
     if let failure { throw failure }
@@ -121,23 +123,23 @@ func temporaryFolder() -> URL {
 struct NightlyJobTests {
     @Test("flags overdue, escalates, marks missed, proposes lost, flags late reports, writes a digest per institution, with the audit actor")
     func fullNight() async throws {
-        try await TestDatabase.withStore { store in
-            let x = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            let x = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
-            let run = try #require(try await night(store, "2026-11-25", out: out).ranRun)
+            let run = try #require(try await night(database, "2026-11-25", out: out).ranRun)
             #expect(run.status == .succeeded && run.attempts == 1 && run.finishedAt != nil)
             #expect(Set(run.stepCounts.keys) == Set(NightlyStep.allCases.map(\.rawValue)))
             // The active patient's day 100 (window closed 2025-07-25): overdue since the 26th, past 90 days, then missed after 365.
-            let day100 = try #require(try await store.followUps(patientID: x.active).first { $0.label == "day 100" })
-            #expect(try await store.count("follow_up", where: "id = \(day100.id) AND overdue_since = DATE '2025-07-26' AND escalation_level = 2 AND status = 'missed' AND missed_on = DATE '2026-07-26'") == 1)
+            let day100 = try #require(try await database.read { tx in try await tx.followUps.of(patientID: x.active) }.first { $0.label == "day 100" })
+            #expect(try await database.count("follow_up", where: "id = \(day100.id) AND overdue_since = DATE '2025-07-26' AND escalation_level = 2 AND status = 'missed' AND missed_on = DATE '2026-07-26'") == 1)
             // Its year 1 (window closed 2026-05-31): overdue 178 days, level 2, not yet missed.
-            let year1 = try #require(try await store.followUps(patientID: x.active).first { $0.label == "year 1" })
-            #expect(try await store.count("follow_up", where: "id = \(year1.id) AND overdue_since = DATE '2026-06-01' AND escalation_level = 2 AND status = 'scheduled' AND missed_on IS NULL") == 1)
-            #expect(try await store.count("adverse_event", where: "id = \(x.lateEvent) AND report_late_flagged_on = DATE '2025-06-19'") == 1)
-            #expect(run.stepCounts["flag-overdue"] == (try await store.count("follow_up", where: "overdue_since IS NOT NULL")))
+            let year1 = try #require(try await database.read { tx in try await tx.followUps.of(patientID: x.active) }.first { $0.label == "year 1" })
+            #expect(try await database.count("follow_up", where: "id = \(year1.id) AND overdue_since = DATE '2026-06-01' AND escalation_level = 2 AND status = 'scheduled' AND missed_on IS NULL") == 1)
+            #expect(try await database.count("adverse_event", where: "id = \(x.lateEvent) AND report_late_flagged_on = DATE '2025-06-19'") == 1)
+            #expect(run.stepCounts["flag-overdue"] == (try await database.count("follow_up", where: "overdue_since IS NOT NULL")))
             // Every nightly change is in the audit trail under the job's actor.
-            let audited = try await store.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND actor = 'registry jobs nightly'")
+            let audited = try await database.count("audit_log", where: "entity = 'follow_up' AND action = 'update' AND actor = 'registry jobs nightly'")
             #expect(audited == run.stepCounts["flag-overdue"]! + run.stepCounts["escalate"]! + run.stepCounts["mark-missed"]!)
             // Digests: each institution with work gets CSV and JSON, and one outbox row.
             for code in ["ARM-001", "ARM-002"] {
@@ -159,14 +161,14 @@ struct NightlyJobTests {
                 let list = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
                 for item in try #require(list["due_soon"] as? [[String: Any]]) { listed.insert(try #require(item["follow_up_id"] as? Int)) }
             }
-            let truth = Set(try await store.ints("""
+            let truth = Set(try await database.ints("""
                 SELECT f.id FROM follow_up f JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
                 WHERE f.status = 'scheduled' AND f.window_end >= DATE '2026-11-25' AND f.due_on < DATE '2026-11-25' + 30
                 """))
             #expect(listed == truth && !truth.isEmpty)
-            #expect(try await store.count("follow_up", where: "id IN (\(truth.map(String.init).joined(separator: ",")))  AND due_on < DATE '2026-11-25'") > 0,
+            #expect(try await database.count("follow_up", where: "id IN (\(truth.map(String.init).joined(separator: ",")))  AND due_on < DATE '2026-11-25'") > 0,
                     "the fixture has a follow-up past its due date with its window still open")
-            #expect(try await store.count("outbox", where: "kind = 'worklist-digest' AND run_id = \(run.id)") == 2)
+            #expect(try await database.count("outbox", where: "kind = 'worklist-digest' AND run_id = \(run.id)") == 2)
             #expect(run.stepCounts["digest"] == 2)
             let arm1 = try String(contentsOf: out.appendingPathComponent("2026-11-25/ARM-001.csv"), encoding: .utf8)
             #expect(arm1.contains("\nlost-proposal,") && arm1.contains("\nlate-report,\(x.lateEvent),"))
@@ -175,19 +177,19 @@ struct NightlyJobTests {
 
     @Test("two runners started together give one run; the other reports that it exists")
     func concurrentRunners() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            _ = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
-            async let first = night(store, "2026-11-25", out: out)
-            async let second = night(store, "2026-11-25", out: out)
+            async let first = night(database, "2026-11-25", out: out)
+            async let second = night(database, "2026-11-25", out: out)
             let outcomes = try await [first, second]
             #expect(outcomes.filter { $0.ranRun != nil }.count == 1)
             #expect(outcomes.filter(\.declined).count == 1)
-            #expect(try await store.count("job_run") == 1)
+            #expect(try await database.count("job_run") == 1)
             // Flags were set once: one audit row per changed row, not two.
             let run = try #require(outcomes.compactMap(\.ranRun).first)
-            #expect(try await store.count("audit_log", where: "entity = 'follow_up' AND actor = 'registry jobs nightly'")
+            #expect(try await database.count("audit_log", where: "entity = 'follow_up' AND actor = 'registry jobs nightly'")
                     == run.stepCounts["flag-overdue"]! + run.stepCounts["escalate"]! + run.stepCounts["mark-missed"]!)
         }
     }
@@ -195,8 +197,8 @@ struct NightlyJobTests {
     @Test("two registry processes started at the same moment: both exit 0, one run")
     func concurrentProcesses() async throws {
         let url = try await TestDatabase.create()
-        let db = try await Database.open(url, logger: TestDatabase.logger)
-        do { _ = try await NightlyFixture.make(RegistryStore(database: db, today: { LocalDate("2026-11-25")! })); await db.close() } catch { await db.close(); throw error }
+        let db = try await Database.open(url, logger: TestDatabase.logger, today: { LocalDate("2026-11-25")! })
+        do { _ = try await NightlyFixture.make(db); await db.close() } catch { await db.close(); throw error }
         let home = temporaryFolder()
         defer { try? FileManager.default.removeItem(at: home) }
         let cli = RegistryBinary(databaseURL: url, home: home)
@@ -242,42 +244,42 @@ struct NightlyJobTests {
 
     @Test("a failed step is recorded with its name and the next invocation resumes there")
     func failedStepResumes() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            _ = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
             // The digest cannot write into a path that is a file.
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
             try Data("x".utf8).write(to: out.appendingPathComponent("2026-11-25"))
-            await expectRefusal(field: "step") { _ = try await night(store, "2026-11-25", out: out) }
-            let failed = try #require(try await JobRuns.history(store.database).first)
+            await expectRefusal(field: "step") { _ = try await night(database, "2026-11-25", out: out) }
+            let failed = try #require(try await JobRuns.history(database).first)
             #expect(failed.status == .failed && failed.failedStep == "digest" && failed.error != nil)
             #expect(failed.stepCounts["late-reports"] != nil && failed.stepCounts["digest"] == nil)
             try FileManager.default.removeItem(at: out.appendingPathComponent("2026-11-25"))
-            let resumed = try await night(store, "2026-11-25", out: out)
+            let resumed = try await night(database, "2026-11-25", out: out)
             #expect(resumed.wasResumed && resumed.ranRun?.attempts == 2 && resumed.ranRun?.stepCounts["digest"] == 2)
         }
     }
 
     @Test("a rerun changes nothing: every step finds nothing left to do, flags and the audit trail stay as they were")
     func rerunChangesNothing() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            _ = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
-            let first = try #require(try await night(store, "2026-11-25", out: out).ranRun)
-            let flags = try await store.nightlyFlags(), audit = try await store.count("audit_log")
-            guard case .alreadySucceeded(let same) = try await night(store, "2026-11-25", out: out) else { Issue.record("a succeeded night ran again"); return }
+            let first = try #require(try await night(database, "2026-11-25", out: out).ranRun)
+            let flags = try await database.nightlyFlags(), audit = try await database.count("audit_log")
+            guard case .alreadySucceeded(let same) = try await night(database, "2026-11-25", out: out) else { Issue.record("a succeeded night ran again"); return }
             #expect(same.id == first.id)
             // Force every step to run again on the same night: each finds nothing to change.
-            try await store.sql("UPDATE job_run SET status = 'failed', error = 'drill', step_counts = '{}' WHERE id = \(first.id)")
-            let again = try #require(try await night(store, "2026-11-25", out: out).ranRun)
+            try await database.sql("UPDATE job_run SET status = 'failed', error = 'drill', step_counts = '{}' WHERE id = \(first.id)")
+            let again = try #require(try await night(database, "2026-11-25", out: out).ranRun)
             for step in ["flag-overdue", "escalate", "mark-missed", "propose-lost", "late-reports", "prune"] {
                 #expect(again.stepCounts[step] == 0, "\(step)")
             }
-            #expect(try await store.nightlyFlags() == flags)
-            #expect(try await store.count("audit_log") == audit)
-            #expect(try await store.count("outbox") == 2)
+            #expect(try await database.nightlyFlags() == flags)
+            #expect(try await database.count("audit_log") == audit)
+            #expect(try await database.count("outbox") == 2)
         }
     }
 
@@ -304,10 +306,10 @@ struct NightlyJobTests {
 
     @Test("the overdue boundary is Seoul midnight: at 2025-11-25T15:30Z a window that closed on the 25th is overdue")
     func seoulMidnight() async throws {
-        try await TestDatabase.withStore { store in
-            let f = try await Fixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            let f = try await Fixture.make(database)
             // Day 100's window closes 115 days after the dose: on 2025-11-25 for a dose on 2025-08-02.
-            let (_, fus) = try await store.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-08-02", today: store.today()), actor: "test")
+            let (_, fus) = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-08-02", today: database.today())) }
             let closing = try #require(fus.first { $0.windowEnd == LocalDate("2025-11-25") })
             let instant = Date(timeIntervalSince1970: 1_764_084_600)  // 2025-11-25 15:30 UTC = 2025-11-26 00:30 Seoul
             let asOf = LocalDate.seoulDate(at: instant)
@@ -315,78 +317,78 @@ struct NightlyJobTests {
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
             // A night dated by UTC (still the 25th) must not flag it; the Seoul night does.
-            _ = try await night(store, "2025-11-25", out: out)
-            #expect(try await store.count("follow_up", where: "id = \(closing.id) AND overdue_since IS NULL") == 1)
-            _ = try await night(store, asOf.description, out: out)
-            #expect(try await store.count("follow_up", where: "id = \(closing.id) AND overdue_since = DATE '2025-11-26'") == 1)
+            _ = try await night(database, "2025-11-25", out: out)
+            #expect(try await database.count("follow_up", where: "id = \(closing.id) AND overdue_since IS NULL") == 1)
+            _ = try await night(database, asOf.description, out: out)
+            #expect(try await database.count("follow_up", where: "id = \(closing.id) AND overdue_since = DATE '2025-11-26'") == 1)
         }
     }
 
     @Test("deceased, withdrawn and lost patients are never flagged or proposed")
     func inactivePatientsNeverFlagged() async throws {
-        try await TestDatabase.withStore { store in
-            let x = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            let x = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
             let inactive = [x.deceased, x.withdrawn, x.lost].map(String.init).joined(separator: ",")
             // Each has follow-ups whose windows closed before their status changed and that stayed scheduled.
-            #expect(try await store.count("follow_up", where: "patient_id IN (\(inactive)) AND status = 'scheduled' AND window_end < DATE '2026-11-25'") > 10)
-            for d in ["2023-06-01", "2024-12-01", "2026-11-25"] { _ = try await night(store, d, out: out) }
-            #expect(try await store.count("follow_up", where: "patient_id IN (\(inactive)) AND (overdue_since IS NOT NULL OR escalation_level > 0 OR missed_on IS NOT NULL OR status = 'missed')") == 0)
-            #expect(try await store.count("lost_proposal", where: "patient_id IN (\(inactive))") == 0)
+            #expect(try await database.count("follow_up", where: "patient_id IN (\(inactive)) AND status = 'scheduled' AND window_end < DATE '2026-11-25'") > 10)
+            for d in ["2023-06-01", "2024-12-01", "2026-11-25"] { _ = try await night(database, d, out: out) }
+            #expect(try await database.count("follow_up", where: "patient_id IN (\(inactive)) AND (overdue_since IS NOT NULL OR escalation_level > 0 OR missed_on IS NOT NULL OR status = 'missed')") == 0)
+            #expect(try await database.count("lost_proposal", where: "patient_id IN (\(inactive))") == 0)
             // (Flags set before a status change stay, dated: the deceased patient died in 2023 after windows had closed;
             // the 2023-06-01 night already saw them inactive, so none were set.)
-            #expect(try await store.count("follow_up", where: "patient_id = \(x.silent) AND overdue_since IS NOT NULL") > 0)
+            #expect(try await database.count("follow_up", where: "patient_id = \(x.silent) AND overdue_since IS NOT NULL") > 0)
         }
     }
 
     @Test("a proposal never changes the patient's status; confirming does, audited; rejecting leaves the patient active")
     func proposals() async throws {
-        try await TestDatabase.withStore { store in
-            let x = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            let x = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
-            _ = try await night(store, "2026-11-25", out: out)
-            let pending = try await store.lostProposals(decision: .pending)
+            _ = try await night(database, "2026-11-25", out: out)
+            let pending = try await database.read { tx in try await tx.lostProposals.list(decision: .pending) }
             // The silent patient only: the contacted one phoned in after the first missed follow-up.
             #expect(pending.map(\.patientID) == [x.silent])
             let proposal = try #require(pending.first)
             #expect(proposal.missedCount == 2 && proposal.institutionCode == "ARM-001")
-            #expect(try await store.patient(id: x.silent).status == .active)
-            #expect(try await store.statusChanges(patientID: x.silent).isEmpty)
+            #expect(try await database.read { tx in try await tx.patients.patient(id: x.silent) }.status == .active)
+            #expect(try await database.read { tx in try await tx.statusChanges.of(patientID: x.silent) }.isEmpty)
             // Another night does not propose again while it is pending.
-            _ = try await night(store, "2026-11-26", out: out)
-            #expect(try await store.count("lost_proposal") == 1)
+            _ = try await night(database, "2026-11-26", out: out)
+            #expect(try await database.count("lost_proposal") == 1)
             await expectRefusal(field: "proposal", code: .notFound) {
-                _ = try await store.confirmLostProposal(id: proposal.id, on: LocalDate("2026-11-25")!, reason: "x", actingInstitution: "ARM-002", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.lostProposals.confirm(id: proposal.id, on: LocalDate("2026-11-25")!, reason: "x", actingInstitution: "ARM-002") }
             }
-            #expect(try await store.patient(id: x.silent).status == .active)
-            let confirmed = try await store.confirmLostProposal(id: proposal.id, on: LocalDate("2026-11-25")!, reason: "no answer to 3 letters",
-                                                                actingInstitution: "ARM-001", actor: "site:coordinator")
+            #expect(try await database.read { tx in try await tx.patients.patient(id: x.silent) }.status == .active)
+            let confirmed = try await database.transaction(actor: "site:coordinator") { tx in try await tx.lostProposals.confirm(id: proposal.id, on: LocalDate("2026-11-25")!, reason: "no answer to 3 letters",
+                                                                actingInstitution: "ARM-001") }
             #expect(confirmed.decision == .confirmed && confirmed.decidedBy == "site:coordinator" && confirmed.statusChangeID != nil)
-            #expect(try await store.patient(id: x.silent).status == .lostToFollowUp)
-            #expect(try await store.statusChanges(patientID: x.silent).map(\.kind) == [.lost])
-            #expect(try await store.count("audit_log", where: "entity = 'patient' AND entity_id = \(x.silent) AND action = 'update' AND actor = 'site:coordinator' AND after->>'status' = 'lost-to-follow-up' AND reason = 'no answer to 3 letters'") == 1)
-            #expect(try await store.count("audit_log", where: "entity = 'lost_proposal' AND action = 'update' AND after->>'decision' = 'confirmed'") == 1)
+            #expect(try await database.read { tx in try await tx.patients.patient(id: x.silent) }.status == .lostToFollowUp)
+            #expect(try await database.read { tx in try await tx.statusChanges.of(patientID: x.silent) }.map(\.kind) == [.lost])
+            #expect(try await database.count("audit_log", where: "entity = 'patient' AND entity_id = \(x.silent) AND action = 'update' AND actor = 'site:coordinator' AND after->>'status' = 'lost-to-follow-up' AND reason = 'no answer to 3 letters'") == 1)
+            #expect(try await database.count("audit_log", where: "entity = 'lost_proposal' AND action = 'update' AND after->>'decision' = 'confirmed'") == 1)
             await expectRefusal(field: "proposal", code: .conflict) {
-                _ = try await store.rejectLostProposal(id: proposal.id, reason: "late", actor: "site")
+                _ = try await database.transaction(actor: "site") { tx in try await tx.lostProposals.reject(id: proposal.id, reason: "late") }
             }
         }
     }
 
     @Test("a rejected proposal leaves the patient active and is not proposed again for the same misses")
     func rejection() async throws {
-        try await TestDatabase.withStore { store in
-            let x = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            let x = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
-            _ = try await night(store, "2026-11-25", out: out)
-            let proposal = try #require(try await store.lostProposals(decision: .pending).first)
-            let rejected = try await store.rejectLostProposal(id: proposal.id, reason: "patient phoned, visit booked", actor: "site")
+            _ = try await night(database, "2026-11-25", out: out)
+            let proposal = try #require(try await database.read { tx in try await tx.lostProposals.list(decision: .pending) }.first)
+            let rejected = try await database.transaction(actor: "site") { tx in try await tx.lostProposals.reject(id: proposal.id, reason: "patient phoned, visit booked") }
             #expect(rejected.decision == .rejected)
-            #expect(try await store.patient(id: x.silent).status == .active)
-            _ = try await night(store, "2026-11-26", out: out)
-            #expect(try await store.lostProposals(decision: .pending).isEmpty)
+            #expect(try await database.read { tx in try await tx.patients.patient(id: x.silent) }.status == .active)
+            _ = try await night(database, "2026-11-26", out: out)
+            #expect(try await database.read { tx in try await tx.lostProposals.list(decision: .pending) }.isEmpty)
         }
     }
 
@@ -412,45 +414,45 @@ struct NightlyJobTests {
 
     @Test("a dry run reports counts and keeps nothing")
     func dryRun() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await NightlyFixture.make(store)
-            let flags = try await store.nightlyFlags(), audit = try await store.count("audit_log")
-            guard case .dryRun(let counts) = try await NightlyJob(store: store).run(NightlyJob.Options(asOf: LocalDate("2026-11-25")!, dryRun: true)) else {
+        try await TestDatabase.withDatabase { database in
+            _ = try await NightlyFixture.make(database)
+            let flags = try await database.nightlyFlags(), audit = try await database.count("audit_log")
+            guard case .dryRun(let counts) = try await NightlyJob(database: database).run(NightlyJob.Options(asOf: LocalDate("2026-11-25")!, dryRun: true)) else {
                 Issue.record("expected a dry run"); return
             }
             #expect((counts["flag-overdue"] ?? 0) > 0 && counts["propose-lost"] == 1 && counts["digest"] == 2)
-            #expect(try await store.nightlyFlags() == flags)
-            #expect(try await store.count("audit_log") == audit)
-            #expect(try await store.count("job_run") == 0)
+            #expect(try await database.nightlyFlags() == flags)
+            #expect(try await database.count("audit_log") == audit)
+            #expect(try await database.count("job_run") == 0)
         }
     }
 
     @Test("pruning removes runs and outbox rows older than the retention period, never registry records")
     func prune() async throws {
-        try await TestDatabase.withStore { store in
-            _ = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            _ = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
-            _ = try await night(store, "2024-01-10", out: out)
-            try await store.sql("UPDATE outbox SET created_at = TIMESTAMPTZ '2024-01-10 02:00+09'")
-            let proposals = try await store.count("lost_proposal")
-            let run = try #require(try await night(store, "2026-11-25", out: out).ranRun)
+            _ = try await night(database, "2024-01-10", out: out)
+            try await database.sql("UPDATE outbox SET created_at = TIMESTAMPTZ '2024-01-10 02:00+09'")
+            let proposals = try await database.count("lost_proposal")
+            let run = try #require(try await night(database, "2026-11-25", out: out).ranRun)
             #expect(run.stepCounts["prune"]! >= 2)
-            #expect(try await store.count("job_run") == 1)
-            #expect(try await store.count("job_run", where: "as_of = DATE '2024-01-10'") == 0)
-            #expect(try await store.count("lost_proposal") >= proposals)
-            await expectRefusal(field: nil, code: .conflict) { try await store.sql("DELETE FROM lost_proposal") }
+            #expect(try await database.count("job_run") == 1)
+            #expect(try await database.count("job_run", where: "as_of = DATE '2024-01-10'") == 0)
+            #expect(try await database.count("lost_proposal") >= proposals)
+            await expectRefusal(field: nil, code: .conflict) { try await database.sql("DELETE FROM lost_proposal") }
         }
     }
 
     @Test("settings are checked: escalation thresholds ascending, days in range")
     func settings() async throws {
-        try await TestDatabase.withStore { store in
-            await expectRefusal(field: "value") { try await store.setSetting(key: "jobs.escalate-days", value: "90,30", reason: "x", actor: "admin") }
-            await expectRefusal(field: "value") { try await store.setSetting(key: "jobs.nightly-at", value: "25:00", reason: "x", actor: "admin") }
-            await expectRefusal(field: "value") { try await store.setSetting(key: "jobs.missed-after-days", value: "0", reason: "x", actor: "admin") }
-            try await store.setSetting(key: "jobs.escalate-days", value: "14,30,90", reason: "stricter", actor: "admin")
-            #expect(try NightlySettings(try await store.settings()).escalateDays == [14, 30, 90])
+        try await TestDatabase.withDatabase { database in
+            await expectRefusal(field: "value") { try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "jobs.escalate-days", value: "90,30", reason: "x") } }
+            await expectRefusal(field: "value") { try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "jobs.nightly-at", value: "25:00", reason: "x") } }
+            await expectRefusal(field: "value") { try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "jobs.missed-after-days", value: "0", reason: "x") } }
+            try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "jobs.escalate-days", value: "14,30,90", reason: "stricter") }
+            #expect(try NightlySettings(try await database.read { tx in try await tx.settings.all() }).escalateDays == [14, 30, 90])
         }
     }
 
@@ -466,19 +468,19 @@ struct NightlyJobTests {
         #expect(NightlyWorker.nightsDue(now: before, atMinutes: at, lastSucceeded: LocalDate("2024-01-01")).count == NightlyWorker.maximumCatchUp)
         #expect(NightlyWorker.nextRun(after: before, atMinutes: at) == before.addingTimeInterval(600))
 
-        try await TestDatabase.withStore { store in
-            _ = try await NightlyFixture.make(store)
+        try await TestDatabase.withDatabase { database in
+            _ = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
-            _ = try await night(store, "2025-11-22", out: out)
+            _ = try await night(database, "2025-11-22", out: out)
             let (lines, continuation) = AsyncStream.makeStream(of: String.self)
-            let worker = NightlyWorker(store: store, worklistRoot: out, now: { before }) { continuation.yield($0) }
+            let worker = NightlyWorker(database: database, worklistRoot: out, now: { before }) { continuation.yield($0) }
             let task = Task { await worker.run() }
             for await line in lines where line.hasPrefix("next nightly run") { break }
             task.cancel()
             await task.value
-            #expect(try await JobRuns.history(store.database).map(\.asOf.description) == ["2025-11-25", "2025-11-24", "2025-11-23", "2025-11-22"])
-            #expect(try await store.count("job_run", where: "status <> 'succeeded'") == 0)
+            #expect(try await JobRuns.history(database).map(\.asOf.description) == ["2025-11-25", "2025-11-24", "2025-11-23", "2025-11-22"])
+            #expect(try await database.count("job_run", where: "status <> 'succeeded'") == 0)
             #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("2025-11-24/ARM-001.csv").path))
         }
     }

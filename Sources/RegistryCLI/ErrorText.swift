@@ -1,0 +1,42 @@
+import RegistryDomain
+
+/// How the command line words a refusal: the domain names the field and the next step; here the
+/// next step becomes the command that takes it.
+extension RegistryError {
+    /// The hint as a command-line user reads it: the remedy as a command, else the plain hint.
+    var commandLineHint: String? {
+        guard let remedy else { return hint }
+        switch remedy {
+        case .list(let listing):
+            let command = switch listing {
+            case .institutions: "registry institution list"
+            case .products: "registry product list"
+            case .plans: "registry plan list"
+            case .tokens: "registry token list"
+            case .lostProposals: "registry jobs proposal list"
+            case .jobRuns: "registry jobs history"
+            case .followUps: "registry followups list --patient ID"
+            }
+            return "list them with: \(command)"
+        case .decidePlan(let id):
+            return "record the committee's approval with: registry plan decide \(id) --decision approved --on DATE --reference REF"
+        case .enrolment: return "patient ids are printed by registry patient enroll"
+        case .migrate: return "run: registry migrate"
+        case .sealAgain: return "run registry audit seal again once it has finished"
+        case .startEmbeddedDatabase: return "start it with: registry db start"
+        case .checkDatabase: return "check that the server is running and the URL is right, or omit --database-url to use the embedded database"
+        case .installPostgreSQL: return "install it with: apt-get install -y postgresql libpq-dev (or pass --database-url to use an existing server)"
+        case .resumeNightly(let asOf): return "fix the cause, then resume at that step with: registry jobs run nightly --as-of \(asOf)"
+        case .showJobRun(let id): return "see: registry jobs show \(id)"
+        case .correctVisit(let id): return "correct that visit instead: registry visit correct \(id.map(String.init) ?? "VISIT") --reason ..."
+        case .correctReportSubmission(let id): return "correct it with: registry ae correct \(id) --submitted-on DATE --reason ..."
+        }
+    }
+
+    /// One line for stderr: the field, what was wrong, and what to do.
+    var commandLineDescription: String {
+        var text = field.map { "\($0): \(message)" } ?? message
+        if let hint = commandLineHint { text += " (\(hint))" }
+        return text
+    }
+}

@@ -1,0 +1,35 @@
+/// One line of an institution's worklist: a follow-up that is overdue, or open now or due in the next days.
+public struct WorklistEntry: Codable, Equatable, Sendable {
+    public enum Kind: String, Codable, Sendable { case overdue, dueSoon = "due-soon" }
+    public var kind: Kind
+    public var followUpID: Int
+    public var patientID: Int
+    public var label: String
+    public var dueOn: LocalDate
+    public var windowStart: LocalDate
+    public var windowEnd: LocalDate
+    /// Days since the window closed (overdue only, else 0).
+    public var daysOverdue: Int
+    /// The nightly job's escalation level (0 until it has escalated).
+    public var escalationLevel: Int
+
+    /// Makes an entry.
+    public init(kind: Kind, followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate,
+                daysOverdue: Int, escalationLevel: Int) {
+        self.kind = kind; self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn
+        self.windowStart = windowStart; self.windowEnd = windowEnd; self.daysOverdue = daysOverdue; self.escalationLevel = escalationLevel
+    }
+
+    /// Where the list continues after this entry: overdue first by window end, then due soon by due date.
+    public var position: WorklistPosition {
+        WorklistPosition(section: kind == .overdue ? 0 : 1, on: kind == .overdue ? windowEnd : dueOn, id: followUpID)
+    }
+}
+
+/// A place in a worklist, for paging.
+public struct WorklistPosition: Equatable, Sendable {
+    public var section: Int
+    public var on: LocalDate
+    public var id: Int
+    public init(section: Int, on: LocalDate, id: Int) { self.section = section; self.on = on; self.id = id }
+}

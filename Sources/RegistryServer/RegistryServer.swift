@@ -1,0 +1,76 @@
+import Foundation
+import Logging
+import NIOPosix
+import RegistryAPI
+import RegistryDomain
+import RegistryJobs
+import RegistryStorage
+import ServiceLifecycle
+
+/// What `registry serve` runs, as settings: where the database is, where to listen, how many
+/// connections, whether the nightly worker runs too.
+public struct ServerConfiguration: Sendable {
+    /// The registry's database.
+    public var databaseURL: DatabaseURL
+    /// Address and port to listen on (port 0: any free port).
+    public var host: String
+    public var port: Int
+    /// Connections for requests, opened at start and kept, shared out over the event loops.
+    public var poolSize: Int
+    /// Whether the nightly worker runs in the same process, on connections of its own.
+    public var withWorker: Bool
+    /// Where the worker writes each night's worklist digests.
+    public var worklistRoot: URL
+    /// The API's own settings (body limit, page sizes, minimum cell).
+    public var api: APIConfiguration
+    /// Derives enrolled patients' pseudonyms.
+    public var pseudonymizer: Pseudonymizer
+
+    public init(databaseURL: DatabaseURL, host: String, port: Int, poolSize: Int, withWorker: Bool, worklistRoot: URL,
+                api: APIConfiguration, pseudonymizer: Pseudonymizer) {
+        self.databaseURL = databaseURL; self.host = host; self.port = port; self.poolSize = poolSize; self.withWorker = withWorker
+        self.worklistRoot = worklistRoot; self.api = api; self.pseudonymizer = pseudonymizer
+    }
+}
+
+/// The server's composition, in one place: the only module that sees the database pools, the
+/// audit sealer, the idempotency pruner, the nightly worker and the HTTP application together.
+public enum RegistryServer {
+    /// The nightly worker's own connections under `withWorker`, besides `poolSize`: a step, the
+    /// digest's second read and the heartbeat at once, so a night's minutes of work take none from requests.
+    public static let workerConnections = 3
+
+    /// Migrates the database (on a pool of its own), then builds the service group: the request
+    /// pools, the sealer, the pruner, the worker when asked for, and the HTTP server, started in
+    /// that order and shut down in reverse on SIGTERM or SIGINT (the HTTP server drains first, the
+    /// pools close last).
+    public static func serviceGroup(_ configuration: ServerConfiguration, logger: Logger, databaseLogger: Logger,
+                                    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) async throws -> ServiceGroup {
+        let setup = try await Database.open(configuration.databaseURL, logger: databaseLogger)
+        do {
+            try await Migrator.migrateWithReferenceData(setup)
+            await setup.close()
+        } catch {
+            await setup.close()
+            throw error
+        }
+        APIMetrics.bootstrap()
+        // Every connection opened at start and kept: none is set up (with its password exchange)
+        // while requests wait, after start or after a quiet spell.
+        let database = try await Database.open(configuration.databaseURL, logger: databaseLogger, maxConnections: configuration.poolSize,
+                                               minConnections: configuration.poolSize, runsPool: false, perLoop: MultiThreadedEventLoopGroup.singleton)
+        let api = RegistryAPI(database: database, pseudonymizer: configuration.pseudonymizer, configuration: configuration.api)
+        var services: [any Service] = [database, AuditSealer(database: database, logger: logger), IdempotencyPruner(database: database, logger: logger)]
+        if configuration.withWorker {
+            let workerDatabase = try await Database.open(configuration.databaseURL, logger: databaseLogger, maxConnections: workerConnections, runsPool: false)
+            services.insert(workerDatabase, at: 0)
+            services.append(NightlyWorkerService(worker: NightlyWorker(database: workerDatabase, worklistRoot: configuration.worklistRoot) { line in
+                logger.notice("worker: \(line)")
+            }))
+        }
+        services.append(APIServer.application(api: api, host: configuration.host, port: configuration.port, logger: logger,
+                                              onServerRunning: onServerRunning))
+        return ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+}

@@ -1,0 +1,120 @@
+import PostgresNIO
+import RegistryDomain
+
+/// Administrations (doses) and the follow-up schedules they generate.
+public struct Administrations: Repository {
+    let tx: Transaction
+
+    /// Records a dose and generates its follow-up schedule from the plan's protocol. Refuses plans
+    /// not approved, inactive institutions and patients of another institution.
+    public func administer(patientID: Int, planID: Int, _ new: NewAdministration) async throws -> (administration: Administration, followUps: [FollowUp]) {
+        let plan = try await tx.plans.plan(id: planID)
+        let patient = try await tx.patients.patient(id: patientID, lock: true)
+        let institution = try await tx.institutions.idAndStatus(code: plan.institutionCode, lock: true)
+        try NewAdministration.checkEligibility(on: new.administeredOn, plan: plan, institutionStatus: institution.status, patient: patient)
+        let rows = try await c.query("""
+            INSERT INTO administration (patient_id, plan_id, institution_id, administered_on, lot, dose, fee_notified_krw, fee_collected_krw)
+            VALUES (\(patientID), \(planID), \(institution.id), \(new.administeredOn), \(new.lot), \(new.dose), \(new.feeNotifiedKRW), \(new.feeCollectedKRW))
+            RETURNING id
+            """, logger: logger)
+        let id = try await rows.decode(Int.self).one("the new administration")
+        let planned = FollowUpSchedule.plan(protocol: try await tx.protocols.load(id: try await protocolID(planID: planID)), anchor: new.administeredOn)
+        try await c.query("""
+            INSERT INTO follow_up (administration_id, patient_id, institution_id, seq, label, due_on, window_start, window_end, contact_type)
+            SELECT \(id), \(patientID), \(institution.id), s, l, d::date, ws::date, we::date, t
+            FROM unnest(\(planned.map(\.sequence)), \(planned.map(\.label)), \(planned.map(\.due.description)),
+                        \(planned.map(\.windowStart.description)), \(planned.map(\.windowEnd.description)),
+                        \(planned.map(\.contactType.rawValue))) AS x(s, l, d, ws, we, t)
+            """, logger: logger)
+        let administration = Administration(id: id, patientID: patientID, planID: planID, institutionCode: plan.institutionCode,
+                                            productCode: plan.productCode, administeredOn: new.administeredOn, lot: new.lot, dose: new.dose,
+                                            feeNotifiedKRW: new.feeNotifiedKRW, feeCollectedKRW: new.feeCollectedKRW)
+        return (administration, try await tx.followUps.of(administrationID: id))
+    }
+
+    /// Administrations of a patient, or of a product lot (traceability both ways).
+    public func list(patientID: Int? = nil, lot: String? = nil) async throws -> [Administration] {
+        try await Self.decode(c.query("""
+            \(unescaped: Self.select)
+            WHERE (\(patientID)::bigint IS NULL OR a.patient_id = \(patientID)) AND (\(lot)::text IS NULL OR a.lot = \(lot))
+            ORDER BY a.administered_on, a.id
+            """, logger: logger))
+    }
+
+    /// One administration.
+    public func administration(id: Int) async throws -> Administration {
+        guard let administration = try await Self.decode(c.query("\(unescaped: Self.select) WHERE a.id = \(id)", logger: logger)).first else {
+            throw RegistryError.notFound("administration", "no administration has id \(id)")
+        }
+        return administration
+    }
+
+    /// Corrects an administration. A new date re-anchors the schedule: follow-ups not yet done
+    /// (scheduled or not required) get their new due dates and windows; completed and closed ones
+    /// stay attached to their time points as they were. The audit trail records what moved.
+    public func correct(id: Int, on newDate: LocalDate?, lot: String?, dose: String?, feeNotified: Int?, feeCollected: Int?,
+                        reason: String) async throws -> (administration: Administration, moved: Int) {
+        let reason = try Rules.reason(reason)
+        if let newDate { try Rules.eventDate(newDate, field: "on", today: tx.today) }
+        let lot = try lot.map { l throws(RegistryError) in try Rules.lot(l) }
+        let dose = try dose.map { d throws(RegistryError) in try Rules.name(d, field: "dose", maxLength: 100) }
+        if let feeNotified { _ = try Rules.krw(feeNotified, field: "fee-notified") }
+        if let feeCollected { _ = try Rules.krw(feeCollected, field: "fee-collected") }
+        try await tx.because(reason)
+        let rows = try await c.query("""
+            SELECT a.administered_on, p.decided_on, p.protocol_id, pt.consent_on
+            FROM administration a JOIN treatment_plan p ON p.id = a.plan_id JOIN patient pt ON pt.id = a.patient_id
+            WHERE a.id = \(id) FOR UPDATE OF a
+            """, logger: logger)
+        guard let (oldDate, approvedOn, protocolID, consentOn) = try await rows.decode((LocalDate, LocalDate?, Int, LocalDate).self).firstElement() else {
+            throw RegistryError.notFound("administration", "no administration has id \(id)")
+        }
+        if let newDate {
+            if let approvedOn, newDate < approvedOn { throw RegistryError.invalid("on", "\(newDate) is before the plan's approval on \(approvedOn)") }
+            if newDate < consentOn { throw RegistryError.invalid("on", "\(newDate) is before the patient's consent on \(consentOn)") }
+            let visits = try await c.query("""
+                SELECT min(v.visit_on) FROM visit v JOIN follow_up f ON f.id = v.follow_up_id WHERE f.administration_id = \(id)
+                """, logger: logger)
+            if let earliest = try await visits.decode(LocalDate?.self).firstElement() ?? nil, newDate > earliest {
+                throw RegistryError.invalid("on", "\(newDate) is after visit data recorded on \(earliest) for this administration")
+            }
+        }
+        try await c.query("""
+            UPDATE administration SET administered_on = \(newDate ?? oldDate), lot = coalesce(\(lot), lot), dose = coalesce(\(dose), dose),
+                fee_notified_krw = coalesce(\(feeNotified), fee_notified_krw), fee_collected_krw = coalesce(\(feeCollected), fee_collected_krw)
+            WHERE id = \(id)
+            """, logger: logger)
+        var moved = 0
+        if let newDate, newDate != oldDate {
+            let planned = FollowUpSchedule.plan(protocol: try await tx.protocols.load(id: protocolID), anchor: newDate)
+            moved = try await c.query("""
+                UPDATE follow_up f SET due_on = x.d::date, window_start = x.ws::date, window_end = x.we::date
+                FROM unnest(\(planned.map(\.sequence)), \(planned.map(\.due.description)), \(planned.map(\.windowStart.description)),
+                            \(planned.map(\.windowEnd.description))) AS x(s, d, ws, we)
+                WHERE f.administration_id = \(id) AND f.seq = x.s AND f.status IN ('scheduled', 'not-required')
+                RETURNING 1
+                """, logger: logger).count()
+        }
+        return (try await administration(id: id), moved)
+    }
+
+    private func protocolID(planID: Int) async throws -> Int {
+        try await c.query("SELECT protocol_id FROM treatment_plan WHERE id = \(planID)", logger: logger).decode(Int.self).one("the plan's protocol")
+    }
+
+    static let select = """
+        SELECT a.id, a.patient_id, a.plan_id, i.code, pr.code, a.administered_on, a.lot, a.dose, a.fee_notified_krw, a.fee_collected_krw
+        FROM administration a JOIN institution i ON i.id = a.institution_id
+        JOIN treatment_plan p ON p.id = a.plan_id JOIN product pr ON pr.id = p.product_id
+        """
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [Administration] {
+        var out: [Administration] = []
+        for try await (id, patient, plan, inst, prod, on, lot, dose, notified, collected)
+            in rows.decode((Int, Int, Int, String, String, LocalDate, String, String, Int, Int).self) {
+            out.append(Administration(id: id, patientID: patient, planID: plan, institutionCode: inst, productCode: prod,
+                                      administeredOn: on, lot: lot, dose: dose, feeNotifiedKRW: notified, feeCollectedKRW: collected))
+        }
+        return out
+    }
+}

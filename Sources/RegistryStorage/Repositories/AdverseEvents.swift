@@ -1,0 +1,149 @@
+import PostgresNIO
+import RegistryDomain
+
+/// Adverse events and their expedited reports.
+public struct AdverseEvents: Repository {
+    let tx: Transaction
+
+    /// Records an adverse event. A serious one gets its expedited-report due date from the
+    /// awareness date and the configured clock; a grade 5 event also records the death.
+    public func report(patientID: Int, _ new: NewAdverseEvent, actingInstitution: String? = nil) async throws -> AdverseEvent {
+        let patient = try await tx.patients.lockForData(patientID, on: new.onsetOn, actingInstitution: actingInstitution)
+        try patient.forData.checkEventAfterTreatment(onset: new.onsetOn)
+        let clock = try await tx.settings.reportClock()
+        let due = clock.dueDate(serious: new.serious, criteria: new.criteria, grade: new.grade, aware: new.awareOn)
+        let rows = try await c.query("""
+            INSERT INTO adverse_event (patient_id, institution_id, onset_on, aware_on, term, meddra_code, category, grade, grading_system,
+                grading_version, serious, seriousness, relatedness, outcome, outcome_on, report_due_on)
+            VALUES (\(patientID), \(patient.institutionID), \(new.onsetOn), \(new.awareOn), \(new.term), \(new.meddraCode), \(new.category),
+                \(Int16(new.grade)), \(new.grading.system), \(new.grading.version), \(new.serious), \(new.criteria.map(\.rawValue).sorted()),
+                \(new.relatedness), \(new.outcome), \(new.outcomeOn), \(due))
+            RETURNING id
+            """, logger: logger)
+        let id = try await rows.decode(Int.self).one("the new adverse event")
+        if let died = new.deathDate, patient.patient.status != .deceased {
+            _ = try await tx.statusChanges.record(.death, patientID: patientID, on: died, reason: "grade 5 adverse event: \(new.term)", adverseEventID: id)
+        }
+        return try await adverseEvent(id: id)
+    }
+
+    /// Records the expedited report's submission, which stops its clock.
+    public func submitReport(adverseEventID id: Int, on date: LocalDate, actingInstitution: String? = nil) async throws -> AdverseEvent {
+        let ae = try await adverseEvent(id: id, lock: true)
+        _ = try await tx.patients.lockForData(ae.patientID, on: nil, actingInstitution: actingInstitution)
+        guard ae.serious else {
+            throw RegistryError.conflict("adverse-event", "adverse event \(id) is not serious; only serious events have an expedited report")
+        }
+        if let done = ae.reportSubmittedOn {
+            throw RegistryError.conflict("adverse-event", "the report of adverse event \(id) was already submitted on \(done)",
+                                         remedy: .correctReportSubmission(adverseEventID: id))
+        }
+        guard date >= ae.awareOn else {
+            throw RegistryError.invalid("on", "\(date) is before the site became aware on \(ae.awareOn)")
+        }
+        try await c.query("UPDATE adverse_event SET report_submitted_on = \(date) WHERE id = \(id)", logger: logger)
+        return try await adverseEvent(id: id)
+    }
+
+    /// Corrects an adverse event: the merged values are validated as a new report would be, the
+    /// report due date follows, and the earlier values stay in the audit trail.
+    public func correct(id: Int, reason: String, _ change: (inout AdverseEventDraft) -> Void) async throws -> AdverseEvent {
+        let reason = try Rules.reason(reason)
+        try await tx.because(reason)
+        let ae = try await adverseEvent(id: id, lock: true)
+        var draft = AdverseEventDraft(ae)
+        change(&draft)
+        let checked = try draft.validated(today: tx.today)
+        let clock = try await tx.settings.reportClock()
+        let due = clock.dueDate(serious: checked.serious, criteria: checked.criteria, grade: checked.grade, aware: checked.awareOn)
+        let submitted = checked.serious ? draft.submittedOn : nil
+        if let submitted, submitted < checked.awareOn {
+            throw RegistryError.invalid("submitted-on", "\(submitted) is before the site became aware on \(checked.awareOn)")
+        }
+        try await c.query("""
+            UPDATE adverse_event SET onset_on = \(checked.onsetOn), aware_on = \(checked.awareOn), term = \(checked.term), meddra_code = \(checked.meddraCode),
+                category = \(checked.category), grade = \(Int16(checked.grade)), grading_system = \(checked.grading.system),
+                grading_version = \(checked.grading.version), serious = \(checked.serious), seriousness = \(checked.criteria.map(\.rawValue).sorted()),
+                relatedness = \(checked.relatedness), outcome = \(checked.outcome), outcome_on = \(checked.outcomeOn),
+                report_due_on = \(due), report_submitted_on = \(submitted)
+            WHERE id = \(id)
+            """, logger: logger)
+        let patient = try await tx.patients.patient(id: ae.patientID, lock: true)
+        if let died = checked.deathDate, patient.status != .deceased {
+            _ = try await tx.statusChanges.record(.death, patientID: ae.patientID, on: died, reason: "grade 5 adverse event: \(checked.term)", adverseEventID: id)
+        }
+        return try await adverseEvent(id: id)
+    }
+
+    /// A patient's adverse events, by onset.
+    public func of(patientID: Int) async throws -> [AdverseEvent] {
+        try await Self.decode(c.query("\(unescaped: Self.select) WHERE e.patient_id = \(patientID) ORDER BY e.onset_on, e.id", logger: logger))
+    }
+
+    /// One adverse event (locked for update with `lock`).
+    public func adverseEvent(id: Int, lock: Bool = false) async throws -> AdverseEvent {
+        let rows = try await c.query("\(unescaped: Self.select) WHERE e.id = \(id) \(unescaped: lock ? "FOR UPDATE OF e" : "")", logger: logger)
+        guard let ae = try await Self.decode(rows).first else {
+            throw RegistryError.notFound("adverse-event", "no adverse event has id \(id)")
+        }
+        return ae
+    }
+
+    static let select = """
+        SELECT e.id, e.patient_id, i.code, e.onset_on, e.aware_on, e.term, e.meddra_code, e.category, e.grade, e.grading_system, e.grading_version,
+               e.serious, e.seriousness, e.relatedness, e.outcome, e.outcome_on, e.report_due_on, e.report_submitted_on
+        FROM adverse_event e JOIN institution i ON i.id = e.institution_id
+        """
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [AdverseEvent] {
+        var out: [AdverseEvent] = []
+        for try await row in rows {
+            let full = try row.decode((Int, Int, String, LocalDate, LocalDate, String, String?, AdverseEventCategory, Int16, String, String, Bool, [String],
+                                       Relatedness, AdverseEventOutcome, LocalDate?, LocalDate?, LocalDate?).self)
+            let criteria = try full.12.map { try SeriousnessCriterion.stored($0, column: "adverse_event.seriousness") }
+            out.append(AdverseEvent(id: full.0, patientID: full.1, institutionCode: full.2, onsetOn: full.3, awareOn: full.4, term: full.5, meddraCode: full.6,
+                                    category: full.7, grade: Int(full.8), gradingSystem: full.9, gradingVersion: full.10,
+                                    serious: full.11, seriousnessCriteria: criteria, relatedness: full.13, outcome: full.14,
+                                    outcomeOn: full.15, reportDueOn: full.16, reportSubmittedOn: full.17))
+        }
+        return out
+    }
+}
+
+/// The registry's settings (`registry_setting`).
+public struct Settings: Repository {
+    let tx: Transaction
+
+    /// Every setting by key.
+    public func all() async throws -> [String: String] {
+        var out: [String: String] = [:]
+        for try await (k, v) in try await c.query("SELECT key, value FROM registry_setting", logger: logger).decode((String, String).self) { out[k] = v }
+        return out
+    }
+
+    /// The expedited-report clocks as configured.
+    public func reportClock() async throws -> ExpeditedReportClock {
+        let settings = try await all()
+        return ExpeditedReportClock(fatalOrLifeThreateningDays: Int(settings["ae.report-days.fatal-or-life-threatening"] ?? "") ?? 7,
+                                    otherSeriousDays: Int(settings["ae.report-days.other-serious"] ?? "") ?? 15)
+    }
+
+    /// Changes a setting; the known clock settings take whole days from 1 to 90.
+    public func set(key: String, value: String, reason: String) async throws {
+        try await tx.because(reason)
+        let known = try await all()
+        guard known[key] != nil else {
+            throw RegistryError.invalid("key", "'\(key)' is not a setting; allowed: \(known.keys.sorted().joined(separator: ", "))")
+        }
+        if key.hasPrefix("ae.report-days.") {
+            guard let days = Int(value), (1...90).contains(days) else {
+                throw RegistryError.invalid("value", "'\(value)' is not a number of days; allowed: whole days from 1 to 90")
+            }
+        }
+        if key.hasPrefix("jobs.") {
+            var settings = NightlySettings()
+            try settings.set(key, value)
+        }
+        try await c.query("UPDATE registry_setting SET value = \(value) WHERE key = \(key)", logger: logger)
+    }
+}

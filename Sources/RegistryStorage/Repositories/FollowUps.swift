@@ -1,0 +1,111 @@
+import PostgresNIO
+import RegistryDomain
+
+/// Follow-ups: schedules, worklists, closures.
+public struct FollowUps: Repository {
+    let tx: Transaction
+
+    /// One follow-up.
+    public func followUp(id: Int) async throws -> FollowUp {
+        guard let f = try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.id = \(id)", logger: logger)).first else {
+            throw Self.unknown(id)
+        }
+        return f
+    }
+
+    /// A patient's follow-ups, in due order.
+    public func of(patientID: Int) async throws -> [FollowUp] {
+        _ = try await tx.patients.patient(id: patientID)
+        return try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.patient_id = \(patientID) ORDER BY f.due_on, f.id", logger: logger))
+    }
+
+    /// An administration's schedule, in time-point order.
+    func of(administrationID: Int) async throws -> [FollowUp] {
+        try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.administration_id = \(administrationID) ORDER BY f.seq", logger: logger))
+    }
+
+    /// An institution's follow-ups due before a date, in due order, at most `limit`, after the
+    /// follow-up `after` (its due date and id) when paging.
+    public func of(institutionCode: String, dueBefore: LocalDate, status: FollowUpStatus? = nil,
+                   after: (due: LocalDate, id: Int)? = nil, limit: Int = 1000) async throws -> [FollowUp] {
+        let institutionID = try await tx.institutions.id(code: institutionCode)
+        return try await Self.decode(c.query("""
+            \(unescaped: Self.select) WHERE f.institution_id = \(institutionID) AND f.due_on < \(dueBefore)
+            AND (\(status)::text IS NULL OR f.status = \(status))
+            AND (f.due_on, f.id) > (\(after?.due ?? LocalDate(dayNumber: -100_000)), \(after?.id ?? 0))
+            ORDER BY f.due_on, f.id LIMIT \(limit)
+            """, logger: logger))
+    }
+
+    /// An institution's worklist on `asOf`: overdue follow-ups (`follow_up_overdue()`, the domain's
+    /// `Overdue`) oldest window first, then those due soon (`follow_up_due_soon()`, the domain's
+    /// `DueSoon`, over `days` days) by due date; the selection the nightly digest makes. At most
+    /// `limit` entries after `after`.
+    public func worklist(institutionCode: String, asOf: LocalDate, days: Int, after: WorklistPosition? = nil, limit: Int) async throws -> [WorklistEntry] {
+        let institutionID = try await tx.institutions.id(code: institutionCode)
+        let position = after ?? WorklistPosition(section: -1, on: asOf, id: 0)
+        var out: [WorklistEntry] = []
+        // The due-soon branch's bound on due_on follows from its window bound (a window ends at most
+        // the widest window_after past its due date) and lets the (institution_id, due_on) index serve.
+        let rows = try await c.query("""
+            SELECT section, id, patient_id, label, due_on, window_start, window_end, escalation_level FROM (
+                SELECT 0 AS section, f.window_end AS sort_on, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end, f.escalation_level
+                FROM follow_up f JOIN patient p ON p.id = f.patient_id
+                WHERE f.institution_id = \(institutionID) AND f.status = 'scheduled'
+                  AND follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
+                UNION ALL
+                SELECT 1, f.due_on, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end, f.escalation_level
+                FROM follow_up f JOIN patient p ON p.id = f.patient_id
+                WHERE f.institution_id = \(institutionID) AND f.status = 'scheduled'
+                  AND follow_up_due_soon(f.window_end, f.due_on, f.status, p.status, \(asOf), \(Int32(days)))
+                  AND f.due_on >= \(asOf) - (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
+            ) w
+            WHERE (section, sort_on, id) > (\(Int32(position.section)), \(position.on), \(position.id))
+            ORDER BY section, sort_on, id LIMIT \(limit)
+            """, logger: logger)
+        for try await (section, id, patient, label, due, start, end, level)
+            in rows.decode((Int32, Int, Int, String, LocalDate, LocalDate, LocalDate, Int16).self) {
+            let overdue = section == 0
+            out.append(WorklistEntry(kind: overdue ? .overdue : .dueSoon, followUpID: id, patientID: patient, label: label, dueOn: due,
+                                     windowStart: start, windowEnd: end,
+                                     daysOverdue: overdue ? Overdue.daysOverdue(windowEnd: end, status: .scheduled, patientStatus: .active, on: asOf) : 0,
+                                     escalationLevel: Int(level)))
+        }
+        return out
+    }
+
+    /// Closes a follow-up as not done, with the reason.
+    public func closeNotDone(id: Int, reason: NotDoneReason, note: String?, actingInstitution: String? = nil) async throws -> FollowUp {
+        try await tx.because(note.map { "\(reason.rawValue): \($0)" } ?? reason.rawValue)
+        let rows = try await c.query("SELECT patient_id, status FROM follow_up WHERE id = \(id) FOR UPDATE", logger: logger)
+        guard let (patientID, status) = try await rows.decode((Int, FollowUpStatus).self).firstElement() else {
+            throw Self.unknown(id)
+        }
+        _ = try await tx.patients.lockForData(patientID, on: nil, actingInstitution: actingInstitution)
+        guard status == .scheduled || status == .missed else {
+            throw RegistryError.conflict("followup", "follow-up \(id) is \(status.rawValue); only a scheduled or missed follow-up can be closed as not done")
+        }
+        try await c.query("UPDATE follow_up SET status = 'not-done', not_done_reason = \(reason) WHERE id = \(id)", logger: logger)
+        return try await followUp(id: id)
+    }
+
+    static let select = """
+        SELECT f.id, f.administration_id, f.patient_id, i.code, f.seq, f.label, f.due_on, f.window_start, f.window_end, f.contact_type, f.status
+        FROM follow_up f JOIN institution i ON i.id = f.institution_id
+        """
+
+    static func decode(_ rows: PostgresRowSequence) async throws -> [FollowUp] {
+        var out: [FollowUp] = []
+        for try await (id, admin, patient, inst, seq, label, due, start, end, contact, status)
+            in rows.decode((Int, Int, Int, String, Int16, String, LocalDate, LocalDate, LocalDate, ContactType, FollowUpStatus).self) {
+            out.append(FollowUp(id: id, administrationID: admin, patientID: patient, institutionCode: inst, sequence: Int(seq),
+                                label: label, due: due, windowStart: start, windowEnd: end, contactType: contact, status: status))
+        }
+        return out
+    }
+
+    /// The refusal for a follow-up id that names none.
+    static func unknown(_ id: Int) -> RegistryError {
+        .notFound("followup", "no follow-up has id \(id)", remedy: .list(.followUps))
+    }
+}

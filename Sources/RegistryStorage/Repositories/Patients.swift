@@ -1,0 +1,95 @@
+import PostgresNIO
+import RegistryDomain
+
+/// Patients, known by pseudonym only.
+public struct Patients: Repository {
+    let tx: Transaction
+
+    /// Enrols a patient; the same institution and local key find the same patient again.
+    /// Returns the patient and whether this call created it.
+    public func enroll(_ new: NewPatient) async throws -> (patient: Patient, created: Bool) {
+        let institution = try await tx.institutions.idAndStatus(code: new.institutionCode)
+        let inserted = try await c.query("""
+            INSERT INTO patient (pseudonym, enrolled_by, institution_id, birth_year, sex, consent_on, consent_version)
+            SELECT \(new.pseudonym), \(institution.id), \(institution.id), \(Int16(new.birthYear)), \(new.sex),
+                   \(new.consentOn), \(new.consentVersion)
+            WHERE \(institution.status) = 'active'
+            ON CONFLICT (pseudonym) DO NOTHING RETURNING id
+            """, logger: logger)
+        if let id = try await inserted.decode(Int.self).firstElement() {
+            return (try await patient(id: id), true)
+        }
+        let existing = try await c.query("SELECT id FROM patient WHERE pseudonym = \(new.pseudonym)", logger: logger)
+        guard let id = try await existing.decode(Int.self).firstElement() else {
+            guard institution.status == .active else {
+                throw RegistryError.conflict("institution", "institution \(new.institutionCode) is \(institution.status.rawValue); only active institutions may enrol patients")
+            }
+            // Only under row-level security: the patient exists but was transferred away.
+            throw RegistryError.conflict("local-id", "this local key's patient was transferred to another institution and is no longer held by \(new.institutionCode)")
+        }
+        let patient = try await patient(id: id)
+        // Same key, different facts: most likely a mistyped key, so say which field differs.
+        if patient.birthYear != new.birthYear {
+            throw RegistryError.conflict("birth-year", "this local key is already enrolled as patient \(id) with birth year \(patient.birthYear), not \(new.birthYear)",
+                                         hint: "check the local patient key; correct the existing record instead if it is wrong")
+        }
+        if patient.sex != new.sex {
+            throw RegistryError.conflict("sex", "this local key is already enrolled as patient \(id) with sex \(patient.sex.rawValue), not \(new.sex.rawValue)",
+                                         hint: "check the local patient key")
+        }
+        return (patient, false)
+    }
+
+    /// One patient by registry id (locked for update with `lock`).
+    public func patient(id: Int, lock: Bool = false) async throws -> Patient {
+        let rows = try await c.query("""
+            SELECT \(unescaped: PatientRow.columns) FROM patient p JOIN institution i ON i.id = p.institution_id
+            WHERE p.id = \(id) \(unescaped: lock ? "FOR UPDATE OF p" : "")
+            """, logger: logger)
+        guard let row = try await rows.firstElement() else { throw Self.unknown(id) }
+        return try PatientRow.decode(row.makeRandomAccess())
+    }
+
+    /// Patients by id, after `after`, at most `limit`: one institution's (or all), optionally those
+    /// whose pseudonym starts with `pseudonymPrefix`.
+    public func list(institutionCode: String?, pseudonymPrefix: String? = nil, after: Int? = nil, limit: Int) async throws -> [Patient] {
+        var out: [Patient] = []
+        let rows = try await c.query("""
+            SELECT \(unescaped: PatientRow.columns) FROM patient p JOIN institution i ON i.id = p.institution_id
+            WHERE (\(institutionCode)::text IS NULL OR i.code = \(institutionCode))
+              AND (\(pseudonymPrefix)::text IS NULL OR p.pseudonym LIKE \(pseudonymPrefix.map { $0 + "%" }))
+              AND p.id > \(after ?? 0)
+            ORDER BY p.id LIMIT \(limit)
+            """, logger: logger)
+        for try await row in rows { out.append(try PatientRow.decode(row.makeRandomAccess())) }
+        return out
+    }
+
+    /// Loads and locks a patient, and refuses data for a withdrawn patient, data dated after a
+    /// death, and data from an institution that does not hold the patient (the domain's rule).
+    /// One query.
+    func lockForData(_ patientID: Int, on date: LocalDate?, actingInstitution: String?) async throws -> LockedPatient {
+        let rows = try await c.query("""
+            SELECT \(unescaped: PatientRow.columns), p.institution_id, p.status_on,
+                   (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
+            FROM patient p JOIN institution i ON i.id = p.institution_id WHERE p.id = \(patientID) FOR UPDATE OF p
+            """, logger: logger)
+        guard let row = try await rows.firstElement() else { throw Self.unknown(patientID) }
+        let locked = try Self.locked(row.makeRandomAccess(), from: 0)
+        try locked.forData.checkForData(on: date, actingInstitution: actingInstitution)
+        return locked
+    }
+
+    /// A locked patient from `PatientRow.columns` followed by institution id, status date and first administration.
+    static func locked(_ r: PostgresRandomAccessRow, from start: Int) throws -> LockedPatient {
+        let n = PatientRow.count
+        return LockedPatient(forData: PatientForData(patient: try PatientRow.decode(r, from: start), statusOn: try r[start + n + 1].decode(LocalDate?.self),
+                                                     firstAdministration: try r[start + n + 2].decode(LocalDate?.self)),
+                             institutionID: try r[start + n].decode(Int.self))
+    }
+
+    /// The refusal for a patient id that names none (or none the caller may see).
+    static func unknown(_ id: Int) -> RegistryError {
+        .notFound("patient", "no patient has id \(id)")
+    }
+}

@@ -1,0 +1,128 @@
+import PostgresNIO
+import RegistryDomain
+
+/// Visits and their measures.
+public struct Visits: Repository {
+    let tx: Transaction
+
+    /// Logs a visit against a scheduled follow-up (completing it, in the window, early or late)
+    /// or, with no follow-up, as an unscheduled visit of a patient.
+    public func log(followUpID: Int?, patientID: Int?, _ new: NewVisit, actingInstitution: String? = nil) async throws -> Visit {
+        var target: LockVisitTarget.Row? = nil
+        let patient: LockedPatient
+        if let followUpID {
+            // The follow-up and its patient, locked in one statement (follow-up first).
+            guard let found = try await c.execute(LockVisitTarget(followUpID: followUpID), logger: logger).firstElement() else {
+                throw FollowUps.unknown(followUpID)
+            }
+            if let patientID, patientID != found.patient.patient.id {
+                throw RegistryError.invalid("patient", "follow-up \(followUpID) belongs to patient \(found.patient.patient.id), not \(patientID)")
+            }
+            try found.patient.forData.checkForData(on: new.visitedOn, actingInstitution: actingInstitution)
+            target = found
+            patient = found.patient
+        } else {
+            guard let patientID else {
+                throw RegistryError.invalid("followup", "a visit needs its follow-up, or its patient when it is unscheduled")
+            }
+            patient = try await tx.patients.lockForData(patientID, on: new.visitedOn, actingInstitution: actingInstitution)
+        }
+        let pid = patient.patient.id
+        try VisitRules.checkAfterDose(new.visitedOn, anchor: target?.anchor ?? patient.forData.firstAdministration, patientID: pid)
+        let timing = try target.map { f throws(RegistryError) in
+            try VisitRules.timing(completing: followUpID ?? 0, status: f.status, completedBy: f.visitID, on: new.visitedOn,
+                                  windowStart: f.start, windowEnd: f.end)
+        }
+        let measures = new.measures.sorted { $0.key < $1.key }
+        let inserted = try await c.execute(InsertVisit(patientID: pid, institutionID: patient.institutionID, followUpID: followUpID,
+                                                       visitedOn: new.visitedOn, contactType: new.contactType.rawValue,
+                                                       vitalStatus: new.vitalStatus.rawValue, timing: timing?.rawValue, note: new.note,
+                                                       measures: measures), logger: logger)
+        let visitID = try await inserted.one("the new visit")
+        return Visit(id: visitID, patientID: pid, followUpID: followUpID, institutionCode: patient.patient.institutionCode, visitedOn: new.visitedOn,
+                     contactType: new.contactType, vitalStatus: new.vitalStatus, timing: timing, measures: measures, note: new.note)
+    }
+
+    /// Corrects a visit's recorded values. The earlier values stay readable in the audit trail.
+    public func correct(id: Int, on date: LocalDate?, contact: ContactType?, vital: VitalStatus?, measures: [MeasureValue],
+                        note: String?, reason: String) async throws -> Visit {
+        let reason = try Rules.reason(reason)
+        try await tx.because(reason)
+        let visit = try await self.visit(id: id)
+        let facts = try await c.query("""
+            SELECT v.patient_id, v.institution_id,
+                   coalesce((SELECT a.administered_on FROM follow_up f JOIN administration a ON a.id = f.administration_id WHERE f.id = v.follow_up_id),
+                            (SELECT min(administered_on) FROM administration WHERE patient_id = v.patient_id)),
+                   f.window_start, f.window_end
+            FROM visit v LEFT JOIN follow_up f ON f.id = v.follow_up_id WHERE v.id = \(id)
+            """, logger: logger)
+        let (patientID, institutionID, anchor, start, end) = try await facts.decode((Int, Int, LocalDate?, LocalDate?, LocalDate?).self).one("visit \(id)")
+        if let date {
+            try Rules.eventDate(date, field: "on", today: tx.today)
+            try VisitRules.checkAfterDose(date, anchor: anchor, patientID: patientID)
+        }
+        let newDate = date ?? visit.visitedOn
+        var timing: VisitTiming? = nil
+        if let start, let end { timing = VisitTiming.of(newDate, windowStart: start, windowEnd: end) }
+        try await c.query("""
+            UPDATE visit SET visit_on = \(newDate), contact_type = \(contact ?? visit.contactType),
+                   vital_status = \(vital ?? visit.vitalStatus), note = \(note ?? visit.note), timing = \(timing)
+            WHERE id = \(id)
+            """, logger: logger)
+        if let followUpID = visit.followUpID {
+            try await c.query("""
+                UPDATE follow_up SET completed_on = \(newDate), timing = \(timing)
+                WHERE id = \(followUpID) AND (completed_on, timing) IS DISTINCT FROM (\(newDate), \(timing?.rawValue))
+                """, logger: logger)
+        }
+        try await writeMeasures(measures, visitID: id, patientID: patientID, institutionID: institutionID)
+        return try await self.visit(id: id)
+    }
+
+    /// A patient's visits, oldest first: two queries, however many visits.
+    public func of(patientID: Int) async throws -> [Visit] {
+        try await visits(where: "v.patient_id = \(patientID)")
+    }
+
+    /// One visit with its measures.
+    public func visit(id: Int) async throws -> Visit {
+        guard let visit = try await visits(where: "v.id = \(id)").first else {
+            throw RegistryError.notFound("visit", "no visit has id \(id)")
+        }
+        return visit
+    }
+
+    /// Writes or corrects measures of a visit, one row per measure key.
+    func writeMeasures(_ measures: [MeasureValue], visitID: Int, patientID: Int, institutionID: Int) async throws {
+        guard !measures.isEmpty else { return }
+        try await c.query("""
+            INSERT INTO visit_measure (visit_id, patient_id, institution_id, key, code_system, code, value, unit)
+            SELECT \(visitID), \(patientID), \(institutionID), k, s, c, v::numeric, nullif(u, '')
+            FROM unnest(\(measures.map(\.key)), \(measures.map(\.codeSystem)), \(measures.map(\.code)),
+                        \(measures.map(\.valueText)), \(measures.map { $0.unit ?? "" })) AS x(k, s, c, v, u)
+            ON CONFLICT (visit_id, key) DO UPDATE SET value = EXCLUDED.value, unit = EXCLUDED.unit
+            WHERE visit_measure.value IS DISTINCT FROM EXCLUDED.value
+            """, logger: logger)
+    }
+
+    /// Visits matching a condition on `v`, with their measures. The condition is SQL text, so it
+    /// is built here from record ids (integers) only, never from user text.
+    private func visits(where condition: String) async throws -> [Visit] {
+        var measures: [Int: [MeasureValue]] = [:]
+        for try await (visitID, key, system, code, value, unit) in try await c.query(PostgresQuery(unsafeSQL: """
+            SELECT m.visit_id, m.key, m.code_system, m.code, m.value::float8, m.unit
+            FROM visit_measure m JOIN visit v ON v.id = m.visit_id WHERE \(condition) ORDER BY m.visit_id, m.key
+            """), logger: logger).decode((Int, String, String, String, Double, String?).self) {
+            measures[visitID, default: []].append(MeasureValue(key: key, codeSystem: system, code: code, value: value, unit: unit))
+        }
+        var out: [Visit] = []
+        for try await (vid, patient, followUp, inst, on, contact, vital, timing, note) in try await c.query(PostgresQuery(unsafeSQL: """
+            SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note
+            FROM visit v JOIN institution i ON i.id = v.institution_id WHERE \(condition) ORDER BY v.visit_on, v.id
+            """), logger: logger).decode((Int, Int, Int?, String, LocalDate, ContactType, VitalStatus, VisitTiming?, String?).self) {
+            out.append(Visit(id: vid, patientID: patient, followUpID: followUp, institutionCode: inst, visitedOn: on,
+                             contactType: contact, vitalStatus: vital, timing: timing, measures: measures[vid] ?? [], note: note))
+        }
+        return out
+    }
+}

@@ -1,1 +1,0 @@
-../RegistryStorageTests/TestDatabase.swift

@@ -1,0 +1,147 @@
+import RegistryDomain
+import Testing
+
+/// The error a rule throws, or nil when it accepts.
+func refusal(_ body: () throws -> Void) -> RegistryError? {
+    do { try body(); return nil } catch let e as RegistryError { return e } catch { return RegistryError(.configuration, "not a RegistryError: \(error)") }
+}
+
+private func day(_ text: String) -> LocalDate { LocalDate(text)! }
+
+private func patient(_ status: PatientStatus, id: Int = 7, institution: String = "ARM-001", consentOn: String = "2025-01-10") -> Patient {
+    Patient(id: id, pseudonym: String(repeating: "b", count: 64), institutionCode: institution, birthYear: 1970, sex: .male,
+            consentOn: day(consentOn), consentVersion: "2", status: status)
+}
+
+@Suite("Data for a patient")
+struct PatientForDataTests {
+    @Test("an active patient at its own institution takes data on any date")
+    func accepts() {
+        let p = PatientForData(patient: patient(.active), statusOn: nil, firstAdministration: day("2025-02-01"))
+        #expect(refusal { try p.checkForData(on: day("2025-03-01"), actingInstitution: "ARM-001") } == nil)
+        #expect(refusal { try p.checkForData(on: nil, actingInstitution: nil) } == nil)
+        let lost = PatientForData(patient: patient(.lostToFollowUp), statusOn: day("2025-06-01"), firstAdministration: nil)
+        #expect(refusal { try lost.checkForData(on: day("2026-01-01"), actingInstitution: nil) } == nil)
+    }
+
+    @Test("another institution is told the patient does not exist, before anything else is said")
+    func otherInstitution() {
+        let p = PatientForData(patient: patient(.withdrawn), statusOn: day("2025-05-05"), firstAdministration: nil)
+        #expect(refusal { try p.checkForData(on: nil, actingInstitution: "ARM-002") }
+                == RegistryError(.notFound, field: "patient", "institution ARM-002 holds no patient with id 7"))
+    }
+
+    @Test("a withdrawn patient takes no data, with or without the withdrawal date")
+    func withdrawn() {
+        let dated = PatientForData(patient: patient(.withdrawn), statusOn: day("2025-05-05"), firstAdministration: nil)
+        #expect(refusal { try dated.checkForData(on: day("2025-05-01"), actingInstitution: "ARM-001") }
+                == RegistryError(.conflict, field: "patient", "patient 7 withdrew consent on 2025-05-05; only corrections with a reason are allowed"))
+        let undated = PatientForData(patient: patient(.withdrawn), statusOn: nil, firstAdministration: nil)
+        #expect(refusal { try undated.checkForData(on: nil, actingInstitution: nil) }
+                == RegistryError(.conflict, field: "patient", "patient 7 withdrew consent; only corrections with a reason are allowed"))
+    }
+
+    @Test("a deceased patient takes data up to the day of death, not after")
+    func deceased() {
+        let p = PatientForData(patient: patient(.deceased), statusOn: day("2025-08-20"), firstAdministration: day("2025-02-01"))
+        #expect(refusal { try p.checkForData(on: day("2025-08-20"), actingInstitution: nil) } == nil)
+        #expect(refusal { try p.checkForData(on: nil, actingInstitution: nil) } == nil)
+        #expect(refusal { try p.checkForData(on: day("2025-08-21"), actingInstitution: nil) }
+                == RegistryError(.invalid, field: "on", "2025-08-21 is after the patient's death on 2025-08-20"))
+        let undated = PatientForData(patient: patient(.deceased), statusOn: nil, firstAdministration: nil)
+        #expect(refusal { try undated.checkForData(on: day("2030-01-01"), actingInstitution: nil) } == nil)
+    }
+
+    @Test("adverse events come after treatment: none without a dose, none before the first")
+    func eventAfterTreatment() {
+        let untreated = PatientForData(patient: patient(.active), statusOn: nil, firstAdministration: nil)
+        #expect(refusal { try untreated.checkEventAfterTreatment(onset: day("2025-03-01")) }
+                == RegistryError(.conflict, field: "patient", "patient 7 has no administration yet; the registry follows events after treatment"))
+        let treated = PatientForData(patient: patient(.active), statusOn: nil, firstAdministration: day("2025-02-01"))
+        #expect(refusal { try treated.checkEventAfterTreatment(onset: day("2025-02-01")) } == nil)
+        #expect(refusal { try treated.checkEventAfterTreatment(onset: day("2025-01-31")) }
+                == RegistryError(.invalid, field: "onset", "2025-01-31 is before the patient's first administration on 2025-02-01"))
+    }
+}
+
+@Suite("Visit rules")
+struct VisitRulesTests {
+    @Test("a visit follows a dose: none without one, none before it, the dose day itself is fine")
+    func afterDose() {
+        #expect(refusal { try VisitRules.checkAfterDose(day("2025-03-01"), anchor: nil, patientID: 12) }
+                == RegistryError(.conflict, field: "patient", "patient 12 has no administration yet; visits follow a dose"))
+        #expect(refusal { try VisitRules.checkAfterDose(day("2025-02-28"), anchor: day("2025-03-01"), patientID: 12) }
+                == RegistryError(.invalid, field: "on", "2025-02-28 is before the administration on 2025-03-01; follow-up visits come after the dose"))
+        #expect(refusal { try VisitRules.checkAfterDose(day("2025-03-01"), anchor: day("2025-03-01"), patientID: 12) } == nil)
+    }
+
+    @Test("open and closed follow-ups take a visit and time it against the window")
+    func timingOfOpenFollowUps() throws {
+        let start = day("2025-06-01"), end = day("2025-06-30")
+        for status in [FollowUpStatus.scheduled, .notDone, .missed] {
+            func timing(_ on: String) throws -> VisitTiming {
+                try VisitRules.timing(completing: 4, status: status, completedBy: nil, on: day(on), windowStart: start, windowEnd: end)
+            }
+            #expect(try timing("2025-05-31") == .early, "\(status)")
+            #expect(try timing("2025-06-01") == .inWindow, "\(status)")
+            #expect(try timing("2025-06-30") == .inWindow, "\(status)")
+            #expect(try timing("2025-07-01") == .late, "\(status)")
+        }
+    }
+
+    @Test("a completed follow-up points at its visit; the hint names no command")
+    func timingOfCompleted() {
+        let on = day("2025-06-10"), start = day("2025-06-01"), end = day("2025-06-30")
+        #expect(refusal { _ = try VisitRules.timing(completing: 4, status: .completed, completedBy: 88, on: on, windowStart: start, windowEnd: end) }
+                == RegistryError(.conflict, field: "followup", "follow-up 4 is already completed by visit 88", hint: "correct that visit instead", remedy: .correctVisit(id: 88)))
+        #expect(refusal { _ = try VisitRules.timing(completing: 4, status: .completed, completedBy: nil, on: on, windowStart: start, windowEnd: end) }
+                == RegistryError(.conflict, field: "followup", "follow-up 4 is already completed by visit ?", hint: "correct that visit instead", remedy: .correctVisit(id: nil)))
+    }
+
+    @Test("a follow-up no longer required takes no visit")
+    func timingOfNotRequired() {
+        #expect(refusal { _ = try VisitRules.timing(completing: 5, status: .notRequired, completedBy: nil, on: day("2025-06-10"),
+                                                    windowStart: day("2025-06-01"), windowEnd: day("2025-06-30")) }
+                == RegistryError(.conflict, field: "followup",
+                                 "follow-up 5 is no longer required (after death, withdrawal or loss to follow-up); log an unscheduled visit instead"))
+    }
+}
+
+@Suite("Status change dates")
+struct StatusChangeDateTests {
+    @Test("no status change before consent")
+    func beforeConsent() {
+        for kind in [StatusChangeKind.death, .withdrawal, .lost, .transfer] {
+            #expect(refusal { try StatusRules.check(kind, patient: patient(.active), on: day("2025-01-09"), statusOn: nil, firstAdministration: nil) }
+                    == RegistryError(.invalid, field: "on", "2025-01-09 is before the patient's consent on 2025-01-10"), "\(kind)")
+            #expect(refusal { try StatusRules.check(kind, patient: patient(.active), on: day("2025-01-10"), statusOn: nil, firstAdministration: nil) } == nil,
+                    "\(kind)")
+        }
+    }
+
+    @Test("only a death or a withdrawal may come before the first dose")
+    func beforeFirstAdministration() {
+        let first = day("2025-02-01"), before = day("2025-01-31")
+        for kind in [StatusChangeKind.death, .withdrawal] {
+            #expect(refusal { try StatusRules.check(kind, patient: patient(.active), on: before, statusOn: nil, firstAdministration: first) } == nil, "\(kind)")
+        }
+        for kind in [StatusChangeKind.lost, .transfer] {
+            #expect(refusal { try StatusRules.check(kind, patient: patient(.active), on: before, statusOn: nil, firstAdministration: first) }
+                    == RegistryError(.invalid, field: "on", "2025-01-31 is before the patient's first administration on 2025-02-01"), "\(kind)")
+            #expect(refusal { try StatusRules.check(kind, patient: patient(.active), on: first, statusOn: nil, firstAdministration: first) } == nil, "\(kind)")
+        }
+        #expect(refusal { try StatusRules.check(.found, patient: patient(.lostToFollowUp), on: before, statusOn: nil, firstAdministration: first) }
+                == RegistryError(.invalid, field: "on", "2025-01-31 is before the patient's first administration on 2025-02-01"))
+    }
+
+    @Test("the status checks come first, then consent, then the first dose")
+    func order() {
+        let early = day("2024-12-01")
+        #expect(refusal { try StatusRules.check(.lost, patient: patient(.withdrawn), on: early, statusOn: day("2025-03-03"), firstAdministration: day("2025-02-01")) }
+                == RegistryError(.conflict, field: "patient", "patient 7 withdrew consent on 2025-03-03; only corrections with a reason are allowed"))
+        #expect(refusal { try StatusRules.check(.lost, patient: patient(.active), on: early, statusOn: day("2025-03-03"), firstAdministration: day("2025-02-01")) }
+                == RegistryError(.invalid, field: "on", "2024-12-01 is before the patient's last status change on 2025-03-03"))
+        #expect(refusal { try StatusRules.check(.lost, patient: patient(.active), on: early, statusOn: nil, firstAdministration: day("2025-02-01")) }
+                == RegistryError(.invalid, field: "on", "2024-12-01 is before the patient's consent on 2025-01-10"))
+    }
+}
