@@ -3,15 +3,6 @@ import Hummingbird
 import RegistryDomain
 import RegistryStorage
 
-/// A patient with everything recorded about them, as `registry patient show` prints it.
-struct PatientRecord: Encodable, Sendable {
-    var patient: Patient
-    var administrations: [Administration]
-    var followUps: [FollowUp]
-    var visits: [Visit]
-    var adverseEvents: [AdverseEvent]
-    var statusChanges: [StatusChange]
-}
 
 struct EnrolBody: JSONBody {
     enum Field: String, CodingKey, CaseIterable { case localID = "local_id", birthYear = "birth_year", sex, consentOn = "consent_on", consentVersion = "consent_version" }
@@ -132,11 +123,7 @@ extension RegistryAPI {
         routes.get("/patients/:id") { _, context in
             let id = try id(context)
             return try await read(context, parameters: patient) { tx, _ in
-                let p = try await tx.patients.patient(id: id)
-                return try .json(PatientRecord(patient: p, administrations: try await tx.administrations.list(patientID: id),
-                                               followUps: try await tx.followUps.of(patientID: id), visits: try await tx.visits.of(patientID: id),
-                                               adverseEvents: try await tx.adverseEvents.of(patientID: id),
-                                               statusChanges: try await tx.statusChanges.of(patientID: id)))
+                try .json(try await tx.patients.record(id: id))
             }
         }
 

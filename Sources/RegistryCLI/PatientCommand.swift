@@ -40,25 +40,13 @@ struct PatientCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Patient id.") var patient: String
 
-        struct Shown: Encodable {
-            var patient: Patient
-            var administrations: [Administration]
-            var followUps: [FollowUp]
-            var visits: [Visit]
-            var adverseEvents: [AdverseEvent]
-            var statusChanges: [StatusChange]
-        }
-
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let id = try Parse.id(patient, field: "patient")
-                let p = try await ctx.read { tx in try await tx.patients.patient(id: id) }
-                let admins = try await ctx.read { tx in try await tx.administrations.list(patientID: id) }
-                let followUps = try await ctx.read { tx in try await tx.followUps.of(patientID: id) }
-                let visits = try await ctx.read { tx in try await tx.visits.of(patientID: id) }
-                let events = try await ctx.read { tx in try await tx.adverseEvents.of(patientID: id) }
-                let changes = try await ctx.read { tx in try await tx.statusChanges.of(patientID: id) }
-                try ctx.emit(Shown(patient: p, administrations: admins, followUps: followUps, visits: visits, adverseEvents: events, statusChanges: changes)) {
+                let record = try await ctx.read { tx in try await tx.patients.record(id: id) }
+                let (p, admins, followUps, visits, events, changes)
+                    = (record.patient, record.administrations, record.followUps, record.visits, record.adverseEvents, record.statusChanges)
+                try ctx.emit(record) {
                     """
                     patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)
                     \(table(["ADMINISTRATION", "ON", "PRODUCT", "LOT", "DOSE"], admins.map { ["\($0.id)", $0.administeredOn.description, $0.productCode, $0.lot, $0.dose] }))

@@ -40,8 +40,8 @@ public final class Transaction: @unchecked Sendable {
     }
 
     /// BEGIN, `body`, COMMIT on `connection`; ROLLBACK on any error (or always, with `rollBack`).
-    /// A failed ROLLBACK or COMMIT is never dropped: it is logged, the connection closed (it may
-    /// still be inside the transaction), and thrown as a `TransactionError` with the first error.
+    /// A failed ROLLBACK or COMMIT is never dropped: either is thrown as a `TransactionError`; a
+    /// failed ROLLBACK is also logged and its connection closed (it may still be inside the transaction).
     static func run<Result: Sendable>(on connection: PostgresConnection, begin: Begin, actor: String?, reason: String?,
                                       today: @Sendable () -> LocalDate, logger: Logger, rollBack: Bool = false,
                                       _ body: (Transaction) async throws -> Result) async throws -> Result {

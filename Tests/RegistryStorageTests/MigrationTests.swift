@@ -109,16 +109,9 @@ struct ConnectionTests {
     @Test("a server that accepts but never answers is given up on at the deadline")
     func silentServer() async throws {
         // A listening socket that never speaks PostgreSQL: the connection hangs until our deadline.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = boundLoopbackSocket()
         defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
         listen(fd, 4)
-        let port = Int(UInt16(bigEndian: addr.sin_port))
         let clock = ContinuousClock()
         let start = clock.now
         await expectRefusal(field: "database-url", code: .unavailable) {

@@ -50,6 +50,13 @@ public struct Patients: Repository {
         return try PatientRow.decode(row.makeRandomAccess())
     }
 
+    /// A patient with their administrations, follow-ups, visits, adverse events and status changes.
+    public func record(id: Int) async throws -> PatientRecord {
+        PatientRecord(patient: try await patient(id: id), administrations: try await tx.administrations.list(patientID: id),
+                      followUps: try await tx.followUps.of(patientID: id), visits: try await tx.visits.of(patientID: id),
+                      adverseEvents: try await tx.adverseEvents.of(patientID: id), statusChanges: try await tx.statusChanges.of(patientID: id))
+    }
+
     /// Patients by id, after `after`, at most `limit`: one institution's (or all), optionally those
     /// whose pseudonym starts with `pseudonymPrefix`.
     public func list(institutionCode: String?, pseudonymPrefix: String? = nil, after: Int? = nil, limit: Int) async throws -> [Patient] {
