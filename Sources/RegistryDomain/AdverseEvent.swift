@@ -62,7 +62,7 @@ public enum SeriousnessCriterion: String, Codable, CaseIterable, Sendable {
 }
 
 /// The expedited-report clocks, in days from the day the site became aware. Configuration, not
-/// code: the registry stores them as settings (`registry config`).
+/// code: the registry stores them as settings.
 public struct ExpeditedReportClock: Hashable, Codable, Sendable {
     /// Days for a death or a life-threatening event (Korean trials: 7).
     public var fatalOrLifeThreateningDays: Int

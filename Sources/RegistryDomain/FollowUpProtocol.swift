@@ -210,8 +210,7 @@ public struct NewFollowUpProtocol: Hashable, Sendable {
     }
 }
 
-/// A stored protocol with its database id, as `GET /protocols` and `registry protocol list --json`
-/// print it (the offset as unit and amount).
+/// A stored protocol with its database id, as the front ends list it (the offset as unit and amount).
 public struct StoredProtocol: Encodable, Equatable, Sendable {
     /// One time point.
     public struct Point: Encodable, Equatable, Sendable {

@@ -1,5 +1,5 @@
 /// The nightly job's settings (`registry_setting` keys `jobs.*`), parsed and checked in one place
-/// so `registry config set` refuses a value the job could not use.
+/// so a change of setting is refused when the job could not use the value.
 public struct NightlySettings: Equatable, Sendable {
     /// Days overdue after which a follow-up moves up one escalation level, ascending.
     public var escalateDays: [Int] = [30, 90]

@@ -1,5 +1,4 @@
-/// A patient with everything recorded about them: what `registry patient show` prints and
-/// `GET /patients/{id}` returns.
+/// A patient with everything recorded about them, as every front end shows one patient.
 public struct PatientRecord: Encodable, Equatable, Sendable {
     public var patient: Patient
     public var administrations: [Administration]

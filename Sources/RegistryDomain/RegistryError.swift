@@ -1,7 +1,8 @@
 /// An error a user can act on: what was wrong, which field, what is allowed.
 ///
-/// Every refusal in the registry is one of these; the command line prints `message` (and `hint`)
-/// on stderr, and the HTTP layer maps `code` to a problem document.
+/// Every refusal in the registry is one of these, in the registry's own terms; each front end says
+/// it in its words (the command line names the option and the command to run, the HTTP layer maps
+/// `code` to a problem document and the field to a JSON pointer or parameter).
 public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The kind of refusal, extensible like PostgresNIO's error codes.
     public struct Code: Hashable, Sendable, RawRepresentable, CustomStringConvertible {
@@ -29,7 +30,7 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
 
     /// The kind of refusal.
     public var code: Code
-    /// The input field at fault (a command-line option name without dashes, e.g. `birth-year`).
+    /// The input field at fault, by its name in the registry (e.g. `birth-year`); front ends map it to their own.
     public var field: String?
     /// One sentence: what was wrong and what is allowed.
     public var message: String

@@ -1,4 +1,4 @@
-/// The registry software's version, printed by `registry --version` and carried by every report
+/// The registry software's version, which every front end can show and every report carries
 /// together with the schema version of the database it read.
 public enum RegistryVersion {
     /// Semantic version of this build of the registry.

@@ -1,6 +1,5 @@
 /// A value encoded with one more key beside its own, e.g. an administration with the follow-ups
-/// it scheduled, or an enrolled patient with whether the call created it. Used by the command
-/// line's --json and the HTTP API alike.
+/// it scheduled, or an enrolled patient with whether the call created it. Every front end's JSON uses it.
 public struct WithKey<Base: Encodable & Sendable, Extra: Encodable & Sendable>: Encodable, Sendable {
     public var base: Base
     public var key: String

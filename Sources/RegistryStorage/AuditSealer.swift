@@ -13,12 +13,7 @@ public struct AuditSealer: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do { try await Task.sleep(for: interval) } catch { break }
-                await seal(lockTimeout: .seconds(2))
-            }
-        }
+        await repeatUntilShutdown(every: interval) { await seal(lockTimeout: .seconds(2)) }
         await seal(lockTimeout: .seconds(5))
     }
 

@@ -12,15 +12,11 @@ public struct IdempotencyPruner: Service {
     }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do { try await Task.sleep(for: .seconds(60)) } catch { break }
-                do {
-                    try await database.plainTransaction { tx in try await tx.idempotentReplies.prune(olderThan: retention) }
-                } catch {
-                    logger.warning("pruning idempotency keys failed", metadata: ["error": "\(DatabaseErrors.summary(error))"])
-                }
-                do { try await Task.sleep(for: .seconds(3540)) } catch { break }
+        await repeatUntilShutdown(every: .seconds(3600), firstAfter: .seconds(60)) {
+            do {
+                try await database.plainTransaction { tx in try await tx.idempotentReplies.prune(olderThan: retention) }
+            } catch {
+                logger.warning("pruning idempotency keys failed", metadata: ["error": "\(DatabaseErrors.summary(error))"])
             }
         }
     }

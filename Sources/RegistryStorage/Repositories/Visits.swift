@@ -29,9 +29,10 @@ public struct Visits: Repository {
         }
         let pid = patient.patient.id
         try VisitRules.checkAfterDose(new.visitedOn, anchor: target?.anchor ?? patient.forData.firstAdministration, patientID: pid)
-        let timing = try target.map { f throws(RegistryError) in
-            try VisitRules.timing(completing: followUpID ?? 0, status: f.status, completedBy: f.visitID, on: new.visitedOn,
-                                  windowStart: f.start, windowEnd: f.end)
+        var timing: VisitTiming? = nil
+        if let f = target, let followUpID {
+            timing = try VisitRules.timing(completing: followUpID, status: f.status, completedBy: f.visitID, on: new.visitedOn,
+                                           windowStart: f.start, windowEnd: f.end)
         }
         let measures = new.measures.sorted { $0.key < $1.key }
         let inserted = try await c.execute(InsertVisit(patientID: pid, institutionID: patient.institutionID, followUpID: followUpID,
