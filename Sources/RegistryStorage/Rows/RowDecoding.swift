@@ -5,180 +5,43 @@ import RegistryDomain
 // The domain's coded values are text columns. Each decodes through `StoredCode`, which throws a
 // decoding error naming the column for a value the enum does not know: a bad row is an error the
 // caller sees, never a crash. (postgres-nio's RawRepresentable support would do the same, but these
-// enums are also Codable, and its JSON support claims Codable types as jsonb: the members are
-// spelled out so text wins.)
-extension Sex: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension PatientStatus: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension StatusChangeKind: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension RiskClass: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension PlanDecision: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension ProposalDecision: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension TokenRole: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension ContactType: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension FollowUpStatus: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension Modality: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension FollowUpClass: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension VitalStatus: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension VisitTiming: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension NotDoneReason: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension AdverseEventCategory: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension Relatedness: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension AdverseEventOutcome: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
-extension InstitutionStatus: PostgresNonThrowingEncodable, PostgresDecodable, StoredCode {
-    public static var psqlType: PostgresDataType { .text }
-    public static var psqlFormat: PostgresFormat { .binary }
-    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) { byteBuffer.writeString(rawValue) }
-    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                        context: PostgresDecodingContext<D>) throws {
-        self = try Self.decodeStored(from: &buffer, type: type, format: format, context: context)
-    }
-}
+// enums are also Codable, which its JSON support claims as jsonb; `StoredCode` refines both, so its
+// members win.)
+extension Sex: StoredCode {}
+extension PatientStatus: StoredCode {}
+extension StatusChangeKind: StoredCode {}
+extension RiskClass: StoredCode {}
+extension PlanDecision: StoredCode {}
+extension ProposalDecision: StoredCode {}
+extension TokenRole: StoredCode {}
+extension ContactType: StoredCode {}
+extension FollowUpStatus: StoredCode {}
+extension Modality: StoredCode {}
+extension FollowUpClass: StoredCode {}
+extension VitalStatus: StoredCode {}
+extension VisitTiming: StoredCode {}
+extension NotDoneReason: StoredCode {}
+extension AdverseEventCategory: StoredCode {}
+extension Relatedness: StoredCode {}
+extension AdverseEventOutcome: StoredCode {}
+extension InstitutionStatus: StoredCode {}
 
 /// A coded value stored as its raw text.
-protocol StoredCode: RawRepresentable where RawValue == String {}
+protocol StoredCode: PostgresNonThrowingEncodable, PostgresDecodable, RawRepresentable, Codable where RawValue == String {}
 
 extension StoredCode {
-    static func decodeStored<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
-                                                     context: PostgresDecodingContext<D>) throws -> Self {
+    public static var psqlType: PostgresDataType { .text }
+    public static var psqlFormat: PostgresFormat { .binary }
+
+    public func encode<E: PostgresJSONEncoder>(into byteBuffer: inout ByteBuffer, context: PostgresEncodingContext<E>) {
+        byteBuffer.writeString(rawValue)
+    }
+
+    public init<D: PostgresJSONDecoder>(from buffer: inout ByteBuffer, type: PostgresDataType, format: PostgresFormat,
+                                        context: PostgresDecodingContext<D>) throws {
         let raw = try String(from: &buffer, type: type, format: format, context: context)
         guard let value = Self(rawValue: raw) else { throw PostgresDecodingError.Code.failure }
-        return value
+        self = value
     }
 }
 
