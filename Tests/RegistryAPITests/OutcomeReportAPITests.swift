@@ -12,20 +12,8 @@ struct ReportCommandLine {
     let url: DatabaseURL
     let home: URL
 
-    func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: ServeTests.binary)
-        process.arguments = ["report", "outcomes"] + arguments + ["--database-url", url.urlString, "--home", home.path, "--actor", "cli:registrar"]
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "REGISTRY_DATABASE_URL")
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    func run(_ arguments: [String]) throws -> RegistryBinary.Result {
+        try RegistryBinary(databaseURL: url, home: home).run(["report", "outcomes"] + arguments + ["--actor", "cli:registrar"])
     }
 }
 
