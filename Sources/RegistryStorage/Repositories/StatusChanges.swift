@@ -17,14 +17,16 @@ public struct StatusChanges: Repository {
         if let acting = actingInstitution, acting != patient.institutionCode {
             throw RegistryError.notFound("patient", "institution \(acting) holds no patient with id \(patientID)")
         }
-        return try await record(kind, patientID: patientID, on: date, reason: reason, transferTo: transferTo)
+        return try await record(kind, patientID: patientID, on: date, reason: reason, transferTo: transferTo, locked: patient)
     }
 
     /// The status change itself, inside the caller's transaction (also used by grade 5 events and
     /// confirmed lost-to-follow-up proposals).
-    func record(_ kind: StatusChangeKind, patientID: Int, on date: LocalDate, reason: String, transferTo: String? = nil,
+    /// `locked`: the patient, when the caller has already read and locked them in this transaction.
+    func record(_ kind: StatusChangeKind, patientID: Int, on date: LocalDate, reason: String, transferTo: String? = nil, locked: Patient? = nil,
                 adverseEventID: Int? = nil) async throws -> StatusChange {
-        let patient = try await tx.patients.patient(id: patientID, lock: true)
+        let patient: Patient
+        if let locked { patient = locked } else { patient = try await tx.patients.patient(id: patientID, lock: true) }
         let facts = try await c.query("""
             SELECT p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration WHERE patient_id = p.id),
                    (SELECT max(id) FROM patient_status_change WHERE patient_id = p.id AND kind = 'lost')
