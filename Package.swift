@@ -25,12 +25,16 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/pointfreeco/swift-tagged", from: "0.10.0"),
     ],
     targets: [
         // Pure domain: value types and rules, no I/O.
         .target(
             name: "RegistryDomain",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Tagged", package: "swift-tagged"),
+            ]
         ),
         // The migrations, as a module whose resources are schema/*.sql.
         .target(
@@ -45,6 +49,7 @@ let package = Package(
             dependencies: [
                 "RegistryDomain", "RegistrySchema",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Tagged", package: "swift-tagged"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -97,6 +97,11 @@ public struct RegistryAPI: Sendable {
         return id
     }
 
+    /// A path parameter holding a typed record id (`PatientID`, `FollowUpID`, ...).
+    func id<Record>(_ context: Context, _ name: String = "id") throws -> Tagged<Record, Int> {
+        Tagged(rawValue: try id(context, name) as Int)
+    }
+
     /// The query parameters, refusing any this endpoint does not take.
     func query(_ request: Request, allowed: Set<String>) throws -> [String: String] {
         var out: [String: String] = [:]
@@ -141,7 +146,7 @@ public struct RegistryAPI: Sendable {
 
     /// A `If-Match` header checked against a record's current version, inside the transaction
     /// that holds the record locked. Missing: 428; stale: 412.
-    func checkIfMatch(_ request: Request, record: VersionedRecord, id: Int, name: String, in tx: Transaction) async throws {
+    func checkIfMatch<Record>(_ request: Request, record: VersionedRecord, id: Tagged<Record, Int>, name: String, in tx: Transaction) async throws {
         guard let header = request.headers[.ifMatch] else {
             throw Problem(.preconditionRequired, detail: "a correction must say which version of \(name) \(id) it corrects",
                           hint: "GET the record, then send its ETag header back as If-Match")
@@ -163,7 +168,7 @@ public struct RegistryAPI: Sendable {
     static func etag(writtenBy tx: Transaction) -> String? { tx.writtenVersion.map(etag) }
 
     /// The current ETag of a record, inside the request's transaction.
-    func etag(of record: VersionedRecord, id: Int, in tx: Transaction) async throws -> String? {
+    func etag<Record>(of record: VersionedRecord, id: Tagged<Record, Int>, in tx: Transaction) async throws -> String? {
         try await tx.versions.version(of: record, id: id).map(Self.etag)
     }
 }

@@ -57,6 +57,11 @@ enum Cursor {
         return id
     }
 
+    /// The cursor of a list ordered by a typed id.
+    static func id<Record>(_ text: String) throws -> Tagged<Record, Int> {
+        Tagged(rawValue: try id(text) as Int)
+    }
+
     /// The cursor of a list ordered by a date and id.
     static func dateAndID(_ text: String) throws -> (LocalDate, Int) {
         let parts = try decode(text, parts: 2)

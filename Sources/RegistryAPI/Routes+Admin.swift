@@ -131,7 +131,7 @@ extension RegistryAPI {
         }
 
         routes.get("/plans/:id") { _, context in
-            let id = try id(context)
+            let id: PlanID = try id(context)
             return try await read(context, parameters: ["plan": "id"]) { tx, grant in
                 let plan = try await tx.plans.plan(id: id)
                 // Institutions see their own plans only, and are not told others exist.
@@ -189,7 +189,7 @@ extension RegistryAPI {
         }
 
         routes.post("/plans/:id/decision") { request, context in
-            let id = try id(context)
+            let id: PlanID = try id(context)
             return try await write(request, context, PlanDecisionBody.self, parameters: ["plan": "id"]) { b, tx, grant in
                 let record = try PlanDecisionRecord(decision: b.decision, on: b.on, reference: b.reference, today: database.today())
                 return try .json(try await tx.plans.decide(id: id, record))
@@ -197,7 +197,7 @@ extension RegistryAPI {
         }
 
         routes.post("/plans/:id/risk-changes") { request, context in
-            let id = try id(context)
+            let id: PlanID = try id(context)
             return try await write(request, context, RiskChangeBody.self, parameters: ["plan": "id"]) { b, tx, grant in
                 let on = try Rules.date(b.on, field: "on")
                 try Rules.eventDate(on, field: "on", today: database.today())
@@ -206,7 +206,7 @@ extension RegistryAPI {
         }
 
         routes.get("/plans/:id/risk-changes") { _, context in
-            let id = try id(context)
+            let id: PlanID = try id(context)
             return try await read(context, parameters: ["plan": "id"]) { tx, _ in
                 try .json(Page(items: try await tx.plans.riskHistory(planID: id).map { RiskChange(riskClass: $0.riskClass, on: $0.on, reason: $0.reason) },
                                nextCursor: nil))

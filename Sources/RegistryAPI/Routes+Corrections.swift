@@ -58,7 +58,7 @@ struct AdministrationCorrectionBody: JSONBody {
 extension RegistryAPI {
     func addCorrectionRoutes(_ routes: RouterGroup<Context>) {
         routes.get("/visits/:id") { _, context in
-            let id = try id(context)
+            let id: VisitID = try id(context)
             return try await read(context, parameters: ["visit": "id"]) { tx, _ in
                 let visit = try await tx.visits.visit(id: id)
                 return try .json(visit, etag: try await etag(of: .visit, id: id, in: tx))
@@ -66,7 +66,7 @@ extension RegistryAPI {
         }
 
         routes.patch("/visits/:id") { request, context in
-            let id = try id(context)
+            let id: VisitID = try id(context)
             return try await write(request, context, VisitCorrectionBody.self, parameters: ["visit": "id"]) { b, tx, grant in
                 let reason = try Rules.reason(b.reason)
                 let measures = try MeasureBody.parse(b.measures).map { m throws(RegistryError) in try MeasureValue.parse(m) }
@@ -82,7 +82,7 @@ extension RegistryAPI {
         }
 
         routes.get("/adverse-events/:id") { _, context in
-            let id = try id(context)
+            let id: AdverseEventID = try id(context)
             return try await read(context, parameters: ["adverse-event": "id"]) { tx, _ in
                 let ae = try await tx.adverseEvents.adverseEvent(id: id)
                 return try .json(ae, etag: try await etag(of: .adverseEvent, id: id, in: tx))
@@ -90,7 +90,7 @@ extension RegistryAPI {
         }
 
         routes.patch("/adverse-events/:id") { request, context in
-            let id = try id(context)
+            let id: AdverseEventID = try id(context)
             return try await write(request, context, AdverseEventCorrectionBody.self, parameters: ["adverse-event": "id"]) { b, tx, grant in
                 let reason = try Rules.reason(b.reason)
                 let onset = try b.onset.map { d throws(RegistryError) in try Rules.date(d, field: "onset") }
@@ -127,7 +127,7 @@ extension RegistryAPI {
         }
 
         routes.get("/administrations/:id") { _, context in
-            let id = try id(context)
+            let id: AdministrationID = try id(context)
             return try await read(context, parameters: ["administration": "id"]) { tx, _ in
                 let admin = try await tx.administrations.administration(id: id)
                 return try .json(admin, etag: try await etag(of: .administration, id: id, in: tx))
@@ -135,7 +135,7 @@ extension RegistryAPI {
         }
 
         routes.patch("/administrations/:id") { request, context in
-            let id = try id(context)
+            let id: AdministrationID = try id(context)
             return try await write(request, context, AdministrationCorrectionBody.self, parameters: ["administration": "id"]) { b, tx, grant in
                 let reason = try Rules.reason(b.reason)
                 let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }

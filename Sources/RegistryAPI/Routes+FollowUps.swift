@@ -50,12 +50,12 @@ extension RegistryAPI {
         }
 
         routes.get("/follow-ups/:id") { _, context in
-            let id = try id(context)
+            let id: FollowUpID = try id(context)
             return try await read(context, parameters: ["followup": "id"]) { tx, _ in try .json(try await tx.followUps.followUp(id: id)) }
         }
 
         routes.post("/follow-ups/:id/visits") { request, context in
-            let id = try id(context)
+            let id: FollowUpID = try id(context)
             return try await write(request, context, VisitBody.self, parameters: ["followup": "id", "patient": "id"]) { b, tx, grant in
                 let visit = try await tx.visits.log(followUpID: id, patientID: nil, try b.validated(today: database.today()),
                                                      actingInstitution: grant.institutionCode)
@@ -64,7 +64,7 @@ extension RegistryAPI {
         }
 
         routes.post("/follow-ups/:id/not-done") { request, context in
-            let id = try id(context)
+            let id: FollowUpID = try id(context)
             return try await write(request, context, NotDoneBody.self, parameters: ["followup": "id", "patient": "id"]) { b, tx, grant in
                 let f = try await tx.followUps.closeNotDone(id: id, reason: try NotDoneReason.parse(b.reason), note: try Notes.validate(b.note),
                                                       actingInstitution: grant.institutionCode)
@@ -84,7 +84,7 @@ extension RegistryAPI {
             let after = try q["cursor"].map { c throws -> WorklistPosition in
                 let parts = try Cursor.decode(c, parts: 3)
                 guard let section = Int(parts[0]), let on = LocalDate(parts[1]), let id = Int(parts[2]) else { throw Cursor.invalid }
-                return WorklistPosition(section: section, on: on, id: id)
+                return WorklistPosition(section: section, on: on, id: FollowUpID(rawValue: id))
             }
             return try await read(context) { tx, grant in
                 let asOf = database.today()
@@ -95,7 +95,7 @@ extension RegistryAPI {
         }
 
         routes.post("/adverse-events/:id/report-submission") { request, context in
-            let id = try id(context)
+            let id: AdverseEventID = try id(context)
             return try await write(request, context, SubmissionBody.self, parameters: ["adverse-event": "id", "patient": "id"]) { b, tx, grant in
                 let date = try Rules.date(b.on, field: "on")
                 try Rules.eventDate(date, field: "on", today: database.today())
@@ -125,7 +125,7 @@ extension RegistryAPI {
         }
 
         routes.post("/lost-proposals/:id/confirmation") { request, context in
-            let id = try id(context)
+            let id: LostProposalID = try id(context)
             return try await write(request, context, ProposalConfirmBody.self, parameters: ["proposal": "id"]) { b, tx, grant in
                 let date = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") } ?? database.today()
                 return try .json(try await tx.lostProposals.confirm(id: id, on: date, reason: try Rules.reason(b.reason),
@@ -134,7 +134,7 @@ extension RegistryAPI {
         }
 
         routes.post("/lost-proposals/:id/rejection") { request, context in
-            let id = try id(context)
+            let id: LostProposalID = try id(context)
             return try await write(request, context, ProposalRejectBody.self, parameters: ["proposal": "id"]) { b, tx, grant in
                 try .json(try await tx.lostProposals.reject(id: id, reason: try Rules.reason(b.reason),
                                                              actingInstitution: grant.institutionCode))

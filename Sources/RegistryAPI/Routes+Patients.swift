@@ -109,7 +109,7 @@ extension RegistryAPI {
         routes.get("/patients") { request, context in
             let q = try query(request, allowed: ["pseudonym", "cursor", "limit"])
             let limit = try limit(q)
-            let after = try q["cursor"].map(Cursor.id)
+            let after: PatientID? = try q["cursor"].map(Cursor.id)
             if let prefix = q["pseudonym"], !(8...64).contains(prefix.count) || !prefix.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) {
                 throw Problem(.invalidParameter, detail: "pseudonym must be 8 to 64 lowercase hex characters (the start of the pseudonym)",
                               errors: [.parameter("pseudonym", "expected 8 to 64 of 0-9a-f")])
@@ -121,14 +121,14 @@ extension RegistryAPI {
         }
 
         routes.get("/patients/:id") { _, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await read(context, parameters: patient) { tx, _ in
                 try .json(try await tx.patients.record(id: id))
             }
         }
 
         routes.get("/patients/:id/administrations") { _, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await read(context, parameters: patient) { tx, _ in
                 _ = try await tx.patients.patient(id: id)
                 return try .json(Page(items: try await tx.administrations.list(patientID: id), nextCursor: nil))
@@ -136,25 +136,25 @@ extension RegistryAPI {
         }
 
         routes.post("/patients/:id/administrations") { request, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await write(request, context, AdministerBody.self, parameters: patient) { b, tx, grant in
                 let new = try NewAdministration(on: b.on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW, feeCollected: b.feeCollectedKRW, today: database.today())
                 _ = try await tx.patients.patient(id: id)
-                let (admin, followUps) = try await tx.administrations.administer(patientID: id, planID: b.planID, new)
+                let (admin, followUps) = try await tx.administrations.administer(patientID: id, planID: PlanID(rawValue: b.planID), new)
                 return try .json(WithKey(base: admin, key: "follow_ups", extra: followUps), status: .created,
                                  location: "/administrations/\(admin.id)", etag: Self.etag(writtenBy: tx))
             }
         }
 
         routes.get("/patients/:id/follow-ups") { _, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await read(context, parameters: patient) { tx, _ in
                 try .json(Page(items: try await tx.followUps.of(patientID: id), nextCursor: nil))
             }
         }
 
         routes.get("/patients/:id/visits") { _, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await read(context, parameters: patient) { tx, _ in
                 _ = try await tx.patients.patient(id: id)
                 return try .json(Page(items: try await tx.visits.of(patientID: id), nextCursor: nil))
@@ -162,7 +162,7 @@ extension RegistryAPI {
         }
 
         routes.post("/patients/:id/visits") { request, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await write(request, context, VisitBody.self, parameters: patient) { b, tx, grant in
                 let visit = try await tx.visits.log(followUpID: nil, patientID: id, try b.validated(today: database.today()),
                                                      actingInstitution: grant.institutionCode)
@@ -171,7 +171,7 @@ extension RegistryAPI {
         }
 
         routes.get("/patients/:id/adverse-events") { _, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await read(context, parameters: patient) { tx, _ in
                 _ = try await tx.patients.patient(id: id)
                 return try .json(Page(items: try await tx.adverseEvents.of(patientID: id), nextCursor: nil))
@@ -179,7 +179,7 @@ extension RegistryAPI {
         }
 
         routes.post("/patients/:id/adverse-events") { request, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await write(request, context, AdverseEventBody.self, parameters: patient) { b, tx, grant in
                 let new = try NewAdverseEvent(onset: b.onset, aware: b.aware, term: b.term, meddra: b.meddra, category: b.category, grade: b.grade,
                                               grading: b.grading ?? GradingSystem.ctcae5.description, serious: b.serious ?? false,
@@ -190,7 +190,7 @@ extension RegistryAPI {
         }
 
         routes.get("/patients/:id/status-changes") { _, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await read(context, parameters: patient) { tx, _ in
                 _ = try await tx.patients.patient(id: id)
                 return try .json(Page(items: try await tx.statusChanges.of(patientID: id), nextCursor: nil))
@@ -198,7 +198,7 @@ extension RegistryAPI {
         }
 
         routes.post("/patients/:id/status-changes") { request, context in
-            let id = try id(context)
+            let id: PatientID = try id(context)
             return try await write(request, context, StatusChangeBody.self, parameters: patient) { b, tx, grant in
                 guard let kind = StatusChangeKind(rawValue: b.kind) else {
                     throw RegistryError.invalid("kind", "'\(b.kind)' is not a status change; allowed: \(StatusChangeKind.allCases.map(\.rawValue).joined(separator: ", "))")

@@ -119,6 +119,11 @@ enum Parse {
         }
         return id
     }
+
+    /// A typed record id (`PatientID`, `FollowUpID`, ...), as `id(_:field:)` reads it.
+    static func id<Record>(_ text: String, field: String) throws(RegistryError) -> Tagged<Record, Int> {
+        Tagged(rawValue: try id(text, field: field) as Int)
+    }
 }
 
 /// A plain text table for people.

@@ -42,7 +42,7 @@ struct PatientCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let id = try Parse.id(patient, field: "patient")
+                let id: PatientID = try Parse.id(patient, field: "patient")
                 let record = try await ctx.read { tx in try await tx.patients.record(id: id) }
                 let (p, admins, followUps, visits, events, changes)
                     = (record.patient, record.administrations, record.followUps, record.visits, record.adverseEvents, record.statusChanges)

@@ -102,7 +102,7 @@ struct PlanCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let id = try Parse.id(plan, field: "plan")
+                let id: PlanID = try Parse.id(plan, field: "plan")
                 let p = try await ctx.read { tx in try await tx.plans.plan(id: id) }
                 let history = try await ctx.read { tx in try await tx.plans.riskHistory(planID: id) }.map { Shown.Change(riskClass: $0.riskClass, on: $0.on, reason: $0.reason) }
                 try ctx.emit(Shown(plan: p, riskHistory: history)) {

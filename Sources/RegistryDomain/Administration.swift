@@ -1,8 +1,8 @@
 /// One dose of a product given to a patient under a plan; its date anchors the follow-up schedule.
 public struct Administration: Codable, Equatable, Sendable {
-    public var id: Int
-    public var patientID: Int
-    public var planID: Int
+    public var id: AdministrationID
+    public var patientID: PatientID
+    public var planID: PlanID
     public var institutionCode: String
     public var productCode: String
     public var administeredOn: LocalDate
@@ -11,7 +11,7 @@ public struct Administration: Codable, Equatable, Sendable {
     public var feeNotifiedKRW: Int
     public var feeCollectedKRW: Int
 
-    public init(id: Int, patientID: Int, planID: Int, institutionCode: String, productCode: String, administeredOn: LocalDate,
+    public init(id: AdministrationID, patientID: PatientID, planID: PlanID, institutionCode: String, productCode: String, administeredOn: LocalDate,
                 lot: String, dose: String, feeNotifiedKRW: Int, feeCollectedKRW: Int) {
         self.id = id; self.patientID = patientID; self.planID = planID; self.institutionCode = institutionCode
         self.productCode = productCode; self.administeredOn = administeredOn; self.lot = lot; self.dose = dose

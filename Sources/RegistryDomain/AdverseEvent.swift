@@ -84,8 +84,8 @@ public struct ExpeditedReportClock: Hashable, Codable, Sendable {
 
 /// A recorded adverse event.
 public struct AdverseEvent: Codable, Equatable, Sendable {
-    public var id: Int
-    public var patientID: Int
+    public var id: AdverseEventID
+    public var patientID: PatientID
     public var institutionCode: String
     public var onsetOn: LocalDate
     public var awareOn: LocalDate
@@ -103,7 +103,7 @@ public struct AdverseEvent: Codable, Equatable, Sendable {
     public var reportDueOn: LocalDate?
     public var reportSubmittedOn: LocalDate?
 
-    public init(id: Int, patientID: Int, institutionCode: String, onsetOn: LocalDate, awareOn: LocalDate, term: String, meddraCode: String?,
+    public init(id: AdverseEventID, patientID: PatientID, institutionCode: String, onsetOn: LocalDate, awareOn: LocalDate, term: String, meddraCode: String?,
                 category: AdverseEventCategory, grade: Int, gradingSystem: String, gradingVersion: String, serious: Bool,
                 seriousnessCriteria: [SeriousnessCriterion], relatedness: Relatedness, outcome: AdverseEventOutcome, outcomeOn: LocalDate?,
                 reportDueOn: LocalDate?, reportSubmittedOn: LocalDate?) {

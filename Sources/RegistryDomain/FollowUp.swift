@@ -14,9 +14,9 @@ public enum FollowUpStatus: String, Codable, CaseIterable, Sendable {
 
 /// One scheduled time point of one administration.
 public struct FollowUp: Codable, Equatable, Sendable {
-    public var id: Int
-    public var administrationID: Int
-    public var patientID: Int
+    public var id: FollowUpID
+    public var administrationID: AdministrationID
+    public var patientID: PatientID
     public var institutionCode: String
     public var sequence: Int
     public var label: String
@@ -26,7 +26,7 @@ public struct FollowUp: Codable, Equatable, Sendable {
     public var contactType: ContactType
     public var status: FollowUpStatus
 
-    public init(id: Int, administrationID: Int, patientID: Int, institutionCode: String, sequence: Int, label: String,
+    public init(id: FollowUpID, administrationID: AdministrationID, patientID: PatientID, institutionCode: String, sequence: Int, label: String,
                 due: LocalDate, windowStart: LocalDate, windowEnd: LocalDate, contactType: ContactType, status: FollowUpStatus) {
         self.id = id; self.administrationID = administrationID; self.patientID = patientID
         self.institutionCode = institutionCode; self.sequence = sequence; self.label = label; self.due = due

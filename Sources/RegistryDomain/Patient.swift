@@ -19,7 +19,7 @@ public enum PatientStatus: String, Codable, CaseIterable, Sendable {
 
 /// A treated patient, known to the registry only by pseudonym.
 public struct Patient: Codable, Equatable, Sendable {
-    public var id: Int
+    public var id: PatientID
     public var pseudonym: String
     public var institutionCode: String
     public var birthYear: Int
@@ -28,7 +28,7 @@ public struct Patient: Codable, Equatable, Sendable {
     public var consentVersion: String
     public var status: PatientStatus
 
-    public init(id: Int, pseudonym: String, institutionCode: String, birthYear: Int, sex: Sex, consentOn: LocalDate, consentVersion: String, status: PatientStatus) {
+    public init(id: PatientID, pseudonym: String, institutionCode: String, birthYear: Int, sex: Sex, consentOn: LocalDate, consentVersion: String, status: PatientStatus) {
         self.id = id; self.pseudonym = pseudonym; self.institutionCode = institutionCode
         self.birthYear = birthYear; self.sex = sex; self.consentOn = consentOn
         self.consentVersion = consentVersion; self.status = status

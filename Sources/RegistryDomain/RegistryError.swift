@@ -54,7 +54,7 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         /// See the records of this kind (and their ids).
         case list(Listing)
         /// Record the committee's approval of this plan first.
-        case decidePlan(id: Int)
+        case decidePlan(id: PlanID)
         /// Patient ids are given at enrolment.
         case enrolment
         /// Apply the schema migrations.
@@ -72,9 +72,9 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         /// Look at this job run.
         case showJobRun(id: Int)
         /// Correct this visit instead (nil: the visit's id is not known).
-        case correctVisit(id: Int?)
+        case correctVisit(id: VisitID?)
         /// Correct this adverse event's submission date instead.
-        case correctReportSubmission(adverseEventID: Int)
+        case correctReportSubmission(adverseEventID: AdverseEventID)
     }
 
     /// Kinds of records a user can list.

@@ -5,8 +5,8 @@ public enum StatusChangeKind: String, Codable, CaseIterable, Sendable {
 
 /// A recorded status change.
 public struct StatusChange: Codable, Equatable, Sendable {
-    public var id: Int
-    public var patientID: Int
+    public var id: StatusChangeID
+    public var patientID: PatientID
     public var kind: StatusChangeKind
     public var effectiveOn: LocalDate
     public var reason: String
@@ -15,7 +15,7 @@ public struct StatusChange: Codable, Equatable, Sendable {
     /// Follow-ups this change made not required, moved, or brought back.
     public var followUpsAffected: Int
 
-    public init(id: Int, patientID: Int, kind: StatusChangeKind, effectiveOn: LocalDate, reason: String,
+    public init(id: StatusChangeID, patientID: PatientID, kind: StatusChangeKind, effectiveOn: LocalDate, reason: String,
                 fromInstitution: String?, toInstitution: String?, followUpsAffected: Int) {
         self.id = id; self.patientID = patientID; self.kind = kind; self.effectiveOn = effectiveOn; self.reason = reason
         self.fromInstitution = fromInstitution; self.toInstitution = toInstitution; self.followUpsAffected = followUpsAffected
@@ -83,7 +83,7 @@ public struct StatusChangeEffect: Equatable, Sendable {
         /// Scheduled follow-ups due after `dueAfter` become not required, remembering the change that suspended them.
         case suspend(dueAfter: LocalDate)
         /// Not-required follow-ups suspended by change `suspendedBy` (nil: none) whose window ends on or after `windowEndFrom` are scheduled again, forgetting the suspension.
-        case restore(suspendedBy: Int?, windowEndFrom: LocalDate)
+        case restore(suspendedBy: StatusChangeID?, windowEndFrom: LocalDate)
         /// Scheduled follow-ups whose window ends on or after `windowEndFrom` move to the receiving institution.
         case move(windowEndFrom: LocalDate)
     }
@@ -100,7 +100,7 @@ public struct StatusChangeEffect: Equatable, Sendable {
     }
 
     /// The effect of a change of `kind` on `date`; `lastLoss` is the id of the patient's latest loss-to-follow-up change (used by found).
-    public static func of(_ kind: StatusChangeKind, on date: LocalDate, lastLoss: Int?) -> StatusChangeEffect {
+    public static func of(_ kind: StatusChangeKind, on date: LocalDate, lastLoss: StatusChangeID?) -> StatusChangeEffect {
         switch kind {
         case .death, .withdrawal, .lost:
             return StatusChangeEffect(patientStatus: kind.resultingPatientStatus, followUps: .suspend(dueAfter: date))
@@ -113,7 +113,7 @@ public struct StatusChangeEffect: Equatable, Sendable {
 
     /// The effect on follow-ups in memory (change `changeID`, receiving institution for a move): the reference the SQL is tested against.
     /// A move with no receiving institution leaves every follow-up where it is.
-    public func apply(to followUps: [FollowUpState], changeID: Int, receivingInstitution: String?) -> [FollowUpState] {
+    public func apply(to followUps: [FollowUpState], changeID: StatusChangeID, receivingInstitution: String?) -> [FollowUpState] {
         followUps.map { f in
             var f = f
             switch self.followUps {
@@ -141,7 +141,7 @@ public struct StatusChangeEffect: Equatable, Sendable {
 /// The parts of a follow-up a status change reads and writes.
 public struct FollowUpState: Equatable, Sendable, Hashable {
     /// The follow-up's id.
-    public var id: Int
+    public var id: FollowUpID
     /// Its due date.
     public var dueOn: LocalDate
     /// The last day of its window.
@@ -149,12 +149,12 @@ public struct FollowUpState: Equatable, Sendable, Hashable {
     /// Where it stands.
     public var status: FollowUpStatus
     /// The status change that made it not required, if one did.
-    public var suspendedBy: Int?
+    public var suspendedBy: StatusChangeID?
     /// The institution that holds it.
     public var institutionCode: String
 
     /// A follow-up's state from its parts.
-    public init(id: Int, dueOn: LocalDate, windowEnd: LocalDate, status: FollowUpStatus, suspendedBy: Int?, institutionCode: String) {
+    public init(id: FollowUpID, dueOn: LocalDate, windowEnd: LocalDate, status: FollowUpStatus, suspendedBy: StatusChangeID?, institutionCode: String) {
         self.id = id; self.dueOn = dueOn; self.windowEnd = windowEnd; self.status = status
         self.suspendedBy = suspendedBy; self.institutionCode = institutionCode
     }

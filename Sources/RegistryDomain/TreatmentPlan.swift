@@ -35,7 +35,7 @@ public enum PlanDecision: String, Codable, CaseIterable, Sendable {
 
 /// A treatment plan: one institution, one product, one indication, approved by the committee.
 public struct TreatmentPlan: Codable, Equatable, Sendable {
-    public var id: Int
+    public var id: PlanID
     public var institutionCode: String
     public var productCode: String
     public var indication: String
@@ -46,7 +46,7 @@ public struct TreatmentPlan: Codable, Equatable, Sendable {
     public var protocolCode: String
     public var protocolVersion: Int
 
-    public init(id: Int, institutionCode: String, productCode: String, indication: String, riskClass: RiskClass,
+    public init(id: PlanID, institutionCode: String, productCode: String, indication: String, riskClass: RiskClass,
                 decision: PlanDecision, decidedOn: LocalDate?, committeeReference: String?, protocolCode: String, protocolVersion: Int) {
         self.id = id; self.institutionCode = institutionCode; self.productCode = productCode
         self.indication = indication; self.riskClass = riskClass; self.decision = decision

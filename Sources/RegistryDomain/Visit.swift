@@ -11,9 +11,9 @@ public enum VitalStatus: String, Codable, CaseIterable, Sendable {
 
 /// A recorded visit.
 public struct Visit: Codable, Equatable, Sendable {
-    public var id: Int
-    public var patientID: Int
-    public var followUpID: Int?
+    public var id: VisitID
+    public var patientID: PatientID
+    public var followUpID: FollowUpID?
     public var institutionCode: String
     public var visitedOn: LocalDate
     public var contactType: ContactType
@@ -23,7 +23,7 @@ public struct Visit: Codable, Equatable, Sendable {
     public var measures: [MeasureValue]
     public var note: String?
 
-    public init(id: Int, patientID: Int, followUpID: Int?, institutionCode: String, visitedOn: LocalDate, contactType: ContactType,
+    public init(id: VisitID, patientID: PatientID, followUpID: FollowUpID?, institutionCode: String, visitedOn: LocalDate, contactType: ContactType,
                 vitalStatus: VitalStatus, timing: VisitTiming?, measures: [MeasureValue], note: String?) {
         self.id = id; self.patientID = patientID; self.followUpID = followUpID; self.institutionCode = institutionCode
         self.visitedOn = visitedOn; self.contactType = contactType; self.vitalStatus = vitalStatus; self.timing = timing

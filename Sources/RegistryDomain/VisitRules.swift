@@ -1,7 +1,7 @@
 /// The rules a visit must meet before it is recorded or corrected, in one place.
 public enum VisitRules {
     /// A visit cannot come before the dose it follows: `anchor` is the follow-up's administration date, or for an unscheduled visit the patient's first administration (nil: none yet).
-    public static func checkAfterDose(_ date: LocalDate, anchor: LocalDate?, patientID: Int) throws(RegistryError) {
+    public static func checkAfterDose(_ date: LocalDate, anchor: LocalDate?, patientID: PatientID) throws(RegistryError) {
         guard let anchor else {
             throw .conflict("patient", "patient \(patientID) has no administration yet; visits follow a dose")
         }
@@ -11,7 +11,7 @@ public enum VisitRules {
     }
 
     /// Whether a visit may complete a follow-up in `status`, and its timing against the window when it may.
-    public static func timing(completing followUpID: Int, status: FollowUpStatus, completedBy visitID: Int?, on date: LocalDate,
+    public static func timing(completing followUpID: FollowUpID, status: FollowUpStatus, completedBy visitID: VisitID?, on date: LocalDate,
                               windowStart: LocalDate, windowEnd: LocalDate) throws(RegistryError) -> VisitTiming {
         switch status {
         case .completed:

@@ -2,8 +2,8 @@
 public struct WorklistEntry: Codable, Equatable, Sendable {
     public enum Kind: String, Codable, Sendable { case overdue, dueSoon = "due-soon" }
     public var kind: Kind
-    public var followUpID: Int
-    public var patientID: Int
+    public var followUpID: FollowUpID
+    public var patientID: PatientID
     public var label: String
     public var dueOn: LocalDate
     public var windowStart: LocalDate
@@ -14,7 +14,7 @@ public struct WorklistEntry: Codable, Equatable, Sendable {
     public var escalationLevel: Int
 
     /// Makes an entry.
-    public init(kind: Kind, followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate,
+    public init(kind: Kind, followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate,
                 daysOverdue: Int, escalationLevel: Int) {
         self.kind = kind; self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn
         self.windowStart = windowStart; self.windowEnd = windowEnd; self.daysOverdue = daysOverdue; self.escalationLevel = escalationLevel
@@ -30,6 +30,6 @@ public struct WorklistEntry: Codable, Equatable, Sendable {
 public struct WorklistPosition: Equatable, Sendable {
     public var section: Int
     public var on: LocalDate
-    public var id: Int
-    public init(section: Int, on: LocalDate, id: Int) { self.section = section; self.on = on; self.id = id }
+    public var id: FollowUpID
+    public init(section: Int, on: LocalDate, id: FollowUpID) { self.section = section; self.on = on; self.id = id }
 }

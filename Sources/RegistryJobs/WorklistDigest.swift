@@ -8,29 +8,29 @@ import RegistryStorage
 /// due in the next 30 days (`dueSoon`: window not yet closed, due date before day 30), its pending lost-to-follow-up proposals and its late expedited reports.
 public struct Worklist: Codable, Equatable, Sendable {
     public struct OverdueItem: Codable, Equatable, Sendable {
-        public var followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowEnd: LocalDate
+        public var followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowEnd: LocalDate
         public var daysOverdue: Int, escalationLevel: Int
-        public init(followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowEnd: LocalDate, daysOverdue: Int, escalationLevel: Int) {
+        public init(followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowEnd: LocalDate, daysOverdue: Int, escalationLevel: Int) {
             self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn; self.windowEnd = windowEnd
             self.daysOverdue = daysOverdue; self.escalationLevel = escalationLevel
         }
     }
     public struct DueItem: Codable, Equatable, Sendable {
-        public var followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate
-        public init(followUpID: Int, patientID: Int, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate) {
+        public var followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate
+        public init(followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate) {
             self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn
             self.windowStart = windowStart; self.windowEnd = windowEnd
         }
     }
     public struct ProposalItem: Codable, Equatable, Sendable {
-        public var proposalID: Int, patientID: Int, proposedOn: LocalDate, missedCount: Int
-        public init(proposalID: Int, patientID: Int, proposedOn: LocalDate, missedCount: Int) {
+        public var proposalID: LostProposalID, patientID: PatientID, proposedOn: LocalDate, missedCount: Int
+        public init(proposalID: LostProposalID, patientID: PatientID, proposedOn: LocalDate, missedCount: Int) {
             self.proposalID = proposalID; self.patientID = patientID; self.proposedOn = proposedOn; self.missedCount = missedCount
         }
     }
     public struct LateReportItem: Codable, Equatable, Sendable {
-        public var adverseEventID: Int, patientID: Int, term: String, grade: Int, reportDueOn: LocalDate, daysLate: Int
-        public init(adverseEventID: Int, patientID: Int, term: String, grade: Int, reportDueOn: LocalDate, daysLate: Int) {
+        public var adverseEventID: AdverseEventID, patientID: PatientID, term: String, grade: Int, reportDueOn: LocalDate, daysLate: Int
+        public init(adverseEventID: AdverseEventID, patientID: PatientID, term: String, grade: Int, reportDueOn: LocalDate, daysLate: Int) {
             self.adverseEventID = adverseEventID; self.patientID = patientID; self.term = term; self.grade = grade
             self.reportDueOn = reportDueOn; self.daysLate = daysLate
         }
@@ -151,7 +151,7 @@ enum WorklistDigest {
             SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_end, f.escalation_level
             FROM follow_up f JOIN patient p ON p.id = f.patient_id
             WHERE follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
-            """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, Int16).self) {
+            """, logger: logger).decode((Int, FollowUpID, PatientID, String, LocalDate, LocalDate, Int16).self) {
             lists[inst, default: empty(inst)].overdue.append(.init(followUpID: id, patientID: patient, label: label, dueOn: due, windowEnd: end,
                                    daysOverdue: Overdue.daysOverdue(windowEnd: end, status: .scheduled, patientStatus: .active, on: asOf),
                                    escalationLevel: Int(level)))
@@ -165,7 +165,7 @@ enum WorklistDigest {
             SELECT lp.institution_id, lp.id, lp.patient_id, lp.proposed_on, lp.missed_count
             FROM lost_proposal lp
             WHERE lp.decision = 'pending' ORDER BY lp.institution_id, lp.proposed_on, lp.id
-            """, logger: logger).decode((Int, Int, Int, LocalDate, Int32).self) {
+            """, logger: logger).decode((Int, LostProposalID, PatientID, LocalDate, Int32).self) {
             lists[inst, default: empty(inst)].proposals.append(.init(proposalID: id, patientID: patient, proposedOn: on, missedCount: Int(missed)))
         }
         for try await (inst, id, patient, term, grade, due) in try await c.query("""
@@ -174,7 +174,7 @@ enum WorklistDigest {
             WHERE a.serious AND a.report_submitted_on IS NULL AND a.report_due_on < \(asOf)
               AND adverse_event_report_outstanding(a.serious, a.report_due_on, a.report_submitted_on, \(asOf))
             ORDER BY a.institution_id, a.report_due_on, a.id
-            """, logger: logger).decode((Int, Int, Int, String, Int16, LocalDate).self) {
+            """, logger: logger).decode((Int, AdverseEventID, PatientID, String, Int16, LocalDate).self) {
             lists[inst, default: empty(inst)].lateReports.append(.init(adverseEventID: id, patientID: patient, term: term, grade: Int(grade), reportDueOn: due, daysLate: due.days(until: asOf)))
         }
         return lists
@@ -197,7 +197,7 @@ enum WorklistDigest {
             WHERE f.status = 'scheduled' AND f.window_end >= \(asOf)
               AND f.window_end < \(asOf) + \(DueSoon.horizonDays)::int + (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
               AND follow_up_due_soon(f.window_end, f.due_on, f.status, p.status, \(asOf), \(DueSoon.horizonDays)::int)
-            """, logger: logger).decode((Int, Int, Int, String, LocalDate, LocalDate, LocalDate).self) {
+            """, logger: logger).decode((Int, FollowUpID, PatientID, String, LocalDate, LocalDate, LocalDate).self) {
             out[inst, default: []].append(Worklist.DueItem(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end))
         }
         return out

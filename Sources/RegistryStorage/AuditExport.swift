@@ -24,11 +24,11 @@ public struct AuditExportFilter: Sendable {
     /// Rows about this institution's records (its own row, its plans, patients, administrations, follow-ups).
     public var institutionCode: String?
     /// Rows about this patient's records.
-    public var patientID: Int?
+    public var patientID: PatientID?
     /// Rows written on or after this date, Asia/Seoul calendar.
     public var since: LocalDate?
 
-    public init(institutionCode: String? = nil, patientID: Int? = nil, since: LocalDate? = nil) {
+    public init(institutionCode: String? = nil, patientID: PatientID? = nil, since: LocalDate? = nil) {
         self.institutionCode = institutionCode; self.patientID = patientID; self.since = since
     }
 }

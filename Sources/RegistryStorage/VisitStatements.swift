@@ -20,10 +20,10 @@ struct LockVisitTarget: PostgresPreparedStatement {
         WHERE f.id = $1 FOR UPDATE OF f, p
         """
     struct Row {
-        var start: LocalDate, end: LocalDate, status: FollowUpStatus, visitID: Int?, anchor: LocalDate
+        var start: LocalDate, end: LocalDate, status: FollowUpStatus, visitID: VisitID?, anchor: LocalDate
         var patient: LockedPatient
     }
-    var followUpID: Int
+    var followUpID: FollowUpID
 
     func makeBindings() throws -> PostgresBindings {
         var bindings = PostgresBindings(capacity: 1)
@@ -34,7 +34,7 @@ struct LockVisitTarget: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row {
         let r = row.makeRandomAccess()
         return Row(start: try r[0].decode(LocalDate.self), end: try r[1].decode(LocalDate.self), status: try r[2].decode(FollowUpStatus.self),
-                   visitID: try r[3].decode(Int?.self), anchor: try r[4].decode(LocalDate.self), patient: try Patients.locked(r, from: 5))
+                   visitID: try r[3].decode(VisitID?.self), anchor: try r[4].decode(LocalDate.self), patient: try Patients.locked(r, from: 5))
     }
 }
 
@@ -54,8 +54,8 @@ struct InsertVisit: PostgresPreparedStatement {
             WHERE id = $3)
         SELECT id FROM v
         """
-    typealias Row = Int
-    var patientID: Int, institutionID: Int, followUpID: Int?, visitedOn: LocalDate
+    typealias Row = VisitID
+    var patientID: PatientID, institutionID: Int, followUpID: FollowUpID?, visitedOn: LocalDate
     var contactType: String, vitalStatus: String, timing: String?, note: String?
     var measures: [MeasureValue]
 
@@ -68,5 +68,5 @@ struct InsertVisit: PostgresPreparedStatement {
         return b
     }
 
-    func decodeRow(_ row: PostgresRow) throws -> Int { try row.decode(Int.self) }
+    func decodeRow(_ row: PostgresRow) throws -> VisitID { try row.decode(VisitID.self) }
 }

@@ -18,8 +18,9 @@ struct APIHarness {
     var tokens: [String: String] = [:]
     var grants: [String: TokenGrant] = [:]
     /// A's records.
-    var patientA = 0, administrationA = 0, followUpA = 0, openFollowUpA = 0, visitA = 0, adverseEventA = 0, proposalA = 0
-    var planA = 0, planB = 0
+    var patientA: PatientID = 0, administrationA: AdministrationID = 0, followUpA: FollowUpID = 0, openFollowUpA: FollowUpID = 0
+    var visitA: VisitID = 0, adverseEventA: AdverseEventID = 0, proposalA: LostProposalID = 0
+    var planA: PlanID = 0, planB: PlanID = 0
     static let today = LocalDate("2026-11-25")!
 
     /// How requests reach the router: in process (fast: no socket, no HTTP parsing), or over a
@@ -79,7 +80,7 @@ struct APIHarness {
         adverseEventA = try await database.transaction(actor: actor) { tx in try await tx.adverseEvents.report(patientID: patient.id, try NewAdverseEvent(onset: "2025-06-01", aware: "2025-06-03", term: "Fever", meddra: nil, category: "infection", grade: 3, grading: "CTCAE-5.0", serious: true, criteria: ["hospitalization"], related: "possible", outcome: nil, outcomeOn: nil, today: Self.today)) }.id
         proposalA = try await database.plainTransaction { c in
             try await c.query("INSERT INTO lost_proposal (patient_id, institution_id, proposed_on, missed_count) SELECT \(patient.id), id, DATE '2026-11-01', 2 FROM institution WHERE code = 'ARM-001' RETURNING id", logger: TestDatabase.logger)
-                .decode(Int.self).first(where: { _ in true })!
+                .decode(LostProposalID.self).first(where: { _ in true })!
         }
         for (name, role, institution) in [("A", "institution", "ARM-001"), ("B", "institution", "ARM-002"), ("admin", "admin", nil), ("regulator", "regulator", nil)] {
             let issued = try await database.transaction(actor: actor) { tx in try await tx.tokens.issue(try NewAccessToken(role: role, institution: institution, label: name)) }

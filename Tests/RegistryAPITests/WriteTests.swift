@@ -131,7 +131,7 @@ struct WriteTests {
             let overdue = got.items.filter { $0["kind"] as? String == "overdue" }
             let ends = overdue.compactMap { $0["window_end"] as? String }
             #expect(ends == ends.sorted() && overdue.allSatisfy { ($0["days_overdue"] as? Int ?? 0) > 0 })
-            #expect(!overdue.contains { $0["follow_up_id"] as? Int == h.followUpA }, "completed follow-ups are not overdue")
+            #expect(!overdue.contains { $0["follow_up_id"] as? Int == h.followUpA.rawValue }, "completed follow-ups are not overdue")
             // The same overdue set as follow_up_overdue() in SQL.
             let sql = try await h.database.count("follow_up f JOIN patient p ON p.id = f.patient_id",
                                               where: "f.patient_id = \(h.patientA) AND follow_up_overdue(f.window_end, f.status, p.status, DATE '2026-11-25')")

@@ -8,7 +8,7 @@ func refusal(_ body: () throws -> Void) -> RegistryError? {
 
 private func day(_ text: String) -> LocalDate { LocalDate(text)! }
 
-private func patient(_ status: PatientStatus, id: Int = 7, institution: String = "ARM-001", consentOn: String = "2025-01-10") -> Patient {
+private func patient(_ status: PatientStatus, id: PatientID = 7, institution: String = "ARM-001", consentOn: String = "2025-01-10") -> Patient {
     Patient(id: id, pseudonym: String(repeating: "b", count: 64), institutionCode: institution, birthYear: 1970, sex: .male,
             consentOn: day(consentOn), consentVersion: "2", status: status)
 }

@@ -4,7 +4,7 @@ import Testing
 
 private func day(_ text: String) -> LocalDate { LocalDate(text)! }
 
-private func followUp(_ id: Int, due: String, windowEnd: String, _ status: FollowUpStatus, suspendedBy: Int? = nil, at institution: String = "ARM-001") -> FollowUpState {
+private func followUp(_ id: FollowUpID, due: String, windowEnd: String, _ status: FollowUpStatus, suspendedBy: StatusChangeID? = nil, at institution: String = "ARM-001") -> FollowUpState {
     FollowUpState(id: id, dueOn: day(due), windowEnd: day(windowEnd), status: status, suspendedBy: suspendedBy, institutionCode: institution)
 }
 
@@ -109,8 +109,8 @@ struct StatusChangeEffectTests {
     static func states(_ parts: [(Int, Int, Int, Int, Bool)]) -> [FollowUpState] {
         parts.enumerated().map { i, p in
             let due = base.adding(days: p.0)
-            return FollowUpState(id: i + 1, dueOn: due, windowEnd: due.adding(days: p.1), status: FollowUpStatus.allCases[p.2],
-                                 suspendedBy: p.3 == 0 ? nil : p.3, institutionCode: p.4 ? "ARM-001" : "ARM-003")
+            return FollowUpState(id: FollowUpID(rawValue: i + 1), dueOn: due, windowEnd: due.adding(days: p.1), status: FollowUpStatus.allCases[p.2],
+                                 suspendedBy: p.3 == 0 ? nil : StatusChangeID(rawValue: p.3), institutionCode: p.4 ? "ARM-001" : "ARM-003")
         }
     }
 
@@ -119,7 +119,7 @@ struct StatusChangeEffectTests {
         await propertyCheck(count: 500, input: Self.followUps, Gen.int(in: 0...4), Gen.int(in: -100...100), Gen.int(in: 0...4)) { parts, k, offset, loss in
             let before = Self.states(parts)
             let kind = StatusChangeKind.allCases[k]
-            let after = StatusChangeEffect.of(kind, on: Self.base.adding(days: offset), lastLoss: loss == 0 ? nil : loss)
+            let after = StatusChangeEffect.of(kind, on: Self.base.adding(days: offset), lastLoss: loss == 0 ? nil : StatusChangeID(rawValue: loss))
                 .apply(to: before, changeID: 5, receivingInstitution: "ARM-002")
             #expect(after.count == before.count)
             for (b, a) in zip(before, after) {
@@ -136,7 +136,7 @@ struct StatusChangeEffectTests {
         await propertyCheck(count: 500, input: Self.followUps, Gen.int(in: -100...100), Gen.int(in: 0...120)) { parts, lostOffset, gap in
             let before = Self.states(parts)
             let lostOn = Self.base.adding(days: lostOffset), foundOn = lostOn.adding(days: gap)
-            let change = 7  // generated suspensions are by changes 1 to 3
+            let change: StatusChangeID = 7  // generated suspensions are by changes 1 to 3
             let suspended = StatusChangeEffect.of(.lost, on: lostOn, lastLoss: nil).apply(to: before, changeID: change, receivingInstitution: nil)
             let restored = StatusChangeEffect.of(.found, on: foundOn, lastLoss: change).apply(to: suspended, changeID: 8, receivingInstitution: nil)
             for (b, r) in zip(before, restored) {

@@ -12,19 +12,19 @@ struct NightlyFixture {
     var f: Fixture
     var second: Fixture
     /// Dosed 2025-04-01: recent windows overdue, one serious event whose report was never sent.
-    var active: Int
+    var active: PatientID
     /// Dosed 2021-07-01, never seen since: years of missed follow-ups, so a lost proposal.
-    var silent: Int
+    var silent: PatientID
     /// Like `silent`, but phoned in on 2025-01-15 (an unscheduled visit): no proposal.
-    var contacted: Int
-    var deceased: Int, withdrawn: Int, lost: Int
-    var lateEvent: Int
+    var contacted: PatientID
+    var deceased: PatientID, withdrawn: PatientID, lost: PatientID
+    var lateEvent: AdverseEventID
 
     static func make(_ database: Database) async throws -> NightlyFixture {
         let today = database.today()
         let f = try await Fixture.make(database, since2021: true)
         let second = try await Fixture.make(database, code: "ARM-002")
-        func patient(_ localID: String, dose: String) async throws -> Int {
+        func patient(_ localID: String, dose: String) async throws -> PatientID {
             let p = try await database.transaction(actor: "test") { tx in try await tx.patients.enroll(try NewPatient(institutionCode: "ARM-001", localID: localID, birthYear: 1970, sex: "male", consentOn: "2021-06-10",
                                                           consentVersion: "2", pseudonymizer: Fixture.key, today: today)) }.patient
             _ = try await database.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: p.id, planID: f.plan.id, try f.dose(on: dose, today: today)) }

@@ -23,7 +23,7 @@ import Testing
 ///      month 18 completed early in its window on 2026-10-20, grade 4 new malignancy (report never
 ///      submitted)                                                          (596 days, censored)
 struct SmallRegistry {
-    var patients: [Int]
+    var patients: [PatientID]
 
     static let today = LocalDate("2026-11-25")!
 
@@ -34,28 +34,28 @@ struct SmallRegistry {
         }
         _ = try await database.transaction(actor: "test") { tx in try await tx.products.add(try NewProduct(code: "GT-01", name: "Example AAV vector", manufacturer: "Example Bio", modality: "gene-therapy")) }
         _ = try await database.transaction(actor: "test") { tx in try await tx.products.add(try NewProduct(code: "CT-01", name: "Example MSC", manufacturer: "Example Cell", modality: "stem-cell")) }
-        var plans: [Int] = []
+        var plans: [PlanID] = []
         for (inst, product, indication) in [("ARM-001", "GT-01", "G20"), ("ARM-002", "CT-01", "M17.0")] {
             let pending = try await database.transaction(actor: "test") { tx in try await tx.plans.add(institutionCode: inst, productCode: product, indication: indication, risk: .high) }
             plans.append(try await database.transaction(actor: "test") { tx in try await tx.plans.decide(id: pending.id, try PlanDecisionRecord(decision: "approved", on: "2021-06-01", reference: "RC-2021-001", today: today)) }.id)
         }
-        var ids: [Int] = []
+        var ids: [PatientID] = []
         for (n, inst, consent) in [(1, "ARM-001", "2024-05-01"), (2, "ARM-001", "2024-05-01"), (3, "ARM-001", "2025-01-02"),
                                    (4, "ARM-002", "2024-08-01"), (5, "ARM-002", "2024-08-01"), (6, "ARM-002", "2025-02-20")] {
             ids.append(try await database.transaction(actor: "test") { tx in try await tx.patients.enroll(try NewPatient(institutionCode: inst, localID: "MRN-\(n)", birthYear: 1950 + n, sex: n % 2 == 0 ? "male" : "female",
                                                              consentOn: consent, consentVersion: "2", pseudonymizer: Fixture.key, today: today)) }.patient.id)
         }
         let (p1, p2, p3, p4, p5, p6) = (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5])
-        func dose(_ patient: Int, _ plan: Int, _ on: String, _ notified: Int, _ collected: Int) async throws -> [FollowUp] {
+        func dose(_ patient: PatientID, _ plan: PlanID, _ on: String, _ notified: Int, _ collected: Int) async throws -> [FollowUp] {
             try await database.transaction(actor: "site") { tx in try await tx.administrations.administer(patientID: patient, planID: plan, try NewAdministration(on: on, lot: "LOT-1", dose: "1 vial", feeNotified: notified,
                                                                                               feeCollected: collected, today: today)) }.followUps
         }
-        func log(_ followUps: [FollowUp]?, _ label: String?, patient: Int, _ on: String, contact: String = "examination", _ measures: [String]) async throws {
+        func log(_ followUps: [FollowUp]?, _ label: String?, patient: PatientID, _ on: String, contact: String = "examination", _ measures: [String]) async throws {
             let followUp = label.map { l in followUps!.first { $0.label == l }!.id }
             _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: followUp, patientID: followUp == nil ? patient : nil,
                                          try visit(on, contact: contact, measures: measures)) }
         }
-        func ae(_ patient: Int, _ e: NewAdverseEvent) async throws -> AdverseEvent {
+        func ae(_ patient: PatientID, _ e: NewAdverseEvent) async throws -> AdverseEvent {
             try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: patient, e) }
         }
         let gt = plans[0], ct = plans[1]

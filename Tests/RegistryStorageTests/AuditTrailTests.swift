@@ -275,7 +275,7 @@ struct AuditTrailTests {
             let expectedB = try await database.ints("SELECT id FROM audit_log WHERE patient_id = \(b.patient.id) ORDER BY id")
             #expect(!expectedB.isEmpty && jsonl.rows == expectedB.count)
             #expect(objects.map { $0["id"] as? Int } == expectedB)
-            #expect(objects.allSatisfy { $0["patient_id"] as? Int == b.patient.id && $0["after"] is [String: Any] && $0["before"] is NSNull })
+            #expect(objects.allSatisfy { $0["patient_id"] as? Int == b.patient.id.rawValue && $0["after"] is [String: Any] && $0["before"] is NSNull })
             #expect(Set(objects.compactMap { $0["entity"] as? String }) == ["patient", "administration", "follow_up_schedule"])
             #expect(objects.allSatisfy { ($0["chain_hash"] as? String)?.count == 64 })
 

@@ -20,7 +20,7 @@ struct Treated {
     }
 
     func followUp(_ label: String) -> FollowUp { followUps.first { $0.label == label }! }
-    var patientID: Int { f.patient.id }
+    var patientID: PatientID { f.patient.id }
 }
 
 @Suite("Follow-up capture")

@@ -152,13 +152,13 @@ struct SQLTwinTests {
     }
 
     /// A patient's follow-ups as the status-change effect sees them, by id.
-    static func followUpStates(_ db: Database, patientID: Int) async throws -> [FollowUpState] {
+    static func followUpStates(_ db: Database, patientID: PatientID) async throws -> [FollowUpState] {
         try await db.read { tx in
             var out: [FollowUpState] = []
             for try await (id, due, end, status, suspendedBy, code) in try await tx.connection.query("""
                 SELECT f.id, f.due_on, f.window_end, f.status, f.suspended_by, i.code
                 FROM follow_up f JOIN institution i ON i.id = f.institution_id WHERE f.patient_id = \(patientID) ORDER BY f.id
-                """, logger: TestDatabase.logger).decode((Int, LocalDate, LocalDate, FollowUpStatus, Int?, String).self) {
+                """, logger: TestDatabase.logger).decode((FollowUpID, LocalDate, LocalDate, FollowUpStatus, StatusChangeID?, String).self) {
                 out.append(FollowUpState(id: id, dueOn: due, windowEnd: end, status: status, suspendedBy: suspendedBy, institutionCode: code))
             }
             return out

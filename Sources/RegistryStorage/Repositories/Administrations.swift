@@ -7,7 +7,7 @@ public struct Administrations: Repository {
 
     /// Records a dose and generates its follow-up schedule from the plan's protocol. Refuses plans
     /// not approved, inactive institutions and patients of another institution.
-    public func administer(patientID: Int, planID: Int, _ new: NewAdministration) async throws -> (administration: Administration, followUps: [FollowUp]) {
+    public func administer(patientID: PatientID, planID: PlanID, _ new: NewAdministration) async throws -> (administration: Administration, followUps: [FollowUp]) {
         let plan = try await tx.plans.plan(id: planID)
         let patient = try await tx.patients.patient(id: patientID, lock: true)
         let institution = try await tx.institutions.idAndStatus(code: plan.institutionCode, lock: true)
@@ -17,7 +17,7 @@ public struct Administrations: Repository {
             VALUES (\(patientID), \(planID), \(institution.id), \(new.administeredOn), \(new.lot), \(new.dose), \(new.feeNotifiedKRW), \(new.feeCollectedKRW))
             RETURNING id
             """, logger: logger)
-        let id = try await rows.decode(Int.self).one("the new administration")
+        let id = try await rows.decode(AdministrationID.self).one("the new administration")
         let planned = FollowUpSchedule.plan(protocol: try await tx.protocols.load(id: try await protocolID(planID: planID)), anchor: new.administeredOn)
         try await c.query("""
             INSERT INTO follow_up (administration_id, patient_id, institution_id, seq, label, due_on, window_start, window_end, contact_type)
@@ -33,7 +33,7 @@ public struct Administrations: Repository {
     }
 
     /// Administrations of a patient, or of a product lot (traceability both ways).
-    public func list(patientID: Int? = nil, lot: String? = nil) async throws -> [Administration] {
+    public func list(patientID: PatientID? = nil, lot: String? = nil) async throws -> [Administration] {
         try await Self.decode(c.query("""
             \(unescaped: Self.select)
             WHERE (\(patientID)::bigint IS NULL OR a.patient_id = \(patientID)) AND (\(lot)::text IS NULL OR a.lot = \(lot))
@@ -42,7 +42,7 @@ public struct Administrations: Repository {
     }
 
     /// One administration.
-    public func administration(id: Int) async throws -> Administration {
+    public func administration(id: AdministrationID) async throws -> Administration {
         guard let administration = try await Self.decode(c.query("\(unescaped: Self.select) WHERE a.id = \(id)", logger: logger)).first else {
             throw RegistryError.notFound("administration", "no administration has id \(id)")
         }
@@ -52,7 +52,7 @@ public struct Administrations: Repository {
     /// Corrects an administration. A new date re-anchors the schedule: follow-ups not yet done
     /// (scheduled or not required) get their new due dates and windows; completed and closed ones
     /// stay attached to their time points as they were. The audit trail records what moved.
-    public func correct(id: Int, on newDate: LocalDate?, lot: String?, dose: String?, feeNotified: Int?, feeCollected: Int?,
+    public func correct(id: AdministrationID, on newDate: LocalDate?, lot: String?, dose: String?, feeNotified: Int?, feeCollected: Int?,
                         reason: String) async throws -> (administration: Administration, moved: Int) {
         let reason = try Rules.reason(reason)
         if let newDate { try Rules.eventDate(newDate, field: "on", today: tx.today) }
@@ -98,7 +98,7 @@ public struct Administrations: Repository {
         return (try await administration(id: id), moved)
     }
 
-    private func protocolID(planID: Int) async throws -> Int {
+    private func protocolID(planID: PlanID) async throws -> Int {
         try await c.query("SELECT protocol_id FROM treatment_plan WHERE id = \(planID)", logger: logger).decode(Int.self).one("the plan's protocol")
     }
 
@@ -111,7 +111,7 @@ public struct Administrations: Repository {
     static func decode(_ rows: PostgresRowSequence) async throws -> [Administration] {
         var out: [Administration] = []
         for try await (id, patient, plan, inst, prod, on, lot, dose, notified, collected)
-            in rows.decode((Int, Int, Int, String, String, LocalDate, String, String, Int, Int).self) {
+            in rows.decode((AdministrationID, PatientID, PlanID, String, String, LocalDate, String, String, Int, Int).self) {
             out.append(Administration(id: id, patientID: patient, planID: plan, institutionCode: inst, productCode: prod,
                                       administeredOn: on, lot: lot, dose: dose, feeNotifiedKRW: notified, feeCollectedKRW: collected))
         }

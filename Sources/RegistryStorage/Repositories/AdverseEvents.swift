@@ -7,7 +7,7 @@ public struct AdverseEvents: Repository {
 
     /// Records an adverse event. A serious one gets its expedited-report due date from the
     /// awareness date and the configured clock; a grade 5 event also records the death.
-    public func report(patientID: Int, _ new: NewAdverseEvent, actingInstitution: String? = nil) async throws -> AdverseEvent {
+    public func report(patientID: PatientID, _ new: NewAdverseEvent, actingInstitution: String? = nil) async throws -> AdverseEvent {
         let patient = try await tx.patients.lockForData(patientID, on: new.onsetOn, actingInstitution: actingInstitution)
         try patient.forData.checkEventAfterTreatment(onset: new.onsetOn)
         let clock = try await tx.settings.reportClock()
@@ -20,7 +20,7 @@ public struct AdverseEvents: Repository {
                 \(new.relatedness), \(new.outcome), \(new.outcomeOn), \(due))
             RETURNING id
             """, logger: logger)
-        let id = try await rows.decode(Int.self).one("the new adverse event")
+        let id = try await rows.decode(AdverseEventID.self).one("the new adverse event")
         if let died = new.deathDate, patient.patient.status != .deceased {
             _ = try await tx.statusChanges.record(.death, patientID: patientID, on: died, reason: "grade 5 adverse event: \(new.term)", adverseEventID: id)
         }
@@ -28,7 +28,7 @@ public struct AdverseEvents: Repository {
     }
 
     /// Records the expedited report's submission, which stops its clock.
-    public func submitReport(adverseEventID id: Int, on date: LocalDate, actingInstitution: String? = nil) async throws -> AdverseEvent {
+    public func submitReport(adverseEventID id: AdverseEventID, on date: LocalDate, actingInstitution: String? = nil) async throws -> AdverseEvent {
         let ae = try await adverseEvent(id: id, lock: true)
         _ = try await tx.patients.lockForData(ae.patientID, on: nil, actingInstitution: actingInstitution)
         guard ae.serious else {
@@ -47,7 +47,7 @@ public struct AdverseEvents: Repository {
 
     /// Corrects an adverse event: the merged values are validated as a new report would be, the
     /// report due date follows, and the earlier values stay in the audit trail.
-    public func correct(id: Int, reason: String, _ change: (inout AdverseEventDraft) -> Void) async throws -> AdverseEvent {
+    public func correct(id: AdverseEventID, reason: String, _ change: (inout AdverseEventDraft) -> Void) async throws -> AdverseEvent {
         let reason = try Rules.reason(reason)
         try await tx.because(reason)
         let ae = try await adverseEvent(id: id, lock: true)
@@ -76,12 +76,12 @@ public struct AdverseEvents: Repository {
     }
 
     /// A patient's adverse events, by onset.
-    public func of(patientID: Int) async throws -> [AdverseEvent] {
+    public func of(patientID: PatientID) async throws -> [AdverseEvent] {
         try await Self.decode(c.query("\(unescaped: Self.select) WHERE e.patient_id = \(patientID) ORDER BY e.onset_on, e.id", logger: logger))
     }
 
     /// One adverse event (locked for update with `lock`).
-    public func adverseEvent(id: Int, lock: Bool = false) async throws -> AdverseEvent {
+    public func adverseEvent(id: AdverseEventID, lock: Bool = false) async throws -> AdverseEvent {
         let rows = try await c.query("\(unescaped: Self.select) WHERE e.id = \(id) \(unescaped: lock ? "FOR UPDATE OF e" : "")", logger: logger)
         guard let ae = try await Self.decode(rows).first else {
             throw RegistryError.notFound("adverse-event", "no adverse event has id \(id)")
@@ -98,7 +98,7 @@ public struct AdverseEvents: Repository {
     static func decode(_ rows: PostgresRowSequence) async throws -> [AdverseEvent] {
         var out: [AdverseEvent] = []
         for try await row in rows {
-            let full = try row.decode((Int, Int, String, LocalDate, LocalDate, String, String?, AdverseEventCategory, Int16, String, String, Bool, [String],
+            let full = try row.decode((AdverseEventID, PatientID, String, LocalDate, LocalDate, String, String?, AdverseEventCategory, Int16, String, String, Bool, [String],
                                        Relatedness, AdverseEventOutcome, LocalDate?, LocalDate?, LocalDate?).self)
             let criteria = try full.12.map { try SeriousnessCriterion.stored($0, column: "adverse_event.seriousness") }
             out.append(AdverseEvent(id: full.0, patientID: full.1, institutionCode: full.2, onsetOn: full.3, awareOn: full.4, term: full.5, meddraCode: full.6,

@@ -6,7 +6,7 @@ public struct FollowUps: Repository {
     let tx: Transaction
 
     /// One follow-up.
-    public func followUp(id: Int) async throws -> FollowUp {
+    public func followUp(id: FollowUpID) async throws -> FollowUp {
         guard let f = try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.id = \(id)", logger: logger)).first else {
             throw Self.unknown(id)
         }
@@ -14,13 +14,13 @@ public struct FollowUps: Repository {
     }
 
     /// A patient's follow-ups, in due order.
-    public func of(patientID: Int) async throws -> [FollowUp] {
+    public func of(patientID: PatientID) async throws -> [FollowUp] {
         _ = try await tx.patients.patient(id: patientID)
         return try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.patient_id = \(patientID) ORDER BY f.due_on, f.id", logger: logger))
     }
 
     /// An administration's schedule, in time-point order.
-    func of(administrationID: Int) async throws -> [FollowUp] {
+    func of(administrationID: AdministrationID) async throws -> [FollowUp] {
         try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.administration_id = \(administrationID) ORDER BY f.seq", logger: logger))
     }
 
@@ -64,7 +64,7 @@ public struct FollowUps: Repository {
             ORDER BY section, sort_on, id LIMIT \(limit)
             """, logger: logger)
         for try await (section, id, patient, label, due, start, end, level)
-            in rows.decode((Int32, Int, Int, String, LocalDate, LocalDate, LocalDate, Int16).self) {
+            in rows.decode((Int32, FollowUpID, PatientID, String, LocalDate, LocalDate, LocalDate, Int16).self) {
             let overdue = section == 0
             out.append(WorklistEntry(kind: overdue ? .overdue : .dueSoon, followUpID: id, patientID: patient, label: label, dueOn: due,
                                      windowStart: start, windowEnd: end,
@@ -75,10 +75,10 @@ public struct FollowUps: Repository {
     }
 
     /// Closes a follow-up as not done, with the reason.
-    public func closeNotDone(id: Int, reason: NotDoneReason, note: String?, actingInstitution: String? = nil) async throws -> FollowUp {
+    public func closeNotDone(id: FollowUpID, reason: NotDoneReason, note: String?, actingInstitution: String? = nil) async throws -> FollowUp {
         try await tx.because(note.map { "\(reason.rawValue): \($0)" } ?? reason.rawValue)
         let rows = try await c.query("SELECT patient_id, status FROM follow_up WHERE id = \(id) FOR UPDATE", logger: logger)
-        guard let (patientID, status) = try await rows.decode((Int, FollowUpStatus).self).firstElement() else {
+        guard let (patientID, status) = try await rows.decode((PatientID, FollowUpStatus).self).firstElement() else {
             throw Self.unknown(id)
         }
         _ = try await tx.patients.lockForData(patientID, on: nil, actingInstitution: actingInstitution)
@@ -97,7 +97,7 @@ public struct FollowUps: Repository {
     static func decode(_ rows: PostgresRowSequence) async throws -> [FollowUp] {
         var out: [FollowUp] = []
         for try await (id, admin, patient, inst, seq, label, due, start, end, contact, status)
-            in rows.decode((Int, Int, Int, String, Int16, String, LocalDate, LocalDate, LocalDate, ContactType, FollowUpStatus).self) {
+            in rows.decode((FollowUpID, AdministrationID, PatientID, String, Int16, String, LocalDate, LocalDate, LocalDate, ContactType, FollowUpStatus).self) {
             out.append(FollowUp(id: id, administrationID: admin, patientID: patient, institutionCode: inst, sequence: Int(seq),
                                 label: label, due: due, windowStart: start, windowEnd: end, contactType: contact, status: status))
         }
@@ -105,7 +105,7 @@ public struct FollowUps: Repository {
     }
 
     /// The refusal for a follow-up id that names none.
-    static func unknown(_ id: Int) -> RegistryError {
+    static func unknown(_ id: FollowUpID) -> RegistryError {
         .notFound("followup", "no follow-up has id \(id)", remedy: .list(.followUps))
     }
 }

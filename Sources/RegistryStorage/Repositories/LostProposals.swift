@@ -20,7 +20,7 @@ public struct LostProposals: Repository {
     }
 
     /// One proposal.
-    public func proposal(id: Int) async throws -> LostProposal {
+    public func proposal(id: LostProposalID) async throws -> LostProposal {
         try await proposal(id: id, lock: false)
     }
 
@@ -28,7 +28,7 @@ public struct LostProposals: Repository {
     /// same status-change code as a loss recorded by hand (open follow-ups due later stop), and the
     /// decision, in one transaction. Refused when the proposal is decided or the patient is no
     /// longer active, or when `actingInstitution` does not hold the patient.
-    public func confirm(id: Int, on date: LocalDate, reason: String, actingInstitution: String? = nil) async throws -> LostProposal {
+    public func confirm(id: LostProposalID, on date: LocalDate, reason: String, actingInstitution: String? = nil) async throws -> LostProposal {
         try Rules.eventDate(date, field: "on", today: tx.today)
         try await tx.because(reason)
         let proposal = try await pending(id: id, actingInstitution: actingInstitution)
@@ -43,7 +43,7 @@ public struct LostProposals: Repository {
 
     /// Rejects a pending proposal (the institution is still in contact); the patient is unchanged.
     /// The job proposes again only after a further follow-up is missed.
-    public func reject(id: Int, reason: String, actingInstitution: String? = nil) async throws -> LostProposal {
+    public func reject(id: LostProposalID, reason: String, actingInstitution: String? = nil) async throws -> LostProposal {
         try await tx.because(reason)
         _ = try await pending(id: id, actingInstitution: actingInstitution)
         try await c.query("""
@@ -52,7 +52,7 @@ public struct LostProposals: Repository {
         return try await proposal(id: id)
     }
 
-    private func pending(id: Int, actingInstitution: String?) async throws -> LostProposal {
+    private func pending(id: LostProposalID, actingInstitution: String?) async throws -> LostProposal {
         let proposal = try await proposal(id: id, lock: true)
         if let acting = actingInstitution, acting != proposal.institutionCode {
             throw RegistryError.notFound("proposal", "institution \(acting) has no lost-to-follow-up proposal with id \(id)")
@@ -63,7 +63,7 @@ public struct LostProposals: Repository {
         return proposal
     }
 
-    private func proposal(id: Int, lock: Bool) async throws -> LostProposal {
+    private func proposal(id: LostProposalID, lock: Bool) async throws -> LostProposal {
         let rows = try await c.query("""
             SELECT \(unescaped: Self.columns) FROM lost_proposal lp JOIN institution i ON i.id = lp.institution_id
             WHERE lp.id = \(id) \(unescaped: lock ? "FOR UPDATE OF lp" : "")
@@ -79,7 +79,7 @@ public struct LostProposals: Repository {
     static func decode(_ rows: PostgresRowSequence) async throws -> [LostProposal] {
         var out: [LostProposal] = []
         for try await (id, patient, inst, proposedOn, missed, decision, decidedOn, decidedBy, reason, change)
-            in rows.decode((Int, Int, String, LocalDate, Int32, ProposalDecision, LocalDate?, String?, String?, Int?).self) {
+            in rows.decode((LostProposalID, PatientID, String, LocalDate, Int32, ProposalDecision, LocalDate?, String?, String?, StatusChangeID?).self) {
             out.append(LostProposal(id: id, patientID: patient, institutionCode: inst, proposedOn: proposedOn, missedCount: Int(missed),
                                     decision: decision, decidedOn: decidedOn, decidedBy: decidedBy,
                                     reason: reason, statusChangeID: change))

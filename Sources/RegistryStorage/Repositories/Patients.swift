@@ -16,11 +16,11 @@ public struct Patients: Repository {
             WHERE \(institution.status) = 'active'
             ON CONFLICT (pseudonym) DO NOTHING RETURNING id
             """, logger: logger)
-        if let id = try await inserted.decode(Int.self).firstElement() {
+        if let id = try await inserted.decode(PatientID.self).firstElement() {
             return (try await patient(id: id), true)
         }
         let existing = try await c.query("SELECT id FROM patient WHERE pseudonym = \(new.pseudonym)", logger: logger)
-        guard let id = try await existing.decode(Int.self).firstElement() else {
+        guard let id = try await existing.decode(PatientID.self).firstElement() else {
             guard institution.status == .active else {
                 throw RegistryError.conflict("institution", "institution \(new.institutionCode) is \(institution.status.rawValue); only active institutions may enrol patients")
             }
@@ -41,7 +41,7 @@ public struct Patients: Repository {
     }
 
     /// One patient by registry id (locked for update with `lock`).
-    public func patient(id: Int, lock: Bool = false) async throws -> Patient {
+    public func patient(id: PatientID, lock: Bool = false) async throws -> Patient {
         let rows = try await c.query("""
             SELECT \(unescaped: PatientRow.columns) FROM patient p JOIN institution i ON i.id = p.institution_id
             WHERE p.id = \(id) \(unescaped: lock ? "FOR UPDATE OF p" : "")
@@ -51,7 +51,7 @@ public struct Patients: Repository {
     }
 
     /// A patient with their administrations, follow-ups, visits, adverse events and status changes.
-    public func record(id: Int) async throws -> PatientRecord {
+    public func record(id: PatientID) async throws -> PatientRecord {
         PatientRecord(patient: try await patient(id: id), administrations: try await tx.administrations.list(patientID: id),
                       followUps: try await tx.followUps.of(patientID: id), visits: try await tx.visits.of(patientID: id),
                       adverseEvents: try await tx.adverseEvents.of(patientID: id), statusChanges: try await tx.statusChanges.of(patientID: id))
@@ -59,7 +59,7 @@ public struct Patients: Repository {
 
     /// Patients by id, after `after`, at most `limit`: one institution's (or all), optionally those
     /// whose pseudonym starts with `pseudonymPrefix`.
-    public func list(institutionCode: String?, pseudonymPrefix: String? = nil, after: Int? = nil, limit: Int) async throws -> [Patient] {
+    public func list(institutionCode: String?, pseudonymPrefix: String? = nil, after: PatientID? = nil, limit: Int) async throws -> [Patient] {
         var out: [Patient] = []
         let rows = try await c.query("""
             SELECT \(unescaped: PatientRow.columns) FROM patient p JOIN institution i ON i.id = p.institution_id
@@ -75,7 +75,7 @@ public struct Patients: Repository {
     /// Loads and locks a patient, and refuses data for a withdrawn patient, data dated after a
     /// death, and data from an institution that does not hold the patient (the domain's rule).
     /// One query.
-    func lockForData(_ patientID: Int, on date: LocalDate?, actingInstitution: String?) async throws -> LockedPatient {
+    func lockForData(_ patientID: PatientID, on date: LocalDate?, actingInstitution: String?) async throws -> LockedPatient {
         let rows = try await c.query("""
             SELECT \(unescaped: PatientRow.columns), p.institution_id, p.status_on,
                    (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
@@ -96,7 +96,7 @@ public struct Patients: Repository {
     }
 
     /// The refusal for a patient id that names none (or none the caller may see).
-    static func unknown(_ id: Int) -> RegistryError {
+    static func unknown(_ id: PatientID) -> RegistryError {
         .notFound("patient", "no patient has id \(id)")
     }
 }

@@ -22,7 +22,7 @@ public struct Plans: Repository {
             INSERT INTO treatment_plan (institution_id, product_id, protocol_id, indication, risk_class)
             VALUES (\(institution.id), \(product.id), \(proto.id), \(indication), \(risk)) RETURNING id
             """, logger: logger)
-        let id = try await rows.decode(Int.self).one("the new plan")
+        let id = try await rows.decode(PlanID.self).one("the new plan")
         try await c.query("""
             INSERT INTO plan_risk_change (plan_id, risk_class, changed_on, reason)
             VALUES (\(id), \(risk), \(tx.today), 'initial risk class at submission')
@@ -31,7 +31,7 @@ public struct Plans: Repository {
     }
 
     /// Records the review committee's decision on a plan.
-    public func decide(id: Int, _ record: PlanDecisionRecord) async throws -> TreatmentPlan {
+    public func decide(id: PlanID, _ record: PlanDecisionRecord) async throws -> TreatmentPlan {
         try await tx.because("committee decision \(record.reference)")
         let plan = try await plan(id: id, lock: true)
         guard plan.decision.allows(record.decision) else {
@@ -49,7 +49,7 @@ public struct Plans: Repository {
     }
 
     /// Changes a plan's risk class, keeping every earlier class in its history.
-    public func changeRisk(id: Int, to risk: RiskClass, on: LocalDate, reason: String) async throws -> TreatmentPlan {
+    public func changeRisk(id: PlanID, to risk: RiskClass, on: LocalDate, reason: String) async throws -> TreatmentPlan {
         try await tx.because(reason)
         let plan = try await plan(id: id, lock: true)
         guard plan.riskClass != risk else {
@@ -61,7 +61,7 @@ public struct Plans: Repository {
     }
 
     /// A plan's risk classes, oldest first.
-    public func riskHistory(planID: Int) async throws -> [(riskClass: RiskClass, on: LocalDate, reason: String)] {
+    public func riskHistory(planID: PlanID) async throws -> [(riskClass: RiskClass, on: LocalDate, reason: String)] {
         _ = try await plan(id: planID)
         var out: [(riskClass: RiskClass, on: LocalDate, reason: String)] = []
         for try await (risk, on, reason) in try await c.query(
@@ -81,7 +81,7 @@ public struct Plans: Repository {
     }
 
     /// One plan (locked against concurrent decisions with `lock`).
-    public func plan(id: Int, lock: Bool = false) async throws -> TreatmentPlan {
+    public func plan(id: PlanID, lock: Bool = false) async throws -> TreatmentPlan {
         let rows = try await c.query("\(unescaped: Self.select) WHERE p.id = \(id) \(unescaped: lock ? "FOR UPDATE OF p" : "")", logger: logger)
         guard let plan = try await Self.decode(rows).first else {
             throw RegistryError.notFound("plan", "no plan has id \(id)", remedy: .list(.plans))
@@ -98,7 +98,7 @@ public struct Plans: Repository {
     static func decode(_ rows: PostgresRowSequence) async throws -> [TreatmentPlan] {
         var out: [TreatmentPlan] = []
         for try await (id, inst, prod, indication, risk, decision, decidedOn, reference, protocolCode, protocolVersion)
-            in rows.decode((Int, String, String, String, RiskClass, PlanDecision, LocalDate?, String?, String, Int32).self) {
+            in rows.decode((PlanID, String, String, String, RiskClass, PlanDecision, LocalDate?, String?, String, Int32).self) {
             out.append(TreatmentPlan(id: id, institutionCode: inst, productCode: prod, indication: indication,
                                      riskClass: risk, decision: decision, decidedOn: decidedOn, committeeReference: reference,
                                      protocolCode: protocolCode, protocolVersion: Int(protocolVersion)))

@@ -14,7 +14,7 @@ public struct RecordVersions: Repository {
     /// The stored version of a record (its row's transaction id, which every update changes), or
     /// nil when there is no such record. With `lock`, the row stays locked until the transaction
     /// ends, so a version compared now is still the version when the correction writes.
-    public func version(of record: VersionedRecord, id: Int, lock: Bool = false) async throws -> String? {
+    public func version<Record>(of record: VersionedRecord, id: Tagged<Record, Int>, lock: Bool = false) async throws -> String? {
         try await c.query("""
             SELECT xmin::text FROM \(unescaped: record.rawValue) WHERE id = \(id) \(unescaped: lock ? "FOR UPDATE" : "")
             """, logger: logger).decode(String.self).firstElement()

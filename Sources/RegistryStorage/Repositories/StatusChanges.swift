@@ -8,7 +8,7 @@ public struct StatusChanges: Repository {
     /// Records a death, consent withdrawal, loss to follow-up, a lost patient found again, or a
     /// transfer to another active institution, and applies its effect (the domain's
     /// `StatusChangeEffect`) to the patient and their follow-ups.
-    public func change(_ kind: StatusChangeKind, patientID: Int, on date: LocalDate, reason: String, transferTo: String? = nil,
+    public func change(_ kind: StatusChangeKind, patientID: PatientID, on date: LocalDate, reason: String, transferTo: String? = nil,
                        actingInstitution: String? = nil) async throws -> StatusChange {
         let reason = try Rules.reason(reason, field: kind == .death ? "cause" : "reason")
         try Rules.eventDate(date, field: "on", today: tx.today)
@@ -23,8 +23,8 @@ public struct StatusChanges: Repository {
     /// The status change itself, inside the caller's transaction (also used by grade 5 events and
     /// confirmed lost-to-follow-up proposals).
     /// `locked`: the patient, when the caller has already read and locked them in this transaction.
-    func record(_ kind: StatusChangeKind, patientID: Int, on date: LocalDate, reason: String, transferTo: String? = nil, locked: Patient? = nil,
-                adverseEventID: Int? = nil) async throws -> StatusChange {
+    func record(_ kind: StatusChangeKind, patientID: PatientID, on date: LocalDate, reason: String, transferTo: String? = nil, locked: Patient? = nil,
+                adverseEventID: AdverseEventID? = nil) async throws -> StatusChange {
         let patient: Patient
         if let locked { patient = locked } else { patient = try await tx.patients.patient(id: patientID, lock: true) }
         let facts = try await c.query("""
@@ -32,7 +32,7 @@ public struct StatusChanges: Repository {
                    (SELECT max(id) FROM patient_status_change WHERE patient_id = p.id AND kind = 'lost')
             FROM patient p WHERE p.id = \(patientID)
             """, logger: logger)
-        let (institutionID, statusOn, first, lastLoss) = try await facts.decode((Int, LocalDate?, LocalDate?, Int?).self).one("patient \(patientID)")
+        let (institutionID, statusOn, first, lastLoss) = try await facts.decode((Int, LocalDate?, LocalDate?, StatusChangeID?).self).one("patient \(patientID)")
         try StatusRules.check(kind, patient: patient, on: date, statusOn: statusOn, firstAdministration: first)
         var toInstitutionID: Int? = nil
         if kind == .transfer {
@@ -49,7 +49,7 @@ public struct StatusChanges: Repository {
             VALUES (\(patientID), \(institutionID), \(kind), \(date), \(reason),
                     \(kind == .transfer ? institutionID : nil), \(toInstitutionID), \(adverseEventID))
             RETURNING id
-            """, logger: logger).decode(Int.self).one("the new status change")
+            """, logger: logger).decode(StatusChangeID.self).one("the new status change")
         let effect = StatusChangeEffect.of(kind, on: date, lastLoss: lastLoss)
         if let status = effect.patientStatus {
             try await c.query("UPDATE patient SET status = \(status), status_on = \(date) WHERE id = \(patientID)", logger: logger)
@@ -86,7 +86,7 @@ public struct StatusChanges: Repository {
     }
 
     /// A patient's status history, oldest first.
-    public func of(patientID: Int) async throws -> [StatusChange] {
+    public func of(patientID: PatientID) async throws -> [StatusChange] {
         var out: [StatusChange] = []
         for try await (id, kind, on, reason, from, to, affected) in try await c.query("""
             SELECT s.id, s.kind, s.effective_on, s.reason, fi.code, ti.code,
@@ -94,14 +94,14 @@ public struct StatusChanges: Repository {
             FROM patient_status_change s
             LEFT JOIN institution fi ON fi.id = s.from_institution_id LEFT JOIN institution ti ON ti.id = s.to_institution_id
             WHERE s.patient_id = \(patientID) ORDER BY s.id
-            """, logger: logger).decode((Int, StatusChangeKind, LocalDate, String, String?, String?, Int).self) {
+            """, logger: logger).decode((StatusChangeID, StatusChangeKind, LocalDate, String, String?, String?, Int).self) {
             out.append(StatusChange(id: id, patientID: patientID, kind: kind, effectiveOn: on, reason: reason,
                                     fromInstitution: from, toInstitution: to, followUpsAffected: affected))
         }
         return out
     }
 
-    private func change(id: Int, patientID: Int) async throws -> StatusChange {
+    private func change(id: StatusChangeID, patientID: PatientID) async throws -> StatusChange {
         guard let change = try await of(patientID: patientID).first(where: { $0.id == id }) else {
             throw RegistryError.notFound("status-change", "no status change has id \(id)")
         }

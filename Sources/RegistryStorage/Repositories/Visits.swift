@@ -7,7 +7,7 @@ public struct Visits: Repository {
 
     /// Logs a visit against a scheduled follow-up (completing it, in the window, early or late)
     /// or, with no follow-up, as an unscheduled visit of a patient.
-    public func log(followUpID: Int?, patientID: Int?, _ new: NewVisit, actingInstitution: String? = nil) async throws -> Visit {
+    public func log(followUpID: FollowUpID?, patientID: PatientID?, _ new: NewVisit, actingInstitution: String? = nil) async throws -> Visit {
         var target: LockVisitTarget.Row? = nil
         let patient: LockedPatient
         if let followUpID {
@@ -45,7 +45,7 @@ public struct Visits: Repository {
     }
 
     /// Corrects a visit's recorded values. The earlier values stay readable in the audit trail.
-    public func correct(id: Int, on date: LocalDate?, contact: ContactType?, vital: VitalStatus?, measures: [MeasureValue],
+    public func correct(id: VisitID, on date: LocalDate?, contact: ContactType?, vital: VitalStatus?, measures: [MeasureValue],
                         note: String?, reason: String) async throws -> Visit {
         let reason = try Rules.reason(reason)
         try await tx.because(reason)
@@ -57,7 +57,7 @@ public struct Visits: Repository {
                    f.window_start, f.window_end
             FROM visit v LEFT JOIN follow_up f ON f.id = v.follow_up_id WHERE v.id = \(id)
             """, logger: logger)
-        let (patientID, institutionID, anchor, start, end) = try await facts.decode((Int, Int, LocalDate?, LocalDate?, LocalDate?).self).one("visit \(id)")
+        let (patientID, institutionID, anchor, start, end) = try await facts.decode((PatientID, Int, LocalDate?, LocalDate?, LocalDate?).self).one("visit \(id)")
         if let date {
             try Rules.eventDate(date, field: "on", today: tx.today)
             try VisitRules.checkAfterDose(date, anchor: anchor, patientID: patientID)
@@ -81,12 +81,12 @@ public struct Visits: Repository {
     }
 
     /// A patient's visits, oldest first: two queries, however many visits.
-    public func of(patientID: Int) async throws -> [Visit] {
+    public func of(patientID: PatientID) async throws -> [Visit] {
         try await visits(where: "v.patient_id = \(patientID)")
     }
 
     /// One visit with its measures.
-    public func visit(id: Int) async throws -> Visit {
+    public func visit(id: VisitID) async throws -> Visit {
         guard let visit = try await visits(where: "v.id = \(id)").first else {
             throw RegistryError.notFound("visit", "no visit has id \(id)")
         }
@@ -94,7 +94,7 @@ public struct Visits: Repository {
     }
 
     /// Writes or corrects measures of a visit, one row per measure key.
-    func writeMeasures(_ measures: [MeasureValue], visitID: Int, patientID: Int, institutionID: Int) async throws {
+    func writeMeasures(_ measures: [MeasureValue], visitID: VisitID, patientID: PatientID, institutionID: Int) async throws {
         guard !measures.isEmpty else { return }
         try await c.query("""
             INSERT INTO visit_measure (visit_id, patient_id, institution_id, key, code_system, code, value, unit)
@@ -109,18 +109,18 @@ public struct Visits: Repository {
     /// Visits matching a condition on `v`, with their measures. The condition is SQL text, so it
     /// is built here from record ids (integers) only, never from user text.
     private func visits(where condition: String) async throws -> [Visit] {
-        var measures: [Int: [MeasureValue]] = [:]
+        var measures: [VisitID: [MeasureValue]] = [:]
         for try await (visitID, key, system, code, value, unit) in try await c.query(PostgresQuery(unsafeSQL: """
             SELECT m.visit_id, m.key, m.code_system, m.code, m.value::float8, m.unit
             FROM visit_measure m JOIN visit v ON v.id = m.visit_id WHERE \(condition) ORDER BY m.visit_id, m.key
-            """), logger: logger).decode((Int, String, String, String, Double, String?).self) {
+            """), logger: logger).decode((VisitID, String, String, String, Double, String?).self) {
             measures[visitID, default: []].append(MeasureValue(key: key, codeSystem: system, code: code, value: value, unit: unit))
         }
         var out: [Visit] = []
         for try await (vid, patient, followUp, inst, on, contact, vital, timing, note) in try await c.query(PostgresQuery(unsafeSQL: """
             SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note
             FROM visit v JOIN institution i ON i.id = v.institution_id WHERE \(condition) ORDER BY v.visit_on, v.id
-            """), logger: logger).decode((Int, Int, Int?, String, LocalDate, ContactType, VitalStatus, VisitTiming?, String?).self) {
+            """), logger: logger).decode((VisitID, PatientID, FollowUpID?, String, LocalDate, ContactType, VitalStatus, VisitTiming?, String?).self) {
             out.append(Visit(id: vid, patientID: patient, followUpID: followUp, institutionCode: inst, visitedOn: on,
                              contactType: contact, vitalStatus: vital, timing: timing, measures: measures[vid] ?? [], note: note))
         }

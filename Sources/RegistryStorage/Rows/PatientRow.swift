@@ -11,7 +11,7 @@ enum PatientRow {
 
     /// The patient in columns `start ..< start + count` of `row`.
     static func decode(_ row: PostgresRandomAccessRow, from start: Int = 0) throws -> Patient {
-        Patient(id: try row[start].decode(Int.self), pseudonym: try row[start + 1].decode(String.self),
+        Patient(id: try row[start].decode(PatientID.self), pseudonym: try row[start + 1].decode(String.self),
                 institutionCode: try row[start + 2].decode(String.self), birthYear: Int(try row[start + 3].decode(Int16.self)),
                 sex: try row[start + 4].decode(Sex.self), consentOn: try row[start + 5].decode(LocalDate.self),
                 consentVersion: try row[start + 6].decode(String.self), status: try row[start + 7].decode(PatientStatus.self))
