@@ -167,6 +167,10 @@ public struct NewAdverseEvent: Sendable, Equatable {
             throw .invalid("serious", "seriousness criteria were given for an event not marked serious")
         }
         self.serious = serious || grade >= 4
+        guard !self.serious || !parsed.isEmpty else {
+            throw .invalid("criteria", "a serious event needs at least one ICH E2A seriousness criterion; allowed: \(SeriousnessCriterion.allCases.map(\.rawValue).joined(separator: ", "))",
+                           hint: "give every criterion that applies (hospitalization when the event led to or prolonged a stay), or record the event as not serious")
+        }
         self.criteria = self.serious ? parsed : []
         let rel = related ?? Relatedness.notAssessed.rawValue
         guard let r = Relatedness(rawValue: rel) else {

@@ -13,6 +13,15 @@ public enum Rules {
         }
     }
 
+    /// The night a nightly run is for must have begun in Seoul: a later date (a typo for this year)
+    /// would flag, escalate and propose losses dated in the future, which no command can take back.
+    public static func nightAsOf(_ date: LocalDate, today: LocalDate) throws(RegistryError) {
+        if date > today {
+            throw .invalid("as-of", "\(date) is after today in Seoul (\(today)); allowed: today or an earlier night",
+                           hint: "check the year and the month; leave the date out to run tonight's")
+        }
+    }
+
     /// Parses a `YYYY-MM-DD` date or names the field and the expected shape.
     public static func date(_ text: String, field: String) throws(RegistryError) -> LocalDate {
         guard let date = LocalDate(text) else {

@@ -76,6 +76,7 @@ public struct NightlyJob: Sendable {
     /// Runs (or resumes, or declines to run) the night. Throws when a step fails, after recording
     /// the failure and the step's name on the run so the next invocation resumes there.
     public func run(_ options: Options) async throws -> Outcome {
+        try Rules.nightAsOf(options.asOf, today: database.today())
         let settings = try NightlySettings(try await database.read { tx in try await tx.settings.all() })
         if options.dryRun { return .dryRun(counts: try await dryRun(options, settings: settings)) }
         guard let directory = options.outputDirectory else {

@@ -61,8 +61,15 @@ struct CommandLineTests {
         #expect(future.errorJSON?["field"] as? String == "designated-on")
         let unknownPlan = try cli.run(["plan", "decide", "77", "--decision", "approved", "--on", "2025-03-15", "--reference", "RC-1", "--json"])
         #expect(unknownPlan.status != 0 && unknownPlan.errorJSON?["field"] as? String == "plan")
+        // A night a year ahead (a mistyped year) is refused before anything is written.
+        let nextYear = LocalDate.todayInSeoul().adding(days: 365).description
+        let night = try cli.run(["jobs", "run", "nightly", "--as-of", nextYear, "--out", home.appendingPathComponent("w").path, "--json"])
+        #expect(night.status != 0 && night.errorJSON?["field"] as? String == "as-of")
+        #expect((night.errorJSON?["error"] as? String)?.contains("after today in Seoul") == true)
         let listed = try cli.run(["institution", "list", "--json"])
         #expect((listed.json as? [Any])?.isEmpty == true)
+        let runs = try cli.run(["jobs", "history", "--json"])
+        #expect((runs.json as? [Any])?.isEmpty == true, "a refused night recorded a run")
         try await TestDatabase.drop(url)
     }
 

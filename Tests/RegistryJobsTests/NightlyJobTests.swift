@@ -342,9 +342,32 @@ struct NightlyJobTests {
         }
     }
 
+    @Test("a night after today in Seoul (a mistyped year) is refused, dry run or not, and writes nothing; today's night runs")
+    func futureNightRefused() async throws {
+        try await TestDatabase.withDatabase { database in
+            _ = try await NightlyFixture.make(database)
+            let out = temporaryFolder()
+            defer { try? FileManager.default.removeItem(at: out) }
+            let before = try await database.snapshot()
+            for dryRun in [false, true] {
+                await expectRefusal(field: "as-of", code: .invalid) {
+                    _ = try await night(database, "2027-11-25", out: out) { $0.dryRun = dryRun }
+                }
+                await expectRefusal(field: "as-of", code: .invalid) {
+                    _ = try await night(database, "2026-11-26", out: out) { $0.dryRun = dryRun }  // tomorrow
+                }
+            }
+            #expect(try await database.snapshot() == before, "a refused night wrote something")
+            #expect(try await database.count("job_run") == 0)
+            #expect(try await database.count("follow_up", where: "overdue_since IS NOT NULL OR status = 'missed'") == 0)
+            #expect(!FileManager.default.fileExists(atPath: out.appendingPathComponent("2027-11-25").path))
+            #expect(try await night(database, "2026-11-25", out: out).ranRun != nil)
+        }
+    }
+
     @Test("a proposal never changes the patient's status; confirming does, audited; rejecting leaves the patient active")
     func proposals() async throws {
-        try await TestDatabase.withDatabase { database in
+        try await TestDatabase.withDatabase(today: LocalDate("2026-11-26")!) { database in  // runs the next night too
             let x = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
@@ -378,7 +401,7 @@ struct NightlyJobTests {
 
     @Test("a rejected proposal leaves the patient active and is not proposed again for the same misses")
     func rejection() async throws {
-        try await TestDatabase.withDatabase { database in
+        try await TestDatabase.withDatabase(today: LocalDate("2026-11-26")!) { database in  // runs the next night too
             let x = try await NightlyFixture.make(database)
             let out = temporaryFolder()
             defer { try? FileManager.default.removeItem(at: out) }
