@@ -10,6 +10,10 @@ public enum FollowUpStatus: String, Codable, CaseIterable, Sendable {
     case notRequired = "not-required"
     /// Overdue for longer than the registry's limit; the nightly job closes it as missed.
     case missed
+
+    /// Still owed by the site that holds the patient: scheduled (overdue or not) or missed, which a
+    /// late visit can still complete or the site close as not done.
+    public var isOwed: Bool { self == .scheduled || self == .missed }
 }
 
 /// One scheduled time point of one administration.

@@ -84,8 +84,11 @@ public struct StatusChangeEffect: Equatable, Sendable {
         case suspend(dueAfter: LocalDate)
         /// Not-required follow-ups suspended by change `suspendedBy` (nil: none) whose window ends on or after `windowEndFrom` are scheduled again, forgetting the suspension.
         case restore(suspendedBy: StatusChangeID?, windowEndFrom: LocalDate)
-        /// Scheduled follow-ups whose window ends on or after `windowEndFrom` move to the receiving institution.
-        case move(windowEndFrom: LocalDate)
+        /// Every follow-up still owed (scheduled, overdue or not, and missed) moves to the receiving
+        /// institution with its overdue flags and escalation: the sending site can no longer reach the
+        /// patient, so what it has not done becomes the receiving site's to do. Done and closed ones
+        /// stay where they were done.
+        case move
     }
 
     /// The patient's status after the change; nil keeps it (a transfer).
@@ -107,7 +110,7 @@ public struct StatusChangeEffect: Equatable, Sendable {
         case .found:
             return StatusChangeEffect(patientStatus: kind.resultingPatientStatus, followUps: .restore(suspendedBy: lastLoss, windowEndFrom: date))
         case .transfer:
-            return StatusChangeEffect(patientStatus: kind.resultingPatientStatus, followUps: .move(windowEndFrom: date))
+            return StatusChangeEffect(patientStatus: kind.resultingPatientStatus, followUps: .move)
         }
     }
 
@@ -128,8 +131,8 @@ public struct StatusChangeEffect: Equatable, Sendable {
                     f.status = .scheduled
                     f.suspendedBy = nil
                 }
-            case .move(let windowEndFrom):
-                if let receivingInstitution, f.status == .scheduled, f.windowEnd >= windowEndFrom {
+            case .move:
+                if let receivingInstitution, f.status.isOwed {
                     f.institutionCode = receivingInstitution
                 }
             }

@@ -12,12 +12,15 @@ public struct WorklistEntry: Codable, Equatable, Sendable {
     public var daysOverdue: Int
     /// The nightly job's escalation level (0 until it has escalated).
     public var escalationLevel: Int
+    /// The patient was transferred in: the dose was given at another institution, which owed this follow-up before.
+    public var transferredIn: Bool
 
     /// Makes an entry.
     public init(kind: Kind, followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate,
-                daysOverdue: Int, escalationLevel: Int) {
+                daysOverdue: Int, escalationLevel: Int, transferredIn: Bool = false) {
         self.kind = kind; self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn
         self.windowStart = windowStart; self.windowEnd = windowEnd; self.daysOverdue = daysOverdue; self.escalationLevel = escalationLevel
+        self.transferredIn = transferredIn
     }
 
     /// Where the list continues after this entry: overdue first by window end, then due soon by due date.

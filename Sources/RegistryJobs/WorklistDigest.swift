@@ -10,16 +10,22 @@ public struct Worklist: Codable, Equatable, Sendable {
     public struct OverdueItem: Codable, Equatable, Sendable {
         public var followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowEnd: LocalDate
         public var daysOverdue: Int, escalationLevel: Int
-        public init(followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowEnd: LocalDate, daysOverdue: Int, escalationLevel: Int) {
+        /// Came with the patient in a transfer (owed at another institution before).
+        public var transferredIn: Bool
+        public init(followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowEnd: LocalDate, daysOverdue: Int, escalationLevel: Int,
+                    transferredIn: Bool = false) {
             self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn; self.windowEnd = windowEnd
-            self.daysOverdue = daysOverdue; self.escalationLevel = escalationLevel
+            self.daysOverdue = daysOverdue; self.escalationLevel = escalationLevel; self.transferredIn = transferredIn
         }
     }
     public struct DueItem: Codable, Equatable, Sendable {
         public var followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate
-        public init(followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate) {
+        /// Came with the patient in a transfer (owed at another institution before).
+        public var transferredIn: Bool
+        public init(followUpID: FollowUpID, patientID: PatientID, label: String, dueOn: LocalDate, windowStart: LocalDate, windowEnd: LocalDate,
+                    transferredIn: Bool = false) {
             self.followUpID = followUpID; self.patientID = patientID; self.label = label; self.dueOn = dueOn
-            self.windowStart = windowStart; self.windowEnd = windowEnd
+            self.windowStart = windowStart; self.windowEnd = windowEnd; self.transferredIn = transferredIn
         }
     }
     public struct ProposalItem: Codable, Equatable, Sendable {
@@ -68,10 +74,10 @@ public struct Worklist: Codable, Equatable, Sendable {
         func str(_ text: String) -> String { JSONString.quoted(text) }
         func list(_ items: [String]) -> String { items.isEmpty ? "[]" : "[\n    " + items.joined(separator: ",\n    ") + "\n  ]" }
         let o = overdue.map {
-            "{\"days_overdue\": \($0.daysOverdue), \"due_on\": \"\($0.dueOn)\", \"escalation_level\": \($0.escalationLevel), \"follow_up_id\": \($0.followUpID), \"label\": \(str($0.label)), \"patient_id\": \($0.patientID), \"window_end\": \"\($0.windowEnd)\"}"
+            "{\"days_overdue\": \($0.daysOverdue), \"due_on\": \"\($0.dueOn)\", \"escalation_level\": \($0.escalationLevel), \"follow_up_id\": \($0.followUpID), \"label\": \(str($0.label)), \"patient_id\": \($0.patientID), \"transferred_in\": \($0.transferredIn), \"window_end\": \"\($0.windowEnd)\"}"
         }
         let d = dueSoon.map {
-            "{\"due_on\": \"\($0.dueOn)\", \"follow_up_id\": \($0.followUpID), \"label\": \(str($0.label)), \"patient_id\": \($0.patientID), \"window_end\": \"\($0.windowEnd)\", \"window_start\": \"\($0.windowStart)\"}"
+            "{\"due_on\": \"\($0.dueOn)\", \"follow_up_id\": \($0.followUpID), \"label\": \(str($0.label)), \"patient_id\": \($0.patientID), \"transferred_in\": \($0.transferredIn), \"window_end\": \"\($0.windowEnd)\", \"window_start\": \"\($0.windowStart)\"}"
         }
         let p = proposals.map {
             "{\"missed_count\": \($0.missedCount), \"patient_id\": \($0.patientID), \"proposal_id\": \($0.proposalID), \"proposed_on\": \"\($0.proposedOn)\"}"
@@ -147,14 +153,14 @@ enum WorklistDigest {
         // Overdue, oldest first, under the one definition. Neither large list is sorted by the
         // server: unsorted, rows stream while the scan runs and are decoded as they come, instead
         // of after a sort of the whole list; each institution's list is sorted here at the end.
-        for try await (inst, id, patient, label, due, end, level) in try await c.query("""
-            SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_end, f.escalation_level
+        for try await (inst, id, patient, label, due, end, level, transferredIn) in try await c.query("""
+            SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_end, f.escalation_level, \(unescaped: FollowUps.transferredIn)
             FROM follow_up f JOIN patient p ON p.id = f.patient_id
             WHERE follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
-            """, logger: logger).decode((Int, FollowUpID, PatientID, String, LocalDate, LocalDate, Int16).self) {
+            """, logger: logger).decode((Int, FollowUpID, PatientID, String, LocalDate, LocalDate, Int16, Bool).self) {
             lists[inst, default: empty(inst)].overdue.append(.init(followUpID: id, patientID: patient, label: label, dueOn: due, windowEnd: end,
                                    daysOverdue: Overdue.daysOverdue(windowEnd: end, status: .scheduled, patientStatus: .active, on: asOf),
-                                   escalationLevel: Int(level)))
+                                   escalationLevel: Int(level), transferredIn: transferredIn))
         }
         for (inst, items) in try await dueSoon { lists[inst, default: empty(inst)].dueSoon = items }
         for inst in lists.keys {
@@ -191,14 +197,15 @@ enum WorklistDigest {
         // reach): one range of the open-window index, registry-wide,
         // and one hash join on patient. (Per institution, the (institution_id, due_on) index read
         // twice the rows, each on its own heap page, and looked up each patient by key: 2.3x slower.)
-        for try await (inst, id, patient, label, due, start, end) in try await c.query("""
-            SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end
+        for try await (inst, id, patient, label, due, start, end, transferredIn) in try await c.query("""
+            SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end, \(unescaped: FollowUps.transferredIn)
             FROM follow_up f JOIN patient p ON p.id = f.patient_id AND p.status = 'active'
             WHERE f.status = 'scheduled' AND f.window_end >= \(asOf)
               AND f.window_end < \(asOf) + \(DueSoon.horizonDays)::int + (SELECT coalesce(max(window_after), 0) FROM protocol_time_point)
               AND follow_up_due_soon(f.window_end, f.due_on, f.status, p.status, \(asOf), \(DueSoon.horizonDays)::int)
-            """, logger: logger).decode((Int, FollowUpID, PatientID, String, LocalDate, LocalDate, LocalDate).self) {
-            out[inst, default: []].append(Worklist.DueItem(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end))
+            """, logger: logger).decode((Int, FollowUpID, PatientID, String, LocalDate, LocalDate, LocalDate, Bool).self) {
+            out[inst, default: []].append(Worklist.DueItem(followUpID: id, patientID: patient, label: label, dueOn: due, windowStart: start, windowEnd: end,
+                                                           transferredIn: transferredIn))
         }
         return out
     }

@@ -31,4 +31,37 @@ struct DataEntryIntegrityTests {
             #expect(graded.status == 201, "\(graded.text)")
         }
     }
+
+    @Test("#5: a transfer moves every follow-up still owed, overdue included; the old site's worklist loses them, the new site's shows them as transferred in and may close them")
+    func transferMovesOverdue() async throws {
+        try await APIHarness.run { h, api in
+            let a = h.tokens["A"]!, b = h.tokens["B"]!
+            func worklist(_ token: String) async throws -> [[String: Any]] {
+                let got = try await api.call(.get, "/worklist?days=60&limit=200", token: token)
+                #expect(got.status == 200, "\(got.text)")
+                return got.json["items"] as? [[String: Any]] ?? []
+            }
+            func overdue(_ items: [[String: Any]]) -> [Int: Int] {
+                Dictionary(uniqueKeysWithValues: items.filter { $0["kind"] as? String == "overdue" && $0["patient_id"] as? Int == h.patientA.rawValue }
+                    .map { ($0["follow_up_id"] as! Int, $0["days_overdue"] as! Int) })
+            }
+            let owedAtA = overdue(try await worklist(a))
+            #expect(!owedAtA.isEmpty, "the seeded patient has follow-ups overdue on \(APIHarness.today)")
+            #expect(try await worklist(a).allSatisfy { $0["transferred_in"] as? Bool == false })
+            let moved = try await api.call(.post, "/patients/\(h.patientA)/status-changes", token: a,
+                                           json: #"{"kind":"transfer","on":"2026-11-20","reason":"moved to Busan","to":"ARM-002"}"#)
+            #expect(moved.status == 201, "\(moved.text)")
+            #expect(overdue(try await worklist(a)).isEmpty, "the sending site still lists follow-ups it can no longer close")
+            let atB = try await worklist(b).filter { $0["patient_id"] as? Int == h.patientA.rawValue }
+            #expect(overdue(atB) == owedAtA, "the receiving site must owe the same overdue follow-ups, as many days overdue")
+            #expect(!atB.isEmpty && atB.allSatisfy { $0["transferred_in"] as? Bool == true })
+            // Every follow-up still owed is now the receiving site's; done ones stayed where they were done.
+            let atA = try await h.database.count("follow_up", where: "patient_id = \(h.patientA) AND status IN ('scheduled', 'missed') AND institution_id = (SELECT id FROM institution WHERE code = 'ARM-001')")
+            #expect(atA == 0)
+            let oldest = try #require(owedAtA.keys.min())
+            #expect(try await api.call(.post, "/follow-ups/\(oldest)/not-done", token: a, json: #"{"reason":"unreachable"}"#).status == 404)
+            let closed = try await api.call(.post, "/follow-ups/\(oldest)/not-done", token: b, json: #"{"reason":"unreachable"}"#)
+            #expect(closed.status == 200, "\(closed.text)")
+        }
+    }
 }

@@ -29,7 +29,7 @@ struct StatusChangeEffectTests {
                 == StatusChangeEffect(patientStatus: .active, followUps: .restore(suspendedBy: 3, windowEndFrom: on)))
         #expect(StatusChangeEffect.of(.found, on: on, lastLoss: nil)
                 == StatusChangeEffect(patientStatus: .active, followUps: .restore(suspendedBy: nil, windowEndFrom: on)))
-        #expect(StatusChangeEffect.of(.transfer, on: on, lastLoss: 3) == StatusChangeEffect(patientStatus: nil, followUps: .move(windowEndFrom: on)))
+        #expect(StatusChangeEffect.of(.transfer, on: on, lastLoss: 3) == StatusChangeEffect(patientStatus: nil, followUps: .move))
     }
 
     @Test("death, withdrawal and loss suspend scheduled follow-ups due after the date, not on it", arguments: [StatusChangeKind.death, .withdrawal, .lost])
@@ -82,7 +82,7 @@ struct StatusChangeEffectTests {
         #expect(StatusChangeEffect.of(.found, on: day("2025-09-01"), lastLoss: nil).apply(to: before, changeID: 9, receivingInstitution: nil) == before)
     }
 
-    @Test("a transfer moves scheduled follow-ups whose window ends on or after the date")
+    @Test("a transfer moves every follow-up still owed (scheduled, overdue or not, and missed); done and closed ones stay")
     func move() {
         let before = [
             followUp(1, due: "2025-08-01", windowEnd: "2025-08-31", .scheduled),
@@ -95,7 +95,7 @@ struct StatusChangeEffectTests {
         ]
         let effect = StatusChangeEffect.of(.transfer, on: day("2025-09-01"), lastLoss: nil)
         let after = effect.apply(to: before, changeID: 9, receivingInstitution: "ARM-002")
-        #expect(after.map(\.institutionCode) == ["ARM-001", "ARM-002", "ARM-002", "ARM-001", "ARM-001", "ARM-001", "ARM-001"])
+        #expect(after.map(\.institutionCode) == ["ARM-002", "ARM-002", "ARM-002", "ARM-001", "ARM-001", "ARM-001", "ARM-002"])
         #expect(after.map(\.status) == before.map(\.status))
         #expect(after.map(\.suspendedBy) == before.map(\.suspendedBy))
         #expect(effect.apply(to: before, changeID: 9, receivingInstitution: nil) == before)
@@ -114,7 +114,7 @@ struct StatusChangeEffectTests {
         }
     }
 
-    @Test("no effect touches completed, not-done or missed follow-ups, nor any id, due date or window")
+    @Test("no effect touches completed or not-done follow-ups, nor missed ones but to move them, nor any id, due date or window")
     func closedFollowUpsStay() async {
         await propertyCheck(count: 500, input: Self.followUps, Gen.int(in: 0...4), Gen.int(in: -100...100), Gen.int(in: 0...4)) { parts, k, offset, loss in
             let before = Self.states(parts)
@@ -124,11 +124,16 @@ struct StatusChangeEffectTests {
             #expect(after.count == before.count)
             for (b, a) in zip(before, after) {
                 #expect(a.id == b.id && a.dueOn == b.dueOn && a.windowEnd == b.windowEnd)
-                if [.completed, .notDone, .missed].contains(b.status) { #expect(a == b) }
+                if Self.staysPut(b.status, under: kind) { #expect(a == b) }
                 if kind == .transfer { #expect(a.status == b.status && a.suspendedBy == b.suspendedBy) }
                 else { #expect(a.institutionCode == b.institutionCode) }
             }
         }
+    }
+
+    /// Completed and not-done follow-ups never change; missed ones only move with a transfer.
+    static func staysPut(_ status: FollowUpStatus, under kind: StatusChangeKind) -> Bool {
+        status == .completed || status == .notDone || (status == .missed && kind != .transfer)
     }
 
     @Test("suspending then restoring with the same change brings back exactly the suspended follow-ups whose window is still open")

@@ -419,7 +419,7 @@ struct NightlyJobTests {
     func worklistFormats() throws {
         var list = Worklist(institution: "ARM-001", asOf: LocalDate("2026-11-25")!)
         list.overdue = [.init(followUpID: 1, patientID: 2, label: "day 100", dueOn: LocalDate("2025-07-10")!, windowEnd: LocalDate("2025-07-25")!, daysOverdue: 488, escalationLevel: 2)]
-        list.dueSoon = [.init(followUpID: 3, patientID: 2, label: "year 2", dueOn: LocalDate("2026-12-01")!, windowStart: LocalDate("2026-10-02")!, windowEnd: LocalDate("2027-01-30")!)]
+        list.dueSoon = [.init(followUpID: 3, patientID: 2, label: "year 2", dueOn: LocalDate("2026-12-01")!, windowStart: LocalDate("2026-10-02")!, windowEnd: LocalDate("2027-01-30")!, transferredIn: true)]
         list.proposals = [.init(proposalID: 4, patientID: 5, proposedOn: LocalDate("2026-08-31")!, missedCount: 2)]
         list.lateReports = [.init(adverseEventID: 6, patientID: 2, term: "Fever, \"high\"\nand\tchills \u{1}", grade: 3, reportDueOn: LocalDate("2025-06-18")!, daysLate: 525)]
         // The hand-written JSON says exactly what Foundation's encoder (snake_case keys) would.

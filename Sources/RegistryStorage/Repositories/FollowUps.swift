@@ -48,13 +48,14 @@ public struct FollowUps: Repository {
         // The due-soon branch's bound on due_on follows from its window bound (a window ends at most
         // the widest window_after past its due date) and lets the (institution_id, due_on) index serve.
         let rows = try await c.query("""
-            SELECT section, id, patient_id, label, due_on, window_start, window_end, escalation_level FROM (
-                SELECT 0 AS section, f.window_end AS sort_on, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end, f.escalation_level
+            SELECT section, id, patient_id, label, due_on, window_start, window_end, escalation_level, transferred_in FROM (
+                SELECT 0 AS section, f.window_end AS sort_on, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end, f.escalation_level,
+                       \(unescaped: Self.transferredIn) AS transferred_in
                 FROM follow_up f JOIN patient p ON p.id = f.patient_id
                 WHERE f.institution_id = \(institutionID) AND f.status = 'scheduled'
                   AND follow_up_overdue(f.window_end, f.status, p.status, \(asOf))
                 UNION ALL
-                SELECT 1, f.due_on, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end, f.escalation_level
+                SELECT 1, f.due_on, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end, f.escalation_level, \(unescaped: Self.transferredIn)
                 FROM follow_up f JOIN patient p ON p.id = f.patient_id
                 WHERE f.institution_id = \(institutionID) AND f.status = 'scheduled'
                   AND follow_up_due_soon(f.window_end, f.due_on, f.status, p.status, \(asOf), \(Int32(days)))
@@ -63,13 +64,13 @@ public struct FollowUps: Repository {
             WHERE (section, sort_on, id) > (\(Int32(position.section)), \(position.on), \(position.id))
             ORDER BY section, sort_on, id LIMIT \(limit)
             """, logger: logger)
-        for try await (section, id, patient, label, due, start, end, level)
-            in rows.decode((Int32, FollowUpID, PatientID, String, LocalDate, LocalDate, LocalDate, Int16).self) {
+        for try await (section, id, patient, label, due, start, end, level, transferredIn)
+            in rows.decode((Int32, FollowUpID, PatientID, String, LocalDate, LocalDate, LocalDate, Int16, Bool).self) {
             let overdue = section == 0
             out.append(WorklistEntry(kind: overdue ? .overdue : .dueSoon, followUpID: id, patientID: patient, label: label, dueOn: due,
                                      windowStart: start, windowEnd: end,
                                      daysOverdue: overdue ? Overdue.daysOverdue(windowEnd: end, status: .scheduled, patientStatus: .active, on: asOf) : 0,
-                                     escalationLevel: Int(level)))
+                                     escalationLevel: Int(level), transferredIn: transferredIn))
         }
         return out
     }
@@ -88,6 +89,15 @@ public struct FollowUps: Repository {
         try await c.query("UPDATE follow_up SET status = 'not-done', not_done_reason = \(reason) WHERE id = \(id)", logger: logger)
         return try await followUp(id: id)
     }
+
+    /// Whether follow-up `f` of patient `p` came with the patient in a transfer: its dose was given at
+    /// another institution than the one that now holds it. Administrations are recorded only at the
+    /// institution that holds the patient, so a patient still at the enrolling institution has none
+    /// from elsewhere and the administration is read only for patients who moved.
+    public static let transferredIn = """
+        CASE WHEN p.enrolled_by = f.institution_id THEN false
+             ELSE coalesce((SELECT a.institution_id <> f.institution_id FROM administration a WHERE a.id = f.administration_id), false) END
+        """
 
     static let select = """
         SELECT f.id, f.administration_id, f.patient_id, i.code, f.seq, f.label, f.due_on, f.window_start, f.window_end, f.contact_type, f.status

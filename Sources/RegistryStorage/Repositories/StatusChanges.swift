@@ -68,10 +68,10 @@ public struct StatusChanges: Repository {
                 WHERE patient_id = \(patientID) AND status = 'not-required' AND suspended_by = \(suspendedBy) AND window_end >= \(windowEndFrom)
                 RETURNING 1
                 """, logger: logger).count()
-        case .move(let windowEndFrom):
+        case .move:
             affected = try await c.query("""
                 UPDATE follow_up SET institution_id = \(toInstitutionID)
-                WHERE patient_id = \(patientID) AND status = 'scheduled' AND window_end >= \(windowEndFrom)
+                WHERE patient_id = \(patientID) AND status IN ('scheduled', 'missed')
                 RETURNING 1
                 """, logger: logger).count()
         }
