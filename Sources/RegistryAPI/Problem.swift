@@ -140,6 +140,7 @@ public struct Problem: Error, Sendable, Encodable {
         switch error.remedy {
         case .correctVisit(let id?): "\(error.hint ?? "correct that visit instead"): PATCH /visits/\(id) with If-Match"
         case .correctReportSubmission(let id): "correct it with PATCH /adverse-events/\(id) (submitted_on) with If-Match"
+        case .enrolPatient: "check the key; to enrol the patient, POST /patients"
         default: error.hint
         }
     }

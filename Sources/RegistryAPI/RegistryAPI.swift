@@ -88,6 +88,20 @@ public struct RegistryAPI: Sendable {
         }
     }
 
+    /// Runs a read whose question travels in the body, so that it stays out of URLs and request
+    /// logs (a local patient key): the body decoded strictly, no Idempotency-Key (nothing is
+    /// written or kept), then `body` in the token's scoped transaction.
+    func lookup<Body: JSONBody>(_ request: Request, _ context: Context, _ type: Body.Type,
+                                _ body: @escaping @Sendable (Body, Transaction, TokenGrant) async throws -> Reply) async throws -> Response {
+        let grant = try context.requireGrant()
+        do {
+            let (decoded, _) = try await BodyDecoder.decode(type, from: request, limit: configuration.maxBodyBytes)
+            return try await database.transaction(actor: grant.actor, scope: grant.scope) { tx in try await body(decoded, tx, grant) }.response()
+        } catch let error as RegistryError {
+            throw Problem(error, fields: FieldMap(bodyKeys: Set(Body.keys), pointers: Body.pointers, parameters: [:]))
+        }
+    }
+
     /// A path parameter holding a record id.
     func id(_ context: Context, _ name: String = "id") throws -> Int {
         guard let text = context.parameters.get(name), let id = Int(text), id > 0 else {

@@ -14,6 +14,12 @@ struct EnrolBody: JSONBody {
     var consentVersion: String
 }
 
+struct LookupBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case localID = "local_id" }
+    typealias CodingKeys = Field
+    var localID: String
+}
+
 struct AdministerBody: JSONBody {
     enum Field: String, CodingKey, CaseIterable {
         case planID = "plan_id", on, lot, dose, feeNotifiedKRW = "fee_notified_krw", feeCollectedKRW = "fee_collected_krw"
@@ -103,6 +109,17 @@ extension RegistryAPI {
                                          consentOn: b.consentOn, consentVersion: b.consentVersion, pseudonymizer: pseudonymizer, today: database.today())
                 let (p, created) = try await tx.patients.enroll(new)
                 return try .json(WithKey(base: p, key: "created", extra: created), status: created ? .created : .ok, location: "/patients/\(p.id)")
+            }
+        }
+
+        routes.post("/patients/lookup") { request, context in
+            try await lookup(request, context, LookupBody.self) { b, tx, grant in
+                let key = try LocalPatientKey(institutionCode: grant.institutionCode!, localID: b.localID, pseudonymizer: pseudonymizer)
+                guard let p = try await tx.patients.find(key) else {
+                    throw RegistryError.notFound("local-id", "\(key.institutionCode) holds no patient with this local key",
+                                                 remedy: .enrolPatient(institution: key.institutionCode))
+                }
+                return try .json(p)
             }
         }
 

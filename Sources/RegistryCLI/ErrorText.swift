@@ -21,6 +21,8 @@ extension RegistryError {
         case .decidePlan(let id):
             return "record the committee's approval with: registry plan decide \(id) --decision approved --on DATE --reference REF"
         case .enrolment: return "patient ids are printed by registry patient enroll"
+        case .enrolPatient(let institution):
+            return "check the key; to enrol the patient: registry patient enroll --institution \(institution) --local-id KEY --birth-year YYYY --sex S --consent-on DATE --consent-version V"
         case .migrate: return "run: registry migrate"
         case .sealAgain: return "run registry audit seal again once it has finished"
         case .startEmbeddedDatabase: return "start it with: registry db start"

@@ -4,7 +4,7 @@ import RegistryDomain
 struct PatientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patient", abstract: "Treated patients, known only by pseudonym.",
-        subcommands: [Enroll.self, Show.self, Death.self, Withdraw.self, Lost.self, Found.self, Transfer.self])
+        subcommands: [Enroll.self, Find.self, Show.self, Death.self, Withdraw.self, Lost.self, Found.self, Transfer.self])
 
     struct Enroll: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Enrol a patient (the same local key finds the same patient).", discussion: """
@@ -30,6 +30,31 @@ struct PatientCommand: AsyncParsableCommand {
                 try ctx.emit(WithKey(base: patient, key: "created", extra: created)) {
                     created ? "patient \(patient.id) enrolled at \(patient.institutionCode)"
                             : "already enrolled: patient \(patient.id) at \(patient.institutionCode)"
+                }
+            }
+        }
+    }
+
+    struct Find: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Find a patient by the institution's own patient key, without enrolling.", discussion: """
+            The key is turned into the pseudonym here, as at enrolment, and is neither stored nor
+            logged. Prints the patient, or says the institution has none with this key (exit 1).
+
+            Example:
+              registry patient find --institution ARM-001 --local-id MRN-12345
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The institution that knows the patient by this key.") var institution: String
+        @Option(name: .customLong("local-id"), help: "The institution's own patient key (not stored).") var localID: String
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let key = try LocalPatientKey(institutionCode: institution, localID: localID, pseudonymizer: try ctx.pseudonymizer())
+                guard let p = try await ctx.read({ tx in try await tx.patients.find(key) }) else {
+                    throw RegistryError.notFound("local-id", "\(key.institutionCode) holds no patient with this local key", remedy: .enrolPatient(institution: key.institutionCode))
+                }
+                try ctx.emit(p) {
+                    "patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)"
                 }
             }
         }

@@ -35,6 +35,23 @@ public struct Patient: Codable, Equatable, Sendable {
     }
 }
 
+/// A patient as their institution knows them: the institution's code and its own local key, turned
+/// into the pseudonym at once. The key itself is not kept, so it is never stored or logged.
+public struct LocalPatientKey: Sendable, Equatable {
+    public var institutionCode: String
+    public var pseudonym: String
+
+    /// Checks the institution code and the key (1-64 characters, no control characters) and derives the pseudonym.
+    public init(institutionCode: String, localID: String, pseudonymizer: Pseudonymizer) throws(RegistryError) {
+        self.institutionCode = try Rules.institutionCode(institutionCode)
+        let key = localID.trimmingCharactersInWhitespace()
+        guard (1...64).contains(key.count), !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid("local-id", "the institution's local patient key must be 1–64 characters without control characters")
+        }
+        self.pseudonym = pseudonymizer.pseudonym(institutionCode: self.institutionCode, localID: key)
+    }
+}
+
 /// A validated enrolment. The local key is consumed here to make the pseudonym and is not kept.
 public struct NewPatient: Sendable, Equatable {
     public var institutionCode: String
@@ -47,11 +64,8 @@ public struct NewPatient: Sendable, Equatable {
     /// Validates every field and derives the pseudonym.
     public init(institutionCode: String, localID: String, birthYear: Int, sex: String, consentOn: String,
                 consentVersion: String, pseudonymizer: Pseudonymizer, today: LocalDate) throws(RegistryError) {
-        self.institutionCode = try Rules.institutionCode(institutionCode)
-        let key = localID.trimmingCharactersInWhitespace()
-        guard (1...64).contains(key.count), !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw .invalid("local-id", "the institution's local patient key must be 1–64 characters without control characters")
-        }
+        let local = try LocalPatientKey(institutionCode: institutionCode, localID: localID, pseudonymizer: pseudonymizer)
+        self.institutionCode = local.institutionCode
         guard (1900...today.year).contains(birthYear) else {
             throw .invalid("birth-year", "\(birthYear) is out of range; allowed: 1900 to \(today.year)")
         }
@@ -64,6 +78,6 @@ public struct NewPatient: Sendable, Equatable {
             throw .invalid("consent-version", "'\(consentVersion)' is not a consent form version; expected 1–20 letters, digits, '.' or '-', e.g. 2 or 2.1")
         }
         self.consentVersion = version
-        self.pseudonym = pseudonymizer.pseudonym(institutionCode: self.institutionCode, localID: key)
+        self.pseudonym = local.pseudonym
     }
 }

@@ -57,6 +57,8 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         case decidePlan(id: PlanID)
         /// Patient ids are given at enrolment.
         case enrolment
+        /// Check the local key, or enrol the patient at this institution.
+        case enrolPatient(institution: String)
         /// Apply the schema migrations.
         case migrate
         /// Seal the audit trail again once the other sealer has finished.

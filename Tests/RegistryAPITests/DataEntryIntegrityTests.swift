@@ -64,4 +64,23 @@ struct DataEntryIntegrityTests {
             #expect(closed.status == 200, "\(closed.text)")
         }
     }
+
+    @Test("#12: a patient is found by the hospital's own number without enrolling (the number in the body, not the URL); an unknown number or another site's is 404; nothing is written")
+    func lookupByLocalNumber() async throws {
+        try await APIHarness.run { h, api in
+            let a = h.tokens["A"]!, b = h.tokens["B"]!
+            let before = try await h.snapshot()
+            let found = try await api.call(.post, "/patients/lookup", token: a, json: #"{"local_id":"MRN-A"}"#)
+            #expect(found.status == 200 && found.json["id"] as? Int == h.patientA.rawValue, "\(found.text)")
+            #expect(!found.text.contains("MRN-A"))
+            let unknown = try await api.call(.post, "/patients/lookup", token: a, json: #"{"local_id":"MRN-Z"}"#)
+            #expect(unknown.status == 404, "\(unknown.text)")
+            #expect(unknown.text.contains("holds no patient with this local key") && unknown.text.contains("POST /patients"), "\(unknown.text)")
+            #expect(try await api.call(.post, "/patients/lookup", token: b, json: #"{"local_id":"MRN-A"}"#).status == 404)
+            let empty = try await api.call(.post, "/patients/lookup", token: a, json: #"{"local_id":""}"#)
+            #expect(empty.status == 422 && empty.pointers == ["/local_id"], "\(empty.text)")
+            #expect(try await api.call(.post, "/patients/lookup", token: h.tokens["regulator"]!, json: #"{"local_id":"MRN-A"}"#).status == 403)
+            #expect(try await h.snapshot() == before, "a lookup wrote something")
+        }
+    }
 }

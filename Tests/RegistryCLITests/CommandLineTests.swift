@@ -22,6 +22,16 @@ struct CommandLineTests {
         let enroll = ["patient", "enroll", "--institution", "ARM-001", "--local-id", "MRN-12345", "--birth-year", "1961", "--sex", "female", "--consent-on", "2025-03-20", "--consent-version", "2", "--json"]
         let patient = try #require(try cli.run(enroll).id)
         #expect(try cli.run(enroll).id == patient)
+        // Found again by the hospital's own number, without enrolling; an unknown number is refused with the way to enrol.
+        let auditRows = try await TestDatabase.count(url, "audit_log")
+        let found = try cli.run(["patient", "find", "--institution", "ARM-001", "--local-id", " MRN-12345 ", "--json"])
+        #expect(found.status == 0 && found.id == patient, "\(found.stderr)")
+        let text = try cli.run(["patient", "find", "--institution", "ARM-001", "--local-id", "MRN-12345"])
+        #expect(text.stdout.hasPrefix("patient \(patient) ("), "\(text.stdout)")
+        #expect(!text.stdout.contains("MRN-12345"))
+        let unknown = try cli.run(["patient", "find", "--institution", "ARM-001", "--local-id", "MRN-99999"])
+        #expect(unknown.status == 1 && unknown.stderr.contains("ARM-001 holds no patient with this local key") && unknown.stderr.contains("registry patient enroll"), "\(unknown.stderr)")
+        #expect(try await TestDatabase.count(url, "audit_log") == auditRows, "a lookup wrote to the audit trail")
         // The pseudonym key was created under the home, readable by its owner only.
         let keyAttributes = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("pseudonym.key").path)
         #expect((keyAttributes[.posixPermissions] as? Int) == 0o600)

@@ -77,6 +77,19 @@ public enum TestDatabase {
         }
     }
 
+    /// Counts rows of a table in the database at `url` (one the test drives from outside, through the binary).
+    public static func count(_ url: DatabaseURL, _ table: String, where condition: String = "true") async throws -> Int {
+        let db = try await Database.open(url, logger: logger)
+        do {
+            let n = try await db.count(table, where: condition)
+            await db.close()
+            return n
+        } catch {
+            await db.close()
+            throw error
+        }
+    }
+
     /// A migrated database of its own for one test, whose "today" is fixed.
     public static func withDatabase(today: LocalDate = LocalDate("2026-11-25")!, _ body: (Database) async throws -> Void) async throws {
         let url = try await create()

@@ -50,6 +50,17 @@ public struct Patients: Repository {
         return try PatientRow.decode(row.makeRandomAccess())
     }
 
+    /// The patient an institution knows by this local key (its pseudonym), if the registry holds one
+    /// there; nil when there is none (or none the caller may see).
+    public func find(_ key: LocalPatientKey) async throws -> Patient? {
+        let rows = try await c.query("""
+            SELECT \(unescaped: PatientRow.columns) FROM patient p JOIN institution i ON i.id = p.institution_id
+            WHERE p.pseudonym = \(key.pseudonym) AND i.code = \(key.institutionCode)
+            """, logger: logger)
+        guard let row = try await rows.firstElement() else { return nil }
+        return try PatientRow.decode(row.makeRandomAccess())
+    }
+
     /// A patient with their administrations, follow-ups, visits, adverse events and status changes.
     public func record(id: PatientID) async throws -> PatientRecord {
         PatientRecord(patient: try await patient(id: id), administrations: try await tx.administrations.list(patientID: id),
