@@ -141,6 +141,8 @@ public struct Problem: Error, Sendable, Encodable {
         case .correctVisit(let id?): "\(error.hint ?? "correct that visit instead"): PATCH /visits/\(id) with If-Match"
         case .correctReportSubmission(let id): "correct it with PATCH /adverse-events/\(id) (submitted_on) with If-Match"
         case .enrolPatient: "check the key; to enrol the patient, POST /patients"
+        case .recordDeathWithVisit(let patientID):
+            "send record_death: true to record the death on the visit's date, or record it first: POST /patients/\(patientID)/status-changes with kind death"
         default: error.hint
         }
     }

@@ -55,7 +55,7 @@ struct MeasureBody: JSONBody {
 }
 
 struct VisitBody: JSONBody {
-    enum Field: String, CodingKey, CaseIterable { case on, contact, vital, measures, note }
+    enum Field: String, CodingKey, CaseIterable { case on, contact, vital, measures, note, recordDeath = "record_death" }
     typealias CodingKeys = Field
     static var nested: [String: any JSONBody.Type] { ["measures": MeasureBody.self] }
     static var pointers: [String: String] { ["measure": "/measures"] }
@@ -64,9 +64,10 @@ struct VisitBody: JSONBody {
     var vital: String
     var measures: [MeasureBody]?
     var note: String?
+    var recordDeath: Bool?
 
     func validated(today: LocalDate) throws(RegistryError) -> NewVisit {
-        try NewVisit(on: on, contact: contact, vital: vital, measures: try MeasureBody.parse(measures), note: note, today: today)
+        try NewVisit(on: on, contact: contact, vital: vital, measures: try MeasureBody.parse(measures), note: note, recordDeath: recordDeath ?? false, today: today)
     }
 }
 

@@ -37,10 +37,11 @@ struct VisitCommand: AsyncParsableCommand {
         @Option(help: "alive, dead or unknown.") var vital: String
         @Option(help: "A coded measure, KEY=VALUE[:UNIT]; repeat for more.") var measure: [String] = []
         @Option(help: "Optional note for the site (at most 500 characters, no identifiers, never exported).") var note: String?
+        @Flag(name: .customLong("record-death"), help: "With --vital dead: record the patient's death on the visit's date as well.") var recordDeath = false
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let new = try NewVisit(on: on, contact: contact, vital: vital, measures: measure, note: note, today: ctx.today)
+                let new = try NewVisit(on: on, contact: contact, vital: vital, measures: measure, note: note, recordDeath: recordDeath, today: ctx.today)
                 if unscheduled == (followUp != nil) {
                     throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled")
                 }

@@ -21,6 +21,8 @@ extension RegistryError {
         case .decidePlan(let id):
             return "record the committee's approval with: registry plan decide \(id) --decision approved --on DATE --reference REF"
         case .enrolment: return "patient ids are printed by registry patient enroll"
+        case .recordDeathWithVisit(let patientID):
+            return "add --record-death to record the death on the visit's date, or record it first with: registry patient death --patient \(patientID) --on DATE --cause \"...\""
         case .enrolPatient(let institution):
             return "check the key; to enrol the patient: registry patient enroll --institution \(institution) --local-id KEY --birth-year YYYY --sex S --consent-on DATE --consent-version V"
         case .migrate: return "run: registry migrate"

@@ -57,6 +57,8 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         case decidePlan(id: PlanID)
         /// Patient ids are given at enrolment.
         case enrolment
+        /// Confirm that the death a visit records is recorded with it, or record the death first.
+        case recordDeathWithVisit(patientID: PatientID)
         /// Check the local key, or enrol the patient at this institution.
         case enrolPatient(institution: String)
         /// Apply the schema migrations.

@@ -51,9 +51,14 @@ public enum StatusRules {
     /// Refuses a change the patient's status does not allow (as the overload without
     /// `firstAdministration`), then one dated before consent or, except a death or a withdrawal,
     /// before the first administration.
+    /// A death cannot come before `lastSeenAlive`, the latest visit at which the patient was seen alive.
     public static func check(_ kind: StatusChangeKind, patient: Patient, on date: LocalDate, statusOn: LocalDate?,
-                             firstAdministration: LocalDate?) throws(RegistryError) {
+                             firstAdministration: LocalDate?, lastSeenAlive: LocalDate? = nil) throws(RegistryError) {
         try check(kind, patient: patient, on: date, statusOn: statusOn)
+        if kind == .death, let alive = lastSeenAlive, date < alive {
+            throw .invalid("on", "\(date) is before the visit on \(alive) at which patient \(patient.id) was seen alive; a death cannot come before it",
+                           hint: "check the date of death, or correct that visit first if it was recorded wrongly")
+        }
         if date < patient.consentOn {
             throw .invalid("on", "\(date) is before the patient's consent on \(patient.consentOn)")
         }

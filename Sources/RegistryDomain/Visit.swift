@@ -38,8 +38,11 @@ public struct NewVisit: Sendable, Equatable {
     public var vitalStatus: VitalStatus
     public var measures: [MeasureValue]
     public var note: String?
+    /// The user confirms that the death this visit records is to be recorded with it (on the visit's date).
+    public var recordsDeath: Bool
 
-    public init(on: String, contact: String, vital: String, measures: [String], note: String?, today: LocalDate) throws(RegistryError) {
+    public init(on: String, contact: String, vital: String, measures: [String], note: String?, recordDeath: Bool = false,
+                today: LocalDate) throws(RegistryError) {
         visitedOn = try Rules.date(on, field: "on")
         try Rules.eventDate(visitedOn, field: "on", today: today)
         contactType = try ContactType.parse(contact)
@@ -52,6 +55,10 @@ public struct NewVisit: Sendable, Equatable {
         }
         self.measures = parsed
         self.note = try Notes.validate(note)
+        if recordDeath && vitalStatus != .dead {
+            throw .invalid("record-death", "only a visit that records the patient as dead records a death; this one records \(vitalStatus.rawValue)")
+        }
+        self.recordsDeath = recordDeath
     }
 }
 

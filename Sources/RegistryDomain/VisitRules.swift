@@ -10,6 +10,15 @@ public enum VisitRules {
         }
     }
 
+    /// A visit that records the patient as dead needs the death on record: already recorded, or
+    /// recorded with the visit (`recordsDeath`, the user's confirmation). Otherwise the follow-up
+    /// would be completed and the patient left active, followed up and counted alive.
+    public static func checkVital(_ vital: VitalStatus, recordsDeath: Bool, patient: Patient) throws(RegistryError) {
+        guard vital == .dead, patient.status != .deceased, !recordsDeath else { return }
+        throw .conflict("vital", "this visit records patient \(patient.id) as dead, but no death is recorded; the patient is \(patient.status.rawValue)",
+                        remedy: .recordDeathWithVisit(patientID: patient.id))
+    }
+
     /// Whether a visit may complete a follow-up in `status`, and its timing against the window when it may.
     public static func timing(completing followUpID: FollowUpID, status: FollowUpStatus, completedBy visitID: VisitID?, on date: LocalDate,
                               windowStart: LocalDate, windowEnd: LocalDate) throws(RegistryError) -> VisitTiming {

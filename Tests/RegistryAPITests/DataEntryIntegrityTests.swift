@@ -83,4 +83,32 @@ struct DataEntryIntegrityTests {
             #expect(try await h.snapshot() == before, "a lookup wrote something")
         }
     }
+
+    @Test("#6: a visit that records death needs the death recorded (or records it, when the user confirms); a death cannot come before a visit at which the patient was seen alive")
+    func deathAtVisit() async throws {
+        try await APIHarness.run { h, api in
+            let a = h.tokens["A"]!
+            let before = try await h.snapshot()
+            // The seeded visit on 2025-07-10 saw the patient alive.
+            let early = try await api.call(.post, "/patients/\(h.patientA)/status-changes", token: a,
+                                           json: #"{"kind":"death","on":"2025-07-01","reason":"reported by family"}"#)
+            #expect(early.status == 422 && early.pointers == ["/on"] && early.text.contains("seen alive"), "\(early.text)")
+            let uri = "/follow-ups/\(h.openFollowUpA)/visits"
+            let unconfirmed = try await api.call(.post, uri, token: a, json: #"{"on":"2026-11-20","contact":"phone","vital":"dead"}"#)
+            #expect(unconfirmed.status == 409 && unconfirmed.pointers == ["/vital"] && unconfirmed.text.contains("record_death"), "\(unconfirmed.text)")
+            let alive = try await api.call(.post, uri, token: a, json: #"{"on":"2026-11-20","contact":"phone","vital":"alive","record_death":true}"#)
+            #expect(alive.status == 422 && alive.pointers == ["/record_death"], "\(alive.text)")
+            #expect(try await h.snapshot() == before, "a refused visit or death wrote something")
+            #expect(try await h.database.count("patient", where: "id = \(h.patientA) AND status = 'active'") == 1)
+
+            let confirmed = try await api.call(.post, uri, token: a, json: #"{"on":"2026-11-20","contact":"phone","vital":"dead","record_death":true}"#)
+            #expect(confirmed.status == 201, "\(confirmed.text)")
+            let record = try await api.call(.get, "/patients/\(h.patientA)", token: a)
+            #expect((record.json["patient"] as? [String: Any])?["status"] as? String == "deceased", "\(record.text)")
+            let changes = record.json["status_changes"] as? [[String: Any]] ?? []
+            #expect(changes.count == 1 && changes.first?["kind"] as? String == "death" && changes.first?["effective_on"] as? String == "2026-11-20")
+            #expect(try await h.database.count("follow_up", where: "patient_id = \(h.patientA) AND status = 'scheduled' AND due_on > DATE '2026-11-20'") == 0)
+            #expect(try await h.database.count("follow_up", where: "patient_id = \(h.patientA) AND status = 'not-required'") > 0)
+        }
+    }
 }

@@ -199,7 +199,7 @@ struct FollowUpCaptureTests {
         }
     }
 
-    @Test("a transfer moves open follow-ups to an active institution; past ones stay; inactive targets are refused")
+    @Test("a transfer moves every follow-up still owed to an active institution, overdue ones included; inactive targets are refused")
     func transfer() async throws {
         try await TestDatabase.withDatabase { database in
             let t = try await Treated.make(database)
@@ -210,11 +210,12 @@ struct FollowUpCaptureTests {
                 _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.transfer, patientID: t.patientID, on: LocalDate("2026-03-01")!, reason: "move", transferTo: "ARM-003") }
             }
             let change = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.transfer, patientID: t.patientID, on: LocalDate("2026-03-01")!, reason: "moved to Busan", transferTo: "ARM-002") }
-            let moved = t.followUps.filter { $0.windowEnd >= LocalDate("2026-03-01")! }
-            #expect(change.followUpsAffected == moved.count && change.toInstitution == "ARM-002")
+            // Nothing was logged for this patient: every follow-up is still owed, those whose window
+            // closed before the transfer (overdue) as much as those to come.
+            #expect(t.followUps.contains { $0.windowEnd < LocalDate("2026-03-01")! })
+            #expect(change.followUpsAffected == t.followUps.count && change.toInstitution == "ARM-002")
             let now = try await database.read { tx in try await tx.followUps.of(patientID: t.patientID) }
-            #expect(now.filter { $0.windowEnd >= LocalDate("2026-03-01")! }.allSatisfy { $0.institutionCode == "ARM-002" })
-            #expect(now.filter { $0.windowEnd < LocalDate("2026-03-01")! }.allSatisfy { $0.institutionCode == "ARM-001" })
+            #expect(now.allSatisfy { $0.institutionCode == "ARM-002" })
             #expect(try await database.read { tx in try await tx.patients.patient(id: t.patientID) }.institutionCode == "ARM-002")
             await expectRefusal(field: "patient", code: .notFound) {
                 _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01"), actingInstitution: "ARM-001") }

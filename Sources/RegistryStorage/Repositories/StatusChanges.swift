@@ -29,11 +29,13 @@ public struct StatusChanges: Repository {
         if let locked { patient = locked } else { patient = try await tx.patients.patient(id: patientID, lock: true) }
         let facts = try await c.query("""
             SELECT p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration WHERE patient_id = p.id),
-                   (SELECT max(id) FROM patient_status_change WHERE patient_id = p.id AND kind = 'lost')
+                   (SELECT max(id) FROM patient_status_change WHERE patient_id = p.id AND kind = 'lost'),
+                   (SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND vital_status = 'alive')
             FROM patient p WHERE p.id = \(patientID)
             """, logger: logger)
-        let (institutionID, statusOn, first, lastLoss) = try await facts.decode((Int, LocalDate?, LocalDate?, StatusChangeID?).self).one("patient \(patientID)")
-        try StatusRules.check(kind, patient: patient, on: date, statusOn: statusOn, firstAdministration: first)
+        let (institutionID, statusOn, first, lastLoss, lastSeenAlive)
+            = try await facts.decode((Int, LocalDate?, LocalDate?, StatusChangeID?, LocalDate?).self).one("patient \(patientID)")
+        try StatusRules.check(kind, patient: patient, on: date, statusOn: statusOn, firstAdministration: first, lastSeenAlive: lastSeenAlive)
         var toInstitutionID: Int? = nil
         if kind == .transfer {
             guard let code = transferTo else { throw RegistryError.invalid("to", "a transfer needs the receiving institution") }

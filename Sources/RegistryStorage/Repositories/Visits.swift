@@ -28,6 +28,7 @@ public struct Visits: Repository {
             patient = try await tx.patients.lockForData(patientID, on: new.visitedOn, actingInstitution: actingInstitution)
         }
         let pid = patient.patient.id
+        try VisitRules.checkVital(new.vitalStatus, recordsDeath: new.recordsDeath, patient: patient.patient)
         try VisitRules.checkAfterDose(new.visitedOn, anchor: target?.anchor ?? patient.forData.firstAdministration, patientID: pid)
         var timing: VisitTiming? = nil
         if let f = target, let followUpID {
@@ -40,6 +41,9 @@ public struct Visits: Repository {
                                                        vitalStatus: new.vitalStatus.rawValue, timing: timing?.rawValue, note: new.note,
                                                        measures: measures), logger: logger)
         let visitID = try await inserted.one("the new visit")
+        if new.recordsDeath {
+            _ = try await tx.statusChanges.record(.death, patientID: pid, on: new.visitedOn, reason: "recorded dead at visit \(visitID)", locked: patient.patient)
+        }
         return Visit(id: visitID, patientID: pid, followUpID: followUpID, institutionCode: patient.patient.institutionCode, visitedOn: new.visitedOn,
                      contactType: new.contactType, vitalStatus: new.vitalStatus, timing: timing, measures: measures, note: new.note)
     }
@@ -61,6 +65,9 @@ public struct Visits: Repository {
         if let date {
             try Rules.eventDate(date, field: "on", today: tx.today)
             try VisitRules.checkAfterDose(date, anchor: anchor, patientID: patientID)
+        }
+        if let vital, vital != visit.vitalStatus {
+            try VisitRules.checkVital(vital, recordsDeath: false, patient: try await tx.patients.patient(id: patientID))
         }
         let newDate = date ?? visit.visitedOn
         var timing: VisitTiming? = nil
