@@ -91,8 +91,8 @@ struct PatientCommand: AsyncParsableCommand {
 }
 
 func followUpTable(_ followUps: [FollowUp]) -> String {
-    table(["FOLLOW-UP", "LABEL", "DUE", "WINDOW", "CONTACT", "STATUS"],
-          followUps.map { ["\($0.id)", $0.label, $0.due.description, "\($0.windowStart) – \($0.windowEnd)", $0.contactType.rawValue, $0.status.rawValue] })
+    table(["FOLLOW-UP", "PATIENT", "LABEL", "DUE", "WINDOW", "CONTACT", "STATE"],
+          followUps.map { ["\($0.id)", "\($0.patientID)", $0.label, $0.due.description, "\($0.windowStart) – \($0.windowEnd)", $0.contactType.rawValue, $0.stateText] })
 }
 
 struct AdministerCommand: AsyncParsableCommand {

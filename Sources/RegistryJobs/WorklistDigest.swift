@@ -54,16 +54,19 @@ public struct Worklist: Codable, Equatable, Sendable {
 
     /// The same items as CSV, one line each, with a `kind` column; dates as YYYY-MM-DD.
     public var csv: String {
-        var lines = ["kind,id,patient_id,what,date,days,escalation_level"]
+        // Each column means one thing for every kind; a kind leaves the columns it has no value for empty.
+        var lines = ["kind,id,patient_id,what,due_on,window_end,days_overdue,escalation_level,transferred_in,proposed_on,report_due_on,days_late"]
         func field(_ text: String) -> String {
             // Bytes, not Characters: grapheme breaking on 150,000 labels a night is measurable.
             text.utf8.contains(where: { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 10 || $0 == 13 })
                 ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
         }
-        for o in overdue { lines.append("overdue,\(o.followUpID),\(o.patientID),\(field(o.label)),\(o.windowEnd),\(o.daysOverdue),\(o.escalationLevel)") }
-        for d in dueSoon { lines.append("due-soon,\(d.followUpID),\(d.patientID),\(field(d.label)),\(d.dueOn),,") }
-        for p in proposals { lines.append("lost-proposal,\(p.proposalID),\(p.patientID),\(p.missedCount) missed,\(p.proposedOn),,") }
-        for r in lateReports { lines.append("late-report,\(r.adverseEventID),\(r.patientID),\(field(r.term)),\(r.reportDueOn),\(r.daysLate),") }
+        for o in overdue {
+            lines.append("overdue,\(o.followUpID),\(o.patientID),\(field(o.label)),\(o.dueOn),\(o.windowEnd),\(o.daysOverdue),\(o.escalationLevel),\(o.transferredIn),,,")
+        }
+        for d in dueSoon { lines.append("due-soon,\(d.followUpID),\(d.patientID),\(field(d.label)),\(d.dueOn),\(d.windowEnd),,,\(d.transferredIn),,,") }
+        for p in proposals { lines.append("lost-proposal,\(p.proposalID),\(p.patientID),\(p.missedCount) missed,,,,,,\(p.proposedOn),,") }
+        for r in lateReports { lines.append("late-report,\(r.adverseEventID),\(r.patientID),\(field(r.term)),,,,,,,\(r.reportDueOn),\(r.daysLate)") }
         return lines.joined(separator: "\n") + "\n"
     }
 

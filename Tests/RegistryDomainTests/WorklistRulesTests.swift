@@ -87,3 +87,22 @@ struct MinimumCellTests {
         }
     }
 }
+
+@Suite("Follow-up state in listings")
+struct FollowUpStateTextTests {
+    static func followUp(_ status: FollowUpStatus, _ state: FollowUpProgress) -> FollowUp {
+        FollowUp(id: 1, administrationID: 2, patientID: 3, institutionCode: "ARM-001", sequence: 1, label: "day 100", due: LocalDate("2025-07-10")!,
+                 windowStart: LocalDate("2025-06-25")!, windowEnd: LocalDate("2025-07-25")!, contactType: .examination, status: status, state: state)
+    }
+
+    @Test("each state reads as one phrase: overdue with days and flags, completed with date and timing, not done with why")
+    func phrases() {
+        #expect(Self.followUp(.scheduled, FollowUpProgress()).stateText == "scheduled")
+        #expect(Self.followUp(.scheduled, FollowUpProgress(daysOverdue: 1)).stateText == "overdue 1 day")
+        #expect(Self.followUp(.scheduled, FollowUpProgress(overdueSince: LocalDate("2025-07-26"), daysOverdue: 120, escalationLevel: 1)).stateText
+                == "overdue 120 days (flagged 2025-07-26, escalation 1)")
+        #expect(Self.followUp(.completed, FollowUpProgress(completedOn: LocalDate("2025-08-02"), timing: .late)).stateText == "completed 2025-08-02, late")
+        #expect(Self.followUp(.notDone, FollowUpProgress(notDoneReason: .unreachable)).stateText == "not done: unreachable")
+        #expect(Self.followUp(.notRequired, FollowUpProgress()).stateText == "not required")
+    }
+}

@@ -136,6 +136,10 @@ struct NightlyJobTests {
             // Its year 1 (window closed 2026-05-31): overdue 178 days, level 2, not yet missed.
             let year1 = try #require(try await database.read { tx in try await tx.followUps.of(patientID: x.active) }.first { $0.label == "year 1" })
             #expect(try await database.count("follow_up", where: "id = \(year1.id) AND overdue_since = DATE '2026-06-01' AND escalation_level = 2 AND status = 'scheduled' AND missed_on IS NULL") == 1)
+            // A listing says what the night found (#14, observation 13), not a plain "scheduled".
+            #expect(year1.state.daysOverdue == 178 && year1.state.overdueSince == LocalDate("2026-06-01") && year1.state.escalationLevel == 2)
+            #expect(year1.stateText == "overdue 178 days (flagged 2026-06-01, escalation 2)")
+            #expect(day100.stateText == "missed on 2026-07-26")
             #expect(try await database.count("adverse_event", where: "id = \(x.lateEvent) AND report_late_flagged_on = DATE '2025-06-19'") == 1)
             #expect(run.stepCounts["flag-overdue"] == (try await database.count("follow_up", where: "overdue_since IS NOT NULL")))
             // Every nightly change is in the audit trail under the job's actor.
@@ -150,7 +154,7 @@ struct NightlyJobTests {
                 let ends = overdue.compactMap { $0["window_end"] as? String }
                 #expect(ends == ends.sorted(), "oldest first")
                 let csv = try String(contentsOf: out.appendingPathComponent("2026-11-25/\(code).csv"), encoding: .utf8)
-                #expect(csv.hasPrefix("kind,id,patient_id,what,date,days,escalation_level\n") && csv.contains("\noverdue,"))
+                #expect(csv.hasPrefix("kind,id,patient_id,what,due_on,window_end,days_overdue,escalation_level,transferred_in,proposed_on,report_due_on,days_late\n") && csv.contains("\noverdue,"))
             }
             // Due soon: every scheduled follow-up of an active patient whose window is open now or
             // whose due date comes within 30 days, including those past their due date but still
@@ -431,8 +435,12 @@ struct NightlyJobTests {
             #expect(mine != nil && mine == foundation)
         }
         let csv = list.csv.split(separator: "\n", omittingEmptySubsequences: false)
-        #expect(csv[1] == "overdue,1,2,day 100,2025-07-25,488,2")
-        #expect(list.csv.contains("late-report,6,2,\"Fever, \"\"high\"\"\nand\tchills \u{1}\",2025-06-18,525,"))
+        #expect(csv[0] == "kind,id,patient_id,what,due_on,window_end,days_overdue,escalation_level,transferred_in,proposed_on,report_due_on,days_late")
+        #expect(csv[1] == "overdue,1,2,day 100,2025-07-10,2025-07-25,488,2,false,,,")
+        #expect(csv[2] == "due-soon,3,2,year 2,2026-12-01,2027-01-30,,,true,,,")
+        #expect(csv[3] == "lost-proposal,4,5,2 missed,,,,,,2026-08-31,,")
+        #expect(list.csv.contains("late-report,6,2,\"Fever, \"\"high\"\"\nand\tchills \u{1}\",,,,,,,2025-06-18,525\n"))
+        #expect(csv[0...3].allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 12 })
     }
 
     @Test("a dry run reports counts and keeps nothing")

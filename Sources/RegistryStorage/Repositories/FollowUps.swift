@@ -7,7 +7,7 @@ public struct FollowUps: Repository {
 
     /// One follow-up.
     public func followUp(id: FollowUpID) async throws -> FollowUp {
-        guard let f = try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.id = \(id)", logger: logger)).first else {
+        guard let f = try await Self.decode(today: tx.today, c.query("\(unescaped: Self.select) WHERE f.id = \(id)", logger: logger)).first else {
             throw Self.unknown(id)
         }
         return f
@@ -16,12 +16,12 @@ public struct FollowUps: Repository {
     /// A patient's follow-ups, in due order.
     public func of(patientID: PatientID) async throws -> [FollowUp] {
         _ = try await tx.patients.patient(id: patientID)
-        return try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.patient_id = \(patientID) ORDER BY f.due_on, f.id", logger: logger))
+        return try await Self.decode(today: tx.today, c.query("\(unescaped: Self.select) WHERE f.patient_id = \(patientID) ORDER BY f.due_on, f.id", logger: logger))
     }
 
     /// An administration's schedule, in time-point order.
     func of(administrationID: AdministrationID) async throws -> [FollowUp] {
-        try await Self.decode(c.query("\(unescaped: Self.select) WHERE f.administration_id = \(administrationID) ORDER BY f.seq", logger: logger))
+        try await Self.decode(today: tx.today, c.query("\(unescaped: Self.select) WHERE f.administration_id = \(administrationID) ORDER BY f.seq", logger: logger))
     }
 
     /// An institution's follow-ups due before a date, in due order, at most `limit`, after the
@@ -29,7 +29,7 @@ public struct FollowUps: Repository {
     public func of(institutionCode: String, dueBefore: LocalDate, status: FollowUpStatus? = nil,
                    after: (due: LocalDate, id: Int)? = nil, limit: Int = 1000) async throws -> [FollowUp] {
         let institutionID = try await tx.institutions.id(code: institutionCode)
-        return try await Self.decode(c.query("""
+        return try await Self.decode(today: tx.today, c.query("""
             \(unescaped: Self.select) WHERE f.institution_id = \(institutionID) AND f.due_on < \(dueBefore)
             AND (\(status)::text IS NULL OR f.status = \(status))
             AND (f.due_on, f.id) > (\(after?.due ?? LocalDate(dayNumber: -100_000)), \(after?.id ?? 0))
@@ -100,16 +100,27 @@ public struct FollowUps: Repository {
         """
 
     static let select = """
-        SELECT f.id, f.administration_id, f.patient_id, i.code, f.seq, f.label, f.due_on, f.window_start, f.window_end, f.contact_type, f.status
-        FROM follow_up f JOIN institution i ON i.id = f.institution_id
+        SELECT f.id, f.administration_id, f.patient_id, i.code, f.seq, f.label, f.due_on, f.window_start, f.window_end, f.contact_type, f.status,
+               f.completed_on, f.timing, f.not_done_reason, f.overdue_since, f.escalation_level, f.missed_on, p.status
+        FROM follow_up f JOIN institution i ON i.id = f.institution_id JOIN patient p ON p.id = f.patient_id
         """
 
-    static func decode(_ rows: PostgresRowSequence) async throws -> [FollowUp] {
+    /// Follow-ups from rows of `select`; days overdue as of `today`.
+    static func decode(today: LocalDate, _ rows: PostgresRowSequence) async throws -> [FollowUp] {
         var out: [FollowUp] = []
-        for try await (id, admin, patient, inst, seq, label, due, start, end, contact, status)
-            in rows.decode((FollowUpID, AdministrationID, PatientID, String, Int16, String, LocalDate, LocalDate, LocalDate, ContactType, FollowUpStatus).self) {
-            out.append(FollowUp(id: id, administrationID: admin, patientID: patient, institutionCode: inst, sequence: Int(seq),
-                                label: label, due: due, windowStart: start, windowEnd: end, contactType: contact, status: status))
+        for try await row in rows {
+            let r = row.makeRandomAccess()
+            let status = try r[10].decode(FollowUpStatus.self), end = try r[8].decode(LocalDate.self)
+            let patientStatus = try r[17].decode(PatientStatus.self)
+            let state = FollowUpProgress(completedOn: try r[11].decode(LocalDate?.self), timing: try r[12].decode(VisitTiming?.self),
+                                         notDoneReason: try r[13].decode(NotDoneReason?.self), overdueSince: try r[14].decode(LocalDate?.self),
+                                         daysOverdue: Overdue.daysOverdue(windowEnd: end, status: status, patientStatus: patientStatus, on: today),
+                                         escalationLevel: Int(try r[15].decode(Int16.self)), missedOn: try r[16].decode(LocalDate?.self))
+            out.append(FollowUp(id: try r[0].decode(FollowUpID.self), administrationID: try r[1].decode(AdministrationID.self),
+                                patientID: try r[2].decode(PatientID.self), institutionCode: try r[3].decode(String.self),
+                                sequence: Int(try r[4].decode(Int16.self)), label: try r[5].decode(String.self), due: try r[6].decode(LocalDate.self),
+                                windowStart: try r[7].decode(LocalDate.self), windowEnd: end, contactType: try r[9].decode(ContactType.self),
+                                status: status, state: state))
         }
         return out
     }
