@@ -141,6 +141,7 @@ public struct Problem: Error, Sendable, Encodable {
         case .correctVisit(let id?): "\(error.hint ?? "correct that visit instead"): PATCH /visits/\(id) with If-Match"
         case .correctReportSubmission(let id): "correct it with PATCH /adverse-events/\(id) (submitted_on) with If-Match"
         case .enrolPatient: "check the key; to enrol the patient, POST /patients"
+        case .markDistinct(let id): "if it is the same event, correct it with PATCH /adverse-events/\(id) and If-Match; if it is a second, separate event, send distinct: true"
         case .recordDeathWithVisit(let patientID):
             "send record_death: true to record the death on the visit's date, or record it first: POST /patients/\(patientID)/status-changes with kind death"
         default: error.hint

@@ -73,7 +73,7 @@ struct VisitBody: JSONBody {
 
 struct AdverseEventBody: JSONBody {
     enum Field: String, CodingKey, CaseIterable {
-        case onset, aware, term, meddra, category, grade, grading, serious, criteria, related, outcome, outcomeOn = "outcome_on"
+        case onset, aware, term, meddra, category, grade, grading, serious, criteria, related, outcome, outcomeOn = "outcome_on", distinct
     }
     typealias CodingKeys = Field
     var onset: String
@@ -88,6 +88,7 @@ struct AdverseEventBody: JSONBody {
     var related: String?
     var outcome: String?
     var outcomeOn: String?
+    var distinct: Bool?
 }
 
 struct StatusChangeBody: JSONBody {
@@ -199,9 +200,10 @@ extension RegistryAPI {
         routes.post("/patients/:id/adverse-events") { request, context in
             let id: PatientID = try id(context)
             return try await write(request, context, AdverseEventBody.self, parameters: patient) { b, tx, grant in
-                let new = try NewAdverseEvent(onset: b.onset, aware: b.aware, term: b.term, meddra: b.meddra, category: b.category, grade: b.grade,
+                var new = try NewAdverseEvent(onset: b.onset, aware: b.aware, term: b.term, meddra: b.meddra, category: b.category, grade: b.grade,
                                               grading: b.grading ?? GradingSystem.ctcae5.description, serious: b.serious ?? false,
                                               criteria: b.criteria ?? [], related: b.related, outcome: b.outcome, outcomeOn: b.outcomeOn, today: database.today())
+                new.markedDistinct = b.distinct ?? false
                 let ae = try await tx.adverseEvents.report(patientID: id, new, actingInstitution: grant.institutionCode)
                 return try .json(ae, status: .created, location: "/adverse-events/\(ae.id)", etag: Self.etag(writtenBy: tx))
             }

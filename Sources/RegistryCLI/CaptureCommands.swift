@@ -140,12 +140,14 @@ struct AdverseEventCommand: AsyncParsableCommand {
         @Option(help: "Relatedness: \(Relatedness.allCases.map(\.rawValue).joined(separator: ", ")).") var related: String?
         @Option(help: "Outcome: \(AdverseEventOutcome.allCases.map(\.rawValue).joined(separator: ", ")).") var outcome: String?
         @Option(name: .customLong("outcome-on"), help: "Outcome date.") var outcomeOn: String?
+        @Flag(help: "A second, separate event with the same term and onset as one already recorded for the patient.") var distinct = false
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let new = try NewAdverseEvent(onset: onset, aware: aware, term: term, meddra: meddra, category: category, grade: grade, grading: grading,
+                var new = try NewAdverseEvent(onset: onset, aware: aware, term: term, meddra: meddra, category: category, grade: grade, grading: grading,
                                               serious: serious, criteria: criteria?.split(separator: ",").map(String.init) ?? [], related: related,
                                               outcome: outcome, outcomeOn: outcomeOn, today: ctx.today)
+                new.markedDistinct = distinct
                 let ae = try await ctx.write { tx in try await tx.adverseEvents.report(patientID: try Parse.id(patient, field: "patient"), new,
                                                                 actingInstitution: try acting.resolve()) }
                 try ctx.emit(ae) {

@@ -23,6 +23,8 @@ extension RegistryError {
         case .enrolment: return "patient ids are printed by registry patient enroll"
         case .recordDeathWithVisit(let patientID):
             return "add --record-death to record the death on the visit's date, or record it first with: registry patient death --patient \(patientID) --on DATE --cause \"...\""
+        case .markDistinct(let id):
+            return "if it is the same event, correct it instead: registry ae correct \(id) ... --reason \"...\"; if it is a second, separate event, add --distinct"
         case .enrolPatient(let institution):
             return "check the key; to enrol the patient: registry patient enroll --institution \(institution) --local-id KEY --birth-year YYYY --sex S --consent-on DATE --consent-version V"
         case .migrate: return "run: registry migrate"

@@ -129,6 +129,8 @@ public struct NewAdverseEvent: Sendable, Equatable {
     public var relatedness: Relatedness
     public var outcome: AdverseEventOutcome
     public var outcomeOn: LocalDate?
+    /// The user says this is a second, separate event even though the patient already has one with the same term and onset.
+    public var markedDistinct = false
 
     /// Validates every field. Grade 5 (death related to the event) is serious with the death
     /// criterion and a fatal outcome; grade 4 is life-threatening.
@@ -192,6 +194,15 @@ public struct NewAdverseEvent: Sendable, Equatable {
         } else {
             self.outcomeOn = nil
         }
+    }
+
+    /// A second event with the same term (case aside) and onset for the same patient is most likely the
+    /// first one entered twice: refused unless the user marks it distinct. `existing` is that first
+    /// event, if the patient has one.
+    public func checkNotDuplicate(of existing: AdverseEventID?, patientID: PatientID) throws(RegistryError) {
+        guard let existing, !markedDistinct else { return }
+        throw .conflict("term", "patient \(patientID) already has adverse event \(existing) with the term '\(term)' and onset \(onsetOn)",
+                        remedy: .markDistinct(adverseEventID: existing))
     }
 
     /// The date a grade 5 event records as the death: the outcome date, else the onset.

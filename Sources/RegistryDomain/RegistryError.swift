@@ -59,6 +59,8 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         case enrolment
         /// Confirm that the death a visit records is recorded with it, or record the death first.
         case recordDeathWithVisit(patientID: PatientID)
+        /// Correct this adverse event if the new report is the same event, or mark the new one distinct.
+        case markDistinct(adverseEventID: AdverseEventID)
         /// Check the local key, or enrol the patient at this institution.
         case enrolPatient(institution: String)
         /// Apply the schema migrations.

@@ -111,4 +111,23 @@ struct DataEntryIntegrityTests {
             #expect(try await h.database.count("follow_up", where: "patient_id = \(h.patientA) AND status = 'not-required'") > 0)
         }
     }
+
+    @Test("#3: a second adverse event with the same term and onset for the same patient is refused as entered twice, unless marked distinct; nothing is written")
+    func duplicateAdverseEvent() async throws {
+        try await APIHarness.run { h, api in
+            let a = h.tokens["A"]!
+            let uri = "/patients/\(h.patientA)/adverse-events"
+            let before = try await h.snapshot()
+            // The seeded event: "Fever", onset 2025-06-01. The same, typed again in other case.
+            let again = #"{"onset":"2025-06-01","aware":"2025-06-04","term":"fever","category":"infection","grade":2}"#
+            let refused = try await api.call(.post, uri, token: a, json: again)
+            #expect(refused.status == 409 && refused.pointers == ["/term"], "\(refused.text)")
+            #expect(refused.text.contains("adverse event \(h.adverseEventA)") && refused.text.contains("PATCH /adverse-events/\(h.adverseEventA)"))
+            #expect(try await h.snapshot() == before, "a refused duplicate wrote something")
+            // Another onset is another event; a second event on the same day is recorded when the user says so.
+            #expect(try await api.call(.post, uri, token: a, json: again.replacingOccurrences(of: "2025-06-01", with: "2025-06-02")).status == 201)
+            let distinct = try await api.call(.post, uri, token: a, json: again.replacingOccurrences(of: #""grade":2"#, with: #""grade":2,"distinct":true"#))
+            #expect(distinct.status == 201, "\(distinct.text)")
+        }
+    }
 }

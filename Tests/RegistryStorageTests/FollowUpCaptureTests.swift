@@ -93,12 +93,12 @@ struct FollowUpCaptureTests {
             let lifeThreatening = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 4, serious: true)) }
             #expect(lifeThreatening.reportDueOn == LocalDate("2025-06-10"))
             #expect(lifeThreatening.gradingSystem == "CTCAE" && lifeThreatening.gradingVersion == "5.0")
-            let hospitalised = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"])) }
+            let hospitalised = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Febrile neutropenia", grade: 3, serious: true, criteria: ["hospitalization"])) }
             #expect(hospitalised.reportDueOn == LocalDate("2025-06-18"))
-            let mild = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 1)) }
+            let mild = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Anaemia", grade: 1)) }
             #expect(mild.reportDueOn == nil && !mild.serious)
             try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "ae.report-days.other-serious", value: "10", reason: "test") }
-            let after = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"])) }
+            let after = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Pneumonia", grade: 3, serious: true, criteria: ["hospitalization"])) }
             #expect(after.reportDueOn == LocalDate("2025-06-13"))
             await expectRefusal(field: "value") { try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "ae.report-days.other-serious", value: "0", reason: "x") } }
             let submitted = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.submitReport(adverseEventID: lifeThreatening.id, on: LocalDate("2025-06-09")!) }

@@ -41,8 +41,8 @@ public func visit(_ on: String, contact: String = "examination", vital: String =
     try NewVisit(on: on, contact: contact, vital: vital, measures: measures, note: note, today: LocalDate("2026-11-25")!)
 }
 
-public func event(onset: String = "2025-06-01", aware: String = "2025-06-03", grade: Int = 2, serious: Bool = false, criteria: [String] = [],
-                  category: String = "hematologic", outcome: String? = nil, outcomeOn: String? = nil) throws -> NewAdverseEvent {
-    try NewAdverseEvent(onset: onset, aware: aware, term: "Neutropenia", meddra: nil, category: category, grade: grade, grading: "CTCAE-5.0",
+public func event(onset: String = "2025-06-01", aware: String = "2025-06-03", term: String = "Neutropenia", grade: Int = 2, serious: Bool = false,
+                  criteria: [String] = [], category: String = "hematologic", outcome: String? = nil, outcomeOn: String? = nil) throws -> NewAdverseEvent {
+    try NewAdverseEvent(onset: onset, aware: aware, term: term, meddra: nil, category: category, grade: grade, grading: "CTCAE-5.0",
                         serious: serious, criteria: criteria, related: "possible", outcome: outcome, outcomeOn: outcomeOn, today: LocalDate("2026-11-25")!)
 }

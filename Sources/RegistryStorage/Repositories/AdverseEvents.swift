@@ -10,6 +10,10 @@ public struct AdverseEvents: Repository {
     public func report(patientID: PatientID, _ new: NewAdverseEvent, actingInstitution: String? = nil) async throws -> AdverseEvent {
         let patient = try await tx.patients.lockForData(patientID, on: new.onsetOn, actingInstitution: actingInstitution)
         try patient.forData.checkEventAfterTreatment(onset: new.onsetOn)
+        let same = try await c.query("""
+            SELECT min(id) FROM adverse_event WHERE patient_id = \(patientID) AND onset_on = \(new.onsetOn) AND lower(term) = lower(\(new.term))
+            """, logger: logger).decode(AdverseEventID?.self).one("the same event")
+        try new.checkNotDuplicate(of: same, patientID: patientID)
         let clock = try await tx.settings.reportClock()
         let due = clock.dueDate(serious: new.serious, criteria: new.criteria, grade: new.grade, aware: new.awareOn)
         let rows = try await c.query("""
