@@ -3,6 +3,16 @@ import Hummingbird
 import RegistryDomain
 import RegistryStorage
 
+struct PatientCorrectionBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case reason, birthYear = "birth_year", sex, consentOn = "consent_on", consentVersion = "consent_version" }
+    typealias CodingKeys = Field
+    var reason: String
+    var birthYear: Int?
+    var sex: String?
+    var consentOn: String?
+    var consentVersion: String?
+}
+
 struct VisitCorrectionBody: JSONBody {
     enum Field: String, CodingKey, CaseIterable { case reason, on, contact, vital, measures, note }
     typealias CodingKeys = Field
@@ -78,6 +88,17 @@ extension RegistryAPI {
                 let visit = try await tx.visits.correct(id: id, on: on, contact: contact, vital: vital, measures: measures, note: note,
                                                          reason: reason)
                 return try .json(visit, etag: Self.etag(writtenBy: tx))
+            }
+        }
+
+        routes.patch("/patients/:id") { request, context in
+            let id: PatientID = try id(context)
+            return try await write(request, context, PatientCorrectionBody.self, parameters: ["patient": "id"]) { b, tx, grant in
+                let correction = try PatientCorrection(birthYear: b.birthYear, sex: b.sex, consentOn: b.consentOn, consentVersion: b.consentVersion,
+                                                       reason: b.reason, today: database.today())
+                try await checkIfMatch(request, record: .patient, id: id, name: "patient", in: tx)
+                let patient = try await tx.patients.correct(id: id, correction, actingInstitution: grant.institutionCode)
+                return try .json(patient, etag: Self.etag(writtenBy: tx))
             }
         }
 

@@ -142,7 +142,8 @@ extension RegistryAPI {
         routes.get("/patients/:id") { _, context in
             let id: PatientID = try id(context)
             return try await read(context, parameters: patient) { tx, _ in
-                try .json(try await tx.patients.record(id: id))
+                // The ETag is the patient row's version: send it back as If-Match to correct the patient's details.
+                try .json(try await tx.patients.record(id: id), etag: try await etag(of: .patient, id: id, in: tx))
             }
         }
 

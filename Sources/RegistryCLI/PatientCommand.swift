@@ -4,7 +4,7 @@ import RegistryDomain
 struct PatientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patient", abstract: "Treated patients, known only by pseudonym.",
-        subcommands: [Enroll.self, Find.self, Show.self, Death.self, Withdraw.self, Lost.self, Found.self, Transfer.self])
+        subcommands: [Enroll.self, Find.self, Show.self, Correct.self, Death.self, Withdraw.self, Lost.self, Found.self, Transfer.self])
 
     struct Enroll: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Enrol a patient (the same local key finds the same patient).", discussion: """
@@ -55,6 +55,35 @@ struct PatientCommand: AsyncParsableCommand {
                 }
                 try ctx.emit(p) {
                     "patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)"
+                }
+            }
+        }
+    }
+
+    struct Correct: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct a patient's birth year, sex, consent date or version; the reason and earlier values stay in the audit trail.", discussion: """
+            Only the details given change. A consent date after the patient's first dose is refused.
+
+            Example:
+              registry patient correct 42 --birth-year 1962 --reason "transcription error, checked against the chart"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Argument(help: "Patient id.") var patient: String
+        @Option(name: .customLong("birth-year"), help: "Year of birth.") var birthYear: Int?
+        @Option(help: "female, male, other or unknown.") var sex: String?
+        @Option(name: .customLong("consent-on"), help: "Date of consent, YYYY-MM-DD.") var consentOn: String?
+        @Option(name: .customLong("consent-version"), help: "Version of the consent form.") var consentVersion: String?
+        @Option(help: "Why the details are corrected (kept in the audit trail).") var reason: String
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let id: PatientID = try Parse.id(patient, field: "patient")
+                let correction = try PatientCorrection(birthYear: birthYear, sex: sex, consentOn: consentOn, consentVersion: consentVersion,
+                                                       reason: reason, today: ctx.today)
+                let p = try await ctx.write { tx in try await tx.patients.correct(id: id, correction, actingInstitution: try acting.resolve()) }
+                try ctx.emit(p) {
+                    "patient \(p.id) corrected: born \(p.birthYear), \(p.sex.rawValue), consent v\(p.consentVersion) on \(p.consentOn)"
                 }
             }
         }

@@ -66,18 +66,62 @@ public struct NewPatient: Sendable, Equatable {
                 consentVersion: String, pseudonymizer: Pseudonymizer, today: LocalDate) throws(RegistryError) {
         let local = try LocalPatientKey(institutionCode: institutionCode, localID: localID, pseudonymizer: pseudonymizer)
         self.institutionCode = local.institutionCode
-        guard (1900...today.year).contains(birthYear) else {
-            throw .invalid("birth-year", "\(birthYear) is out of range; allowed: 1900 to \(today.year)")
-        }
-        self.birthYear = birthYear
+        self.birthYear = try PatientRules.birthYear(birthYear, today: today)
         self.sex = try Sex.parse(sex)
-        self.consentOn = try Rules.date(consentOn, field: "consent-on")
-        try Rules.eventDate(self.consentOn, field: "consent-on", today: today)
-        let version = consentVersion.trimmingCharactersInWhitespace()
-        guard (1...20).contains(version.count), version.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) else {
-            throw .invalid("consent-version", "'\(consentVersion)' is not a consent form version; expected 1–20 letters, digits, '.' or '-', e.g. 2 or 2.1")
-        }
-        self.consentVersion = version
+        self.consentOn = try PatientRules.consentOn(consentOn, today: today)
+        self.consentVersion = try PatientRules.consentVersion(consentVersion)
         self.pseudonym = local.pseudonym
+    }
+}
+
+/// The rules for a patient's own details, for enrolment and correction alike.
+public enum PatientRules {
+    public static func birthYear(_ year: Int, today: LocalDate) throws(RegistryError) -> Int {
+        guard (1900...today.year).contains(year) else {
+            throw .invalid("birth-year", "\(year) is out of range; allowed: 1900 to \(today.year)")
+        }
+        return year
+    }
+
+    public static func consentOn(_ text: String, today: LocalDate) throws(RegistryError) -> LocalDate {
+        let date = try Rules.date(text, field: "consent-on")
+        try Rules.eventDate(date, field: "consent-on", today: today)
+        return date
+    }
+
+    public static func consentVersion(_ text: String) throws(RegistryError) -> String {
+        let version = text.trimmingCharactersInWhitespace()
+        guard (1...20).contains(version.count), version.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) else {
+            throw .invalid("consent-version", "'\(text)' is not a consent form version; expected 1–20 letters, digits, '.' or '-', e.g. 2 or 2.1")
+        }
+        return version
+    }
+}
+
+/// A correction of a patient's own details: only the fields given change; a reason is required.
+public struct PatientCorrection: Sendable, Equatable {
+    public var birthYear: Int?
+    public var sex: Sex?
+    public var consentOn: LocalDate?
+    public var consentVersion: String?
+    public var reason: String
+
+    /// Checks every field given, and that at least one is.
+    public init(birthYear: Int?, sex: String?, consentOn: String?, consentVersion: String?, reason: String?, today: LocalDate) throws(RegistryError) {
+        self.reason = try Rules.reason(reason)
+        self.birthYear = try birthYear.map { y throws(RegistryError) in try PatientRules.birthYear(y, today: today) }
+        self.sex = try sex.map { s throws(RegistryError) in try Sex.parse(s) }
+        self.consentOn = try consentOn.map { d throws(RegistryError) in try PatientRules.consentOn(d, today: today) }
+        self.consentVersion = try consentVersion.map { v throws(RegistryError) in try PatientRules.consentVersion(v) }
+        if self.birthYear == nil && self.sex == nil && self.consentOn == nil && self.consentVersion == nil {
+            throw .invalid("birth-year", "nothing to correct; give one or more of birth-year, sex, consent-on, consent-version")
+        }
+    }
+
+    /// Consent comes before treatment: a corrected consent date after the first dose is refused.
+    public func check(firstAdministration: LocalDate?) throws(RegistryError) {
+        if let consentOn, let first = firstAdministration, consentOn > first {
+            throw .invalid("consent-on", "\(consentOn) is after the patient's first administration on \(first); consent comes before treatment")
+        }
     }
 }

@@ -130,4 +130,32 @@ struct DataEntryIntegrityTests {
             #expect(distinct.status == 201, "\(distinct.text)")
         }
     }
+
+    @Test("#2: a patient's own details are corrected with a reason and the version read (If-Match); a consent after the first dose, an empty correction, a stale version and another site are refused and write nothing")
+    func correctPatientDetails() async throws {
+        try await APIHarness.run { h, api in
+            let a = h.tokens["A"]!, b = h.tokens["B"]!
+            let uri = "/patients/\(h.patientA)"
+            let read = try await api.call(.get, uri, token: a)
+            let etag = try #require(read.headers[.eTag])
+            let before = try await h.snapshot()
+            let afterDose = try await api.call(.patch, uri, token: a, json: #"{"reason":"chart","consent_on":"2025-05-01"}"#, headers: [.ifMatch: etag])
+            #expect(afterDose.status == 422 && afterDose.pointers == ["/consent_on"] && afterDose.text.contains("first administration"), "\(afterDose.text)")
+            let nothing = try await api.call(.patch, uri, token: a, json: #"{"reason":"chart"}"#, headers: [.ifMatch: etag])
+            #expect(nothing.status == 422, "\(nothing.text)")
+            let badYear = try await api.call(.patch, uri, token: a, json: #"{"reason":"chart","birth_year":1850}"#, headers: [.ifMatch: etag])
+            #expect(badYear.status == 422 && badYear.pointers == ["/birth_year"], "\(badYear.text)")
+            #expect(try await api.call(.patch, uri, token: b, json: #"{"reason":"chart","birth_year":1962}"#, headers: [.ifMatch: etag]).status == 404)
+            #expect(try await api.call(.patch, uri, token: a, json: #"{"reason":"chart","birth_year":1962}"#).status == 428)
+            #expect(try await h.snapshot() == before, "a refused correction wrote something")
+
+            let corrected = try await api.call(.patch, uri, token: a, json: #"{"reason":"transcription error, checked against the chart","birth_year":1962,"sex":"male"}"#,
+                                               headers: [.ifMatch: etag])
+            #expect(corrected.status == 200 && corrected.json["birth_year"] as? Int == 1962 && corrected.json["sex"] as? String == "male", "\(corrected.text)")
+            #expect(corrected.headers[.eTag] != nil && corrected.headers[.eTag] != etag)
+            #expect(try await h.database.count("audit_log", where: "entity = 'patient' AND action = 'update' AND reason = 'transcription error, checked against the chart' AND (before->>'birth_year')::int = 1961 AND (after->>'birth_year')::int = 1962") == 1)
+            let stale = try await api.call(.patch, uri, token: a, json: #"{"reason":"again","birth_year":1963}"#, headers: [.ifMatch: etag])
+            #expect(stale.status == 412, "\(stale.text)")
+        }
+    }
 }

@@ -32,6 +32,11 @@ struct CommandLineTests {
         let unknown = try cli.run(["patient", "find", "--institution", "ARM-001", "--local-id", "MRN-99999"])
         #expect(unknown.status == 1 && unknown.stderr.contains("ARM-001 holds no patient with this local key") && unknown.stderr.contains("registry patient enroll"), "\(unknown.stderr)")
         #expect(try await TestDatabase.count(url, "audit_log") == auditRows, "a lookup wrote to the audit trail")
+        // The patient's own details are corrected with a reason; nothing to correct is refused.
+        let corrected = try cli.run(["patient", "correct", "\(patient)", "--birth-year", "1962", "--reason", "transcription error", "--json"])
+        #expect(corrected.status == 0 && (corrected.json as? [String: Any])?["birth_year"] as? Int == 1962, "\(corrected.stderr)")
+        let empty = try cli.run(["patient", "correct", "\(patient)", "--reason", "nothing"])
+        #expect(empty.status == 1 && empty.stderr.contains("nothing to correct"), "\(empty.stderr)")
         // The pseudonym key was created under the home, readable by its owner only.
         let keyAttributes = try FileManager.default.attributesOfItem(atPath: home.appendingPathComponent("pseudonym.key").path)
         #expect((keyAttributes[.posixPermissions] as? Int) == 0o600)

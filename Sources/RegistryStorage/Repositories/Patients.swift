@@ -68,6 +68,21 @@ public struct Patients: Repository {
                       adverseEvents: try await tx.adverseEvents.of(patientID: id), statusChanges: try await tx.statusChanges.of(patientID: id))
     }
 
+    /// Corrects a patient's own details (birth year, sex, consent date or version), with the reason;
+    /// the earlier values stay in the audit trail. Allowed whatever the patient's status, by the
+    /// institution that holds the patient.
+    public func correct(id: PatientID, _ correction: PatientCorrection, actingInstitution: String? = nil) async throws -> Patient {
+        let locked = try await lockForData(id, on: nil, actingInstitution: actingInstitution, forCorrection: true)
+        try correction.check(firstAdministration: locked.forData.firstAdministration)
+        try await tx.because(correction.reason)
+        try await c.query("""
+            UPDATE patient SET birth_year = coalesce(\(correction.birthYear.map(Int16.init)), birth_year), sex = coalesce(\(correction.sex), sex),
+                consent_on = coalesce(\(correction.consentOn), consent_on), consent_version = coalesce(\(correction.consentVersion), consent_version)
+            WHERE id = \(id)
+            """, logger: logger)
+        return try await patient(id: id)
+    }
+
     /// Patients by id, after `after`, at most `limit`: one institution's (or all), optionally those
     /// whose pseudonym starts with `pseudonymPrefix`.
     public func list(institutionCode: String?, pseudonymPrefix: String? = nil, after: PatientID? = nil, limit: Int) async throws -> [Patient] {
@@ -86,7 +101,7 @@ public struct Patients: Repository {
     /// Loads and locks a patient, and refuses data for a withdrawn patient, data dated after a
     /// death, and data from an institution that does not hold the patient (the domain's rule).
     /// One query.
-    func lockForData(_ patientID: PatientID, on date: LocalDate?, actingInstitution: String?) async throws -> LockedPatient {
+    func lockForData(_ patientID: PatientID, on date: LocalDate?, actingInstitution: String?, forCorrection: Bool = false) async throws -> LockedPatient {
         let rows = try await c.query("""
             SELECT \(unescaped: PatientRow.columns), p.institution_id, p.status_on,
                    (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
@@ -94,7 +109,12 @@ public struct Patients: Repository {
             """, logger: logger)
         guard let row = try await rows.firstElement() else { throw Self.unknown(patientID) }
         let locked = try Self.locked(row.makeRandomAccess(), from: 0)
-        try locked.forData.checkForData(on: date, actingInstitution: actingInstitution)
+        if forCorrection {
+            // A correction is allowed whatever the status; only the holding institution may make it.
+            if let actingInstitution, actingInstitution != locked.patient.institutionCode { throw Self.unknown(patientID) }
+        } else {
+            try locked.forData.checkForData(on: date, actingInstitution: actingInstitution)
+        }
         return locked
     }
 
