@@ -72,7 +72,8 @@ public struct Patients: Repository {
     /// the earlier values stay in the audit trail. Allowed whatever the patient's status, by the
     /// institution that holds the patient.
     public func correct(id: PatientID, _ correction: PatientCorrection, actingInstitution: String? = nil) async throws -> Patient {
-        let locked = try await lockForData(id, on: nil, actingInstitution: actingInstitution, forCorrection: true)
+        let locked = try await lock(id)
+        try locked.forData.checkHeld(by: actingInstitution)
         try correction.check(firstAdministration: locked.forData.firstAdministration)
         try await tx.because(correction.reason)
         try await c.query("""
@@ -101,21 +102,21 @@ public struct Patients: Repository {
     /// Loads and locks a patient, and refuses data for a withdrawn patient, data dated after a
     /// death, and data from an institution that does not hold the patient (the domain's rule).
     /// One query.
-    func lockForData(_ patientID: PatientID, on date: LocalDate?, actingInstitution: String?, forCorrection: Bool = false) async throws -> LockedPatient {
+    func lockForData(_ patientID: PatientID, on date: LocalDate?, actingInstitution: String?) async throws -> LockedPatient {
+        let locked = try await lock(patientID)
+        try locked.forData.checkForData(on: date, actingInstitution: actingInstitution)
+        return locked
+    }
+
+    /// Loads and locks a patient with what the data-entry rules read, checking nothing. One query.
+    func lock(_ patientID: PatientID) async throws -> LockedPatient {
         let rows = try await c.query("""
             SELECT \(unescaped: PatientRow.columns), p.institution_id, p.status_on,
                    (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
             FROM patient p JOIN institution i ON i.id = p.institution_id WHERE p.id = \(patientID) FOR UPDATE OF p
             """, logger: logger)
         guard let row = try await rows.firstElement() else { throw Self.unknown(patientID) }
-        let locked = try Self.locked(row.makeRandomAccess(), from: 0)
-        if forCorrection {
-            // A correction is allowed whatever the status; only the holding institution may make it.
-            if let actingInstitution, actingInstitution != locked.patient.institutionCode { throw Self.unknown(patientID) }
-        } else {
-            try locked.forData.checkForData(on: date, actingInstitution: actingInstitution)
-        }
-        return locked
+        return try Self.locked(row.makeRandomAccess(), from: 0)
     }
 
     /// A locked patient from `PatientRow.columns` followed by institution id, status date and first administration.
