@@ -43,7 +43,7 @@ WITH candidate AS (
 ), streak AS (
     SELECT p.id AS patient_id, p.institution_id, s.length, s.qualified_on, s.last_missed
     FROM candidate c JOIN patient p ON p.id = c.patient_id AND p.status = 'active'
-    CROSS JOIN LATERAL (SELECT max(v.visit_on) AS last_visit FROM visit v WHERE v.patient_id = p.id AND v.visit_on <= :'as_of'::date) lv
+    CROSS JOIN LATERAL (SELECT max(v.visit_on) AS last_visit FROM visit v WHERE v.patient_id = p.id AND v.visit_on <= :'as_of'::date AND v.voided_on IS NULL) lv
     CROSS JOIN LATERAL (
         SELECT count(*) AS length, max(r.missed_on) AS last_missed,
                (array_agg(r.missed_on ORDER BY r.window_end, r.id))[2] AS qualified_on
@@ -69,14 +69,14 @@ ON CONFLICT (patient_id) WHERE decision = 'pending' DO NOTHING;
 
 -- 5. late expedited reports
 UPDATE adverse_event SET report_late_flagged_on = report_due_on + 1
-WHERE serious AND report_late_flagged_on IS NULL AND report_due_on < :'as_of'::date
+WHERE serious AND report_late_flagged_on IS NULL AND report_due_on < :'as_of'::date AND voided_on IS NULL
   AND (report_submitted_on IS NULL OR report_submitted_on > report_due_on);
 
 -- 6. the institution codes and the worklists' four reads, streamed to files (the registry also formats CSV and JSON per institution)
 \set q1 'COPY (SELECT f.institution_id, f.id, f.patient_id, f.label, f.due_on, f.window_end, f.escalation_level FROM follow_up f JOIN patient p ON p.id = f.patient_id WHERE follow_up_overdue(f.window_end, f.status, p.status, ' :'as_of' '::date) ORDER BY f.institution_id, f.window_end, f.id) TO STDOUT'
 \set q2 'COPY (WITH reach AS (SELECT coalesce(max(window_after), 0) AS days FROM protocol_time_point) SELECT i.id, f.id, f.patient_id, f.label, f.due_on, f.window_start, f.window_end FROM reach, institution i CROSS JOIN LATERAL (SELECT f.* FROM follow_up f WHERE f.institution_id = i.id AND f.due_on >= ' :'as_of' '::date - reach.days AND f.due_on < ' :'as_of' '::date + 30 AND f.window_end >= ' :'as_of' '::date AND f.status = ''scheduled'' OFFSET 0) f JOIN patient p ON p.id = f.patient_id AND p.status = ''active'' ORDER BY i.id, f.due_on, f.id) TO STDOUT'
 \set q3 'COPY (SELECT lp.institution_id, lp.id, lp.patient_id, lp.proposed_on, lp.missed_count FROM lost_proposal lp WHERE lp.decision = ''pending'' ORDER BY lp.institution_id, lp.proposed_on, lp.id) TO STDOUT'
-\set q4 'COPY (SELECT a.institution_id, a.id, a.patient_id, a.term, a.grade, a.report_due_on FROM adverse_event a WHERE a.serious AND a.report_submitted_on IS NULL AND a.report_due_on < ' :'as_of' '::date ORDER BY a.institution_id, a.report_due_on, a.id) TO STDOUT'
+\set q4 'COPY (SELECT a.institution_id, a.id, a.patient_id, a.term, a.grade, a.report_due_on FROM adverse_event a WHERE a.serious AND a.report_submitted_on IS NULL AND a.report_due_on < ' :'as_of' '::date AND a.voided_on IS NULL ORDER BY a.institution_id, a.report_due_on, a.id) TO STDOUT'
 \o :out/institutions.tsv
 COPY (SELECT id, code FROM institution) TO STDOUT;
 \o :out/overdue.tsv

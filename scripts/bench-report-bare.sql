@@ -31,12 +31,12 @@ FROM (
           WHERE a.administered_on <= :'as_of'::date
           ORDER BY a.patient_id, a.administered_on, a.id) f
     LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
-               WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= :'as_of'::date
+               WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= :'as_of'::date AND voided_on IS NULL
                ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
-    LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= :'as_of'::date
+    LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= :'as_of'::date AND voided_on IS NULL
                GROUP BY patient_id) v ON v.patient_id = f.patient_id
     LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.visit_on = f.first_on
-                       AND bv.follow_up_id IS NULL ORDER BY bv.id LIMIT 1) bl ON true
+                       AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL ORDER BY bv.id LIMIT 1) bl ON true
 ) x;
 ANALYZE report_cohort;
 
@@ -66,7 +66,7 @@ SELECT c.cell, e.grade, e.category, e.serious,
        (e.serious AND e.report_due_on < :'as_of'::date AND (e.report_submitted_on IS NULL OR e.report_submitted_on > e.report_due_on)) AS late,
        count(*)::int
 FROM report_cohort c JOIN adverse_event e ON e.patient_id = c.patient_id
-WHERE e.aware_on <= :'as_of'::date
+WHERE e.aware_on <= :'as_of'::date AND e.voided_on IS NULL
 GROUP BY 1, 2, 3, 4, 5;
 
 SELECT c.product_id, c.indication, c.institution_id, c.year, count(*)::int,
@@ -81,7 +81,7 @@ FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::flo
       FROM report_cohort c
       JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
       JOIN follow_up f ON f.administration_id = c.administration_id
-      JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= :'as_of'::date
+      JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= :'as_of'::date AND v.voided_on IS NULL
       JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
       GROUP BY c.cell, m.key, f.label, m.value - b.value) x
 GROUP BY 1, 2, 3;

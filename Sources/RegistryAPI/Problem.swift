@@ -97,6 +97,8 @@ public struct Problem: Error, Sendable, Encodable {
     public var hint: String?
     /// The fields or parameters at fault.
     public var errors: [FieldError]
+    /// What the refused request would also have changed, for the user to confirm.
+    public var consequences: [Consequence] = []
     /// Extra response headers (WWW-Authenticate, Allow).
     var headers: HTTPFields = [:]
 
@@ -126,6 +128,7 @@ public struct Problem: Error, Sendable, Encodable {
             errors = [fields.locate(field, error.message)]
         }
         self.init(kind, detail: error.message, hint: Self.hint(error), errors: errors)
+        if case .confirm(let consequences)? = error.remedy { self.consequences = consequences }
     }
 
     /// A refusal of a query parameter's value (including a code that names no record):
@@ -144,11 +147,14 @@ public struct Problem: Error, Sendable, Encodable {
         case .markDistinct(let id): "if it is the same event, correct it with PATCH /adverse-events/\(id) and If-Match; if it is a second, separate event, send distinct: true"
         case .recordDeathWithVisit(let patientID):
             "send record_death: true to record the death on the visit's date, or record it first: POST /patients/\(patientID)/status-changes with kind death"
+        case .confirm: "nothing was changed; send the same request with confirm: true to apply it with the consequences listed"
+        case .voidStatusChange(let id): "void the later change first: POST /status-changes/\(id)/void with If-Match"
+        case .correctAdverseEvent(let id): "correct its grade with PATCH /adverse-events/\(id), or void it with POST /adverse-events/\(id)/void (both with If-Match)"
         default: error.hint
         }
     }
 
-    enum CodingKeys: String, CodingKey { case type, title, status, detail, hint, errors }
+    enum CodingKeys: String, CodingKey { case type, title, status, detail, hint, errors, consequences }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -158,6 +164,7 @@ public struct Problem: Error, Sendable, Encodable {
         try c.encode(detail, forKey: .detail)
         try c.encodeIfPresent(hint, forKey: .hint)
         if !errors.isEmpty { try c.encode(errors, forKey: .errors) }
+        if !consequences.isEmpty { try c.encode(consequences, forKey: .consequences) }
     }
 
     /// The problem as a response.

@@ -14,7 +14,7 @@ struct PatientCorrectionBody: JSONBody {
 }
 
 struct VisitCorrectionBody: JSONBody {
-    enum Field: String, CodingKey, CaseIterable { case reason, on, contact, vital, measures, note }
+    enum Field: String, CodingKey, CaseIterable { case reason, on, contact, vital, measures, note, confirm }
     typealias CodingKeys = Field
     static var nested: [String: any JSONBody.Type] { ["measures": MeasureBody.self] }
     static var pointers: [String: String] { ["measure": "/measures"] }
@@ -24,12 +24,13 @@ struct VisitCorrectionBody: JSONBody {
     var vital: String?
     var measures: [MeasureBody]?
     var note: String?
+    var confirm: Bool?
 }
 
 struct AdverseEventCorrectionBody: JSONBody {
     enum Field: String, CodingKey, CaseIterable {
         case reason, onset, aware, term, meddra, category, grade, grading, serious, criteria, related, outcome
-        case outcomeOn = "outcome_on", submittedOn = "submitted_on"
+        case outcomeOn = "outcome_on", submittedOn = "submitted_on", confirm
     }
     typealias CodingKeys = Field
     var reason: String
@@ -46,6 +47,7 @@ struct AdverseEventCorrectionBody: JSONBody {
     var outcome: String?
     var outcomeOn: String?
     var submittedOn: String?
+    var confirm: Bool?
 }
 
 struct AdministrationCorrectionBody: JSONBody {
@@ -85,9 +87,9 @@ extension RegistryAPI {
                 let vital = try b.vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }
                 let note = try Notes.validate(b.note)
                 try await checkIfMatch(request, record: .visit, id: id, name: "visit", in: tx)
-                let visit = try await tx.visits.correct(id: id, on: on, contact: contact, vital: vital, measures: measures, note: note,
-                                                         reason: reason)
-                return try .json(visit, etag: Self.etag(writtenBy: tx))
+                let (visit, consequences) = try await tx.visits.correct(id: id, on: on, contact: contact, vital: vital, measures: measures, note: note,
+                                                                         reason: reason, confirm: b.confirm ?? false)
+                return try .json(WithKey(base: visit, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }
 
@@ -119,7 +121,7 @@ extension RegistryAPI {
                 let outcomeOn = try b.outcomeOn.map { d throws(RegistryError) in try Rules.date(d, field: "outcome-on") }
                 let submitted = try b.submittedOn.map { d throws(RegistryError) in try Rules.date(d, field: "submitted-on") }
                 try await checkIfMatch(request, record: .adverseEvent, id: id, name: "adverse-event", in: tx)
-                let ae = try await tx.adverseEvents.correct(id: id, reason: reason) { d in
+                let (ae, consequences) = try await tx.adverseEvents.correct(id: id, reason: reason, confirm: b.confirm ?? false) { d in
                     if let onset { d.onsetOn = onset }
                     if let aware { d.awareOn = aware }
                     if let term = b.term { d.term = term }
@@ -134,9 +136,11 @@ extension RegistryAPI {
                     if let outcomeOn { d.outcomeOn = outcomeOn }
                     if let submitted { d.submittedOn = submitted }
                 }
-                return try .json(ae, etag: Self.etag(writtenBy: tx))
+                return try .json(WithKey(base: ae, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }
+
+        addVoidRoutes(routes)
 
         routes.get("/administrations") { request, context in
             let q = try query(request, allowed: ["lot"])

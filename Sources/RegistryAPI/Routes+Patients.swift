@@ -73,7 +73,7 @@ struct VisitBody: JSONBody {
 
 struct AdverseEventBody: JSONBody {
     enum Field: String, CodingKey, CaseIterable {
-        case onset, aware, term, meddra, category, grade, grading, serious, criteria, related, outcome, outcomeOn = "outcome_on", distinct
+        case onset, aware, term, meddra, category, grade, grading, serious, criteria, related, outcome, outcomeOn = "outcome_on", distinct, confirm
     }
     typealias CodingKeys = Field
     var onset: String
@@ -89,6 +89,7 @@ struct AdverseEventBody: JSONBody {
     var outcome: String?
     var outcomeOn: String?
     var distinct: Bool?
+    var confirm: Bool?
 }
 
 struct StatusChangeBody: JSONBody {
@@ -205,8 +206,9 @@ extension RegistryAPI {
                                               grading: b.grading ?? GradingSystem.ctcae5.description, serious: b.serious ?? false,
                                               criteria: b.criteria ?? [], related: b.related, outcome: b.outcome, outcomeOn: b.outcomeOn, today: database.today())
                 new.markedDistinct = b.distinct ?? false
-                let ae = try await tx.adverseEvents.report(patientID: id, new, actingInstitution: grant.institutionCode)
-                return try .json(ae, status: .created, location: "/adverse-events/\(ae.id)", etag: Self.etag(writtenBy: tx))
+                let (ae, consequences) = try await tx.adverseEvents.report(patientID: id, new, confirm: b.confirm ?? false, actingInstitution: grant.institutionCode)
+                return try .json(WithKey(base: ae, key: "consequences", extra: consequences), status: .created, location: "/adverse-events/\(ae.id)",
+                                 etag: Self.etag(writtenBy: tx))
             }
         }
 

@@ -16,7 +16,7 @@ struct ActingInstitution: ParsableArguments {
 }
 
 struct VisitCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "visit", abstract: "Follow-up visits and their measures.", subcommands: [Log.self, Correct.self])
+    static let configuration = CommandConfiguration(commandName: "visit", abstract: "Follow-up visits and their measures.", subcommands: [Log.self, Correct.self, Void.self])
 
     struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Log a visit against a follow-up, or an unscheduled visit.", discussion: """
@@ -50,6 +50,7 @@ struct VisitCommand: AsyncParsableCommand {
                                                          new, actingInstitution: try acting.resolve()) }
                 try ctx.emit(visit) {
                     "visit \(visit.id) logged" + (visit.timing.map { ", follow-up \(visit.followUpID!) completed (\($0.rawValue))" } ?? " (unscheduled)")
+                        + (visit.contactDeviation.map { "; protocol deviation: \($0.actual.rawValue) where the time point plans \($0.planned.rawValue)" } ?? "")
                 }
             }
         }
@@ -68,17 +69,18 @@ struct VisitCommand: AsyncParsableCommand {
         @Option(help: "Corrected or added measure, KEY=VALUE[:UNIT].") var measure: [String] = []
         @Option(help: "Corrected note.") var note: String?
         @Option(help: "Why (required).") var reason: String?
+        @Flag(help: "Apply what the correction also changes (a death recorded with the visit voided or re-dated), listed when it is refused without this.") var confirm = false
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let reason = try Rules.reason(reason)
                 var measures: [MeasureValue] = []
                 for m in measure { measures.append(try MeasureValue.parse(m)) }
-                let result = try await ctx.write { tx in try await tx.visits.correct(id: try Parse.id(visit, field: "visit"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
+                let (result, consequences) = try await ctx.write { tx in try await tx.visits.correct(id: try Parse.id(visit, field: "visit"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
                     contact: try contact.map { c throws(RegistryError) in try ContactType.parse(c) },
                     vital: try vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }, measures: measures,
-                    note: try Notes.validate(note), reason: reason) }
-                try ctx.emit(result) { "visit \(result.id) corrected" }
+                    note: try Notes.validate(note), reason: reason, confirm: confirm) }
+                try ctx.emit(result, consequences: consequences) { "visit \(result.id) corrected" }
             }
         }
     }
@@ -112,14 +114,15 @@ struct FollowUpCommand: AsyncParsableCommand {
 
 struct AdverseEventCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ae", abstract: "Adverse events and their expedited reports.",
-                                                    subcommands: [Report.self, Submit.self, Correct.self])
+                                                    subcommands: [Report.self, Submit.self, Correct.self, Void.self])
 
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Report an adverse event.", discussion: """
             Grades: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death related to the event; the
             grading system and version are stored with the grade (default CTCAE-5.0). A serious event
             gets an expedited-report due date from the awareness date: 7 days for death or
-            life-threatening, 15 otherwise (see `registry config list`). Grade 5 also records the death.
+            life-threatening, 15 otherwise (see `registry config list`). Grade 5 also records the death,
+            which you confirm with --confirm (without it the report is refused, listing what would change).
             Categories: \(AdverseEventCategory.allCases.map(\.rawValue).joined(separator: ", ")).
 
             Example:
@@ -141,6 +144,7 @@ struct AdverseEventCommand: AsyncParsableCommand {
         @Option(help: "Outcome: \(AdverseEventOutcome.allCases.map(\.rawValue).joined(separator: ", ")).") var outcome: String?
         @Option(name: .customLong("outcome-on"), help: "Outcome date.") var outcomeOn: String?
         @Flag(help: "A second, separate event with the same term and onset as one already recorded for the patient.") var distinct = false
+        @Flag(help: "With grade 5: record the patient's death as well (listed when it is refused without this).") var confirm = false
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
@@ -148,9 +152,9 @@ struct AdverseEventCommand: AsyncParsableCommand {
                                               serious: serious, criteria: criteria?.split(separator: ",").map(String.init) ?? [], related: related,
                                               outcome: outcome, outcomeOn: outcomeOn, today: ctx.today)
                 new.markedDistinct = distinct
-                let ae = try await ctx.write { tx in try await tx.adverseEvents.report(patientID: try Parse.id(patient, field: "patient"), new,
-                                                                actingInstitution: try acting.resolve()) }
-                try ctx.emit(ae) {
+                let (ae, consequences) = try await ctx.write { tx in try await tx.adverseEvents.report(patientID: try Parse.id(patient, field: "patient"), new,
+                                                                confirm: confirm, actingInstitution: try acting.resolve()) }
+                try ctx.emit(ae, consequences: consequences) {
                     "adverse event \(ae.id) recorded (grade \(ae.grade), \(ae.gradingSystem) v\(ae.gradingVersion))"
                         + (ae.reportDueOn.map { "; expedited report due \($0)" } ?? "")
                 }
@@ -203,6 +207,7 @@ struct AdverseEventCommand: AsyncParsableCommand {
         @Option(name: .customLong("outcome-on")) var outcomeOn: String?
         @Option(name: .customLong("submitted-on")) var submittedOn: String?
         @Option(help: "Why (required).") var reason: String?
+        @Flag(help: "Apply what the correction also changes (a death recorded, voided or re-dated with a grade 5 event), listed when it is refused without this.") var confirm = false
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
@@ -211,7 +216,7 @@ struct AdverseEventCommand: AsyncParsableCommand {
                 let awareDate = try aware.map { d throws(RegistryError) in try Rules.date(d, field: "aware") }
                 let outcomeDate = try outcomeOn.map { d throws(RegistryError) in try Rules.date(d, field: "outcome-on") }
                 let submitted = try submittedOn.map { d throws(RegistryError) in try Rules.date(d, field: "submitted-on") }
-                let ae = try await ctx.write { tx in try await tx.adverseEvents.correct(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason) { d in
+                let (ae, consequences) = try await ctx.write { tx in try await tx.adverseEvents.correct(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason, confirm: confirm) { d in
                     if let onsetDate { d.onsetOn = onsetDate }
                     if let awareDate { d.awareOn = awareDate }
                     if let term { d.term = term }
@@ -226,7 +231,7 @@ struct AdverseEventCommand: AsyncParsableCommand {
                     if let outcomeDate { d.outcomeOn = outcomeDate }
                     if let submitted { d.submittedOn = submitted }
                 } }
-                try ctx.emit(ae) { "adverse event \(ae.id) corrected" }
+                try ctx.emit(ae, consequences: consequences) { "adverse event \(ae.id) corrected" }
             }
         }
     }

@@ -101,8 +101,10 @@ enum Output {
 
     static func emitError(_ error: RegistryError, json: Bool) {
         if json {
-            struct Problem: Encodable { var error: String; var field: String?; var code: String; var hint: String? }
-            let problem = Problem(error: error.message, field: error.field, code: error.code.rawValue, hint: error.commandLineHint)
+            struct Problem: Encodable { var error: String; var field: String?; var code: String; var hint: String?; var consequences: [Consequence]? }
+            var consequences: [Consequence]? = nil
+            if case .confirm(let list)? = error.remedy { consequences = list }
+            let problem = Problem(error: error.message, field: error.field, code: error.code.rawValue, hint: error.commandLineHint, consequences: consequences)
             let data = (try? encoder().encode(problem)) ?? Data()
             printError(String(decoding: data, as: UTF8.self))
         } else {

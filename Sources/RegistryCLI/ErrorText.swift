@@ -36,11 +36,18 @@ extension RegistryError {
         case .showJobRun(let id): return "see: registry jobs show \(id)"
         case .correctVisit(let id): return "correct that visit instead: registry visit correct \(id.map(String.init) ?? "VISIT") --reason ..."
         case .correctReportSubmission(let id): return "correct it with: registry ae correct \(id) --submitted-on DATE --reason ..."
+        case .confirm: return "nothing was changed; run the same command with --confirm to apply it with these consequences"
+        case .voidStatusChange(let id): return "void the later change first: registry status-change void \(id) --reason \"...\""
+        case .correctAdverseEvent(let id): return "correct its grade with: registry ae correct \(id) --grade N --reason \"...\", or void it: registry ae void \(id) --reason \"...\""
         }
     }
 
     /// One line for stderr: the field, what was wrong, and what to do.
     var commandLineDescription: String {
+        if case .confirm(let consequences)? = remedy {
+            // One line each: what would also change, then how to apply it.
+            return (["\(message.prefix { $0 != ":" }):"] + consequences.map { "  - \($0.text)" } + [commandLineHint ?? ""]).joined(separator: "\n")
+        }
         var text = field.map { "\($0): \(message)" } ?? message
         if let hint = commandLineHint { text += " (\(hint))" }
         return text

@@ -18,7 +18,7 @@ public struct RegistryCommand: AsyncParsableCommand {
         subcommands: [
             InstitutionCommand.self, ProductCommand.self, ProtocolCommand.self, PlanCommand.self, PatientCommand.self,
             AdministerCommand.self, AdministrationCommand.self, TraceCommand.self, FollowUpsCommand.self, FollowUpCommand.self,
-            VisitCommand.self, AdverseEventCommand.self, ConfigCommand.self,
+            VisitCommand.self, AdverseEventCommand.self, StatusChangeCommand.self, ConfigCommand.self,
             AuditCommand.self, ReportCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokenCommand.self, DemoCommand.self,
             MigrateCommand.self, DatabaseCommand.self,
         ]

@@ -102,11 +102,14 @@ public struct AdverseEvent: Codable, Equatable, Sendable {
     public var outcomeOn: LocalDate?
     public var reportDueOn: LocalDate?
     public var reportSubmittedOn: LocalDate?
+    /// Set when the event was voided as entered in error: its report clock no longer runs.
+    public var void: VoidMark?
 
     public init(id: AdverseEventID, patientID: PatientID, institutionCode: String, onsetOn: LocalDate, awareOn: LocalDate, term: String, meddraCode: String?,
                 category: AdverseEventCategory, grade: Int, gradingSystem: String, gradingVersion: String, serious: Bool,
                 seriousnessCriteria: [SeriousnessCriterion], relatedness: Relatedness, outcome: AdverseEventOutcome, outcomeOn: LocalDate?,
-                reportDueOn: LocalDate?, reportSubmittedOn: LocalDate?) {
+                reportDueOn: LocalDate?, reportSubmittedOn: LocalDate?, void: VoidMark? = nil) {
+        self.void = void
         self.id = id; self.patientID = patientID; self.institutionCode = institutionCode; self.onsetOn = onsetOn; self.awareOn = awareOn
         self.term = term; self.meddraCode = meddraCode; self.category = category; self.grade = grade; self.gradingSystem = gradingSystem
         self.gradingVersion = gradingVersion; self.serious = serious; self.seriousnessCriteria = seriousnessCriteria

@@ -81,6 +81,12 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         case correctVisit(id: VisitID?)
         /// Correct this adverse event's submission date instead.
         case correctReportSubmission(adverseEventID: AdverseEventID)
+        /// Repeat the request, confirming these consequences.
+        case confirm([Consequence])
+        /// Void this (later) status change first.
+        case voidStatusChange(id: StatusChangeID)
+        /// Correct or void this adverse event instead.
+        case correctAdverseEvent(id: AdverseEventID)
     }
 
     /// Kinds of records a user can list.

@@ -14,11 +14,19 @@ public struct StatusChange: Codable, Equatable, Sendable {
     public var toInstitution: String?
     /// Follow-ups this change made not required, moved, or brought back.
     public var followUpsAffected: Int
+    /// The grade 5 adverse event this death was recorded from, if it was.
+    public var adverseEventID: AdverseEventID?
+    /// The visit at which this death was recorded, if it was.
+    public var visitID: VisitID?
+    /// Set when the change was voided as entered in error.
+    public var void: VoidMark?
 
     public init(id: StatusChangeID, patientID: PatientID, kind: StatusChangeKind, effectiveOn: LocalDate, reason: String,
-                fromInstitution: String?, toInstitution: String?, followUpsAffected: Int) {
+                fromInstitution: String?, toInstitution: String?, followUpsAffected: Int, adverseEventID: AdverseEventID? = nil,
+                visitID: VisitID? = nil, void: VoidMark? = nil) {
         self.id = id; self.patientID = patientID; self.kind = kind; self.effectiveOn = effectiveOn; self.reason = reason
         self.fromInstitution = fromInstitution; self.toInstitution = toInstitution; self.followUpsAffected = followUpsAffected
+        self.adverseEventID = adverseEventID; self.visitID = visitID; self.void = void
     }
 }
 

@@ -22,13 +22,35 @@ public struct Visit: Codable, Equatable, Sendable {
     public var timing: VisitTiming?
     public var measures: [MeasureValue]
     public var note: String?
+    /// For a scheduled visit made another way than its time point plans (a phone call for an
+    /// examination): a protocol deviation, kept as recorded, marked and counted in reports.
+    public var contactDeviation: ContactDeviation?
+    /// Set when the visit was voided as entered in error.
+    public var void: VoidMark?
 
     public init(id: VisitID, patientID: PatientID, followUpID: FollowUpID?, institutionCode: String, visitedOn: LocalDate, contactType: ContactType,
-                vitalStatus: VitalStatus, timing: VisitTiming?, measures: [MeasureValue], note: String?) {
+                vitalStatus: VitalStatus, timing: VisitTiming?, measures: [MeasureValue], note: String?, contactDeviation: ContactDeviation? = nil,
+                void: VoidMark? = nil) {
         self.id = id; self.patientID = patientID; self.followUpID = followUpID; self.institutionCode = institutionCode
         self.visitedOn = visitedOn; self.contactType = contactType; self.vitalStatus = vitalStatus; self.timing = timing
-        self.measures = measures; self.note = note
+        self.measures = measures; self.note = note; self.contactDeviation = contactDeviation; self.void = void
     }
+}
+
+/// A visit made another way than its time point plans: a protocol deviation.
+public struct ContactDeviation: Codable, Equatable, Sendable {
+    /// The contact the time point plans.
+    public var planned: ContactType
+    /// The contact the visit was.
+    public var actual: ContactType
+
+    /// The deviation of a visit made by `actual` at a time point planning `planned`, or nil when they agree.
+    public static func of(planned: ContactType?, actual: ContactType) -> ContactDeviation? {
+        guard let planned, planned != actual else { return nil }
+        return ContactDeviation(planned: planned, actual: actual)
+    }
+
+    public init(planned: ContactType, actual: ContactType) { self.planned = planned; self.actual = actual }
 }
 
 /// A validated visit, before it is checked against the patient and the follow-up.

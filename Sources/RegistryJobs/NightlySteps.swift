@@ -136,7 +136,7 @@ enum NightlySQL {
         ), streak AS (
             SELECT p.id AS patient_id, p.institution_id, s.length, s.qualified_on, s.last_missed
             FROM candidate c JOIN patient p ON p.id = c.patient_id AND p.status = 'active'
-            CROSS JOIN LATERAL (SELECT max(v.visit_on) AS last_visit FROM visit v WHERE v.patient_id = p.id AND v.visit_on <= \(asOf)) lv
+            CROSS JOIN LATERAL (SELECT max(v.visit_on) AS last_visit FROM visit v WHERE v.patient_id = p.id AND v.visit_on <= \(asOf) AND v.voided_on IS NULL) lv
             CROSS JOIN LATERAL (
                 SELECT count(*) AS length, max(r.missed_on) AS last_missed,
                        (array_agg(r.missed_on ORDER BY r.window_end, r.id))[\(n)::int] AS qualified_on
@@ -172,7 +172,7 @@ enum NightlySQL {
         """
         WITH changed AS (
             UPDATE adverse_event SET report_late_flagged_on = report_due_on + 1
-            WHERE serious AND report_late_flagged_on IS NULL AND report_due_on < \(asOf)
+            WHERE serious AND report_late_flagged_on IS NULL AND report_due_on < \(asOf) AND voided_on IS NULL
               AND adverse_event_report_late(serious, report_due_on, report_submitted_on, \(asOf))
             RETURNING 1)
         SELECT count(*) FROM changed

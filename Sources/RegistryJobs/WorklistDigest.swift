@@ -180,7 +180,7 @@ enum WorklistDigest {
         for try await (inst, id, patient, term, grade, due) in try await c.query("""
             SELECT a.institution_id, a.id, a.patient_id, a.term, a.grade, a.report_due_on
             FROM adverse_event a
-            WHERE a.serious AND a.report_submitted_on IS NULL AND a.report_due_on < \(asOf)
+            WHERE a.serious AND a.report_submitted_on IS NULL AND a.report_due_on < \(asOf) AND a.voided_on IS NULL
               AND adverse_event_report_outstanding(a.serious, a.report_due_on, a.report_submitted_on, \(asOf))
             ORDER BY a.institution_id, a.report_due_on, a.id
             """, logger: logger).decode((Int, AdverseEventID, PatientID, String, Int16, LocalDate).self) {

@@ -166,12 +166,12 @@ struct OutcomeData: Sendable {
                   WHERE a.administered_on <= \(asOf)
                   ORDER BY a.patient_id, a.administered_on, a.id) f
             LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
-                       WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= \(asOf)
+                       WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= \(asOf) AND voided_on IS NULL
                        ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
-            LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= \(asOf)
+            LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= \(asOf) AND voided_on IS NULL
                        GROUP BY patient_id) v ON v.patient_id = f.patient_id
             LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.visit_on = f.first_on
-                               AND bv.follow_up_id IS NULL ORDER BY bv.id LIMIT 1) bl ON true
+                               AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL ORDER BY bv.id LIMIT 1) bl ON true
             WHERE (\(filters.product)::bigint IS NULL OR f.product_id = \(filters.product))
               AND (\(filters.indication)::text IS NULL OR f.indication = \(filters.indication))
               AND (\(filters.institution)::bigint IS NULL OR f.institution_id = \(filters.institution))
@@ -219,7 +219,7 @@ struct OutcomeData: Sendable {
                (e.serious AND e.report_due_on < \(asOf) AND (e.report_submitted_on IS NULL OR e.report_submitted_on > e.report_due_on)) AS late,
                count(*)::int
         FROM report_cohort c JOIN adverse_event e ON e.patient_id = c.patient_id
-        WHERE e.aware_on <= \(asOf)
+        WHERE e.aware_on <= \(asOf) AND e.voided_on IS NULL
         GROUP BY 1, 2, 3, 4, 5
         """
     }
@@ -265,7 +265,7 @@ struct OutcomeData: Sendable {
               FROM report_cohort c
               JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
               JOIN follow_up f ON f.administration_id = c.administration_id
-              JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf)
+              JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf) AND v.voided_on IS NULL
               JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
               GROUP BY c.cell, m.key, f.label, m.value - b.value) x
         GROUP BY 1, 2, 3

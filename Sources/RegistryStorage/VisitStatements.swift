@@ -12,7 +12,8 @@ import RegistryDomain
 struct LockVisitTarget: PostgresPreparedStatement {
     static let name = "registry_lock_visit_target"
     static let sql = """
-        SELECT f.window_start, f.window_end, f.status, (SELECT v.id FROM visit v WHERE v.follow_up_id = f.id), a.administered_on,
+        SELECT f.window_start, f.window_end, f.status, (SELECT v.id FROM visit v WHERE v.follow_up_id = f.id AND v.voided_on IS NULL), a.administered_on,
+               f.contact_type,
                \(PatientRow.columns), p.institution_id, p.status_on,
                (SELECT min(x.administered_on) FROM administration x WHERE x.patient_id = p.id)
         FROM follow_up f JOIN administration a ON a.id = f.administration_id JOIN patient p ON p.id = f.patient_id
@@ -21,6 +22,8 @@ struct LockVisitTarget: PostgresPreparedStatement {
         """
     struct Row {
         var start: LocalDate, end: LocalDate, status: FollowUpStatus, visitID: VisitID?, anchor: LocalDate
+        /// The contact the time point plans.
+        var contact: ContactType
         var patient: LockedPatient
     }
     var followUpID: FollowUpID
@@ -34,7 +37,8 @@ struct LockVisitTarget: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row {
         let r = row.makeRandomAccess()
         return Row(start: try r[0].decode(LocalDate.self), end: try r[1].decode(LocalDate.self), status: try r[2].decode(FollowUpStatus.self),
-                   visitID: try r[3].decode(VisitID?.self), anchor: try r[4].decode(LocalDate.self), patient: try Patients.locked(r, from: 5))
+                   visitID: try r[3].decode(VisitID?.self), anchor: try r[4].decode(LocalDate.self), contact: try r[5].decode(ContactType.self),
+                   patient: try Patients.locked(r, from: 6))
     }
 }
 

@@ -45,7 +45,7 @@ struct NightlyFixture {
         for id in [active, second.patient.id] {
             _ = try await database.transaction(actor: "test") { tx in try await tx.visits.log(followUpID: nil, patientID: id, try visit("2025-12-01", contact: "phone")) }
         }
-        let ae = try await database.transaction(actor: "test") { tx in try await tx.adverseEvents.report(patientID: active, try event(grade: 3, serious: true, criteria: ["hospitalization"])) }
+        let ae = try await database.transaction(actor: "test") { tx in try await tx.adverseEvents.report(patientID: active, try event(grade: 3, serious: true, criteria: ["hospitalization"])).0 }
         return NightlyFixture(f: f, second: second, active: active, silent: f.patient.id, contacted: contacted,
                               deceased: deceased, withdrawn: withdrawn, lost: lost, lateEvent: ae.id)
     }

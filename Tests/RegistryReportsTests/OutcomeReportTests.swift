@@ -56,7 +56,7 @@ struct SmallRegistry {
                                          try visit(on, contact: contact, measures: measures)) }
         }
         func ae(_ patient: PatientID, _ e: NewAdverseEvent) async throws -> AdverseEvent {
-            try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: patient, e) }
+            try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: patient, e, confirm: true).0 }
         }
         let gt = plans[0], ct = plans[1]
 

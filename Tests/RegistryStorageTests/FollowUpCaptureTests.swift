@@ -90,15 +90,15 @@ struct FollowUpCaptureTests {
     func expeditedClocks() async throws {
         try await TestDatabase.withDatabase { database in
             let t = try await Treated.make(database)
-            let lifeThreatening = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 4, serious: true)) }
+            let lifeThreatening = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 4, serious: true)).0 }
             #expect(lifeThreatening.reportDueOn == LocalDate("2025-06-10"))
             #expect(lifeThreatening.gradingSystem == "CTCAE" && lifeThreatening.gradingVersion == "5.0")
-            let hospitalised = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Febrile neutropenia", grade: 3, serious: true, criteria: ["hospitalization"])) }
+            let hospitalised = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Febrile neutropenia", grade: 3, serious: true, criteria: ["hospitalization"])).0 }
             #expect(hospitalised.reportDueOn == LocalDate("2025-06-18"))
-            let mild = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Anaemia", grade: 1)) }
+            let mild = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Anaemia", grade: 1)).0 }
             #expect(mild.reportDueOn == nil && !mild.serious)
             try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "ae.report-days.other-serious", value: "10", reason: "test") }
-            let after = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Pneumonia", grade: 3, serious: true, criteria: ["hospitalization"])) }
+            let after = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(term: "Pneumonia", grade: 3, serious: true, criteria: ["hospitalization"])).0 }
             #expect(after.reportDueOn == LocalDate("2025-06-13"))
             await expectRefusal(field: "value") { try await database.transaction(actor: "admin") { tx in try await tx.settings.set(key: "ae.report-days.other-serious", value: "0", reason: "x") } }
             let submitted = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.submitReport(adverseEventID: lifeThreatening.id, on: LocalDate("2025-06-09")!) }
@@ -126,7 +126,7 @@ struct FollowUpCaptureTests {
             }
             await expectRefusal(field: "aware") { _ = try event(onset: "2025-06-05", aware: "2025-06-03") }
             await expectRefusal(field: "category") { _ = try event(category: "cardiac") }
-            await expectRefusal(field: "onset") { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(onset: "2025-03-25", aware: "2025-03-26")) } }
+            await expectRefusal(field: "onset") { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(onset: "2025-03-25", aware: "2025-03-26")).0 } }
             #expect(try await database.snapshot() == before)
         }
     }
@@ -135,7 +135,7 @@ struct FollowUpCaptureTests {
     func grade5RecordsDeath() async throws {
         try await TestDatabase.withDatabase { database in
             let t = try await Treated.make(database)
-            let ae = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(onset: "2025-09-01", aware: "2025-09-02", grade: 5, serious: true, category: "new-malignancy", outcomeOn: "2025-09-10")) }
+            let ae = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(onset: "2025-09-01", aware: "2025-09-02", grade: 5, serious: true, category: "new-malignancy", outcomeOn: "2025-09-10"), confirm: true).0 }
             #expect(ae.outcome == .fatal && ae.reportDueOn == LocalDate("2025-09-09"))
             let patient = try await database.read { tx in try await tx.patients.patient(id: t.patientID) }
             #expect(patient.status == .deceased)
@@ -160,13 +160,13 @@ struct FollowUpCaptureTests {
             #expect(change.followUpsAffected == t.followUps.filter { $0.due > LocalDate("2025-12-01")! }.count)
             let before = try await database.snapshot()
             await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: nil, patientID: t.patientID, try visit("2025-11-01")) } }
-            await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event()) } }
+            await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event()).0 } }
             await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.lost, patientID: t.patientID, on: LocalDate("2026-01-01")!, reason: "x") } }
             await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.death, patientID: t.patientID, on: LocalDate("2026-01-01")!, reason: "x") } }
             #expect(try await database.snapshot() == before)
             // Data already collected stays, and can still be corrected with a reason.
             let corrected = try await database.transaction(actor: "site") { tx in try await tx.visits.correct(id: v.id, on: nil, contact: nil, vital: nil, measures: [try MeasureValue.parse("ecog=2")], note: nil,
-                                                         reason: "transcription error") }
+                                                         reason: "transcription error").0 }
             #expect(corrected.measures.first?.value == 2)
             #expect(try await database.count("audit_log", where: "entity = 'visit_measure' AND action = 'update' AND before->>'value' = '1' AND after->>'value' = '2' AND reason = 'transcription error'") == 1)
         }
@@ -261,8 +261,8 @@ struct FollowUpCaptureTests {
     func correctAdverseEvent() async throws {
         try await TestDatabase.withDatabase { database in
             let t = try await Treated.make(database)
-            let ae = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"])) }
-            let fixed = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.correct(id: ae.id, reason: "regraded after specialist review") { $0.grade = 4 } }
+            let ae = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.report(patientID: t.patientID, try event(grade: 3, serious: true, criteria: ["hospitalization"])).0 }
+            let fixed = try await database.transaction(actor: "site") { tx in try await tx.adverseEvents.correct(id: ae.id, reason: "regraded after specialist review") { $0.grade = 4 }.0 }
             #expect(fixed.grade == 4 && fixed.reportDueOn == LocalDate("2025-06-10"))
             #expect(try await database.count("audit_log", where: "entity = 'adverse_event' AND action = 'update' AND before->>'grade' = '3' AND after->>'grade' = '4'") == 1)
         }

@@ -73,7 +73,7 @@ public struct Administrations: Repository {
             if let approvedOn, newDate < approvedOn { throw RegistryError.invalid("on", "\(newDate) is before the plan's approval on \(approvedOn)") }
             if newDate < consentOn { throw RegistryError.invalid("on", "\(newDate) is before the patient's consent on \(consentOn)") }
             let visits = try await c.query("""
-                SELECT min(v.visit_on) FROM visit v JOIN follow_up f ON f.id = v.follow_up_id WHERE f.administration_id = \(id)
+                SELECT min(v.visit_on) FROM visit v JOIN follow_up f ON f.id = v.follow_up_id WHERE f.administration_id = \(id) AND v.voided_on IS NULL
                 """, logger: logger)
             if let earliest = try await visits.decode(LocalDate?.self).firstElement() ?? nil, newDate > earliest {
                 throw RegistryError.invalid("on", "\(newDate) is after visit data recorded on \(earliest) for this administration")

@@ -7,11 +7,14 @@ public struct AdverseEvents: Repository {
 
     /// Records an adverse event. A serious one gets its expedited-report due date from the
     /// awareness date and the configured clock; a grade 5 event also records the death.
-    public func report(patientID: PatientID, _ new: NewAdverseEvent, actingInstitution: String? = nil) async throws -> AdverseEvent {
+    /// Recording the death is a consequence the user confirms (`confirm`); without it the report is
+    /// refused, listing what it would change, and nothing is written.
+    public func report(patientID: PatientID, _ new: NewAdverseEvent, confirm: Bool = false, actingInstitution: String? = nil) async throws -> (AdverseEvent, [Consequence]) {
         let patient = try await tx.patients.lockForData(patientID, on: new.onsetOn, actingInstitution: actingInstitution)
         try patient.forData.checkEventAfterTreatment(onset: new.onsetOn)
         let same = try await c.query("""
             SELECT min(id) FROM adverse_event WHERE patient_id = \(patientID) AND onset_on = \(new.onsetOn) AND lower(term) = lower(\(new.term))
+              AND voided_on IS NULL
             """, logger: logger).decode(AdverseEventID?.self).one("the same event")
         try new.checkNotDuplicate(of: same, patientID: patientID)
         let clock = try await tx.settings.reportClock()
@@ -25,16 +28,53 @@ public struct AdverseEvents: Repository {
             RETURNING id
             """, logger: logger)
         let id = try await rows.decode(AdverseEventID.self).one("the new adverse event")
+        var consequences: [Consequence] = []
         if let died = new.deathDate, patient.patient.status != .deceased {
-            _ = try await tx.statusChanges.record(.death, patientID: patientID, on: died, reason: "grade 5 adverse event: \(new.term)", adverseEventID: id)
+            let before = try await tx.patients.state(id: patientID)
+            let death = try await tx.statusChanges.record(.death, patientID: patientID, on: died, reason: "grade 5 adverse event: \(new.term)", adverseEventID: id)
+            consequences = [Self.deathRecorded(death, event: id)] + Consequence.between(before, try await tx.patients.state(id: patientID))
         }
-        return try await adverseEvent(id: id)
+        try consequences.confirmed(confirm, doing: "reporting this grade 5 event")
+        return (try await adverseEvent(id: id), consequences)
+    }
+
+    static func deathRecorded(_ death: StatusChange, event id: AdverseEventID) -> Consequence {
+        Consequence(.statusChangeRecorded, "the patient's death on \(death.effectiveOn) is recorded from grade 5 adverse event \(id) (status change \(death.id))",
+                    statusChangeID: death.id)
+    }
+
+    /// Voids an adverse event entered in error (a duplicate, the wrong patient), with the reason:
+    /// kept and marked, its report clock stopped, left out of worklists and reports from now on. A
+    /// death recorded from it (grade 5) is voided with it, and the follow-ups the death made not
+    /// required are owed again. What that changes is refused unless `confirm`, and returned.
+    public func void(id: AdverseEventID, reason: String, confirm: Bool, actingInstitution: String? = nil) async throws -> (AdverseEvent, [Consequence]) {
+        let reason = try Rules.reason(reason)
+        try await tx.because(reason)
+        let ae = try await adverseEvent(id: id, lock: true)
+        let locked = try await tx.patients.lock(ae.patientID)
+        try locked.forData.checkHeld(by: actingInstitution)
+        try VoidRules.checkStanding(ae.void, record: "adverse event \(id)")
+        let before = try await tx.patients.state(id: ae.patientID)
+        try await c.query("UPDATE adverse_event SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
+        var consequences = try await voidDeath(from: id, patientID: ae.patientID, reason: reason)
+        consequences += Consequence.between(before, try await tx.patients.state(id: ae.patientID))
+        try consequences.confirmed(confirm, doing: "voiding adverse event \(id)")
+        return (try await adverseEvent(id: id), consequences)
+    }
+
+    /// Voids the standing death recorded from event `id`, if there is one.
+    private func voidDeath(from id: AdverseEventID, patientID: PatientID, reason: String) async throws -> [Consequence] {
+        guard let death = try await tx.statusChanges.of(patientID: patientID).first(where: { $0.adverseEventID == id && $0.void == nil }) else { return [] }
+        _ = try await tx.statusChanges.voidStanding(death.id, patientID: patientID, reason: reason, cause: .adverseEvent(id))
+        return [Consequence(.statusChangeVoided, "the death on \(death.effectiveOn) recorded from adverse event \(id) (status change \(death.id)) is voided with it",
+                            statusChangeID: death.id)]
     }
 
     /// Records the expedited report's submission, which stops its clock.
     public func submitReport(adverseEventID id: AdverseEventID, on date: LocalDate, actingInstitution: String? = nil) async throws -> AdverseEvent {
         let ae = try await adverseEvent(id: id, lock: true)
         _ = try await tx.patients.lockForData(ae.patientID, on: nil, actingInstitution: actingInstitution)
+        try VoidRules.checkStanding(ae.void, record: "adverse event \(id)")
         guard ae.serious else {
             throw RegistryError.conflict("adverse-event", "adverse event \(id) is not serious; only serious events have an expedited report")
         }
@@ -51,10 +91,15 @@ public struct AdverseEvents: Repository {
 
     /// Corrects an adverse event: the merged values are validated as a new report would be, the
     /// report due date follows, and the earlier values stay in the audit trail.
-    public func correct(id: AdverseEventID, reason: String, _ change: (inout AdverseEventDraft) -> Void) async throws -> AdverseEvent {
+    /// A death recorded from the event follows it: voided when the event is corrected below grade 5,
+    /// re-dated when its date changes, recorded when it becomes grade 5; what that changes is
+    /// refused unless `confirm`, and returned.
+    public func correct(id: AdverseEventID, reason: String, confirm: Bool = false, _ change: (inout AdverseEventDraft) -> Void) async throws -> (AdverseEvent, [Consequence]) {
         let reason = try Rules.reason(reason)
         try await tx.because(reason)
         let ae = try await adverseEvent(id: id, lock: true)
+        try VoidRules.checkStanding(ae.void, record: "adverse event \(id)")
+        let before = try await tx.patients.state(id: ae.patientID)
         var draft = AdverseEventDraft(ae)
         change(&draft)
         let checked = try draft.validated(today: tx.today)
@@ -73,10 +118,24 @@ public struct AdverseEvents: Repository {
             WHERE id = \(id)
             """, logger: logger)
         let patient = try await tx.patients.patient(id: ae.patientID, lock: true)
-        if let died = checked.deathDate, patient.status != .deceased {
-            _ = try await tx.statusChanges.record(.death, patientID: ae.patientID, on: died, reason: "grade 5 adverse event: \(checked.term)", adverseEventID: id)
+        let death = try await tx.statusChanges.of(patientID: ae.patientID).first { $0.adverseEventID == id && $0.void == nil }
+        var consequences: [Consequence] = []
+        switch (checked.deathDate, death) {
+        case (nil, .some):
+            consequences += try await voidDeath(from: id, patientID: ae.patientID, reason: reason)
+        case (let died?, let death?) where died != death.effectiveOn:
+            try await tx.statusChanges.redateStanding(death.id, patientID: ae.patientID, to: died)
+            consequences.append(Consequence(.statusChangeRedated, "the death recorded from adverse event \(id) (status change \(death.id)) moves from \(death.effectiveOn) to \(died)",
+                                            statusChangeID: death.id))
+        case (let died?, nil) where patient.status != .deceased:
+            let recorded = try await tx.statusChanges.record(.death, patientID: ae.patientID, on: died, reason: "grade 5 adverse event: \(checked.term)", adverseEventID: id)
+            consequences.append(Self.deathRecorded(recorded, event: id))
+        default:
+            break
         }
-        return try await adverseEvent(id: id)
+        consequences += Consequence.between(before, try await tx.patients.state(id: ae.patientID))
+        try consequences.confirmed(confirm, doing: "correcting adverse event \(id)")
+        return (try await adverseEvent(id: id), consequences)
     }
 
     /// A patient's adverse events, by onset.
@@ -95,7 +154,7 @@ public struct AdverseEvents: Repository {
 
     static let select = """
         SELECT e.id, e.patient_id, i.code, e.onset_on, e.aware_on, e.term, e.meddra_code, e.category, e.grade, e.grading_system, e.grading_version,
-               e.serious, e.seriousness, e.relatedness, e.outcome, e.outcome_on, e.report_due_on, e.report_submitted_on
+               e.serious, e.seriousness, e.relatedness, e.outcome, e.outcome_on, e.report_due_on, e.report_submitted_on, e.voided_on, e.void_reason
         FROM adverse_event e JOIN institution i ON i.id = e.institution_id
         """
 
@@ -103,12 +162,12 @@ public struct AdverseEvents: Repository {
         var out: [AdverseEvent] = []
         for try await row in rows {
             let full = try row.decode((AdverseEventID, PatientID, String, LocalDate, LocalDate, String, String?, AdverseEventCategory, Int16, String, String, Bool, [String],
-                                       Relatedness, AdverseEventOutcome, LocalDate?, LocalDate?, LocalDate?).self)
+                                       Relatedness, AdverseEventOutcome, LocalDate?, LocalDate?, LocalDate?, LocalDate?, String?).self)
             let criteria = try full.12.map { try SeriousnessCriterion.stored($0, column: "adverse_event.seriousness") }
             out.append(AdverseEvent(id: full.0, patientID: full.1, institutionCode: full.2, onsetOn: full.3, awareOn: full.4, term: full.5, meddraCode: full.6,
                                     category: full.7, grade: Int(full.8), gradingSystem: full.9, gradingVersion: full.10,
                                     serious: full.11, seriousnessCriteria: criteria, relatedness: full.13, outcome: full.14,
-                                    outcomeOn: full.15, reportDueOn: full.16, reportSubmittedOn: full.17))
+                                    outcomeOn: full.15, reportDueOn: full.16, reportSubmittedOn: full.17, void: VoidMark.stored(full.18, full.19)))
         }
         return out
     }

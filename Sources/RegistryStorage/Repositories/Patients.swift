@@ -84,6 +84,21 @@ public struct Patients: Repository {
         return try await patient(id: id)
     }
 
+    /// What a void or a correction can change besides its record: the patient's status and holder,
+    /// and their follow-ups (the domain's `PatientState`, compared before and after).
+    func state(id: PatientID) async throws -> PatientState {
+        let p = try await patient(id: id)
+        let statusOn = try await c.query("SELECT status_on FROM patient WHERE id = \(id)", logger: logger).decode(LocalDate?.self).one("patient \(id)")
+        var followUps: [FollowUpState] = []
+        for try await (fid, due, end, status, suspendedBy, code) in try await c.query("""
+            SELECT f.id, f.due_on, f.window_end, f.status, f.suspended_by, i.code
+            FROM follow_up f JOIN institution i ON i.id = f.institution_id WHERE f.patient_id = \(id) ORDER BY f.id
+            """, logger: logger).decode((FollowUpID, LocalDate, LocalDate, FollowUpStatus, StatusChangeID?, String).self) {
+            followUps.append(FollowUpState(id: fid, dueOn: due, windowEnd: end, status: status, suspendedBy: suspendedBy, institutionCode: code))
+        }
+        return PatientState(patientID: id, status: p.status, statusOn: statusOn, institutionCode: p.institutionCode, followUps: followUps)
+    }
+
     /// Patients by id, after `after`, at most `limit`: one institution's (or all), optionally those
     /// whose pseudonym starts with `pseudonymPrefix`.
     public func list(institutionCode: String?, pseudonymPrefix: String? = nil, after: PatientID? = nil, limit: Int) async throws -> [Patient] {

@@ -4,7 +4,7 @@ import RegistryDomain
 /// Which stored row version a record is at (its ETag), for corrections that must not overwrite a
 /// change they have not seen.
 public enum VersionedRecord: String, Sendable {
-    case visit, adverseEvent = "adverse_event", administration, patient
+    case visit, adverseEvent = "adverse_event", administration, patient, statusChange = "patient_status_change"
 }
 
 /// Which stored version records are at.

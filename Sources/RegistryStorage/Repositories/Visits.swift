@@ -42,18 +42,55 @@ public struct Visits: Repository {
                                                        measures: measures), logger: logger)
         let visitID = try await inserted.one("the new visit")
         if new.recordsDeath {
-            _ = try await tx.statusChanges.record(.death, patientID: pid, on: new.visitedOn, reason: "recorded dead at visit \(visitID)", locked: patient.patient)
+            _ = try await tx.statusChanges.record(.death, patientID: pid, on: new.visitedOn, reason: "recorded dead at visit \(visitID)", locked: patient.patient,
+                                                  visitID: visitID)
         }
         return Visit(id: visitID, patientID: pid, followUpID: followUpID, institutionCode: patient.patient.institutionCode, visitedOn: new.visitedOn,
-                     contactType: new.contactType, vitalStatus: new.vitalStatus, timing: timing, measures: measures, note: new.note)
+                     contactType: new.contactType, vitalStatus: new.vitalStatus, timing: timing, measures: measures, note: new.note,
+                     contactDeviation: ContactDeviation.of(planned: target?.contact, actual: new.contactType))
+    }
+
+    /// Voids a visit entered in error, with the reason: it is kept, marked, and left out of
+    /// schedules and reports from now on. The follow-up it completed is open again (overdue if its
+    /// window has closed), and a death recorded with it is voided with it. What that changes is
+    /// refused unless `confirm`, and returned.
+    public func void(id: VisitID, reason: String, confirm: Bool, actingInstitution: String? = nil) async throws -> (Visit, [Consequence]) {
+        let reason = try Rules.reason(reason)
+        try await tx.because(reason)
+        let visit = try await self.visit(id: id)
+        let locked = try await tx.patients.lock(visit.patientID)
+        try locked.forData.checkHeld(by: actingInstitution)
+        try VoidRules.checkStanding(visit.void, record: "visit \(id)")
+        let before = try await tx.patients.state(id: visit.patientID)
+        try await c.query("UPDATE visit SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
+        if let followUpID = visit.followUpID {
+            try await c.query("""
+                UPDATE follow_up SET status = 'scheduled', completed_on = NULL, timing = NULL WHERE id = \(followUpID) AND status = 'completed'
+                """, logger: logger)
+        }
+        var consequences = try await voidDeathRecorded(at: id, patientID: visit.patientID, reason: reason)
+        consequences += Consequence.between(before, try await tx.patients.state(id: visit.patientID))
+        try consequences.confirmed(confirm, doing: "voiding visit \(id)")
+        return (try await self.visit(id: id), consequences)
+    }
+
+    /// Voids the standing death recorded with visit `id`, if there is one, as a consequence of
+    /// voiding or correcting the visit.
+    private func voidDeathRecorded(at id: VisitID, patientID: PatientID, reason: String) async throws -> [Consequence] {
+        guard let death = try await tx.statusChanges.of(patientID: patientID).first(where: { $0.visitID == id && $0.void == nil }) else { return [] }
+        _ = try await tx.statusChanges.voidStanding(death.id, patientID: patientID, reason: reason, cause: .visit(id))
+        return [Consequence(.statusChangeVoided, "the death on \(death.effectiveOn) recorded with visit \(id) (status change \(death.id)) is voided with it",
+                            statusChangeID: death.id)]
     }
 
     /// Corrects a visit's recorded values. The earlier values stay readable in the audit trail.
     public func correct(id: VisitID, on date: LocalDate?, contact: ContactType?, vital: VitalStatus?, measures: [MeasureValue],
-                        note: String?, reason: String) async throws -> Visit {
+                        note: String?, reason: String, confirm: Bool = false) async throws -> (Visit, [Consequence]) {
         let reason = try Rules.reason(reason)
         try await tx.because(reason)
         let visit = try await self.visit(id: id)
+        try VoidRules.checkStanding(visit.void, record: "visit \(id)")
+        let before = try await tx.patients.state(id: visit.patientID)
         let facts = try await c.query("""
             SELECT v.patient_id, v.institution_id,
                    coalesce((SELECT a.administered_on FROM follow_up f JOIN administration a ON a.id = f.administration_id WHERE f.id = v.follow_up_id),
@@ -84,7 +121,18 @@ public struct Visits: Repository {
                 """, logger: logger)
         }
         try await writeMeasures(measures, visitID: id, patientID: patientID, institutionID: institutionID)
-        return try await self.visit(id: id)
+        var consequences: [Consequence] = []
+        if let vital, vital != .dead {
+            consequences += try await voidDeathRecorded(at: id, patientID: patientID, reason: reason)
+        } else if let date, date != visit.visitedOn,
+                  let death = try await tx.statusChanges.of(patientID: patientID).first(where: { $0.visitID == id && $0.void == nil }) {
+            try await tx.statusChanges.redateStanding(death.id, patientID: patientID, to: date)
+            consequences.append(Consequence(.statusChangeRedated, "the death recorded with visit \(id) (status change \(death.id)) moves from \(death.effectiveOn) to \(date)",
+                                            statusChangeID: death.id))
+        }
+        consequences += Consequence.between(before, try await tx.patients.state(id: patientID))
+        try consequences.confirmed(confirm, doing: "correcting visit \(id)")
+        return (try await self.visit(id: id), consequences)
     }
 
     /// A patient's visits, oldest first: two queries, however many visits.
@@ -124,12 +172,16 @@ public struct Visits: Repository {
             measures[visitID, default: []].append(MeasureValue(key: key, codeSystem: system, code: code, value: value, unit: unit))
         }
         var out: [Visit] = []
-        for try await (vid, patient, followUp, inst, on, contact, vital, timing, note) in try await c.query(PostgresQuery(unsafeSQL: """
-            SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note
-            FROM visit v JOIN institution i ON i.id = v.institution_id WHERE \(condition) ORDER BY v.visit_on, v.id
-            """), logger: logger).decode((VisitID, PatientID, FollowUpID?, String, LocalDate, ContactType, VitalStatus, VisitTiming?, String?).self) {
+        for try await (vid, patient, followUp, inst, on, contact, vital, timing, note, planned, voidedOn, voidReason) in try await c.query(PostgresQuery(unsafeSQL: """
+            SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note, f.contact_type,
+                   v.voided_on, v.void_reason
+            FROM visit v JOIN institution i ON i.id = v.institution_id LEFT JOIN follow_up f ON f.id = v.follow_up_id
+            WHERE \(condition) ORDER BY v.visit_on, v.id
+            """), logger: logger).decode((VisitID, PatientID, FollowUpID?, String, LocalDate, ContactType, VitalStatus, VisitTiming?, String?, ContactType?,
+                                           LocalDate?, String?).self) {
             out.append(Visit(id: vid, patientID: patient, followUpID: followUp, institutionCode: inst, visitedOn: on,
-                             contactType: contact, vitalStatus: vital, timing: timing, measures: measures[vid] ?? [], note: note))
+                             contactType: contact, vitalStatus: vital, timing: timing, measures: measures[vid] ?? [], note: note,
+                             contactDeviation: ContactDeviation.of(planned: planned, actual: contact), void: VoidMark.stored(voidedOn, voidReason)))
         }
         return out
     }

@@ -1,0 +1,138 @@
+import ArgumentParser
+import RegistryDomain
+import RegistryStorage
+
+/// What every void takes: the reason, and the confirmation of what else it changes.
+struct VoidOptions: ParsableArguments {
+    @Option(help: "Why the record was entered in error (required).") var reason: String?
+    @Flag(help: "Apply what the change also does (a death taken back, follow-ups owed again), listed when it is refused without this.") var confirm = false
+}
+
+extension CommandContext {
+    /// Prints a record that was voided or corrected, with what else changed: one line each.
+    func emit<T: Encodable & Sendable>(_ value: T, consequences: [Consequence], human: () -> String) throws {
+        try emit(WithKey(base: value, key: "consequences", extra: consequences)) {
+            ([human()] + consequences.map { "  also: \($0.text)" }).joined(separator: "\n")
+        }
+    }
+}
+
+extension VisitCommand {
+    struct Void: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Void a visit entered in error: kept and marked, left out of schedules and reports.", discussion: """
+            The follow-up the visit completed is open again (overdue if its window has closed), and a
+            death recorded with the visit is voided with it. Such consequences are listed and nothing is
+            changed until you confirm them with --confirm.
+
+            Example:
+              registry visit void 8 --reason "logged for the wrong patient"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Argument(help: "Visit id.") var visit: String
+        @OptionGroup var void: VoidOptions
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let reason = try Rules.reason(void.reason)
+                let (voided, consequences) = try await ctx.write { tx in
+                    try await tx.visits.void(id: try Parse.id(visit, field: "visit"), reason: reason, confirm: void.confirm, actingInstitution: try acting.resolve())
+                }
+                try ctx.emit(voided, consequences: consequences) { "visit \(voided.id) voided as entered in error" }
+            }
+        }
+    }
+}
+
+extension AdverseEventCommand {
+    struct Void: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Void an adverse event entered in error: kept and marked, its report clock stopped.", discussion: """
+            A voided event is left out of worklists, late-report flags and reports. A death recorded
+            from it (grade 5) is voided with it and the follow-ups the death made not required are owed
+            again; such consequences are listed and nothing is changed until you confirm with --confirm.
+
+            Example:
+              registry ae void 12 --reason "duplicate of adverse event 11"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Argument(help: "Adverse event id.") var adverseEvent: String
+        @OptionGroup var void: VoidOptions
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let reason = try Rules.reason(void.reason)
+                let (ae, consequences) = try await ctx.write { tx in
+                    try await tx.adverseEvents.void(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason, confirm: void.confirm,
+                                                    actingInstitution: try acting.resolve())
+                }
+                try ctx.emit(ae, consequences: consequences) { "adverse event \(ae.id) voided as entered in error" }
+            }
+        }
+    }
+}
+
+/// A patient's status changes (death, withdrawal, loss, found, transfer): voided or corrected.
+struct StatusChangeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status-change", abstract: "Void or correct a patient's status change.",
+                                                    subcommands: [Void.self, Correct.self])
+
+    struct Void: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Void a status change entered in error; what it did is taken back.", discussion: """
+            Only the patient's latest standing change can be voided (void later ones first). Voiding a
+            death, withdrawal or loss makes the patient what they were before and brings back every
+            follow-up it made not required; voiding a found makes the patient lost again; voiding a
+            transfer sends the patient and what is still owed back. A death recorded from a grade 5
+            event or at a visit is voided by correcting or voiding that record. The consequences are
+            listed and nothing is changed until you confirm with --confirm.
+
+            Example:
+              registry status-change void 4 --reason "death entered for the wrong patient" --confirm
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Argument(help: "Status change id (see registry patient show).") var statusChange: String
+        @OptionGroup var void: VoidOptions
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let reason = try Rules.reason(void.reason)
+                let (change, consequences) = try await ctx.write { tx in
+                    try await tx.statusChanges.void(id: try Parse.id(statusChange, field: "status-change"), reason: reason, confirm: void.confirm,
+                                                    actingInstitution: try acting.resolve())
+                }
+                try ctx.emit(change, consequences: consequences) { "status change \(change.id) (\(change.kind.rawValue) on \(change.effectiveOn)) voided as entered in error" }
+            }
+        }
+    }
+
+    struct Correct: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Correct a status change's date or wording (cause of death, reason).", discussion: """
+            The date of the patient's latest standing change can be corrected: the change is checked
+            on the new date as a new one would be, and what it did to follow-ups is redone from there
+            (listed, and applied with --confirm). The wording of any standing change can be corrected.
+
+            Example:
+              registry status-change correct 4 --on 2026-03-02 --reason "date of death from the death certificate" --confirm
+            """)
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var acting: ActingInstitution
+        @Argument(help: "Status change id.") var statusChange: String
+        @Option(help: "Corrected date, YYYY-MM-DD.") var on: String?
+        @Option(help: "Corrected cause of death or reason, as recorded.") var details: String?
+        @Option(help: "Why (required).") var reason: String?
+        @Flag(help: "Apply what the correction also changes (follow-ups owed or not required), listed when it is refused without this.") var confirm = false
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                let reason = try Rules.reason(reason)
+                let date = try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
+                let (change, consequences) = try await ctx.write { tx in
+                    try await tx.statusChanges.correct(id: try Parse.id(statusChange, field: "status-change"), on: date, details: details, reason: reason,
+                                                       confirm: confirm, actingInstitution: try acting.resolve())
+                }
+                try ctx.emit(change, consequences: consequences) { "status change \(change.id) corrected (\(change.kind.rawValue) on \(change.effectiveOn))" }
+            }
+        }
+    }
+}
