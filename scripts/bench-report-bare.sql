@@ -52,10 +52,12 @@ SELECT c.cell, f.label, min(f.seq)::int,
        count(*) FILTER (WHERE x.st <> 'not-required'
                           AND (x.st = 'completed' OR f.window_end < :'as_of'::date OR (x.st = 'not-done' AND f.window_start <= :'as_of'::date)))::int,
        count(*) FILTER (WHERE x.st = 'completed')::int,
-       count(*) FILTER (WHERE follow_up_overdue(f.window_end, x.st, c.status, :'as_of'::date))::int
+       count(*) FILTER (WHERE follow_up_overdue(f.window_end, x.st, c.status, :'as_of'::date))::int,
+       count(*) FILTER (WHERE x.st = 'completed' AND v.contact_type <> f.contact_type)::int
 FROM report_cohort c
 JOIN follow_up f ON f.patient_id = c.patient_id
 LEFT JOIN patient_status_change s ON s.id = f.suspended_by
+LEFT JOIN visit v ON v.follow_up_id = f.id AND v.voided_on IS NULL
 CROSS JOIN LATERAL (SELECT CASE WHEN f.status = 'completed' AND f.completed_on > :'as_of'::date THEN 'scheduled'
                                 WHEN f.status = 'missed' AND f.missed_on > :'as_of'::date THEN 'scheduled'
                                 WHEN f.status = 'not-required' AND s.effective_on > :'as_of'::date THEN 'scheduled'

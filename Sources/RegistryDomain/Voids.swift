@@ -120,7 +120,7 @@ public struct StatusChangeUndo: Equatable, Sendable {
         switch change.kind {
         case .death, .withdrawal, .lost:
             return StatusChangeUndo(effect: StatusChangeEffect(patientStatus: restoredStatus,
-                                                               followUps: .restore(suspendedBy: change.id, windowEndFrom: LocalDate(dayNumber: .min / 2))),
+                                                               followUps: .restore(suspendedBy: change.id, windowEndFrom: LocalDate(dayNumber: 0))),  // 2000-01-01: before any record
                                     suspendingChange: change.id, returnTo: nil, statusOn: previous?.effectiveOn)
         case .found:
             // A found follows the loss it ends (nothing else can be recorded for a lost patient), so

@@ -36,6 +36,8 @@ struct OutcomeData: Sendable {
         var expected: Int
         var completed: Int
         var overdue: Int
+        /// Completed by a visit made another way than the time point plans (a protocol deviation).
+        var deviations: Int
     }
     struct AdverseEventRow: Sendable {
         var cell: Int
@@ -122,9 +124,10 @@ struct OutcomeData: Sendable {
         for try await (cell, status, days, n) in try await c.query(survivalQuery, logger: logger).decode((Int32, Int16, [Int32], [Int32]).self) {
             for i in days.indices { data.survival.append(SurvivalRow(cell: Int(cell), days: Int(days[i]), status: Int(status), patients: Int(n[i]))) }
         }
-        for try await (cell, label, seq, expected, completed, overdue) in try await c.query(followUpQuery(asOf: asOf), logger: logger)
-            .decode((Int32, String, Int32, Int32, Int32, Int32).self) {
-            data.followUps.append(FollowUpRow(cell: Int(cell), label: label, sequence: Int(seq), expected: Int(expected), completed: Int(completed), overdue: Int(overdue)))
+        for try await (cell, label, seq, expected, completed, overdue, deviations) in try await c.query(followUpQuery(asOf: asOf), logger: logger)
+            .decode((Int32, String, Int32, Int32, Int32, Int32, Int32).self) {
+            data.followUps.append(FollowUpRow(cell: Int(cell), label: label, sequence: Int(seq), expected: Int(expected), completed: Int(completed),
+                                              overdue: Int(overdue), deviations: Int(deviations)))
         }
         for try await (cell, grade, category, serious, late, n) in try await c.query(adverseEventQuery(asOf: asOf), logger: logger)
             .decode((Int32, Int16, String, Bool, Bool, Int32).self) {
@@ -199,10 +202,12 @@ struct OutcomeData: Sendable {
                count(*) FILTER (WHERE x.st <> 'not-required'
                                   AND (x.st = 'completed' OR f.window_end < \(asOf) OR (x.st = 'not-done' AND f.window_start <= \(asOf))))::int,
                count(*) FILTER (WHERE x.st = 'completed')::int,
-               count(*) FILTER (WHERE follow_up_overdue(f.window_end, x.st, c.status, \(asOf)))::int
+               count(*) FILTER (WHERE follow_up_overdue(f.window_end, x.st, c.status, \(asOf)))::int,
+               count(*) FILTER (WHERE x.st = 'completed' AND v.contact_type <> f.contact_type)::int
         FROM report_cohort c
         JOIN follow_up f ON f.patient_id = c.patient_id
         LEFT JOIN patient_status_change s ON s.id = f.suspended_by
+        LEFT JOIN visit v ON v.follow_up_id = f.id AND v.voided_on IS NULL
         CROSS JOIN LATERAL (SELECT CASE WHEN f.status = 'completed' AND f.completed_on > \(asOf) THEN 'scheduled'
                                         WHEN f.status = 'missed' AND f.missed_on > \(asOf) THEN 'scheduled'
                                         WHEN f.status = 'not-required' AND s.effective_on > \(asOf) THEN 'scheduled'

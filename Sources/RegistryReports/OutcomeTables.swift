@@ -20,7 +20,7 @@ struct OutcomeTables {
         var patients = 0, deaths = 0, lost = 0, withdrawn = 0, personDays = 0
         var times: [Int: SurvivalCount] = [:]
         var followUps: [String: (expected: Int, completed: Int)] = [:]
-        var overdue = 0
+        var overdue = 0, deviations = 0
         var grades = [0, 0, 0, 0, 0]
         var categories: [String: Int] = [:]
         var events = 0, serious = 0, late = 0
@@ -94,6 +94,7 @@ struct OutcomeTables {
                 let old = acc[g].followUps[row.label] ?? (0, 0)
                 acc[g].followUps[row.label] = (old.expected + row.expected, old.completed + row.completed)
                 acc[g].overdue += row.overdue
+                acc[g].deviations += row.deviations
             }
         }
         for row in data.adverseEvents {
@@ -149,7 +150,8 @@ struct OutcomeTables {
             var list: [(String, Int)] = [("patients", a.patients), ("administrations", a.administrations), ("deaths", a.deaths),
                                          ("lost", a.lost), ("withdrawn", a.withdrawn),
                                          ("fu.expected", a.followUps.values.reduce(0) { $0 + $1.expected }),
-                                         ("fu.completed", a.followUps.values.reduce(0) { $0 + $1.completed }), ("fu.overdue", a.overdue)]
+                                         ("fu.completed", a.followUps.values.reduce(0) { $0 + $1.completed }), ("fu.overdue", a.overdue),
+                                         ("fu.deviations", a.deviations)]
             // Time points nothing is expected at yet (year 6 of a fresh registry) are left out.
             for label in a.followUps.keys.sorted(by: labelRank) where a.followUps[label]!.expected + a.followUps[label]!.completed > 0 {
                 list.append(("fu@\(label).expected", a.followUps[label]!.expected))
@@ -268,7 +270,7 @@ struct OutcomeTables {
                 personYears: patients.isSuppressed ? .suppressed : .value(personYears, decimals: 1),
                 deaths: count("deaths"), lostToFollowUp: count("lost"), withdrawn: count("withdrawn"),
                 followUpExpected: count("fu.expected"), followUpCompleted: count("fu.completed"),
-                completeness: ratio("fu.completed", "fu.expected"), overdueNow: count("fu.overdue"),
+                completeness: ratio("fu.completed", "fu.expected"), overdueNow: count("fu.overdue"), contactDeviations: count("fu.deviations"),
                 timePoints: timePoints, survival: survival,
                 adverseEvents: count("ae.events"), byGrade: (1...5).map { count("ae.grade.\($0)") }, byCategory: categories,
                 serious: count("ae.serious"), expeditedReportsLate: count("ae.late"),

@@ -25,7 +25,7 @@ enum ReportCSV {
             let figures: [(String, Figure)] = [
                 ("patients", g.patients), ("administrations", g.administrations), ("person_years", g.personYears), ("deaths", g.deaths),
                 ("lost_to_follow_up", g.lostToFollowUp), ("withdrawn", g.withdrawn), ("follow_up_expected", g.followUpExpected),
-                ("follow_up_completed", g.followUpCompleted), ("follow_up_completeness", g.completeness), ("follow_up_overdue_now", g.overdueNow),
+                ("follow_up_completed", g.followUpCompleted), ("follow_up_completeness", g.completeness), ("follow_up_overdue_now", g.overdueNow), ("follow_up_contact_deviations", g.contactDeviations),
             ]
             for (m, f) in figures { row(k, m, f.text) }
             for t in g.timePoints {

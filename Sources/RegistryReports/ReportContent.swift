@@ -126,6 +126,8 @@ public struct GroupFigures: Equatable, Sendable {
     public var followUpCompleted: Figure
     public var completeness: Figure
     public var overdueNow: Figure
+    /// Follow-ups completed by a visit made another way than the time point plans (protocol deviations).
+    public var contactDeviations: Figure
     public var timePoints: [TimePointFigures]
     public var survival: [SurvivalFigures]
     public var adverseEvents: Figure

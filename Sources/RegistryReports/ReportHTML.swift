@@ -347,7 +347,7 @@ enum ReportHTML {
     }
 
     static func groupTable(_ groups: [GroupFigures], caption: String, dims: [ReportDimension]) -> String {
-        let measures = ["Patients", "Administrations", "Person-years", "Deaths", "Lost", "Withdrawn", "Completeness", "Overdue now",
+        let measures = ["Patients", "Administrations", "Person-years", "Deaths", "Lost", "Withdrawn", "Completeness", "Overdue now", "Contact deviations",
                         "Survival 1 y", "Survival 2 y", "Survival 5 y", "AEs", "Serious", "Late reports", "Special interest /100 PY",
                         "Fee notified, median (IQR), M₩", "Fee collected, median (IQR), M₩"]
         let head = ((dims.isEmpty ? ["Group"] : dims.map { $0.rawValue.capitalized }) + measures).map { "<th scope=\"col\">\(esc($0))</th>" }.joined()
@@ -357,7 +357,7 @@ enum ReportHTML {
             }.joined()
             let fee: (FeeFigures) -> String = { "\(millions($0.median)) <small>(\(millions($0.lowerQuartile))–\(millions($0.upperQuartile)))</small>" }
             let cells = [count(g.patients), count(g.administrations), number(g.personYears), count(g.deaths), count(g.lostToFollowUp),
-                         count(g.withdrawn), percent(g.completeness), count(g.overdueNow)]
+                         count(g.withdrawn), percent(g.completeness), count(g.overdueNow), count(g.contactDeviations)]
                 + OutcomeReportContent.survivalYears.map { y in survival(g.survival.first { $0.years == y }) }
                 + [count(g.adverseEvents), count(g.serious), count(g.expeditedReportsLate), number(g.specialInterestPer100PersonYears),
                    fee(g.feesNotified), fee(g.feesCollected)]

@@ -54,6 +54,7 @@ enum ReportJSON {
                 "completed": figure(g.followUpCompleted),
                 "completeness": figure(g.completeness),
                 "overdue_now": figure(g.overdueNow),
+                "contact_deviations": figure(g.contactDeviations),
                 "by_time_point": .array(g.timePoints.map {
                     .object(["time_point": .string($0.timePoint), "expected": figure($0.expected), "completed": figure($0.completed),
                              "completeness": figure($0.completeness)])
@@ -111,6 +112,7 @@ enum ReportJSON {
     static let definitions: [String: String] = [
         "cohort": "Each patient is counted once, in the group of their first administration on or before the as-of date (product, indication, institution, calendar year); administrations, fees, follow-ups and events are those of the group's patients up to the as-of date.",
         "completeness": "Completed follow-ups divided by expected ones (CIBMTR): expected are follow-ups still required whose window closed before the as-of date, or that were completed or closed as not done; not-yet-due follow-ups and those no longer required after death, withdrawal or loss are left out.",
+        "contact_deviations": "Completed follow-ups whose visit was made another way than the time point plans (e.g. a phone call for an examination): protocol deviations, counted, not hidden.",
         "overdue_now": "Follow-ups whose window closed before the as-of date without data, of active patients (the registry's one definition, follow_up_overdue).",
         "overall_survival": "Kaplan-Meier from the first dose, deaths as events, others censored at last contact (a dose, a visit, a withdrawal); Greenwood variance; 95% interval on the log-log scale; null where no one is still at risk.",
         "person_years": "Days from the first dose to death or last contact, summed, divided by 365.25.",

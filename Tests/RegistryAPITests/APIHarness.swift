@@ -101,7 +101,8 @@ struct APIHarness {
             try await c.query("""
                 SELECT ((SELECT coalesce(sum(xmin::text::bigint), 0) FROM follow_up) + (SELECT coalesce(sum(xmin::text::bigint), 0) FROM visit)
                       + (SELECT coalesce(sum(xmin::text::bigint), 0) FROM adverse_event) + (SELECT coalesce(sum(xmin::text::bigint), 0) FROM patient)
-                      + (SELECT coalesce(sum(xmin::text::bigint), 0) FROM administration) + (SELECT coalesce(sum(xmin::text::bigint), 0) FROM lost_proposal))::bigint
+                      + (SELECT coalesce(sum(xmin::text::bigint), 0) FROM administration) + (SELECT coalesce(sum(xmin::text::bigint), 0) FROM lost_proposal)
+                      + (SELECT coalesce(sum(xmin::text::bigint), 0) FROM patient_status_change))::bigint
                 """, logger: TestDatabase.logger).decode(Int.self).first(where: { _ in true })!
         }
         return out
@@ -124,6 +125,13 @@ struct Got: Sendable {
 /// Requests over HTTP to the live server.
 struct APIClient: Sendable {
     let client: any TestClientProtocol
+
+    /// The ETag a GET of `uri` answers with (the version a correction or void names in If-Match).
+    func etag(_ uri: String, token: String?) async throws -> String {
+        let got = try await call(.get, uri, token: token)
+        guard got.status == 200, let etag = got.headers[.eTag] else { throw RegistryError.notFound("etag", "no ETag for \(uri): \(got.status) \(got.text)") }
+        return etag
+    }
 
     func call(_ method: HTTPRequest.Method, _ uri: String, token: String?, json: String? = nil, headers: HTTPFields = [:]) async throws -> Got {
         var headers = headers

@@ -55,6 +55,28 @@ struct CommandLineTests {
         let byInstitution = try cli.run(["followups", "list", "--institution", "ARM-001", "--due-before", "2026-01-01", "--json"])
         // day 7, day 28, day 100 and month 6; month 9 is due on 2026-01-01 itself, not before it.
         #expect((byInstitution.json as? [[String: Any]])?.map { $0["label"] as? String } == ["day 7", "day 28", "day 100", "month 6"])
+
+        // #14 obs. 1: a grade 5 event lists the death it would record and writes nothing until confirmed;
+        // regraded, the death is taken back with everything it suspended.
+        let grade5 = ["ae", "report", "--patient", "\(patient)", "--onset", "2025-09-01", "--aware", "2025-09-02", "--term", "Sepsis", "--category", "infection", "--grade", "5"]
+        let rows = try await TestDatabase.count(url, "audit_log")
+        let unconfirmed = try cli.run(grade5)
+        #expect(unconfirmed.status == 1 && unconfirmed.stderr.contains("  - patient \(patient) becomes deceased") && unconfirmed.stderr.contains("--confirm"), "\(unconfirmed.stderr)")
+        #expect(unconfirmed.stderr.split(separator: "\n").count >= 4, "one line per consequence: \(unconfirmed.stderr)")
+        #expect(try await TestDatabase.count(url, "audit_log") == rows, "an unconfirmed grade 5 report wrote something")
+        let died = try cli.run(grade5 + ["--confirm"])
+        #expect(died.status == 0 && died.stdout.contains("also: patient \(patient) becomes deceased"), "\(died.stderr)")
+        let event = try #require(try cli.run(["patient", "show", "\(patient)", "--json"]).json as? [String: Any])
+        let ae = try #require((event["adverse_events"] as? [[String: Any]])?.first?["id"] as? Int)
+        let regraded = try cli.run(["ae", "correct", "\(ae)", "--grade", "3", "--outcome", "recovered", "--reason", "not fatal after review", "--confirm", "--json"])
+        #expect(regraded.status == 0, "\(regraded.stderr)")
+        #expect(((regraded.json as? [String: Any])?["consequences"] as? [[String: Any]])?.first?["kind"] as? String == "status-change-voided", "\(regraded.stdout)")
+        let alive = try #require(try cli.run(["patient", "show", "\(patient)", "--json"]).json as? [String: Any])
+        #expect((alive["patient"] as? [String: Any])?["status"] as? String == "active")
+        let again = try cli.run(["followups", "list", "--patient", "\(patient)", "--json"])
+        #expect((again.json as? [[String: Any]])?.filter { $0["status"] as? String == "not-required" }.isEmpty == true, "the follow-ups the death suspended are owed again")
+        let voided = try cli.run(["ae", "void", "\(ae)", "--reason", "entered for the wrong patient"])
+        #expect(voided.status == 0 && voided.stdout == "adverse event \(ae) voided as entered in error\n", "\(voided.stdout)\(voided.stderr)")
         try await TestDatabase.drop(url)
     }
 

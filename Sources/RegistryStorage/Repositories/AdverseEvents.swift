@@ -62,9 +62,17 @@ public struct AdverseEvents: Repository {
         return (try await adverseEvent(id: id), consequences)
     }
 
-    /// Voids the standing death recorded from event `id`, if there is one.
+    /// Voids the standing death recorded from event `id`, if there is one; while another grade 5 event
+    /// of the patient stands, the death stays, recorded from that one and on its date.
     private func voidDeath(from id: AdverseEventID, patientID: PatientID, reason: String) async throws -> [Consequence] {
         guard let death = try await tx.statusChanges.of(patientID: patientID).first(where: { $0.adverseEventID == id && $0.void == nil }) else { return [] }
+        if let other = try await of(patientID: patientID).first(where: { $0.id != id && $0.void == nil && $0.grade == 5 }) {
+            try await c.query("UPDATE patient_status_change SET adverse_event_id = \(other.id) WHERE id = \(death.id)", logger: logger)
+            let died = other.outcomeOn ?? other.onsetOn
+            if died != death.effectiveOn { try await tx.statusChanges.redateStanding(death.id, patientID: patientID, to: died) }
+            return [Consequence(.statusChangeRedated, "the death (status change \(death.id)) stays, recorded from grade 5 adverse event \(other.id) on \(died)",
+                                statusChangeID: death.id)]
+        }
         _ = try await tx.statusChanges.voidStanding(death.id, patientID: patientID, reason: reason, cause: .adverseEvent(id))
         return [Consequence(.statusChangeVoided, "the death on \(death.effectiveOn) recorded from adverse event \(id) (status change \(death.id)) is voided with it",
                             statusChangeID: death.id)]

@@ -133,13 +133,15 @@ public struct StatusChanges: Repository {
         guard let change = history.first(where: { $0.id == id }) else { throw Self.unknown(id) }
         let standing = history.filter { $0.void == nil }
         let later = standing.filter { $0.id > id }
+        // A death stands while a grade 5 event (death related to the event) or a visit recording it does:
+        // the one it was recorded from, or any other.
         var causingEvent: AdverseEventID? = nil
-        if let ae = change.adverseEventID, cause?.adverseEvent != ae {
-            let event = try await tx.adverseEvents.adverseEvent(id: ae)
-            if event.void == nil && event.grade == 5 { causingEvent = ae }
-        }
         var deadAt: VisitID? = nil
         if change.kind == .death {
+            causingEvent = try await c.query("""
+                SELECT min(id) FROM adverse_event WHERE patient_id = \(patientID) AND grade = 5 AND voided_on IS NULL
+                   AND id IS DISTINCT FROM \(cause?.adverseEvent)
+                """, logger: logger).decode(AdverseEventID?.self).one("grade 5 events")
             let skip = cause?.visit
             deadAt = try await c.query("""
                 SELECT min(id) FROM visit WHERE patient_id = \(patientID) AND vital_status = 'dead' AND voided_on IS NULL AND id IS DISTINCT FROM \(skip)
