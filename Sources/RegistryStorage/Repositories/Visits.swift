@@ -52,7 +52,8 @@ public struct Visits: Repository {
 
     /// Voids a visit entered in error, with the reason: it is kept, marked, and left out of
     /// schedules and reports from now on. The follow-up it completed is open again (overdue if its
-    /// window has closed), and a death recorded with it is voided with it. What that changes is
+    /// window has closed), owed to the institution that holds the patient now, and a death recorded
+    /// with it is voided with it. What that changes is
     /// refused unless `confirm`, and returned.
     public func void(id: VisitID, reason: String, confirm: Bool, actingInstitution: String? = nil) async throws -> (Visit, [Consequence]) {
         let reason = try Rules.reason(reason)
@@ -65,7 +66,8 @@ public struct Visits: Repository {
         try await c.query("UPDATE visit SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
         if let followUpID = visit.followUpID {
             try await c.query("""
-                UPDATE follow_up SET status = 'scheduled', completed_on = NULL, timing = NULL WHERE id = \(followUpID) AND status = 'completed'
+                UPDATE follow_up SET status = 'scheduled', completed_on = NULL, timing = NULL, institution_id = \(locked.institutionID)
+                WHERE id = \(followUpID) AND status = 'completed'
                 """, logger: logger)
         }
         var consequences = try await voidDeathRecorded(at: id, patientID: visit.patientID, reason: reason)

@@ -1,0 +1,242 @@
+import Foundation
+import PostgresNIO
+import PropertyBased
+import RegistryDomain
+import RegistryStorage
+import RegistryTestSupport
+import Testing
+
+/// Issue #14's property: any sequence of records, corrections and voids for a patient leaves the
+/// database in the state that replaying only the surviving records (with their corrected values)
+/// would give: the patient's status and holder, every follow-up's state, the standing status
+/// changes and the adverse events' report clocks.
+@Suite("Replay: records, corrections and voids")
+struct ReplayTests {
+    static let today = LocalDate("2026-11-25")!
+    static let dose = LocalDate("2025-01-10")!
+
+    /// One generated step, decoded from a number: what kind, and its parameters.
+    enum Step: CustomStringConvertible {
+        case visit(seq: Int), unscheduled(day: Int), event(day: Int, grade: Int), status(StatusChangeKind, day: Int)
+        case void(pick: Int), regrade(pick: Int, grade: Int), redate(day: Int)
+
+        /// `day` counts from the dose, except for a found, which counts from the latest loss.
+        init(_ n: Int) {
+            let x = n / 20, day = 1 + x % 690, pick = x
+            switch n % 20 {
+            case 0, 1, 2, 3: self = .visit(seq: x % 12)
+            case 4: self = .unscheduled(day: day)
+            case 5, 6, 7: self = .event(day: day, grade: [1, 2, 3, 4, 5, 5][x % 6])
+            case 8: self = .status(.lost, day: 1 + x % 450)
+            case 9, 10: self = .status(.found, day: 1 + x % 120)
+            case 11: self = .status(.death, day: day)
+            case 12: self = .status(.withdrawal, day: day)
+            case 13: self = .status(.transfer, day: day)
+            case 14, 15, 16: self = .void(pick: pick)
+            case 17: self = .regrade(pick: pick, grade: [1, 2, 3, 5][x % 4])
+            default: self = .redate(day: day)
+            }
+        }
+
+        var description: String {
+            switch self {
+            case .visit(let seq): "visit at time point \(seq)"
+            case .unscheduled(let day): "unscheduled visit on day \(day)"
+            case .event(let day, let grade): "grade \(grade) event on day \(day)"
+            case .status(let kind, let day): "\(kind.rawValue) on day \(day)"
+            case .void(let pick): "void #\(pick)"
+            case .regrade(let pick, let grade): "regrade #\(pick) to \(grade)"
+            case .redate(let day): "redate the latest change to day \(day)"
+            }
+        }
+    }
+
+    /// A record made for the patient, in order, by its id.
+    enum Made { case visit(VisitID), event(AdverseEventID), status(StatusChangeID) }
+
+    /// What is compared: everything a record's consequences can reach.
+    struct State: Equatable, CustomStringConvertible {
+        var patient: String
+        var followUps: [String]
+        var changes: [String]
+        var events: [String]
+        var description: String { "patient \(patient)\nfollow-ups \(followUps)\nchanges \(changes)\nevents \(events)" }
+    }
+
+    @Test("records, corrections and voids leave what replaying the surviving records gives")
+    func replay() async throws {
+        try await TestDatabase.withDatabase(today: Self.today) { db in
+            let plan = try await db.transaction(actor: "test") { tx in
+                for (code, name) in [("ARM-001", "Seoul"), ("ARM-002", "Busan")] {
+                    _ = try await tx.institutions.add(try NewInstitution(code: code, name: name, designationNumber: "D-\(code)", designatedOn: "2024-01-10", today: tx.today))
+                }
+                _ = try await tx.products.add(try NewProduct(code: "CT-01", name: "CAR-T", manufacturer: "M", modality: "gene-therapy"))
+                let plan = try await tx.plans.add(institutionCode: "ARM-001", productCode: "CT-01", indication: "C91.0", risk: .high)
+                return try await tx.plans.decide(id: plan.id, try PlanDecisionRecord(decision: "approved", on: "2024-03-01", reference: "RC-1", today: tx.today))
+            }
+            let key = try Pseudonymizer(secret: Data(repeating: 7, count: 32))
+            let counter = Counter()
+            await propertyCheck(count: 60, input: Gen.int(in: 0...100_000).array(of: 4...16)) { numbers in
+                let steps = numbers.map(Step.init)
+                let n = await counter.next()
+                do {
+                    let original = try await Self.treat(db, plan: plan.id, key: key, localID: "R-\(n)-a")
+                    var made: [Made] = []
+                    for (i, step) in steps.enumerated() {
+                        let (record, kind) = try await Self.apply(step, index: i, patient: original, made: made, db: db)
+                        if let record { made.append(record) }
+                        if let kind { await counter.count(kind) }
+                    }
+                    let replayed = try await Self.treat(db, plan: plan.id, key: key, localID: "R-\(n)-b")
+                    try await Self.replay(made, from: original, onto: replayed, db: db)
+                    let got = try await Self.state(original, db: db), want = try await Self.state(replayed, db: db)
+                    #expect(got == want, "steps: \(steps)\n--- after the steps:\n\(got)\n--- replaying the survivors:\n\(want)")
+                } catch {
+                    Issue.record("steps \(steps): \(error)")
+                }
+            }
+            // The cases must reach what the property is about: voids of each kind, deaths taken back, corrections.
+            let applied = await counter.applied
+            print("replay: steps that took effect over all cases: \(applied.sorted { $0.key < $1.key })")
+            for kind in ["void visit", "void event", "void status change", "void death from an event", "regrade", "redate", "transfer", "found"] {
+                #expect(applied[kind, default: 0] >= 2, "only \(applied[kind, default: 0]) \(kind) steps took effect: \(applied)")
+            }
+        }
+    }
+
+    /// Case numbers, and how many steps of each kind took effect over all cases.
+    actor Counter {
+        var value = 0
+        var applied: [String: Int] = [:]
+        func next() -> Int { value += 1; return value }
+        func count(_ kind: String) { applied[kind, default: 0] += 1 }
+    }
+
+    /// A patient enrolled and dosed the same way each time.
+    static func treat(_ db: Database, plan: PlanID, key: Pseudonymizer, localID: String) async throws -> PatientID {
+        try await db.transaction(actor: "test") { tx in
+            let patient = try await tx.patients.enroll(try NewPatient(institutionCode: "ARM-001", localID: localID, birthYear: 1970, sex: "female",
+                                                                      consentOn: "2024-12-01", consentVersion: "v1", pseudonymizer: key, today: tx.today)).patient
+            _ = try await tx.administrations.administer(patientID: patient.id, planID: plan,
+                                                        try NewAdministration(on: dose.description, lot: "LOT-1", dose: "1e6", feeNotified: 0, feeCollected: 0, today: tx.today))
+            return patient.id
+        }
+    }
+
+    /// Applies one step as a coordinator would (confirming consequences); a refused step writes
+    /// nothing and makes no record. Returns the record made, if any.
+    static func apply(_ step: Step, index: Int, patient: PatientID, made: [Made], db: Database) async throws -> (Made?, String?) {
+        do {
+            return try await db.transaction(actor: "site") { tx -> (Made?, String?) in
+                switch step {
+                case .visit(let seq):
+                    let followUps = try await tx.followUps.of(patientID: patient)
+                    guard seq < followUps.count else { return (nil, nil) }
+                    let f = followUps[seq]
+                    return (.visit(try await tx.visits.log(followUpID: f.id, patientID: nil, try Self.visit(on: f.due)).id), "visit")
+                case .unscheduled(let day):
+                    return (.visit(try await tx.visits.log(followUpID: nil, patientID: patient, try Self.visit(on: dose.adding(days: day))).id), "visit")
+                case .event(let day, let grade):
+                    let onset = dose.adding(days: day).description
+                    let new = try NewAdverseEvent(onset: onset, aware: onset, term: "Event \(index)", meddra: nil, category: "other", grade: grade, grading: "CTCAE-5.0",
+                                                  serious: false, criteria: [], related: "possible", outcome: nil, outcomeOn: nil, today: tx.today)
+                    return (.event(try await tx.adverseEvents.report(patientID: patient, new, confirm: true).0.id), "event")
+                case .status(let kind, let day):
+                    var on = dose.adding(days: day)
+                    if kind == .found, let loss = try await tx.statusChanges.of(patientID: patient).last(where: { $0.void == nil && $0.kind == .lost }) {
+                        on = loss.effectiveOn.adding(days: day)
+                    }
+                    return (.status(try await tx.statusChanges.change(kind, patientID: patient, on: on, reason: "generated",
+                                                                      transferTo: kind == .transfer ? "ARM-002" : nil).id), kind.rawValue)
+                case .void(let pick):
+                    guard !made.isEmpty else { return (nil, nil) }
+                    switch made[pick % made.count] {
+                    case .visit(let id):
+                        _ = try await tx.visits.void(id: id, reason: "entered in error", confirm: true)
+                        return (nil, "void visit")
+                    case .event(let id):
+                        let (_, consequences) = try await tx.adverseEvents.void(id: id, reason: "entered in error", confirm: true)
+                        return (nil, consequences.contains { $0.kind == .statusChangeVoided } ? "void death from an event" : "void event")
+                    case .status(let id):
+                        _ = try await tx.statusChanges.void(id: id, reason: "entered in error", confirm: true)
+                        return (nil, "void status change")
+                    }
+                case .regrade(let pick, let grade):
+                    let events = made.compactMap { if case .event(let id) = $0 { id } else { nil } }
+                    guard !events.isEmpty else { return (nil, nil) }
+                    _ = try await tx.adverseEvents.correct(id: events[pick % events.count], reason: "regraded", confirm: true) { d in
+                        d.grade = grade
+                        d.outcome = grade == 5 ? "fatal" : "recovering"
+                        d.serious = grade >= 3
+                        d.criteria = grade == 3 ? ["hospitalization"] : []
+                    }
+                    return (nil, "regrade")
+                case .redate(let day):
+                    let changes = try await tx.statusChanges.of(patientID: patient).filter { $0.void == nil }
+                    guard let latest = changes.last else { return (nil, nil) }
+                    _ = try await tx.statusChanges.correct(id: latest.id, on: dose.adding(days: day), details: nil, reason: "redated", confirm: true)
+                    return (nil, "redate")
+                }
+            }
+        } catch let error as RegistryError {
+            // Refused: nothing written, no record. Anything but a refusal in the registry's terms is a failure.
+            #expect([.invalid, .conflict].contains(error.code), "\(step): \(error)")
+            return (nil, nil)
+        }
+    }
+
+    static func visit(on date: LocalDate) throws -> NewVisit {
+        try NewVisit(on: date.description, contact: "examination", vital: "alive", measures: [], note: nil, today: today)
+    }
+
+    /// Records the surviving records of `original` again for `replayed`, in their order, with
+    /// their values as they stand now; a death recorded from an event follows its event.
+    static func replay(_ made: [Made], from original: PatientID, onto replayed: PatientID, db: Database) async throws {
+        let (visits, events, changes, followUps) = try await db.read { tx in
+            (try await tx.visits.of(patientID: original), try await tx.adverseEvents.of(patientID: original),
+             try await tx.statusChanges.of(patientID: original), try await tx.followUps.of(patientID: original))
+        }
+        let targets = try await db.read { tx in try await tx.followUps.of(patientID: replayed) }
+        for record in made {
+            try await db.transaction(actor: "replay") { tx in
+                switch record {
+                case .visit(let id):
+                    guard let v = visits.first(where: { $0.id == id }), v.void == nil else { return }
+                    let target = v.followUpID.flatMap { f in followUps.first { $0.id == f } }.flatMap { f in targets.first { $0.sequence == f.sequence } }
+                    _ = try await tx.visits.log(followUpID: target?.id, patientID: target == nil ? replayed : nil, try Self.visit(on: v.visitedOn))
+                case .event(let id):
+                    guard let e = events.first(where: { $0.id == id }), e.void == nil else { return }
+                    let new = try NewAdverseEvent(onset: e.onsetOn.description, aware: e.awareOn.description, term: e.term, meddra: nil, category: e.category.rawValue,
+                                                  grade: e.grade, grading: "CTCAE-5.0", serious: e.serious, criteria: e.seriousnessCriteria.map(\.rawValue),
+                                                  related: e.relatedness.rawValue, outcome: e.outcome.rawValue, outcomeOn: e.outcomeOn?.description, today: tx.today)
+                    _ = try await tx.adverseEvents.report(patientID: replayed, new, confirm: true)
+                case .status(let id):
+                    guard let s = changes.first(where: { $0.id == id }), s.void == nil else { return }
+                    _ = try await tx.statusChanges.change(s.kind, patientID: replayed, on: s.effectiveOn, reason: s.reason, transferTo: s.toInstitution)
+                }
+            }
+        }
+    }
+
+    /// The patient's state, without ids: follow-ups by time point, status changes by order.
+    static func state(_ patient: PatientID, db: Database) async throws -> State {
+        try await db.read { tx in
+            let p = try await tx.connection.query("""
+                SELECT p.status || ' ' || coalesce(p.status_on::text, '-') || ' ' || i.code FROM patient p JOIN institution i ON i.id = p.institution_id WHERE p.id = \(patient)
+                """, logger: TestDatabase.logger).decode(String.self).one("patient")
+            let changes = try await tx.statusChanges.of(patientID: patient).filter { $0.void == nil }
+            let order = Dictionary(uniqueKeysWithValues: changes.enumerated().map { ($1.id, $0) })
+            var followUps: [String] = []
+            for try await (seq, status, by, code, completed, timing) in try await tx.connection.query("""
+                SELECT f.seq, f.status, f.suspended_by, i.code, f.completed_on, f.timing FROM follow_up f JOIN institution i ON i.id = f.institution_id
+                WHERE f.patient_id = \(patient) ORDER BY f.seq
+                """, logger: TestDatabase.logger).decode((Int16, String, StatusChangeID?, String, LocalDate?, String?).self) {
+                followUps.append("\(seq) \(status) by:\(by.map { order[$0].map(String.init) ?? "voided \($0)" } ?? "-") \(code) \(completed?.description ?? "-") \(timing ?? "-")")
+            }
+            let events = try await tx.adverseEvents.of(patientID: patient).filter { $0.void == nil }
+                .map { "\($0.onsetOn) g\($0.grade) serious:\($0.serious) due:\($0.reportDueOn?.description ?? "-")" }
+            return State(patient: p, followUps: followUps, changes: changes.map { "\($0.kind.rawValue) \($0.effectiveOn) from-event:\($0.adverseEventID != nil)" },
+                         events: events)
+        }
+    }
+}
