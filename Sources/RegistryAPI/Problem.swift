@@ -144,6 +144,8 @@ public struct Problem: Error, Sendable, Encodable {
         case .markDistinct(let id): "if it is the same event, correct it with PATCH /adverse-events/\(id) and If-Match; if it is a second, separate event, send distinct: true"
         case .recordDeathWithVisit(let patientID):
             "send record_death: true to record the death on the visit's date, or record it first: POST /patients/\(patientID)/status-changes with kind death"
+        case .logAsScreening: "if it is a screening visit before the dose, send screening: true to POST /patients/{id}/visits"
+        case .list(.measures): "see the measures with GET /measures"
         default: error.hint
         }
     }

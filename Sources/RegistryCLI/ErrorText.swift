@@ -16,6 +16,7 @@ extension RegistryError {
             case .lostProposals: "registry jobs proposal list"
             case .jobRuns: "registry jobs history"
             case .followUps: "registry followups list --patient ID"
+            case .measures: "registry measure list"
             }
             return "list them with: \(command)"
         case .decidePlan(let id):
@@ -36,6 +37,7 @@ extension RegistryError {
         case .showJobRun(let id): return "see: registry jobs show \(id)"
         case .correctVisit(let id): return "correct that visit instead: registry visit correct \(id.map(String.init) ?? "VISIT") --reason ..."
         case .correctReportSubmission(let id): return "correct it with: registry ae correct \(id) --submitted-on DATE --reason ..."
+        case .logAsScreening: return "if it is a screening visit before the dose, add --screening"
         }
     }
 

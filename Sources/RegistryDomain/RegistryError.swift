@@ -81,11 +81,13 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         case correctVisit(id: VisitID?)
         /// Correct this adverse event's submission date instead.
         case correctReportSubmission(adverseEventID: AdverseEventID)
+        /// Log the visit as a screening visit, before the dose (unscheduled visits only).
+        case logAsScreening
     }
 
     /// Kinds of records a user can list.
     public enum Listing: String, Equatable, Sendable {
-        case institutions, products, plans, tokens, lostProposals, jobRuns, followUps
+        case institutions, products, plans, tokens, lostProposals, jobRuns, followUps, measures
     }
 
     /// A shape or range error for one field.

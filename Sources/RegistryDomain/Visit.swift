@@ -22,12 +22,15 @@ public struct Visit: Codable, Equatable, Sendable {
     public var timing: VisitTiming?
     public var measures: [MeasureValue]
     public var note: String?
+    /// A screening visit: before the first dose, within `VisitRules.screeningWindowDays`; the
+    /// outcome report's baseline.
+    public var screening: Bool
 
     public init(id: VisitID, patientID: PatientID, followUpID: FollowUpID?, institutionCode: String, visitedOn: LocalDate, contactType: ContactType,
-                vitalStatus: VitalStatus, timing: VisitTiming?, measures: [MeasureValue], note: String?) {
+                vitalStatus: VitalStatus, timing: VisitTiming?, measures: [MeasureValue], note: String?, screening: Bool = false) {
         self.id = id; self.patientID = patientID; self.followUpID = followUpID; self.institutionCode = institutionCode
         self.visitedOn = visitedOn; self.contactType = contactType; self.vitalStatus = vitalStatus; self.timing = timing
-        self.measures = measures; self.note = note
+        self.measures = measures; self.note = note; self.screening = screening
     }
 }
 
@@ -40,15 +43,18 @@ public struct NewVisit: Sendable, Equatable {
     public var note: String?
     /// The user confirms that the death this visit records is to be recorded with it (on the visit's date).
     public var recordsDeath: Bool
+    /// A screening visit before the dose (`VisitRules.checkDate` says when one may be).
+    public var screening: Bool
 
-    public init(on: String, contact: String, vital: String, measures: [String], note: String?, recordDeath: Bool = false,
-                today: LocalDate) throws(RegistryError) {
+    /// Checks a visit's fields; measures against `catalogue`, the measures as stored.
+    public init(on: String, contact: String, vital: String, measures: [String], catalogue: MeasureCatalogue, note: String?,
+                recordDeath: Bool = false, screening: Bool = false, today: LocalDate) throws(RegistryError) {
         visitedOn = try Rules.date(on, field: "on")
         try Rules.eventDate(visitedOn, field: "on", today: today)
         contactType = try ContactType.parse(contact)
         vitalStatus = try VitalStatus.parse(vital)
         var parsed: [MeasureValue] = []
-        for m in measures { parsed.append(try MeasureValue.parse(m)) }
+        for m in measures { parsed.append(try catalogue.parse(m)) }
         let keys = parsed.map(\.key)
         if let dup = keys.first(where: { k in keys.filter { $0 == k }.count > 1 }) {
             throw .invalid("measure", "\(dup) is given twice; give each measure once per visit")
@@ -59,6 +65,7 @@ public struct NewVisit: Sendable, Equatable {
             throw .invalid("record-death", "only a visit that records the patient as dead records a death; this one records \(vitalStatus.rawValue)")
         }
         self.recordsDeath = recordDeath
+        self.screening = screening
     }
 }
 
