@@ -12,6 +12,7 @@ SET LOCAL work_mem = '128MB';
 SET LOCAL enable_nestloop = off;
 SELECT id, code FROM product;
 SELECT id, code FROM institution;
+SELECT key, display FROM measure_definition ORDER BY id;
 SELECT coalesce(max(version), 0) FROM schema_migrations;
 
 CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
@@ -35,8 +36,12 @@ FROM (
                ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
     LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= :'as_of'::date AND voided_on IS NULL
                GROUP BY patient_id) v ON v.patient_id = f.patient_id
-    LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.visit_on = f.first_on
-                       AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL ORDER BY bv.id LIMIT 1) bl ON true
+    -- Baseline: the latest screening visit within 90 days (VisitRules.screeningWindowDays) before
+    -- the first dose, or unscheduled visit on its day.
+    LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL
+                       AND bv.visit_on BETWEEN f.first_on - 90 AND f.first_on
+                       AND (bv.screening OR bv.visit_on = f.first_on)
+                       ORDER BY bv.visit_on DESC, bv.id LIMIT 1) bl ON true
 ) x;
 ANALYZE report_cohort;
 
@@ -82,6 +87,7 @@ SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)
 FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n
       FROM report_cohort c
       JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
+      JOIN measure_definition d ON d.key = b.key AND d.answers = '[]'
       JOIN follow_up f ON f.administration_id = c.administration_id
       JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= :'as_of'::date AND v.voided_on IS NULL
       JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key

@@ -150,6 +150,8 @@ public struct Problem: Error, Sendable, Encodable {
         case .confirm: "nothing was changed; send the same request with confirm: true to apply it with the consequences listed"
         case .voidStatusChange(let id): "void the later change first: POST /status-changes/\(id)/void with If-Match"
         case .correctAdverseEvent(let id): "correct its grade with PATCH /adverse-events/\(id), or void it with POST /adverse-events/\(id)/void (both with If-Match)"
+        case .logAsScreening: "if it is a screening visit before the dose, send screening: true to POST /patients/{id}/visits"
+        case .list(.measures): "see the measures with GET /measures"
         default: error.hint
         }
     }

@@ -86,6 +86,43 @@ struct ProtocolBody: JSONBody {
     }
 }
 
+/// One answer of a new coded measure, as `GET /measures` prints it.
+struct MeasureAnswerBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable { case value, code, display, displayKo = "display_ko" }
+    typealias CodingKeys = Field
+    var value: Int
+    var code: String
+    var display: String
+    var displayKo: String
+}
+
+/// A new measure, as `GET /measures` prints it, with the reason for adding it.
+struct MeasureDefinitionBody: JSONBody {
+    enum Field: String, CodingKey, CaseIterable {
+        case key, codeSystem = "code_system", code, display, displayKo = "display_ko", unit, minimum, maximum, integer, answers, reason
+    }
+    typealias CodingKeys = Field
+    static var nested: [String: any JSONBody.Type] { ["answers": MeasureAnswerBody.self] }
+    static var pointers: [String: String] { ["min": "/minimum", "max": "/maximum"] }
+    var key: String
+    var codeSystem: String
+    var code: String
+    var display: String
+    var displayKo: String
+    var unit: String?
+    var minimum: Double
+    var maximum: Double
+    var integer: Bool?
+    var answers: [MeasureAnswerBody]?
+    var reason: String
+
+    func validated() throws(RegistryError) -> NewMeasureDefinition {
+        try NewMeasureDefinition(key: key, codeSystem: codeSystem, code: code, display: display, displayKo: displayKo, unit: unit,
+                                 minimum: minimum, maximum: maximum, integer: integer ?? false,
+                                 answers: (answers ?? []).map { .init(value: $0.value, code: $0.code, display: $0.display, displayKo: $0.displayKo) })
+    }
+}
+
 /// A plan's risk class at one time.
 struct RiskChange: Encodable, Sendable {
     var riskClass: RiskClass
@@ -109,7 +146,7 @@ extension RegistryAPI {
             }
         }
         routes.get("/measures") { _, context in
-            try await read(context) { tx, _ in try .json(Page(items: MeasureDefinition.catalogue, nextCursor: nil)) }
+            try await read(context) { tx, _ in try .json(Page(items: try await tx.measures.catalogue().definitions, nextCursor: nil)) }
         }
     }
 
@@ -176,6 +213,13 @@ extension RegistryAPI {
                 let new = try b.validated()
                 let stored = try await tx.protocols.add(new, reason: try b.reason.map { r throws(RegistryError) in try Rules.reason(r) })
                 return try .json(stored, status: .created)
+            }
+        }
+
+        routes.post("/measures") { request, context in
+            try await write(request, context, MeasureDefinitionBody.self) { b, tx, grant in
+                let reason = try Rules.reason(b.reason)
+                return try .json(try await tx.measures.add(try b.validated(), reason: reason), status: .created)
             }
         }
 

@@ -81,7 +81,8 @@ extension RegistryAPI {
             let id: VisitID = try id(context)
             return try await write(request, context, VisitCorrectionBody.self, parameters: ["visit": "id"]) { b, tx, grant in
                 let reason = try Rules.reason(b.reason)
-                let measures = try MeasureBody.parse(b.measures).map { m throws(RegistryError) in try MeasureValue.parse(m) }
+                let catalogue = try await MeasureBody.catalogue(for: b.measures, in: tx)
+                let measures = try MeasureBody.parse(b.measures, catalogue: catalogue).map { m throws(RegistryError) in try catalogue.parse(m) }
                 let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
                 let contact = try b.contact.map { c throws(RegistryError) in try ContactType.parse(c) }
                 let vital = try b.vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }

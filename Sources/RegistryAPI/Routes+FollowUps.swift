@@ -57,7 +57,7 @@ extension RegistryAPI {
         routes.post("/follow-ups/:id/visits") { request, context in
             let id: FollowUpID = try id(context)
             return try await write(request, context, VisitBody.self, parameters: ["followup": "id", "patient": "id"]) { b, tx, grant in
-                let visit = try await tx.visits.log(followUpID: id, patientID: nil, try b.validated(today: database.today()),
+                let visit = try await tx.visits.log(followUpID: id, patientID: nil, try await b.validated(today: database.today(), in: tx),
                                                      actingInstitution: grant.institutionCode)
                 return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: Self.etag(writtenBy: tx))
             }

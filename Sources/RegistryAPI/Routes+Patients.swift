@@ -34,28 +34,55 @@ struct AdministerBody: JSONBody {
     var feeCollectedKRW: Int
 }
 
-/// One coded measure of a visit: `{"key": "ecog", "value": 1}`, with `unit` where it has one.
+/// One coded measure of a visit: `{"key": "ecog", "value": 1}`, with `unit` where it has one; a
+/// coded measure's value is its answer's code or value (`{"key": "disease-response", "value": "CR"}`).
 struct MeasureBody: JSONBody {
     enum Field: String, CodingKey, CaseIterable { case key, value, unit }
     typealias CodingKeys = Field
     var key: String
-    var value: Double
+    var value: MeasureInput
     var unit: String?
 
-    /// Checked against the catalogue here, so a refusal points at this measure.
-    static func parse(_ measures: [MeasureBody]?) throws(RegistryError) -> [String] {
+    /// The measures' texts (`key=value[:unit]`), checked against the catalogue here, so a refusal
+    /// points at this measure.
+    static func parse(_ measures: [MeasureBody]?, catalogue: MeasureCatalogue) throws(RegistryError) -> [String] {
         var out: [String] = []
         for (i, m) in (measures ?? []).enumerated() {
-            let text = "\(m.key)=\(MeasureValue.formatted(m.value))" + (m.unit.map { ":\($0)" } ?? "")
-            _ = try MeasureValue.parse(text, field: "measures/\(i)")
+            let text = "\(m.key)=\(m.value.text)" + (m.unit.map { ":\($0)" } ?? "")
+            _ = try catalogue.parse(text, field: "measures/\(i)")
             out.append(text)
         }
         return out
     }
+
+    /// The catalogue's definitions these measures need, as stored.
+    static func catalogue(for measures: [MeasureBody]?, in tx: Transaction) async throws -> MeasureCatalogue {
+        try await tx.measures.catalogue(covering: (measures ?? []).map(\.key))
+    }
+}
+
+/// A measure's value in a body: a number, or a coded answer's code (`"CR"`).
+enum MeasureInput: Decodable, Sendable {
+    case number(Double)
+    case code(String)
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if let number = try? c.decode(Double.self) { self = .number(number); return }
+        if let code = try? c.decode(String.self) { self = .code(code); return }
+        throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "expected a number, or a coded answer such as \"CR\""))
+    }
+
+    var text: String {
+        switch self {
+        case .number(let x): MeasureValue.formatted(x)
+        case .code(let code): code
+        }
+    }
 }
 
 struct VisitBody: JSONBody {
-    enum Field: String, CodingKey, CaseIterable { case on, contact, vital, measures, note, recordDeath = "record_death" }
+    enum Field: String, CodingKey, CaseIterable { case on, contact, vital, measures, note, recordDeath = "record_death", screening }
     typealias CodingKeys = Field
     static var nested: [String: any JSONBody.Type] { ["measures": MeasureBody.self] }
     static var pointers: [String: String] { ["measure": "/measures"] }
@@ -65,9 +92,13 @@ struct VisitBody: JSONBody {
     var measures: [MeasureBody]?
     var note: String?
     var recordDeath: Bool?
+    var screening: Bool?
 
-    func validated(today: LocalDate) throws(RegistryError) -> NewVisit {
-        try NewVisit(on: on, contact: contact, vital: vital, measures: try MeasureBody.parse(measures), note: note, recordDeath: recordDeath ?? false, today: today)
+    /// The visit, its measures checked against the catalogue as stored.
+    func validated(today: LocalDate, in tx: Transaction) async throws -> NewVisit {
+        let catalogue = try await MeasureBody.catalogue(for: measures, in: tx)
+        return try NewVisit(on: on, contact: contact, vital: vital, measures: try MeasureBody.parse(measures, catalogue: catalogue), catalogue: catalogue,
+                            note: note, recordDeath: recordDeath ?? false, screening: screening ?? false, today: today)
     }
 }
 
@@ -185,7 +216,7 @@ extension RegistryAPI {
         routes.post("/patients/:id/visits") { request, context in
             let id: PatientID = try id(context)
             return try await write(request, context, VisitBody.self, parameters: patient) { b, tx, grant in
-                let visit = try await tx.visits.log(followUpID: nil, patientID: id, try b.validated(today: database.today()),
+                let visit = try await tx.visits.log(followUpID: nil, patientID: id, try await b.validated(today: database.today(), in: tx),
                                                      actingInstitution: grant.institutionCode)
                 return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: Self.etag(writtenBy: tx))
             }

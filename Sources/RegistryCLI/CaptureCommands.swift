@@ -21,10 +21,16 @@ struct VisitCommand: AsyncParsableCommand {
     struct Log: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Log a visit against a follow-up, or an unscheduled visit.", discussion: """
             A visit inside the follow-up's window completes it; one outside completes it and marks it
-            early or late. Measures are KEY=VALUE or KEY=VALUE:UNIT; keys: \(MeasureDefinition.catalogue.map(\.key).joined(separator: ", ")).
+            early or late. Measures are KEY=VALUE or KEY=VALUE:UNIT, and a coded measure's answer by
+            its code or value (disease-response=CR, crs-grade=2); `registry measure list` shows them.
+            A screening visit (--screening, with --patient) comes before the first dose: on or after
+            consent and at most \(VisitRules.screeningWindowDays) days before the dose, or before any dose is recorded; the
+            latest one is the patient's baseline in the outcome report.
 
             Examples:
               registry visit log --followup 17 --on 2025-07-10 --contact examination --vital alive --measure ecog=1 --measure eq5d-index=0.81
+              registry visit log --followup 18 --on 2025-04-29 --contact examination --vital alive --measure crs-grade=1 --measure icans-grade=0 --measure vcn=1.2:copies/cell --measure rcl-test=negative
+              registry visit log --patient 42 --on 2025-03-25 --contact examination --vital alive --screening --measure ecog=1 --measure disease-response=PD
               registry visit log --patient 42 --on 2025-08-02 --contact phone --vital alive --unscheduled
             """)
         @OptionGroup var global: GlobalOptions
@@ -32,6 +38,7 @@ struct VisitCommand: AsyncParsableCommand {
         @Option(name: .customLong("followup"), help: "The follow-up this visit completes.") var followUp: String?
         @Option(help: "Patient id (with --unscheduled).") var patient: String?
         @Flag(help: "A visit outside the schedule.") var unscheduled = false
+        @Flag(help: "A screening visit before the first dose (with --patient; at most \(VisitRules.screeningWindowDays) days before it).") var screening = false
         @Option(help: "Visit date, YYYY-MM-DD.") var on: String
         @Option(help: "examination, phone or questionnaire.") var contact: String
         @Option(help: "alive, dead or unknown.") var vital: String
@@ -41,15 +48,21 @@ struct VisitCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let new = try NewVisit(on: on, contact: contact, vital: vital, measures: measure, note: note, recordDeath: recordDeath, today: ctx.today)
-                if unscheduled == (followUp != nil) {
-                    throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled")
+                if followUp == nil ? !(unscheduled || screening) : unscheduled {
+                    throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled or --screening")
                 }
-                let visit = try await ctx.write { tx in try await tx.visits.log(followUpID: try followUp.map { f throws(RegistryError) in try Parse.id(f, field: "followup") },
-                                                         patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") },
-                                                         new, actingInstitution: try acting.resolve()) }
+                let visit = try await ctx.write { tx in
+                    // The measures are checked against the catalogue as stored.
+                    let catalogue = try await tx.measures.catalogue(covering: MeasureCatalogue.keys(of: measure))
+                    let new = try NewVisit(on: on, contact: contact, vital: vital, measures: measure, catalogue: catalogue, note: note,
+                                           recordDeath: recordDeath, screening: screening, today: ctx.today)
+                    return try await tx.visits.log(followUpID: try followUp.map { f throws(RegistryError) in try Parse.id(f, field: "followup") },
+                                                   patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") },
+                                                   new, actingInstitution: try acting.resolve())
+                }
                 try ctx.emit(visit) {
-                    "visit \(visit.id) logged" + (visit.timing.map { ", follow-up \(visit.followUpID!) completed (\($0.rawValue))" } ?? " (unscheduled)")
+                    "visit \(visit.id) logged" + (visit.timing.map { ", follow-up \(visit.followUpID!) completed (\($0.rawValue))" }
+                                                  ?? (visit.screening ? " (screening, before the dose)" : " (unscheduled)"))
                         + (visit.contactDeviation.map { "; protocol deviation: \($0.actual.rawValue) where the time point plans \($0.planned.rawValue)" } ?? "")
                 }
             }
@@ -74,9 +87,11 @@ struct VisitCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global) { ctx in
                 let reason = try Rules.reason(reason)
-                var measures: [MeasureValue] = []
-                for m in measure { measures.append(try MeasureValue.parse(m)) }
-                let (result, consequences) = try await ctx.write { tx in try await tx.visits.correct(id: try Parse.id(visit, field: "visit"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
+                let (result, consequences) = try await ctx.write { tx in
+                    let catalogue = try await tx.measures.catalogue(covering: MeasureCatalogue.keys(of: measure))
+                    var measures: [MeasureValue] = []
+                    for m in measure { measures.append(try catalogue.parse(m)) }
+                    return try await tx.visits.correct(id: try Parse.id(visit, field: "visit"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
                     contact: try contact.map { c throws(RegistryError) in try ContactType.parse(c) },
                     vital: try vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }, measures: measures,
                     note: try Notes.validate(note), reason: reason, confirm: confirm) }

@@ -16,6 +16,7 @@ extension RegistryError {
             case .lostProposals: "registry jobs proposal list"
             case .jobRuns: "registry jobs history"
             case .followUps: "registry followups list --patient ID"
+            case .measures: "registry measure list"
             }
             return "list them with: \(command)"
         case .decidePlan(let id):
@@ -39,6 +40,7 @@ extension RegistryError {
         case .confirm: return "nothing was changed; run the same command with --confirm to apply it with these consequences"
         case .voidStatusChange(let id): return "void the later change first: registry status-change void \(id) --reason \"...\""
         case .correctAdverseEvent(let id): return "correct its grade with: registry ae correct \(id) --grade N --reason \"...\", or void it: registry ae void \(id) --reason \"...\""
+        case .logAsScreening: return "if it is a screening visit before the dose, add --screening"
         }
     }
 

@@ -16,7 +16,7 @@ public struct RegistryCommand: AsyncParsableCommand {
             """,
         version: RegistryVersion.software,
         subcommands: [
-            InstitutionCommand.self, ProductCommand.self, ProtocolCommand.self, PlanCommand.self, PatientCommand.self,
+            InstitutionCommand.self, ProductCommand.self, ProtocolCommand.self, MeasureCommand.self, PlanCommand.self, PatientCommand.self,
             AdministerCommand.self, AdministrationCommand.self, TraceCommand.self, FollowUpsCommand.self, FollowUpCommand.self,
             VisitCommand.self, AdverseEventCommand.self, StatusChangeCommand.self, ConfigCommand.self,
             AuditCommand.self, ReportCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokenCommand.self, DemoCommand.self,

@@ -14,6 +14,8 @@ struct DemoPatientGenerator: Sendable {
     let pseudonymizer: Pseudonymizer
     let cumulative: [Double]
     let clock: ExpeditedReportClock
+    /// The measures' codes and units, as stored.
+    let measures: MeasureCatalogue
 
     static let patientColumns = ["id", "pseudonym", "enrolled_by", "institution_id", "birth_year", "sex", "consent_on", "consent_version", "status", "status_on"]
     static let statusChangeColumns = ["id", "patient_id", "institution_id", "kind", "effective_on", "reason"]
@@ -25,8 +27,10 @@ struct DemoPatientGenerator: Sendable {
     static let adverseEventColumns = ["id", "patient_id", "institution_id", "onset_on", "aware_on", "term", "category", "grade", "grading_system",
                                       "grading_version", "serious", "seriousness", "relatedness", "outcome", "outcome_on", "report_due_on", "report_submitted_on"]
 
-    init(options: DemoOptions, reference: DemoRegistry.Reference, protocols: [Int: FollowUpProtocol], clock: ExpeditedReportClock) {
+    init(options: DemoOptions, reference: DemoRegistry.Reference, protocols: [Int: FollowUpProtocol], clock: ExpeditedReportClock,
+         measures: MeasureCatalogue) {
         self.options = options
+        self.measures = measures
         self.reference = reference
         self.protocols = protocols
         self.clock = clock
@@ -280,7 +284,7 @@ struct DemoPatientGenerator: Sendable {
         }
         let progress = min(Double(weeks) / 52, 2) * trend
         for key in recorded {
-            let def = MeasureDefinition.named(key)!
+            let def = measures.named(key)!
             let value: Double
             switch key {
             case "ecog": value = Double(max(0, min(4, Int((1.2 - 0.4 * progress + rng.unit() * 1.2).rounded(.down)))))

@@ -63,8 +63,10 @@ public enum DemoRegistry {
         let reference = try await writeReference(database: database, options: options)
         progress("reference data: \(DemoCatalogue.institutionCount) institutions, \(DemoCatalogue.products.count) products, \(reference.plans.count) plans")
 
-        let (protocols, clock) = try await database.read { tx in (try await tx.protocols.all(), try await tx.settings.reportClock()) }
-        let generator = DemoPatientGenerator(options: options, reference: reference, protocols: protocols, clock: clock)
+        let (protocols, clock, measures) = try await database.read { tx in
+            (try await tx.protocols.all(), try await tx.settings.reportClock(), try await tx.measures.catalogue())
+        }
+        let generator = DemoPatientGenerator(options: options, reference: reference, protocols: protocols, clock: clock, measures: measures)
         let logger = database.logger
         let chunks = stride(from: 1, through: options.patients, by: options.chunkSize).map { $0...min($0 + options.chunkSize - 1, options.patients) }
         let actor = "registry demo", reason = "synthetic demo data (seed \(options.seed))"

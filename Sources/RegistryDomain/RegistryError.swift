@@ -87,11 +87,13 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         case voidStatusChange(id: StatusChangeID)
         /// Correct or void this adverse event instead.
         case correctAdverseEvent(id: AdverseEventID)
+        /// Log the visit as a screening visit, before the dose (unscheduled visits only).
+        case logAsScreening
     }
 
     /// Kinds of records a user can list.
     public enum Listing: String, Equatable, Sendable {
-        case institutions, products, plans, tokens, lostProposals, jobRuns, followUps
+        case institutions, products, plans, tokens, lostProposals, jobRuns, followUps, measures
     }
 
     /// A shape or range error for one field.

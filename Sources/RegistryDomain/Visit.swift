@@ -27,13 +27,16 @@ public struct Visit: Codable, Equatable, Sendable {
     public var contactDeviation: ContactDeviation?
     /// Set when the visit was voided as entered in error.
     public var void: VoidMark?
+    /// A screening visit: before the first dose, within `VisitRules.screeningWindowDays`; the
+    /// outcome report's baseline.
+    public var screening: Bool
 
     public init(id: VisitID, patientID: PatientID, followUpID: FollowUpID?, institutionCode: String, visitedOn: LocalDate, contactType: ContactType,
-                vitalStatus: VitalStatus, timing: VisitTiming?, measures: [MeasureValue], note: String?, contactDeviation: ContactDeviation? = nil,
-                void: VoidMark? = nil) {
+                vitalStatus: VitalStatus, timing: VisitTiming?, measures: [MeasureValue], note: String?, screening: Bool = false,
+                contactDeviation: ContactDeviation? = nil, void: VoidMark? = nil) {
         self.id = id; self.patientID = patientID; self.followUpID = followUpID; self.institutionCode = institutionCode
         self.visitedOn = visitedOn; self.contactType = contactType; self.vitalStatus = vitalStatus; self.timing = timing
-        self.measures = measures; self.note = note; self.contactDeviation = contactDeviation; self.void = void
+        self.measures = measures; self.note = note; self.screening = screening; self.contactDeviation = contactDeviation; self.void = void
     }
 }
 
@@ -62,15 +65,18 @@ public struct NewVisit: Sendable, Equatable {
     public var note: String?
     /// The user confirms that the death this visit records is to be recorded with it (on the visit's date).
     public var recordsDeath: Bool
+    /// A screening visit before the dose (`VisitRules.checkDate` says when one may be).
+    public var screening: Bool
 
-    public init(on: String, contact: String, vital: String, measures: [String], note: String?, recordDeath: Bool = false,
-                today: LocalDate) throws(RegistryError) {
+    /// Checks a visit's fields; measures against `catalogue`, the measures as stored.
+    public init(on: String, contact: String, vital: String, measures: [String], catalogue: MeasureCatalogue, note: String?,
+                recordDeath: Bool = false, screening: Bool = false, today: LocalDate) throws(RegistryError) {
         visitedOn = try Rules.date(on, field: "on")
         try Rules.eventDate(visitedOn, field: "on", today: today)
         contactType = try ContactType.parse(contact)
         vitalStatus = try VitalStatus.parse(vital)
         var parsed: [MeasureValue] = []
-        for m in measures { parsed.append(try MeasureValue.parse(m)) }
+        for m in measures { parsed.append(try catalogue.parse(m)) }
         let keys = parsed.map(\.key)
         if let dup = keys.first(where: { k in keys.filter { $0 == k }.count > 1 }) {
             throw .invalid("measure", "\(dup) is given twice; give each measure once per visit")
@@ -81,6 +87,7 @@ public struct NewVisit: Sendable, Equatable {
             throw .invalid("record-death", "only a visit that records the patient as dead records a death; this one records \(vitalStatus.rawValue)")
         }
         self.recordsDeath = recordDeath
+        self.screening = screening
     }
 }
 

@@ -78,6 +78,8 @@ struct OutcomeData: Sendable {
     var measures: [MeasureRow] = []
     var productCodes: [Int: String] = [:]
     var institutionCodes: [Int: String] = [:]
+    /// The catalogue's measures in the order they were added, with their names: the report's order.
+    var measureNames: [(key: String, display: String)] = []
     var schemaVersion = 0
 
     /// Filters as ids, resolved from the codes in the parameters.
@@ -97,6 +99,9 @@ struct OutcomeData: Sendable {
         try await c.query("SET LOCAL enable_nestloop = off", logger: logger)
         for try await (id, code) in try await c.query("SELECT id, code FROM product", logger: logger).decode((Int, String).self) { data.productCodes[id] = code }
         for try await (id, code) in try await c.query("SELECT id, code FROM institution", logger: logger).decode((Int, String).self) { data.institutionCodes[id] = code }
+        for try await (key, display) in try await c.query("SELECT key, display FROM measure_definition ORDER BY id", logger: logger).decode((String, String).self) {
+            data.measureNames.append((key, display))
+        }
         data.schemaVersion = try await c.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
             .decode(Int32.self).firstElement().map(Int.init) ?? 0
         let filters = Filters(
@@ -147,8 +152,9 @@ struct OutcomeData: Sendable {
         return data
     }
 
-    /// The cohort: each patient's index treatment and baseline visit (unscheduled, on the day of the
-    /// first dose), status on the as-of date (from the dated status history) and survival time:
+    /// The cohort: each patient's index treatment and baseline visit (the latest unscheduled visit on
+    /// the day of the first dose, or screening visit within `VisitRules.screeningWindowDays` before
+    /// it), status on the as-of date (from the dated status history) and survival time:
     /// days from the first dose to death, or to the last contact (a dose, a visit, a withdrawal or
     /// being found again), where the patient is censored.
     static func cohort(asOf: LocalDate, filters: Filters) -> PostgresQuery {
@@ -173,8 +179,10 @@ struct OutcomeData: Sendable {
                        ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
             LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= \(asOf) AND voided_on IS NULL
                        GROUP BY patient_id) v ON v.patient_id = f.patient_id
-            LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.visit_on = f.first_on
-                               AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL ORDER BY bv.id LIMIT 1) bl ON true
+            LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL
+                               AND bv.visit_on BETWEEN f.first_on - \(VisitRules.screeningWindowDays)::int AND f.first_on
+                               AND (bv.screening OR bv.visit_on = f.first_on)
+                               ORDER BY bv.visit_on DESC, bv.id LIMIT 1) bl ON true
             WHERE (\(filters.product)::bigint IS NULL OR f.product_id = \(filters.product))
               AND (\(filters.indication)::text IS NULL OR f.indication = \(filters.indication))
               AND (\(filters.institution)::bigint IS NULL OR f.institution_id = \(filters.institution))
@@ -260,15 +268,17 @@ struct OutcomeData: Sendable {
             """
     }
 
-    /// Change from the baseline visit (on the day of the first dose) at each time point of the
-    /// index treatment's schedule, per measure: how many patients of each cell had each change, as
-    /// two arrays per cell, measure and time point.
+    /// Change from the baseline visit (screening, or on the day of the first dose) at each time
+    /// point of the index treatment's schedule, per measure: how many patients of each cell had
+    /// each change, as two arrays per cell, measure and time point. Coded measures (answers such
+    /// as CR or PD) have no change to take, and are left out.
     static func measureQuery(asOf: LocalDate) -> PostgresQuery {
         """
         SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)
         FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n
               FROM report_cohort c
               JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
+              JOIN measure_definition d ON d.key = b.key AND d.answers = '[]'
               JOIN follow_up f ON f.administration_id = c.administration_id
               JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf) AND v.voided_on IS NULL
               JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key

@@ -134,9 +134,11 @@ struct OutcomeTables {
             return out
         }
         let labelRank: (String, String) -> Bool = { (labelOrder[$0] ?? .max, $0) < (labelOrder[$1] ?? .max, $1) }
+        let measurePosition = Dictionary(data.measureNames.enumerated().map { ($1.key, $0) }, uniquingKeysWith: { first, _ in first })
+        let measureDisplay = Dictionary(data.measureNames.map { ($0.key, $0.display) }, uniquingKeysWith: { first, _ in first })
         let measureRank: (MeasureID, MeasureID) -> Bool = { a, b in
-            let ia = MeasureDefinition.catalogue.firstIndex { $0.key == a.key } ?? .max
-            let ib = MeasureDefinition.catalogue.firstIndex { $0.key == b.key } ?? .max
+            let ia = measurePosition[a.key] ?? .max
+            let ib = measurePosition[b.key] ?? .max
             return ia != ib ? ia < ib : a.label != b.label ? labelRank(a.label, b.label) : false
         }
 
@@ -257,7 +259,7 @@ struct OutcomeTables {
                 let path = "measure@\(m.key)@\(m.label)"
                 let q = measureSummaries[g][m]!
                 func value(_ x: Double) -> Figure { hidden(path) ? .suppressed : .value(x, decimals: 3) }
-                return MeasureFigures(measure: m.key, timePoint: m.label, count: count(path), median: value(q.median),
+                return MeasureFigures(measure: m.key, display: measureDisplay[m.key] ?? m.key, timePoint: m.label, count: count(path), median: value(q.median),
                                       lowerQuartile: value(q.lowerQuartile), upperQuartile: value(q.upperQuartile))
             }
             func fee(_ q: [Double]) -> FeeFigures {

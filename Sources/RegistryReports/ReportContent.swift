@@ -99,6 +99,8 @@ public struct CategoryFigures: Equatable, Sendable {
 /// Change from baseline of one measure at one time point.
 public struct MeasureFigures: Equatable, Sendable {
     public var measure: String
+    /// The measure's name in the catalogue.
+    public var display: String
     public var timePoint: String
     public var count: Figure
     public var median: Figure

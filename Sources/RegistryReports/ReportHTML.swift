@@ -335,11 +335,11 @@ enum ReportHTML {
     static func measureTable(_ measures: [MeasureFigures]) -> String {
         guard !measures.isEmpty else { return "<p>No outcome measures with a baseline were recorded.</p>" }
         let rows = measures.map { m in
-            "<tr><th scope=\"row\">\(esc(MeasureDefinition.named(m.measure)?.display ?? m.measure))</th><td>\(esc(m.timePoint))</td><td>\(count(m.count))</td><td>\(count(m.median))</td><td>\(count(m.lowerQuartile)) to \(count(m.upperQuartile))</td></tr>"
+            "<tr><th scope=\"row\">\(esc(m.display))</th><td>\(esc(m.timePoint))</td><td>\(count(m.count))</td><td>\(count(m.median))</td><td>\(count(m.lowerQuartile)) to \(count(m.upperQuartile))</td></tr>"
         }.joined()
         return """
             <div class="scroll"><table>
-            <caption>Change from baseline (visit on the day of the first dose), all patients</caption>
+            <caption>Change from baseline (latest screening visit within \(VisitRules.screeningWindowDays) days before the first dose, or visit on its day), all patients</caption>
             <thead><tr><th scope="col">Measure</th><th scope="col">Time point</th><th scope="col">n</th><th scope="col">Median change</th><th scope="col">Interquartile range</th></tr></thead>
             <tbody>\(rows)</tbody>
             </table></div>

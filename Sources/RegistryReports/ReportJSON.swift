@@ -118,7 +118,7 @@ enum ReportJSON {
         "person_years": "Days from the first dose to death or last contact, summed, divided by 365.25.",
         "special_interest": "Delayed events the FDA's long-term follow-up guidance watches: new malignancy, neurologic, autoimmune or rheumatologic, hematologic, infection; incidence per 100 person-years.",
         "expedited_reports_late": "Serious events whose expedited report was not submitted by its due date (7 or 15 days from awareness).",
-        "outcome_measures": "Change from the baseline visit on the day of the first dose at each time point of the first administration's schedule: n, median and quartiles (linear interpolation, as percentile_cont).",
+        "outcome_measures": "Change from the baseline visit (the latest screening visit within \(VisitRules.screeningWindowDays) days before the first dose, or the visit on its day) at each time point of the first administration's schedule, for measures with numeric values (coded answers are left out): n, median and quartiles (linear interpolation, as percentile_cont).",
         "fees_krw": "Fee notified and collected per administration, in won: median and quartiles.",
         "suppressed": "Counts from 1 to min_cell - 1, counts hidden so that those cannot be recomputed from totals (complementary), and figures derived from either.",
     ]

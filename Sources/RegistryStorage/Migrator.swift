@@ -49,7 +49,7 @@ public enum Migrator {
     public static let actor = "registry migrate"
 
     /// Applies the pending migrations, then writes the reference data the domain defines
-    /// (standard protocols, the measure catalogue) where missing; returns the migrations applied.
+    /// (standard protocols) where missing; returns the migrations applied.
     /// What every command and the server do before anything else.
     @discardableResult
     public static func migrateWithReferenceData(_ database: Database) async throws -> [Migration] {

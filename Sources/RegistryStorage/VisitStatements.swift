@@ -47,8 +47,8 @@ struct InsertVisit: PostgresPreparedStatement {
     static let name = "registry_insert_visit"
     static let sql = """
         WITH v AS (
-            INSERT INTO visit (patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id),
+            INSERT INTO visit (patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note, screening)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $14) RETURNING id),
         m AS (
             INSERT INTO visit_measure (visit_id, patient_id, institution_id, key, code_system, code, value, unit)
             SELECT v.id, $1, $2, k, s, c, val::numeric, nullif(u, '')
@@ -60,15 +60,16 @@ struct InsertVisit: PostgresPreparedStatement {
         """
     typealias Row = VisitID
     var patientID: PatientID, institutionID: Int, followUpID: FollowUpID?, visitedOn: LocalDate
-    var contactType: String, vitalStatus: String, timing: String?, note: String?
+    var contactType: String, vitalStatus: String, timing: String?, note: String?, screening: Bool
     var measures: [MeasureValue]
 
     func makeBindings() throws -> PostgresBindings {
-        var b = PostgresBindings(capacity: 13)
+        var b = PostgresBindings(capacity: 14)
         b.append(patientID); b.append(institutionID); b.append(followUpID); b.append(visitedOn)
         b.append(contactType); b.append(vitalStatus); b.append(timing); b.append(note)
         b.append(measures.map(\.key)); b.append(measures.map(\.codeSystem)); b.append(measures.map(\.code))
         b.append(measures.map(\.valueText)); b.append(measures.map { $0.unit ?? "" })
+        b.append(screening)
         return b
     }
 

@@ -76,7 +76,7 @@ struct APIHarness {
         administrationA = admin.id
         followUpA = followUps[2].id
         openFollowUpA = followUps[10].id
-        visitA = try await database.transaction(actor: actor) { tx in try await tx.visits.log(followUpID: followUpA, patientID: nil, try NewVisit(on: "2025-07-10", contact: "examination", vital: "alive", measures: ["ecog=1"], note: nil, today: Self.today)) }.id
+        visitA = try await database.transaction(actor: actor) { tx in try await tx.visits.log(followUpID: followUpA, patientID: nil, try NewVisit(on: "2025-07-10", contact: "examination", vital: "alive", measures: ["ecog=1"], catalogue: try await tx.measures.catalogue(), note: nil, today: Self.today)) }.id
         adverseEventA = try await database.transaction(actor: actor) { tx in try await tx.adverseEvents.report(patientID: patient.id, try NewAdverseEvent(onset: "2025-06-01", aware: "2025-06-03", term: "Fever", meddra: nil, category: "infection", grade: 3, grading: "CTCAE-5.0", serious: true, criteria: ["hospitalization"], related: "possible", outcome: nil, outcomeOn: nil, today: Self.today)).0 }.id
         proposalA = try await database.plainTransaction { c in
             try await c.query("INSERT INTO lost_proposal (patient_id, institution_id, proposed_on, missed_count) SELECT \(patient.id), id, DATE '2026-11-01', 2 FROM institution WHERE code = 'ARM-001' RETURNING id", logger: TestDatabase.logger)

@@ -126,7 +126,7 @@ struct CommandLineTests {
     @Test("every command's --help shows an example")
     func helpHasExamples() throws {
         let cli = RegistryBinary(databaseURL: nil, home: URL(fileURLWithPath: "/nonexistent"))
-        for command in [["institution", "add"], ["institution", "list"], ["product", "add"], ["protocol", "add"], ["protocol", "list"], ["plan", "add"], ["plan", "decide"], ["patient", "enroll"],
+        for command in [["institution", "add"], ["institution", "list"], ["product", "add"], ["protocol", "add"], ["protocol", "list"], ["measure", "add"], ["measure", "list"], ["plan", "add"], ["plan", "decide"], ["patient", "enroll"],
                         ["patient", "show"], ["administer"], ["followups", "list"], ["trace"], ["demo"], ["migrate"], ["db", "start"], ["db", "url"],
                         ["visit", "log"], ["visit", "correct"], ["followup", "close"], ["ae", "report"], ["ae", "submit"], ["ae", "correct"],
                         ["patient", "death"], ["patient", "withdraw"], ["patient", "lost"], ["patient", "found"], ["patient", "transfer"],

@@ -69,7 +69,7 @@ struct VisitRulesTests {
     @Test("a visit follows a dose: none without one, none before it, the dose day itself is fine")
     func afterDose() {
         #expect(refusal { try VisitRules.checkAfterDose(day("2025-03-01"), anchor: nil, patientID: 12) }
-                == RegistryError(.conflict, field: "patient", "patient 12 has no administration yet; visits follow a dose"))
+                == RegistryError(.conflict, field: "patient", "patient 12 has no administration yet; follow-up visits come after a dose, and a visit before it is a screening visit"))
         #expect(refusal { try VisitRules.checkAfterDose(day("2025-02-28"), anchor: day("2025-03-01"), patientID: 12) }
                 == RegistryError(.invalid, field: "on", "2025-02-28 is before the administration on 2025-03-01; follow-up visits come after the dose"))
         #expect(refusal { try VisitRules.checkAfterDose(day("2025-03-01"), anchor: day("2025-03-01"), patientID: 12) } == nil)

@@ -165,7 +165,7 @@ struct FollowUpCaptureTests {
             await expectRefusal(field: "patient", code: .conflict) { _ = try await database.transaction(actor: "site") { tx in try await tx.statusChanges.change(.death, patientID: t.patientID, on: LocalDate("2026-01-01")!, reason: "x") } }
             #expect(try await database.snapshot() == before)
             // Data already collected stays, and can still be corrected with a reason.
-            let corrected = try await database.transaction(actor: "site") { tx in try await tx.visits.correct(id: v.id, on: nil, contact: nil, vital: nil, measures: [try MeasureValue.parse("ecog=2")], note: nil,
+            let corrected = try await database.transaction(actor: "site") { tx in try await tx.visits.correct(id: v.id, on: nil, contact: nil, vital: nil, measures: [try TestDatabase.measureCatalogue.parse("ecog=2")], note: nil,
                                                          reason: "transcription error").0 }
             #expect(corrected.measures.first?.value == 2)
             #expect(try await database.count("audit_log", where: "entity = 'visit_measure' AND action = 'update' AND before->>'value' = '1' AND after->>'value' = '2' AND reason = 'transcription error'") == 1)

@@ -186,7 +186,7 @@ struct ReplayTests {
     }
 
     static func visit(on date: LocalDate) throws -> NewVisit {
-        try NewVisit(on: date.description, contact: "examination", vital: "alive", measures: [], note: nil, today: today)
+        try NewVisit(on: date.description, contact: "examination", vital: "alive", measures: [], catalogue: TestDatabase.measureCatalogue, note: nil, today: today)
     }
 
     /// Records the surviving records of `original` again for `replayed`, in their order, with

@@ -37,8 +37,10 @@ public struct Fixture: Sendable {
     }
 }
 
-public func visit(_ on: String, contact: String = "examination", vital: String = "alive", measures: [String] = [], note: String? = nil) throws -> NewVisit {
-    try NewVisit(on: on, contact: contact, vital: vital, measures: measures, note: note, today: LocalDate("2026-11-25")!)
+public func visit(_ on: String, contact: String = "examination", vital: String = "alive", measures: [String] = [], note: String? = nil,
+                  screening: Bool = false) throws -> NewVisit {
+    try NewVisit(on: on, contact: contact, vital: vital, measures: measures, catalogue: TestDatabase.measureCatalogue, note: note,
+                 screening: screening, today: LocalDate("2026-11-25")!)
 }
 
 public func event(onset: String = "2025-06-01", aware: String = "2025-06-03", term: String = "Neutropenia", grade: Int = 2, serious: Bool = false,

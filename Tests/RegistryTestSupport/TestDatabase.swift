@@ -40,11 +40,31 @@ public enum TestDatabase {
             }
             let db = try await Database.open(try TestDatabase.serverURL().with(database: made), logger: TestDatabase.logger)
             try await Migrator.migrateWithReferenceData(db)
+            let catalogue = try await db.read { tx in try await tx.measures.catalogue() }
+            TestDatabase.catalogue.set(catalogue)
             await db.close()
             return made
         }
     }
     private static let template = Template()
+
+    /// The measure catalogue as the migrations seed it (schema/0012), read from the template, for
+    /// fixtures that check a visit's measures outside a transaction. Available once a test
+    /// database has been created.
+    public static var measureCatalogue: MeasureCatalogue {
+        guard let catalogue = catalogue.get() else {
+            preconditionFailure("create a test database (TestDatabase.create) before checking measures: the catalogue is read from it")
+        }
+        return catalogue
+    }
+
+    private final class CatalogueBox: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: MeasureCatalogue?
+        func set(_ catalogue: MeasureCatalogue) { lock.lock(); value = catalogue; lock.unlock() }
+        func get() -> MeasureCatalogue? { lock.lock(); defer { lock.unlock() }; return value }
+    }
+    private static let catalogue = CatalogueBox()
 
     /// Runs `body` on a maintenance connection.
     public static func admin(_ body: (PostgresConnection) async throws -> Void) async throws {

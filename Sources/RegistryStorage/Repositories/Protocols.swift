@@ -5,20 +5,12 @@ import RegistryDomain
 public struct Protocols: Repository {
     let tx: Transaction
 
-    /// Writes the reference data defined in the domain module (standard protocols, the measure
-    /// catalogue) where missing; safe to run on every start.
+    /// Writes the standard protocols the domain module defines where missing; safe to run on
+    /// every start. (The measure catalogue is data: schema/0012 seeds it.)
     public func ensureReferenceData() async throws {
         for cls in FollowUpClass.allCases {
             try await insert(FollowUpProtocol.standard(for: cls))
         }
-        let m = MeasureDefinition.catalogue
-        try await c.query("""
-            INSERT INTO measure_definition (key, code_system, code, display, unit, minimum, maximum, is_integer)
-            SELECT k, s, c, d, nullif(u, ''), mn::numeric, mx::numeric, i
-            FROM unnest(\(m.map(\.key)), \(m.map(\.codeSystem)), \(m.map(\.code)), \(m.map(\.display)), \(m.map { $0.unit ?? "" }),
-                        \(m.map { String($0.minimum) }), \(m.map { String($0.maximum) }), \(m.map(\.integer))) AS x(k, s, c, d, u, mn, mx, i)
-            ON CONFLICT (key) DO NOTHING
-            """, logger: logger)
     }
 
     /// Adds a follow-up protocol: version 1 of a new code, or the next version of an existing one,

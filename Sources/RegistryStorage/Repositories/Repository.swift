@@ -29,6 +29,8 @@ extension Transaction {
     public var followUps: FollowUps { FollowUps(tx: self) }
     /// Visits and their measures.
     public var visits: Visits { Visits(tx: self) }
+    /// The measure catalogue visits are checked against.
+    public var measures: Measures { Measures(tx: self) }
     /// Adverse events and their expedited reports.
     public var adverseEvents: AdverseEvents { AdverseEvents(tx: self) }
     /// Patients' dated status changes and their effect on follow-ups.

@@ -29,7 +29,7 @@ public struct Visits: Repository {
         }
         let pid = patient.patient.id
         try VisitRules.checkVital(new.vitalStatus, recordsDeath: new.recordsDeath, patient: patient.patient)
-        try VisitRules.checkAfterDose(new.visitedOn, anchor: target?.anchor ?? patient.forData.firstAdministration, patientID: pid)
+        try VisitRules.checkDate(new.visitedOn, screening: new.screening, followUpAnchor: target?.anchor, patient: patient.forData)
         var timing: VisitTiming? = nil
         if let f = target, let followUpID {
             timing = try VisitRules.timing(completing: followUpID, status: f.status, completedBy: f.visitID, on: new.visitedOn,
@@ -39,7 +39,7 @@ public struct Visits: Repository {
         let inserted = try await c.execute(InsertVisit(patientID: pid, institutionID: patient.institutionID, followUpID: followUpID,
                                                        visitedOn: new.visitedOn, contactType: new.contactType.rawValue,
                                                        vitalStatus: new.vitalStatus.rawValue, timing: timing?.rawValue, note: new.note,
-                                                       measures: measures), logger: logger)
+                                                       screening: new.screening, measures: measures), logger: logger)
         let visitID = try await inserted.one("the new visit")
         if new.recordsDeath {
             _ = try await tx.statusChanges.record(.death, patientID: pid, on: new.visitedOn, reason: "recorded dead at visit \(visitID)", locked: patient.patient,
@@ -47,7 +47,7 @@ public struct Visits: Repository {
         }
         return Visit(id: visitID, patientID: pid, followUpID: followUpID, institutionCode: patient.patient.institutionCode, visitedOn: new.visitedOn,
                      contactType: new.contactType, vitalStatus: new.vitalStatus, timing: timing, measures: measures, note: new.note,
-                     contactDeviation: ContactDeviation.of(planned: target?.contact, actual: new.contactType))
+                     screening: new.screening, contactDeviation: ContactDeviation.of(planned: target?.contact, actual: new.contactType))
     }
 
     /// Voids a visit entered in error, with the reason: it is kept, marked, and left out of
@@ -103,7 +103,12 @@ public struct Visits: Repository {
         let (patientID, institutionID, anchor, start, end) = try await facts.decode((PatientID, Int, LocalDate?, LocalDate?, LocalDate?).self).one("visit \(id)")
         if let date {
             try Rules.eventDate(date, field: "on", today: tx.today)
-            try VisitRules.checkAfterDose(date, anchor: anchor, patientID: patientID)
+            if visit.screening {
+                let patient = try await tx.patients.patient(id: patientID)
+                try VisitRules.checkScreening(date, consentOn: patient.consentOn, firstDose: anchor, patientID: patientID)
+            } else {
+                try VisitRules.checkAfterDose(date, anchor: anchor, patientID: patientID)
+            }
         }
         if let vital, vital != visit.vitalStatus {
             try VisitRules.checkVital(vital, recordsDeath: false, patient: try await tx.patients.patient(id: patientID))
@@ -174,15 +179,15 @@ public struct Visits: Repository {
             measures[visitID, default: []].append(MeasureValue(key: key, codeSystem: system, code: code, value: value, unit: unit))
         }
         var out: [Visit] = []
-        for try await (vid, patient, followUp, inst, on, contact, vital, timing, note, planned, voidedOn, voidReason) in try await c.query(PostgresQuery(unsafeSQL: """
-            SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note, f.contact_type,
+        for try await (vid, patient, followUp, inst, on, contact, vital, timing, note, screening, planned, voidedOn, voidReason) in try await c.query(PostgresQuery(unsafeSQL: """
+            SELECT v.id, v.patient_id, v.follow_up_id, i.code, v.visit_on, v.contact_type, v.vital_status, v.timing, v.note, v.screening, f.contact_type,
                    v.voided_on, v.void_reason
             FROM visit v JOIN institution i ON i.id = v.institution_id LEFT JOIN follow_up f ON f.id = v.follow_up_id
             WHERE \(condition) ORDER BY v.visit_on, v.id
-            """), logger: logger).decode((VisitID, PatientID, FollowUpID?, String, LocalDate, ContactType, VitalStatus, VisitTiming?, String?, ContactType?,
+            """), logger: logger).decode((VisitID, PatientID, FollowUpID?, String, LocalDate, ContactType, VitalStatus, VisitTiming?, String?, Bool, ContactType?,
                                            LocalDate?, String?).self) {
             out.append(Visit(id: vid, patientID: patient, followUpID: followUp, institutionCode: inst, visitedOn: on,
-                             contactType: contact, vitalStatus: vital, timing: timing, measures: measures[vid] ?? [], note: note,
+                             contactType: contact, vitalStatus: vital, timing: timing, measures: measures[vid] ?? [], note: note, screening: screening,
                              contactDeviation: ContactDeviation.of(planned: planned, actual: contact), void: VoidMark.stored(voidedOn, voidReason)))
         }
         return out

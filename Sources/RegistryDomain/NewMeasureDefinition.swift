@@ -1,0 +1,130 @@
+/// A measure an administrator adds to the catalogue, checked: a key users can type, a code in
+/// LOINC (check digit verified) or the registry's own system, names in English and Korean, a
+/// range, and for a coded measure its answers. Refusals name the field (`key`, `code`, `min`,
+/// `answers/N`).
+public struct NewMeasureDefinition: Sendable, Equatable {
+    /// The code systems a measure may be coded in: LOINC where it has a code, the registry's own otherwise.
+    public static let codeSystems = ["LOINC", "registry"]
+
+    public let definition: MeasureDefinition
+
+    /// One answer as given, before it is checked.
+    public struct Answer: Sendable, Equatable {
+        public var value: Int
+        public var code: String
+        public var display: String
+        public var displayKo: String
+        public init(value: Int, code: String, display: String, displayKo: String) {
+            self.value = value; self.code = code; self.display = display; self.displayKo = displayKo
+        }
+    }
+
+    /// Checks an administrator's new measure. A coded measure (with answers) takes whole numbers:
+    /// `integer` is implied.
+    public init(key: String, codeSystem: String, code: String, display: String, displayKo: String, unit: String?,
+                minimum: Double, maximum: Double, integer: Bool, answers: [Answer] = []) throws(RegistryError) {
+        let key = key.trimmingCharactersInWhitespace()
+        guard Self.isKey(key) else {
+            throw .invalid("key", "'\(key)' is not a measure key; expected 2-40 lowercase letters, digits and hyphens starting with a letter, e.g. crs-grade")
+        }
+        guard Self.codeSystems.contains(codeSystem) else {
+            throw .invalid("code-system", "'\(codeSystem)' is not a code system here; allowed: \(Self.codeSystems.joined(separator: ", ")) (registry where LOINC has no code)")
+        }
+        let code = code.trimmingCharactersInWhitespace()
+        if codeSystem == "LOINC" {
+            try Self.checkLOINC(code)
+        } else if !Self.isRegistryCode(code) {
+            throw .invalid("code", "'\(code)' is not a registry code; expected 1-40 capital letters, digits and hyphens, e.g. ASTCT-CRS-GRADE")
+        }
+        let display = try Rules.name(display, field: "display")
+        let displayKo = try Self.korean(displayKo, field: "display-ko")
+        var unitText: String? = nil
+        if let unit, !unit.trimmingCharactersInWhitespace().isEmpty {
+            let u = unit.trimmingCharactersInWhitespace()
+            // ':' and '=' separate a unit and a value in KEY=VALUE:UNIT.
+            guard u.count <= 20, !u.contains(where: { $0.isWhitespace || $0 == ":" || $0 == "=" }) else {
+                throw .invalid("unit", "'\(u)' is not a unit; expected up to 20 characters without spaces, ':' or '=', e.g. mg/dL or copies/cell")
+            }
+            unitText = u
+        }
+        guard minimum.isFinite else { throw .invalid("min", "the minimum must be a number") }
+        guard maximum.isFinite else { throw .invalid("max", "the maximum must be a number") }
+        guard minimum <= maximum else {
+            throw .invalid("max", "the maximum \(MeasureValue.format(maximum)) is below the minimum \(MeasureValue.format(minimum))")
+        }
+        let whole = integer || !answers.isEmpty
+        if whole {
+            guard minimum == minimum.rounded() else { throw .invalid("min", "\(MeasureValue.format(minimum)) is not a whole number; a measure of whole numbers has whole bounds") }
+            guard maximum == maximum.rounded() else { throw .invalid("max", "\(MeasureValue.format(maximum)) is not a whole number; a measure of whole numbers has whole bounds") }
+        }
+        var checked: [MeasureAnswer] = []
+        if !answers.isEmpty {
+            guard unitText == nil else { throw .invalid("unit", "a coded measure has answers, not a unit; leave the unit out") }
+            guard answers.count >= 2 else { throw .invalid("answers", "a coded measure needs at least two answers") }
+            for (i, a) in answers.enumerated() {
+                let field = "answers/\(i)"
+                let code = a.code.trimmingCharactersInWhitespace()
+                guard code.first?.isLetter == true, code.count <= 30, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                    throw .invalid(field, "'\(code)' is not an answer code; expected up to 30 letters, digits and hyphens starting with a letter, e.g. CR or not-tested")
+                }
+                guard Double(a.value) >= minimum && Double(a.value) <= maximum else {
+                    throw .invalid(field, "the value \(a.value) of answer \(code) is outside the measure's range \(MeasureValue.format(minimum)) to \(MeasureValue.format(maximum))")
+                }
+                if let earlier = checked.first(where: { $0.value == a.value }) {
+                    throw .invalid(field, "the value \(a.value) is given twice (\(earlier.code) and \(code)); each answer has a value of its own")
+                }
+                if let earlier = checked.first(where: { $0.code.lowercased() == code.lowercased() }) {
+                    throw .invalid(field, "the code \(code) is given twice (values \(earlier.value) and \(a.value)); codes are matched ignoring case")
+                }
+                checked.append(MeasureAnswer(value: a.value, code: code, display: try Rules.name(a.display, field: field),
+                                             displayKo: try Self.korean(a.displayKo, field: field)))
+            }
+        }
+        definition = MeasureDefinition(key: key, codeSystem: codeSystem, code: code, display: display, displayKo: displayKo, unit: unitText,
+                                       minimum: minimum, maximum: maximum, integer: whole, answers: checked)
+    }
+
+    static func isKey(_ key: String) -> Bool {
+        (2...40).contains(key.count) && key.first.map { $0.isASCII && $0.isLowercase } == true
+            && key.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+    }
+
+    static func isRegistryCode(_ code: String) -> Bool {
+        (1...40).contains(code.count) && code.first.map { $0.isASCII && ($0.isUppercase || $0.isNumber) } == true
+            && code.allSatisfy { $0.isASCII && ($0.isUppercase || $0.isNumber || $0 == "-") }
+    }
+
+    /// Refuses text with no Korean in it: the Korean display is for people who read Korean.
+    static func korean(_ text: String, field: String) throws(RegistryError) -> String {
+        let name = try Rules.name(text, field: field)
+        guard name.unicodeScalars.contains(where: { (0xAC00...0xD7A3).contains($0.value) || (0x3131...0x318E).contains($0.value) }) else {
+            throw .invalid(field, "'\(name)' has no Korean in it; give the name as Korean readers see it, e.g. 사이토카인 방출 증후군 등급")
+        }
+        return name
+    }
+
+    /// LOINC codes are digits, a hyphen and a mod-10 check digit (LOINC users' guide): a mistyped
+    /// digit is caught here rather than stored.
+    public static func checkLOINC(_ code: String, field: String = "code") throws(RegistryError) {
+        let parts = code.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, (1...7).contains(parts[0].count), parts[1].count == 1,
+              parts[0].allSatisfy({ $0.isASCII && $0.isNumber }), let given = Int(parts[1]) else {
+            throw .invalid(field, "'\(code)' is not a LOINC code; expected digits, a hyphen and a check digit, e.g. 718-7")
+        }
+        let expected = loincCheckDigit(String(parts[0]))
+        guard given == expected else {
+            throw .invalid(field, "'\(code)' is not a LOINC code: the check digit of \(parts[0]) is \(expected); check the code")
+        }
+    }
+
+    /// The mod-10 check digit of a LOINC code's digits: from the right, every other digit doubled
+    /// (starting with the last), the digits of the results summed, and the distance to the next ten.
+    public static func loincCheckDigit(_ digits: String) -> Int {
+        var sum = 0
+        for (i, ch) in digits.reversed().enumerated() {
+            let d = Int(String(ch))!
+            if i % 2 == 0 { let twice = d * 2; sum += twice / 10 + twice % 10 } else { sum += d }
+        }
+        return (10 - sum % 10) % 10
+    }
+}
