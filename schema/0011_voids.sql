@@ -20,6 +20,12 @@ ALTER TABLE patient_status_change
     ADD COLUMN void_reason text CHECK (length(void_reason) BETWEEN 1 AND 500),
     ADD CONSTRAINT patient_status_change_void_has_reason CHECK ((voided_on IS NULL) = (void_reason IS NULL));
 
+-- The order records were made in, across tables (a transaction id grows with every transaction):
+-- raising an event to grade 5 records a death, which may not come before status changes recorded
+-- after the event.
+ALTER TABLE adverse_event ADD COLUMN recorded_in xid8 NOT NULL DEFAULT pg_current_xact_id();
+ALTER TABLE patient_status_change ADD COLUMN recorded_in xid8 NOT NULL DEFAULT pg_current_xact_id();
+
 -- One standing visit completes a follow-up: a voided one no longer does, and the follow-up can be
 -- completed again.
 DROP INDEX visit_follow_up;

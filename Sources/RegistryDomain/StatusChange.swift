@@ -59,13 +59,23 @@ public enum StatusRules {
     /// Refuses a change the patient's status does not allow (as the overload without
     /// `firstAdministration`), then one dated before consent or, except a death or a withdrawal,
     /// before the first administration.
-    /// A death cannot come before `lastSeenAlive`, the latest visit at which the patient was seen alive.
+    /// A death or a loss to follow-up cannot come before `lastSeenAlive`, the latest visit at which the
+    /// patient was seen alive; a death not before `lastRecorded`, the latest data recorded about the
+    /// patient (a visit, an adverse event's onset), which could not be recorded after it.
     public static func check(_ kind: StatusChangeKind, patient: Patient, on date: LocalDate, statusOn: LocalDate?,
-                             firstAdministration: LocalDate?, lastSeenAlive: LocalDate? = nil) throws(RegistryError) {
+                             firstAdministration: LocalDate?, lastSeenAlive: LocalDate? = nil, lastRecorded: LocalDate? = nil) throws(RegistryError) {
         try check(kind, patient: patient, on: date, statusOn: statusOn)
         if kind == .death, let alive = lastSeenAlive, date < alive {
             throw .invalid("on", "\(date) is before the visit on \(alive) at which patient \(patient.id) was seen alive; a death cannot come before it",
                            hint: "check the date of death, or correct that visit first if it was recorded wrongly")
+        }
+        if kind == .death, let recorded = lastRecorded, date < recorded {
+            throw .invalid("on", "\(date) is before data recorded for patient \(patient.id) on \(recorded) (a visit or an adverse event's onset); a death cannot come before it",
+                           hint: "check the date of death, or correct or void that record first if it is wrong")
+        }
+        if kind == .lost, let alive = lastSeenAlive, date < alive {
+            throw .invalid("on", "\(date) is before the visit on \(alive) at which patient \(patient.id) was seen; a loss to follow-up cannot come before it",
+                           hint: "date the loss from the last contact, or correct that visit first if it was recorded wrongly")
         }
         if date < patient.consentOn {
             throw .invalid("on", "\(date) is before the patient's consent on \(patient.consentOn)")

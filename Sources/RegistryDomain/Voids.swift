@@ -77,8 +77,10 @@ public enum VoidRules {
     /// - `causingEvent`: the standing adverse event the change came from (a death from a grade 5 event).
     /// - `deadAt`: a standing visit that records the patient dead, for a death.
     /// - `recordedAtReceiver`: for a transfer, whether the receiving institution has recorded anything since.
+    /// - `seenSinceLoss`: for a found, the latest visit that saw the patient after the loss it ended
+    ///   (voiding the found would make the patient lost since a date before that visit).
     public static func checkVoid(_ change: StatusChange, later: [StatusChange], causingEvent: AdverseEventID?, deadAt visit: VisitID?,
-                                 recordedAtReceiver: Bool) throws(RegistryError) {
+                                 recordedAtReceiver: Bool, seenSinceLoss: LocalDate? = nil) throws(RegistryError) {
         try checkStanding(change.void, record: "status change \(change.id)")
         if let next = later.first {
             throw .conflict("status-change", "\(next.kind.rawValue) on \(next.effectiveOn) (status change \(next.id)) was recorded after this \(change.kind.rawValue); void the later change first",
@@ -91,6 +93,10 @@ public enum VoidRules {
         if let visit {
             throw .conflict("status-change", "visit \(visit) records patient \(change.patientID) as dead; correct that visit's vital status or void it first",
                             remedy: .correctVisit(id: visit))
+        }
+        if change.kind == .found, let seen = seenSinceLoss {
+            throw .conflict("status-change", "patient \(change.patientID) was seen at a visit on \(seen), after the loss this found ended; voiding it would make the patient lost since before that visit",
+                            hint: "correct or void that visit first if it was recorded wrongly")
         }
         if change.kind == .transfer && recordedAtReceiver {
             throw .conflict("status-change", "\(change.toInstitution ?? "the receiving institution") has recorded data for patient \(change.patientID) since the transfer; transfer the patient back instead",
@@ -186,5 +192,22 @@ extension Consequence {
             out.append(Consequence(.patientReturned, "\(moved.count) follow-up\(moved.count == 1 ? "" : "s") still owed move\(moved.count == 1 ? "s" : "") to \(after.institutionCode) (\(ids(moved)))", followUpIDs: moved))
         }
         return out
+    }
+}
+
+extension FollowUpState {
+    /// The follow-up as the patient's standing status changes, applied in order, leave it when it
+    /// was owed all along: how a follow-up owed again (its visit voided) stands, exactly as if the
+    /// visit had never been recorded. `self` is the follow-up as first scheduled (scheduled, at the
+    /// institution that gave the dose).
+    public func through(_ changes: [StatusChange]) -> FollowUpState {
+        var f = self
+        var lastLoss: StatusChangeID? = nil
+        for c in changes where c.void == nil {
+            let effect = StatusChangeEffect.of(c.kind, on: c.effectiveOn, lastLoss: lastLoss)
+            f = effect.apply(to: [f], changeID: c.id, receivingInstitution: c.toInstitution)[0]
+            if c.kind == .lost { lastLoss = c.id }
+        }
+        return f
     }
 }

@@ -91,6 +91,8 @@ struct AccessTests {
                 (.get, "/adverse-events/\(h.adverseEventA)", nil, [:]),
                 (.patch, "/adverse-events/\(h.adverseEventA)", #"{"reason":"regraded","grade":2}"#, [.ifMatch: aeETag]),
                 (.post, "/adverse-events/\(h.adverseEventA)/report-submission", #"{"on":"2026-11-20"}"#, [:]),
+                (.post, "/visits/\(h.visitA)/void", #"{"reason":"not ours","confirm":true}"#, [.ifMatch: visitETag]),
+                (.post, "/adverse-events/\(h.adverseEventA)/void", #"{"reason":"not ours","confirm":true}"#, [.ifMatch: aeETag]),
                 (.get, "/administrations/\(h.administrationA)", nil, [:]),
                 (.patch, "/administrations/\(h.administrationA)", #"{"reason":"typo","lot":"LOT-Z"}"#, [.ifMatch: adminETag]),
                 (.post, "/lost-proposals/\(h.proposalA)/confirmation", #"{"reason":"gone"}"#, [:]),

@@ -68,7 +68,7 @@ struct CommandLineTests {
         #expect(died.status == 0 && died.stdout.contains("also: patient \(patient) becomes deceased"), "\(died.stderr)")
         let event = try #require(try cli.run(["patient", "show", "\(patient)", "--json"]).json as? [String: Any])
         let ae = try #require((event["adverse_events"] as? [[String: Any]])?.first?["id"] as? Int)
-        let regraded = try cli.run(["ae", "correct", "\(ae)", "--grade", "3", "--outcome", "recovered", "--reason", "not fatal after review", "--confirm", "--json"])
+        let regraded = try cli.run(["ae", "correct", "\(ae)", "--grade", "3", "--outcome", "recovered", "--serious", "false", "--reason", "not fatal after review", "--confirm", "--json"])
         #expect(regraded.status == 0, "\(regraded.stderr)")
         #expect(((regraded.json as? [String: Any])?["consequences"] as? [[String: Any]])?.first?["kind"] as? String == "status-change-voided", "\(regraded.stdout)")
         let alive = try #require(try cli.run(["patient", "show", "\(patient)", "--json"]).json as? [String: Any])

@@ -111,6 +111,14 @@ public struct AdverseEvents: Repository {
         var draft = AdverseEventDraft(ae)
         change(&draft)
         let checked = try draft.validated(today: tx.today)
+        if checked.grade == 5, ae.grade != 5,
+           let (later, kind, on) = try await c.query("""
+               SELECT s.id, s.kind, s.effective_on FROM patient_status_change s JOIN adverse_event e ON e.patient_id = s.patient_id
+               WHERE e.id = \(id) AND s.voided_on IS NULL AND s.recorded_in > e.recorded_in ORDER BY s.id LIMIT 1
+               """, logger: logger).decode((StatusChangeID, StatusChangeKind, LocalDate).self).firstElement() {
+            throw RegistryError.conflict("grade", "\(kind.rawValue) on \(on) (status change \(later)) was recorded after adverse event \(id); a death from the event, raised to grade 5, would come before it",
+                                         hint: "void the later status change first, or report the fatal event anew", remedy: .voidStatusChange(id: later))
+        }
         let clock = try await tx.settings.reportClock()
         let due = clock.dueDate(serious: checked.serious, criteria: checked.criteria, grade: checked.grade, aware: checked.awareOn)
         let submitted = checked.serious ? draft.submittedOn : nil

@@ -30,12 +30,14 @@ public struct StatusChanges: Repository {
         let facts = try await c.query("""
             SELECT p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration WHERE patient_id = p.id),
                    (SELECT max(id) FROM patient_status_change WHERE patient_id = p.id AND kind = 'lost' AND voided_on IS NULL),
-                   (SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND vital_status = 'alive' AND voided_on IS NULL)
+                   (SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND vital_status = 'alive' AND voided_on IS NULL),
+                   \(unescaped: Self.lastRecorded)
             FROM patient p WHERE p.id = \(patientID)
             """, logger: logger)
-        let (institutionID, statusOn, first, lastLoss, lastSeenAlive)
-            = try await facts.decode((Int, LocalDate?, LocalDate?, StatusChangeID?, LocalDate?).self).one("patient \(patientID)")
-        try StatusRules.check(kind, patient: patient, on: date, statusOn: statusOn, firstAdministration: first, lastSeenAlive: lastSeenAlive)
+        let (institutionID, statusOn, first, lastLoss, lastSeenAlive, lastRecorded)
+            = try await facts.decode((Int, LocalDate?, LocalDate?, StatusChangeID?, LocalDate?, LocalDate?).self).one("patient \(patientID)")
+        try StatusRules.check(kind, patient: patient, on: date, statusOn: statusOn, firstAdministration: first, lastSeenAlive: lastSeenAlive,
+                              lastRecorded: lastRecorded)
         var toInstitutionID: Int? = nil
         if kind == .transfer {
             guard let code = transferTo else { throw RegistryError.invalid("to", "a transfer needs the receiving institution") }
@@ -64,6 +66,12 @@ public struct StatusChanges: Repository {
         }
         return change.with(affected: affected)
     }
+
+    /// The latest standing data recorded about patient `p` (a visit's date, an adverse event's onset), a column for the queries above.
+    static let lastRecorded = """
+        greatest((SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND voided_on IS NULL),
+                 (SELECT max(onset_on) FROM adverse_event WHERE patient_id = p.id AND voided_on IS NULL))
+        """
 
     /// Applies a status change's effect (the domain's `StatusChangeEffect`, or its undoing) to the
     /// patient and their follow-ups; returns how many follow-ups it changed. `statusOn`: the
@@ -156,8 +164,15 @@ public struct StatusChanges: Repository {
                 FROM patient_status_change s WHERE s.id = \(id)
                 """, logger: logger).decode(Bool.self).one("records since the transfer")
         }
-        try VoidRules.checkVoid(change, later: later, causingEvent: causingEvent, deadAt: deadAt, recordedAtReceiver: recordedAtReceiver)
         let previous = standing.last { $0.id < id && $0.kind != .transfer }
+        var seenSinceLoss: LocalDate? = nil
+        if change.kind == .found, let loss = previous {
+            seenSinceLoss = try await c.query("""
+                SELECT max(visit_on) FROM visit WHERE patient_id = \(patientID) AND vital_status = 'alive' AND voided_on IS NULL AND visit_on > \(loss.effectiveOn)
+                """, logger: logger).decode(LocalDate?.self).one("visits since the loss")
+        }
+        try VoidRules.checkVoid(change, later: later, causingEvent: causingEvent, deadAt: deadAt, recordedAtReceiver: recordedAtReceiver,
+                                seenSinceLoss: seenSinceLoss)
         let undo = StatusChangeUndo.of(change, previous: previous)
         try await c.query("""
             UPDATE patient_status_change SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)
@@ -231,12 +246,15 @@ public struct StatusChanges: Repository {
         }
         let patient = try await tx.patients.patient(id: patientID, lock: true)
         let facts = try await c.query("""
-            SELECT (SELECT min(administered_on) FROM administration WHERE patient_id = \(patientID)),
-                   (SELECT max(visit_on) FROM visit WHERE patient_id = \(patientID) AND vital_status = 'alive' AND voided_on IS NULL)
+            SELECT (SELECT min(administered_on) FROM administration WHERE patient_id = p.id),
+                   (SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND vital_status = 'alive' AND voided_on IS NULL),
+                   \(unescaped: Self.lastRecorded)
+            FROM patient p WHERE p.id = \(patientID)
             """, logger: logger)
-        let (first, lastSeenAlive) = try await facts.decode((LocalDate?, LocalDate?).self).one("patient \(patientID)")
+        let (first, lastSeenAlive, lastRecorded) = try await facts.decode((LocalDate?, LocalDate?, LocalDate?).self).one("patient \(patientID)")
         // Checked against the patient as the undoing left them, as a new change would be.
-        try StatusRules.check(change.kind, patient: patient, on: date, statusOn: previous?.effectiveOn, firstAdministration: first, lastSeenAlive: lastSeenAlive)
+        try StatusRules.check(change.kind, patient: patient, on: date, statusOn: previous?.effectiveOn, firstAdministration: first, lastSeenAlive: lastSeenAlive,
+                              lastRecorded: lastRecorded)
         try await c.query("UPDATE patient_status_change SET effective_on = \(date) WHERE id = \(id)", logger: logger)
         if change.kind != .transfer {
             let lastLoss = standing.last { $0.id < id && $0.kind == .lost }?.id

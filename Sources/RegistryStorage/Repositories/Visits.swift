@@ -64,16 +64,29 @@ public struct Visits: Repository {
         try VoidRules.checkStanding(visit.void, record: "visit \(id)")
         let before = try await tx.patients.state(id: visit.patientID)
         try await c.query("UPDATE visit SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
-        if let followUpID = visit.followUpID {
-            try await c.query("""
-                UPDATE follow_up SET status = 'scheduled', completed_on = NULL, timing = NULL, institution_id = \(locked.institutionID)
-                WHERE id = \(followUpID) AND status = 'completed'
-                """, logger: logger)
-        }
         var consequences = try await voidDeathRecorded(at: id, patientID: visit.patientID, reason: reason)
+        if let followUpID = visit.followUpID { try await reopen(followUpID, patientID: visit.patientID) }
         consequences += Consequence.between(before, try await tx.patients.state(id: visit.patientID))
         try consequences.confirmed(confirm, doing: "voiding visit \(id)")
         return (try await self.visit(id: id), consequences)
+    }
+
+    /// Opens again the follow-up a voided visit completed, as the patient's standing status changes
+    /// leave it when it was owed all along (the domain's `FollowUpState.through`): scheduled, or not
+    /// required after a death, withdrawal or loss dated before it, and held where a transfer sent it.
+    private func reopen(_ followUpID: FollowUpID, patientID: PatientID) async throws {
+        let rows = try await c.query("""
+            SELECT f.due_on, f.window_end, i.code FROM follow_up f JOIN administration a ON a.id = f.administration_id
+            JOIN institution i ON i.id = a.institution_id WHERE f.id = \(followUpID) AND f.status = 'completed'
+            """, logger: logger)
+        guard let (due, end, dosedAt) = try await rows.decode((LocalDate, LocalDate, String).self).firstElement() else { return }
+        let owed = FollowUpState(id: followUpID, dueOn: due, windowEnd: end, status: .scheduled, suspendedBy: nil, institutionCode: dosedAt)
+            .through(try await tx.statusChanges.of(patientID: patientID))
+        try await c.query("""
+            UPDATE follow_up SET status = \(owed.status), suspended_by = \(owed.suspendedBy), completed_on = NULL, timing = NULL,
+                   institution_id = (SELECT id FROM institution WHERE code = \(owed.institutionCode))
+            WHERE id = \(followUpID)
+            """, logger: logger)
     }
 
     /// Voids the standing death recorded with visit `id`, if there is one, as a consequence of
