@@ -8,16 +8,8 @@ public struct NewMeasureDefinition: Sendable, Equatable {
 
     public let definition: MeasureDefinition
 
-    /// One answer as given, before it is checked.
-    public struct Answer: Sendable, Equatable {
-        public var value: Int
-        public var code: String
-        public var display: String
-        public var displayKo: String
-        public init(value: Int, code: String, display: String, displayKo: String) {
-            self.value = value; self.code = code; self.display = display; self.displayKo = displayKo
-        }
-    }
+    /// One answer as given, before it is checked (the same shape as a stored one).
+    public typealias Answer = MeasureAnswer
 
     /// Checks an administrator's new measure. A coded measure (with answers) takes whole numbers:
     /// `integer` is implied.
