@@ -54,12 +54,11 @@ public struct AdverseEvents: Repository {
         let locked = try await tx.patients.lock(ae.patientID)
         try locked.forData.checkHeld(by: actingInstitution)
         try VoidRules.checkStanding(ae.void, record: "adverse event \(id)")
-        let before = try await tx.patients.state(id: ae.patientID)
-        try await c.query("UPDATE adverse_event SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
-        var consequences = try await voidDeath(from: id, patientID: ae.patientID, reason: reason)
-        consequences += Consequence.between(before, try await tx.patients.state(id: ae.patientID))
-        try consequences.confirmed(confirm, doing: "voiding adverse event \(id)")
-        return (try await adverseEvent(id: id), consequences)
+        return try await tx.patients.confirming(ae.patientID, confirm: confirm, doing: "voiding adverse event \(id)") {
+            try await c.query("UPDATE adverse_event SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
+            let consequences = try await voidDeath(from: id, patientID: ae.patientID, reason: reason)
+            return (try await adverseEvent(id: id), consequences)
+        }
     }
 
     /// Voids the standing death recorded from event `id`, if there is one; while another grade 5 event
@@ -107,7 +106,6 @@ public struct AdverseEvents: Repository {
         try await tx.because(reason)
         let ae = try await adverseEvent(id: id, lock: true)
         try VoidRules.checkStanding(ae.void, record: "adverse event \(id)")
-        let before = try await tx.patients.state(id: ae.patientID)
         var draft = AdverseEventDraft(ae)
         change(&draft)
         let checked = try draft.validated(today: tx.today)
@@ -125,33 +123,33 @@ public struct AdverseEvents: Repository {
         if let submitted, submitted < checked.awareOn {
             throw RegistryError.invalid("submitted-on", "\(submitted) is before the site became aware on \(checked.awareOn)")
         }
-        try await c.query("""
-            UPDATE adverse_event SET onset_on = \(checked.onsetOn), aware_on = \(checked.awareOn), term = \(checked.term), meddra_code = \(checked.meddraCode),
-                category = \(checked.category), grade = \(Int16(checked.grade)), grading_system = \(checked.grading.system),
-                grading_version = \(checked.grading.version), serious = \(checked.serious), seriousness = \(checked.criteria.map(\.rawValue).sorted()),
-                relatedness = \(checked.relatedness), outcome = \(checked.outcome), outcome_on = \(checked.outcomeOn),
-                report_due_on = \(due), report_submitted_on = \(submitted)
-            WHERE id = \(id)
-            """, logger: logger)
-        let patient = try await tx.patients.patient(id: ae.patientID, lock: true)
-        let death = try await tx.statusChanges.of(patientID: ae.patientID).first { $0.adverseEventID == id && $0.void == nil }
-        var consequences: [Consequence] = []
-        switch (checked.deathDate, death) {
-        case (nil, .some):
-            consequences += try await voidDeath(from: id, patientID: ae.patientID, reason: reason)
-        case (let died?, let death?) where died != death.effectiveOn:
-            try await tx.statusChanges.redateStanding(death.id, patientID: ae.patientID, to: died)
-            consequences.append(Consequence(.statusChangeRedated, "the death recorded from adverse event \(id) (status change \(death.id)) moves from \(death.effectiveOn) to \(died)",
-                                            statusChangeID: death.id))
-        case (let died?, nil) where patient.status != .deceased:
-            let recorded = try await tx.statusChanges.record(.death, patientID: ae.patientID, on: died, reason: "grade 5 adverse event: \(checked.term)", adverseEventID: id)
-            consequences.append(Self.deathRecorded(recorded, event: id))
-        default:
-            break
+        return try await tx.patients.confirming(ae.patientID, confirm: confirm, doing: "correcting adverse event \(id)") {
+            try await c.query("""
+                UPDATE adverse_event SET onset_on = \(checked.onsetOn), aware_on = \(checked.awareOn), term = \(checked.term), meddra_code = \(checked.meddraCode),
+                    category = \(checked.category), grade = \(Int16(checked.grade)), grading_system = \(checked.grading.system),
+                    grading_version = \(checked.grading.version), serious = \(checked.serious), seriousness = \(checked.criteria.map(\.rawValue).sorted()),
+                    relatedness = \(checked.relatedness), outcome = \(checked.outcome), outcome_on = \(checked.outcomeOn),
+                    report_due_on = \(due), report_submitted_on = \(submitted)
+                WHERE id = \(id)
+                """, logger: logger)
+            let patient = try await tx.patients.patient(id: ae.patientID, lock: true)
+            let death = try await tx.statusChanges.of(patientID: ae.patientID).first { $0.adverseEventID == id && $0.void == nil }
+            var consequences: [Consequence] = []
+            switch (checked.deathDate, death) {
+            case (nil, .some):
+                consequences += try await voidDeath(from: id, patientID: ae.patientID, reason: reason)
+            case (let died?, let death?) where died != death.effectiveOn:
+                try await tx.statusChanges.redateStanding(death.id, patientID: ae.patientID, to: died)
+                consequences.append(Consequence(.statusChangeRedated, "the death recorded from adverse event \(id) (status change \(death.id)) moves from \(death.effectiveOn) to \(died)",
+                                                statusChangeID: death.id))
+            case (let died?, nil) where patient.status != .deceased:
+                let recorded = try await tx.statusChanges.record(.death, patientID: ae.patientID, on: died, reason: "grade 5 adverse event: \(checked.term)", adverseEventID: id)
+                consequences.append(Self.deathRecorded(recorded, event: id))
+            default:
+                break
+            }
+            return (try await adverseEvent(id: id), consequences)
         }
-        consequences += Consequence.between(before, try await tx.patients.state(id: ae.patientID))
-        try consequences.confirmed(confirm, doing: "correcting adverse event \(id)")
-        return (try await adverseEvent(id: id), consequences)
     }
 
     /// A patient's adverse events, by onset.

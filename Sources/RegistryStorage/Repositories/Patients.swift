@@ -99,6 +99,19 @@ public struct Patients: Repository {
         return PatientState(patientID: id, status: p.status, statusOn: statusOn, institutionCode: p.institutionCode, followUps: followUps)
     }
 
+    /// Runs `change`, a report, correction or void of one of the patient's records, and adds to the
+    /// consequences it names itself what it did to the patient's status, holder and follow-ups
+    /// (their state read before and after, in this transaction). Refused, listing them, unless
+    /// `confirm` when there are any: the caller's transaction then rolls back.
+    func confirming<Value>(_ patientID: PatientID, confirm: Bool, doing what: String,
+                           _ change: () async throws -> (Value, [Consequence])) async throws -> (Value, [Consequence]) {
+        let before = try await state(id: patientID)
+        let (value, named) = try await change()
+        let consequences = named + Consequence.between(before, try await state(id: patientID))
+        try consequences.confirmed(confirm, doing: what)
+        return (value, consequences)
+    }
+
     /// Patients by id, after `after`, at most `limit`: one institution's (or all), optionally those
     /// whose pseudonym starts with `pseudonymPrefix`.
     public func list(institutionCode: String?, pseudonymPrefix: String? = nil, after: PatientID? = nil, limit: Int) async throws -> [Patient] {

@@ -220,12 +220,11 @@ public struct StatusChanges: Repository {
             throw RegistryError.conflict("on", "this death takes its date from visit \(visit); correct that visit's date and the death follows",
                                          remedy: .correctVisit(id: visit))
         }
-        let before = try await tx.patients.state(id: patientID)
-        if let details { try await c.query("UPDATE patient_status_change SET reason = \(details) WHERE id = \(id)", logger: logger) }
-        if let newDate { try await redateStanding(id, patientID: patientID, to: newDate) }
-        let consequences = Consequence.between(before, try await tx.patients.state(id: patientID))
-        try consequences.confirmed(confirm, doing: "correcting status change \(id)")
-        return (try await self.change(id: id, patientID: patientID), consequences)
+        return try await tx.patients.confirming(patientID, confirm: confirm, doing: "correcting status change \(id)") {
+            if let details { try await c.query("UPDATE patient_status_change SET reason = \(details) WHERE id = \(id)", logger: logger) }
+            if let newDate { try await redateStanding(id, patientID: patientID, to: newDate) }
+            return (try await self.change(id: id, patientID: patientID), [])
+        }
     }
 
     /// Moves the patient's latest standing status change to another date, in the caller's

@@ -62,13 +62,12 @@ public struct Visits: Repository {
         let locked = try await tx.patients.lock(visit.patientID)
         try locked.forData.checkHeld(by: actingInstitution)
         try VoidRules.checkStanding(visit.void, record: "visit \(id)")
-        let before = try await tx.patients.state(id: visit.patientID)
-        try await c.query("UPDATE visit SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
-        var consequences = try await voidDeathRecorded(at: id, patientID: visit.patientID, reason: reason)
-        if let followUpID = visit.followUpID { try await reopen(followUpID, patientID: visit.patientID) }
-        consequences += Consequence.between(before, try await tx.patients.state(id: visit.patientID))
-        try consequences.confirmed(confirm, doing: "voiding visit \(id)")
-        return (try await self.visit(id: id), consequences)
+        return try await tx.patients.confirming(visit.patientID, confirm: confirm, doing: "voiding visit \(id)") {
+            try await c.query("UPDATE visit SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
+            let consequences = try await voidDeathRecorded(at: id, patientID: visit.patientID, reason: reason)
+            if let followUpID = visit.followUpID { try await reopen(followUpID, patientID: visit.patientID) }
+            return (try await self.visit(id: id), consequences)
+        }
     }
 
     /// Opens again the follow-up a voided visit completed, as the patient's standing status changes
@@ -105,7 +104,6 @@ public struct Visits: Repository {
         try await tx.because(reason)
         let visit = try await self.visit(id: id)
         try VoidRules.checkStanding(visit.void, record: "visit \(id)")
-        let before = try await tx.patients.state(id: visit.patientID)
         let facts = try await c.query("""
             SELECT v.patient_id, v.institution_id,
                    coalesce((SELECT a.administered_on FROM follow_up f JOIN administration a ON a.id = f.administration_id WHERE f.id = v.follow_up_id),
@@ -126,33 +124,33 @@ public struct Visits: Repository {
         if let vital, vital != visit.vitalStatus {
             try VisitRules.checkVital(vital, recordsDeath: false, patient: try await tx.patients.patient(id: patientID))
         }
-        let newDate = date ?? visit.visitedOn
-        var timing: VisitTiming? = nil
-        if let start, let end { timing = VisitTiming.of(newDate, windowStart: start, windowEnd: end) }
-        try await c.query("""
-            UPDATE visit SET visit_on = \(newDate), contact_type = \(contact ?? visit.contactType),
-                   vital_status = \(vital ?? visit.vitalStatus), note = \(note ?? visit.note), timing = \(timing)
-            WHERE id = \(id)
-            """, logger: logger)
-        if let followUpID = visit.followUpID {
+        return try await tx.patients.confirming(patientID, confirm: confirm, doing: "correcting visit \(id)") {
+            let newDate = date ?? visit.visitedOn
+            var timing: VisitTiming? = nil
+            if let start, let end { timing = VisitTiming.of(newDate, windowStart: start, windowEnd: end) }
             try await c.query("""
-                UPDATE follow_up SET completed_on = \(newDate), timing = \(timing)
-                WHERE id = \(followUpID) AND (completed_on, timing) IS DISTINCT FROM (\(newDate), \(timing?.rawValue))
+                UPDATE visit SET visit_on = \(newDate), contact_type = \(contact ?? visit.contactType),
+                       vital_status = \(vital ?? visit.vitalStatus), note = \(note ?? visit.note), timing = \(timing)
+                WHERE id = \(id)
                 """, logger: logger)
+            if let followUpID = visit.followUpID {
+                try await c.query("""
+                    UPDATE follow_up SET completed_on = \(newDate), timing = \(timing)
+                    WHERE id = \(followUpID) AND (completed_on, timing) IS DISTINCT FROM (\(newDate), \(timing?.rawValue))
+                    """, logger: logger)
+            }
+            try await writeMeasures(measures, visitID: id, patientID: patientID, institutionID: institutionID)
+            var consequences: [Consequence] = []
+            if let vital, vital != .dead {
+                consequences += try await voidDeathRecorded(at: id, patientID: patientID, reason: reason)
+            } else if let date, date != visit.visitedOn,
+                      let death = try await tx.statusChanges.of(patientID: patientID).first(where: { $0.visitID == id && $0.void == nil }) {
+                try await tx.statusChanges.redateStanding(death.id, patientID: patientID, to: date)
+                consequences.append(Consequence(.statusChangeRedated, "the death recorded with visit \(id) (status change \(death.id)) moves from \(death.effectiveOn) to \(date)",
+                                                statusChangeID: death.id))
+            }
+            return (try await self.visit(id: id), consequences)
         }
-        try await writeMeasures(measures, visitID: id, patientID: patientID, institutionID: institutionID)
-        var consequences: [Consequence] = []
-        if let vital, vital != .dead {
-            consequences += try await voidDeathRecorded(at: id, patientID: patientID, reason: reason)
-        } else if let date, date != visit.visitedOn,
-                  let death = try await tx.statusChanges.of(patientID: patientID).first(where: { $0.visitID == id && $0.void == nil }) {
-            try await tx.statusChanges.redateStanding(death.id, patientID: patientID, to: date)
-            consequences.append(Consequence(.statusChangeRedated, "the death recorded with visit \(id) (status change \(death.id)) moves from \(death.effectiveOn) to \(date)",
-                                            statusChangeID: death.id))
-        }
-        consequences += Consequence.between(before, try await tx.patients.state(id: patientID))
-        try consequences.confirmed(confirm, doing: "correcting visit \(id)")
-        return (try await self.visit(id: id), consequences)
     }
 
     /// A patient's visits, oldest first: two queries, however many visits.
