@@ -239,6 +239,15 @@ public struct StatusChanges: Repository {
                                          remedy: .voidStatusChange(id: next.id))
         }
         let previous = standing.last { $0.id < id && $0.kind != .transfer }
+        if change.kind == .found, date > change.effectiveOn, let loss = previous,
+           let seen = try await c.query("""
+               SELECT max(visit_on) FROM visit WHERE patient_id = \(patientID) AND vital_status = 'alive' AND voided_on IS NULL
+                  AND visit_on > \(loss.effectiveOn) AND visit_on < \(date)
+               """, logger: logger).decode(LocalDate?.self).one("visits since the loss") {
+            // The patient would be lost until after a visit that saw them: the same contradiction a void of the found would make.
+            throw RegistryError.invalid("on", "patient \(patientID) was seen at a visit on \(seen), after the loss on \(loss.effectiveOn); the found cannot be dated after it",
+                                        hint: "correct or void that visit first if it was recorded wrongly")
+        }
         if change.kind != .transfer {
             let undo = StatusChangeUndo.of(change, previous: previous)
             _ = try await apply(undo.effect, patientID: patientID, changeID: undo.suspendingChange, statusOn: undo.statusOn, toInstitutionID: nil)
