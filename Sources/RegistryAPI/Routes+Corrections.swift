@@ -100,7 +100,7 @@ extension RegistryAPI {
                 let correction = try PatientCorrection(birthYear: b.birthYear, sex: b.sex, consentOn: b.consentOn, consentVersion: b.consentVersion,
                                                        reason: b.reason, today: database.today())
                 try await checkIfMatch(request, record: .patient, id: id, name: "patient", in: tx)
-                let patient = try await tx.patients.correct(id: id, correction, actingInstitution: grant.institutionCode)
+                let patient = try await tx.patients.correct(id: id, correction)
                 return try .json(patient, etag: Self.etag(writtenBy: tx))
             }
         }

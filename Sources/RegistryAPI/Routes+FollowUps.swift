@@ -57,8 +57,7 @@ extension RegistryAPI {
         routes.post("/follow-ups/:id/visits") { request, context in
             let id: FollowUpID = try id(context)
             return try await write(request, context, VisitBody.self, parameters: ["followup": "id", "patient": "id"]) { b, tx, grant in
-                let visit = try await tx.visits.log(followUpID: id, patientID: nil, try await b.validated(today: database.today(), in: tx),
-                                                     actingInstitution: grant.institutionCode)
+                let visit = try await tx.visits.log(followUpID: id, patientID: nil, try await b.validated(today: database.today(), in: tx))
                 return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: Self.etag(writtenBy: tx))
             }
         }
@@ -66,8 +65,7 @@ extension RegistryAPI {
         routes.post("/follow-ups/:id/not-done") { request, context in
             let id: FollowUpID = try id(context)
             return try await write(request, context, NotDoneBody.self, parameters: ["followup": "id", "patient": "id"]) { b, tx, grant in
-                let f = try await tx.followUps.closeNotDone(id: id, reason: try NotDoneReason.parse(b.reason), note: try Notes.validate(b.note),
-                                                      actingInstitution: grant.institutionCode)
+                let f = try await tx.followUps.closeNotDone(id: id, reason: try NotDoneReason.parse(b.reason), note: try Notes.validate(b.note))
                 return try .json(f)
             }
         }
@@ -99,7 +97,7 @@ extension RegistryAPI {
             return try await write(request, context, SubmissionBody.self, parameters: ["adverse-event": "id", "patient": "id"]) { b, tx, grant in
                 let date = try Rules.date(b.on, field: "on")
                 try Rules.eventDate(date, field: "on", today: database.today())
-                let ae = try await tx.adverseEvents.submitReport(adverseEventID: id, on: date, actingInstitution: grant.institutionCode)
+                let ae = try await tx.adverseEvents.submitReport(adverseEventID: id, on: date)
                 return try .json(ae, etag: Self.etag(writtenBy: tx))
             }
         }
@@ -128,16 +126,14 @@ extension RegistryAPI {
             let id: LostProposalID = try id(context)
             return try await write(request, context, ProposalConfirmBody.self, parameters: ["proposal": "id"]) { b, tx, grant in
                 let date = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") } ?? database.today()
-                return try .json(try await tx.lostProposals.confirm(id: id, on: date, reason: try Rules.reason(b.reason),
-                                                                     actingInstitution: grant.institutionCode))
+                return try .json(try await tx.lostProposals.confirm(id: id, on: date, reason: try Rules.reason(b.reason)))
             }
         }
 
         routes.post("/lost-proposals/:id/rejection") { request, context in
             let id: LostProposalID = try id(context)
             return try await write(request, context, ProposalRejectBody.self, parameters: ["proposal": "id"]) { b, tx, grant in
-                try .json(try await tx.lostProposals.reject(id: id, reason: try Rules.reason(b.reason),
-                                                             actingInstitution: grant.institutionCode))
+                try .json(try await tx.lostProposals.reject(id: id, reason: try Rules.reason(b.reason)))
             }
         }
     }

@@ -216,8 +216,7 @@ extension RegistryAPI {
         routes.post("/patients/:id/visits") { request, context in
             let id: PatientID = try id(context)
             return try await write(request, context, VisitBody.self, parameters: patient) { b, tx, grant in
-                let visit = try await tx.visits.log(followUpID: nil, patientID: id, try await b.validated(today: database.today(), in: tx),
-                                                     actingInstitution: grant.institutionCode)
+                let visit = try await tx.visits.log(followUpID: nil, patientID: id, try await b.validated(today: database.today(), in: tx))
                 return try .json(visit, status: .created, location: "/visits/\(visit.id)", etag: Self.etag(writtenBy: tx))
             }
         }
@@ -237,7 +236,7 @@ extension RegistryAPI {
                                               grading: b.grading ?? GradingSystem.ctcae5.description, serious: b.serious ?? false,
                                               criteria: b.criteria ?? [], related: b.related, outcome: b.outcome, outcomeOn: b.outcomeOn, today: database.today())
                 new.markedDistinct = b.distinct ?? false
-                let (ae, consequences) = try await tx.adverseEvents.report(patientID: id, new, confirm: b.confirm ?? false, actingInstitution: grant.institutionCode)
+                let (ae, consequences) = try await tx.adverseEvents.report(patientID: id, new, confirm: b.confirm ?? false)
                 return try .json(WithKey(base: ae, key: "consequences", extra: consequences), status: .created, location: "/adverse-events/\(ae.id)",
                                  etag: Self.etag(writtenBy: tx))
             }
@@ -259,8 +258,7 @@ extension RegistryAPI {
                 }
                 if kind != .transfer, b.to != nil { throw RegistryError.invalid("to", "only a transfer names the receiving institution") }
                 let change = try await tx.statusChanges.change(kind, patientID: id, on: try Rules.date(b.on, field: "on"), reason: b.reason,
-                                                          transferTo: try b.to.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") },
-                                                          actingInstitution: grant.institutionCode)
+                                                          transferTo: try b.to.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") })
                 return try .json(change, status: .created)
             }
         }

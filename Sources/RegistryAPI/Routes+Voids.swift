@@ -31,8 +31,7 @@ extension RegistryAPI {
             let id: VisitID = try id(context)
             return try await write(request, context, VoidBody.self, parameters: ["visit": "id"]) { b, tx, grant in
                 try await checkIfMatch(request, record: .visit, id: id, name: "visit", in: tx)
-                let (visit, consequences) = try await tx.visits.void(id: id, reason: b.reason, confirm: b.confirm ?? false,
-                                                                      actingInstitution: grant.institutionCode)
+                let (visit, consequences) = try await tx.visits.void(id: id, reason: b.reason, confirm: b.confirm ?? false)
                 return try .json(WithKey(base: visit, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }
@@ -41,8 +40,7 @@ extension RegistryAPI {
             let id: AdverseEventID = try id(context)
             return try await write(request, context, VoidBody.self, parameters: ["adverse-event": "id"]) { b, tx, grant in
                 try await checkIfMatch(request, record: .adverseEvent, id: id, name: "adverse-event", in: tx)
-                let (ae, consequences) = try await tx.adverseEvents.void(id: id, reason: b.reason, confirm: b.confirm ?? false,
-                                                                          actingInstitution: grant.institutionCode)
+                let (ae, consequences) = try await tx.adverseEvents.void(id: id, reason: b.reason, confirm: b.confirm ?? false)
                 return try .json(WithKey(base: ae, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }
@@ -59,8 +57,7 @@ extension RegistryAPI {
             let id: StatusChangeID = try id(context)
             return try await write(request, context, VoidBody.self, parameters: ["status-change": "id"]) { b, tx, grant in
                 try await checkIfMatch(request, record: .statusChange, id: id, name: "status-change", in: tx)
-                let (change, consequences) = try await tx.statusChanges.void(id: id, reason: b.reason, confirm: b.confirm ?? false,
-                                                                              actingInstitution: grant.institutionCode)
+                let (change, consequences) = try await tx.statusChanges.void(id: id, reason: b.reason, confirm: b.confirm ?? false)
                 return try .json(WithKey(base: change, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }
@@ -71,7 +68,7 @@ extension RegistryAPI {
                 let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
                 try await checkIfMatch(request, record: .statusChange, id: id, name: "status-change", in: tx)
                 let (change, consequences) = try await tx.statusChanges.correct(id: id, on: on, details: b.details, reason: b.reason,
-                                                                                 confirm: b.confirm ?? false, actingInstitution: grant.institutionCode)
+                                                                                 confirm: b.confirm ?? false)
                 return try .json(WithKey(base: change, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }

@@ -3,18 +3,6 @@ import Foundation
 import RegistryDomain
 import RegistryStorage
 
-/// The institution a command acts for, when it acts for one: the option, else $REGISTRY_INSTITUTION.
-/// Without either, the command acts as the registry's own operator.
-struct ActingInstitution: ParsableArguments {
-    @Option(name: .customLong("as-institution"), help: "Act as this institution: refused unless it holds the patient. Default: $REGISTRY_INSTITUTION.")
-    var code: String?
-
-    func resolve() throws(RegistryError) -> String? {
-        guard let text = code ?? ProcessInfo.processInfo.environment["REGISTRY_INSTITUTION"], !text.isEmpty else { return nil }
-        return try Rules.institutionCode(text, field: "as-institution")
-    }
-}
-
 struct VisitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "visit", abstract: "Follow-up visits and their measures.", subcommands: [Log.self, Correct.self, Void.self])
 
@@ -34,7 +22,6 @@ struct VisitCommand: AsyncParsableCommand {
               registry visit log --patient 42 --on 2025-08-02 --contact phone --vital alive --unscheduled
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Option(name: .customLong("followup"), help: "The follow-up this visit completes.") var followUp: String?
         @Option(help: "Patient id (with --unscheduled).") var patient: String?
         @Flag(help: "A visit outside the schedule.") var unscheduled = false
@@ -47,7 +34,7 @@ struct VisitCommand: AsyncParsableCommand {
         @Flag(name: .customLong("record-death"), help: "With --vital dead: record the patient's death on the visit's date as well.") var recordDeath = false
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 if followUp == nil ? !(unscheduled || screening) : unscheduled {
                     throw RegistryError.invalid("followup", "give --followup ID for a scheduled visit, or --patient ID with --unscheduled or --screening")
                 }
@@ -58,7 +45,7 @@ struct VisitCommand: AsyncParsableCommand {
                                            recordDeath: recordDeath, screening: screening, today: ctx.today)
                     return try await tx.visits.log(followUpID: try followUp.map { f throws(RegistryError) in try Parse.id(f, field: "followup") },
                                                    patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") },
-                                                   new, actingInstitution: try acting.resolve())
+                                                   new)
                 }
                 try ctx.emit(visit) {
                     "visit \(visit.id) logged" + (visit.timing.map { ", follow-up \(visit.followUpID!) completed (\($0.rawValue))" }
@@ -85,7 +72,7 @@ struct VisitCommand: AsyncParsableCommand {
         @Flag(help: "Apply what the correction also changes (a death recorded with the visit voided or re-dated), listed when it is refused without this.") var confirm = false
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let reason = try Rules.reason(reason)
                 let (result, consequences) = try await ctx.write { tx in
                     let catalogue = try await tx.measures.catalogue(covering: MeasureCatalogue.keys(of: measure))
@@ -112,15 +99,14 @@ struct FollowUpCommand: AsyncParsableCommand {
               registry followup close 17 --reason unreachable --note "three calls, no answer"
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Follow-up id.") var followUp: String
         @Option(help: "Why it was not done.") var reason: String
         @Option(help: "Optional note (no identifiers).") var note: String?
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let f = try await ctx.write { tx in try await tx.followUps.closeNotDone(id: try Parse.id(followUp, field: "followup"), reason: try NotDoneReason.parse(reason),
-                                                          note: try Notes.validate(note), actingInstitution: try acting.resolve()) }
+                                                          note: try Notes.validate(note)) }
                 try ctx.emit(f) { "follow-up \(f.id) (\(f.label)) closed as not done" }
             }
         }
@@ -144,7 +130,6 @@ struct AdverseEventCommand: AsyncParsableCommand {
               registry ae report --patient 42 --onset 2025-06-01 --aware 2025-06-03 --term "Acute myeloid leukaemia" --category new-malignancy --grade 4 --grading CTCAE-5.0 --serious --related possible
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Option(help: "Patient id.") var patient: String
         @Option(help: "Onset date.") var onset: String
         @Option(help: "Date the site became aware.") var aware: String
@@ -162,13 +147,13 @@ struct AdverseEventCommand: AsyncParsableCommand {
         @Flag(help: "With grade 5: record the patient's death as well (listed when it is refused without this).") var confirm = false
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 var new = try NewAdverseEvent(onset: onset, aware: aware, term: term, meddra: meddra, category: category, grade: grade, grading: grading,
                                               serious: serious, criteria: criteria?.split(separator: ",").map(String.init) ?? [], related: related,
                                               outcome: outcome, outcomeOn: outcomeOn, today: ctx.today)
                 new.markedDistinct = distinct
                 let (ae, consequences) = try await ctx.write { tx in try await tx.adverseEvents.report(patientID: try Parse.id(patient, field: "patient"), new,
-                                                                confirm: confirm, actingInstitution: try acting.resolve()) }
+                                                                confirm: confirm) }
                 try ctx.emit(ae, consequences: consequences) {
                     "adverse event \(ae.id) recorded (grade \(ae.grade), \(ae.gradingSystem) v\(ae.gradingVersion))"
                         + (ae.reportDueOn.map { "; expedited report due \($0)" } ?? "")
@@ -183,16 +168,14 @@ struct AdverseEventCommand: AsyncParsableCommand {
               registry ae submit 5 --on 2025-06-09
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Adverse event id.") var adverseEvent: String
         @Option(help: "Submission date.") var on: String
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let date = try Rules.date(on, field: "on")
                 try Rules.eventDate(date, field: "on", today: ctx.today)
-                let ae = try await ctx.write { tx in try await tx.adverseEvents.submitReport(adverseEventID: try Parse.id(adverseEvent, field: "adverse-event"), on: date,
-                                                          actingInstitution: try acting.resolve()) }
+                let ae = try await ctx.write { tx in try await tx.adverseEvents.submitReport(adverseEventID: try Parse.id(adverseEvent, field: "adverse-event"), on: date) }
                 try ctx.emit(ae) {
                     let late = ae.reportDueOn.map { date > $0 } ?? false
                     return "report of adverse event \(ae.id) submitted on \(date)" + (late ? " (late: due \(ae.reportDueOn!))" : "")
@@ -225,7 +208,7 @@ struct AdverseEventCommand: AsyncParsableCommand {
         @Flag(help: "Apply what the correction also changes (a death recorded, voided or re-dated with a grade 5 event), listed when it is refused without this.") var confirm = false
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let reason = try Rules.reason(reason)
                 let onsetDate = try onset.map { d throws(RegistryError) in try Rules.date(d, field: "onset") }
                 let awareDate = try aware.map { d throws(RegistryError) in try Rules.date(d, field: "aware") }
@@ -273,7 +256,7 @@ struct AdministrationCommand: AsyncParsableCommand {
         @Option(help: "Why (required).") var reason: String?
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let reason = try Rules.reason(reason)
                 let result = try await ctx.write { tx in try await tx.administrations.correct(id: try Parse.id(administration, field: "administration"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
                     lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, reason: reason) }

@@ -4,33 +4,85 @@ import Logging
 import RegistryDomain
 import RegistryStorage
 
-/// What a command gets to work with: the migrated database, the options and the printer.
+/// What a command reaches: the patients of one site (and the reference data every site reads),
+/// or the whole registry (reports, jobs, the audit trail, tokens, reference data changes).
+enum CommandReach: Sendable {
+    /// Run as the acting institution when one is set (row-level security, as its API token), else as the operator.
+    case site
+    /// Run as the registry's operator only: refused while an institution is acting.
+    case registry
+}
+
+/// The institution a command acts for: its code and id.
+struct ActingSite: Sendable {
+    var code: String
+    var id: Int
+}
+
+/// What a command gets to work with: the migrated database, the options, the acting site and the printer.
 struct CommandContext: Sendable {
     let options: GlobalOptions
     let database: Database
+    /// The institution the command acts for (--as-institution, $REGISTRY_INSTITUTION); nil: the operator.
+    let acting: ActingSite?
     var actor: String { options.actorName }
     var today: LocalDate { database.today() }
 
-    /// Runs `body` in one transaction attributed to the command's actor: what it writes, all or nothing.
+    /// Runs `body` in one transaction attributed to the command's actor: what it writes, all or
+    /// nothing. While an institution acts, under the same row-level security as its API requests.
     func write<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
-        try await database.transaction(actor: actor, body)
+        if let acting { return try await database.transaction(actor: actor, actingFor: acting.id, body) }
+        return try await database.transaction(actor: actor, body)
     }
 
-    /// Runs `body` in one read-only transaction.
+    /// Runs `body` in one read-only transaction (scoped as `write` is).
     func read<Result: Sendable>(_ body: (Transaction) async throws -> Result) async throws -> Result {
-        try await database.read(body)
+        if let acting { return try await database.transaction(actor: actor, actingFor: acting.id, readOnly: true, body) }
+        return try await database.read(body)
     }
 
-    /// Opens the database, applies pending migrations, runs `body`, closes, and turns every error
-    /// into one line on stderr and a non-zero exit.
-    static func run(_ options: GlobalOptions, database name: String? = nil, migrate: Bool = true,
+    /// The institution a site listing or enrolment is for: `given` (an --institution option), else
+    /// the acting site. While an institution acts, naming another one is refused.
+    func institution(_ given: String?, field: String = "institution") throws(RegistryError) -> String? {
+        let code = try given.map { text throws(RegistryError) in try Rules.institutionCode(text, field: field) }
+        guard let acting else { return code }
+        if let code, code != acting.code {
+            throw RegistryError(.forbidden, field: field, "acting as \(acting.code), this command sees and writes \(acting.code)'s patients only, not \(code)'s",
+                                hint: "drop --\(field), or act as \(code) (--as-institution \(code)) if you work for that site")
+        }
+        return acting.code
+    }
+
+    /// `institution(given)`, required: the command needs an institution, given or acting.
+    func requiredInstitution(_ given: String?, field: String = "institution") throws(RegistryError) -> String {
+        guard let code = try institution(given, field: field) else {
+            throw .invalid(field, "give --\(field) CODE, or act as the institution with --as-institution CODE or $REGISTRY_INSTITUTION")
+        }
+        return code
+    }
+
+    /// Opens the database, applies pending migrations, resolves the acting site, runs `body`,
+    /// closes, and turns every error into one line on stderr and a non-zero exit. A `.registry`
+    /// command is refused while an institution acts, before anything is opened.
+    static func run(_ options: GlobalOptions, reach: CommandReach = .registry, database name: String? = nil, migrate: Bool = true,
                     _ body: (CommandContext) async throws -> Void) async throws {
         try await Output.reportingErrors(json: options.json) {
+            let actingCode = try options.actingInstitutionCode()
+            if reach == .registry, let actingCode {
+                throw RegistryError(.forbidden, field: "as-institution",
+                                    "this command acts for the whole registry, not for one institution, and you are acting as \(actingCode)",
+                                    hint: "run it as the registry's operator: without --as-institution, with REGISTRY_INSTITUTION unset")
+            }
             let url = try options.resolveDatabaseURL(database: name)
             let database = try await Database.open(url, logger: Output.quietLogger)
             do {
                 if migrate { try await Migrator.migrateWithReferenceData(database) }
-                try await body(CommandContext(options: options, database: database))
+                var acting: ActingSite? = nil
+                if let actingCode {
+                    let id = try await database.read { tx in try await tx.institutions.id(code: actingCode, field: "as-institution") }
+                    acting = ActingSite(code: actingCode, id: id)
+                }
+                try await body(CommandContext(options: options, database: database, acting: acting))
                 // Seal what the command wrote (cheap: only new rows). Best effort: a writer still
                 // running elsewhere must not fail a command that succeeded; the next seal catches up.
                 do { try await AuditTrail.seal(database, lockTimeout: .seconds(2)) } catch {

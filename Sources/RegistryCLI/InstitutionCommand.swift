@@ -31,7 +31,7 @@ struct InstitutionCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let all = try await ctx.read { tx in try await tx.institutions.all() }
                 try ctx.emit(all) {
                     table(["CODE", "NAME", "DESIGNATION", "SINCE", "STATUS"],

@@ -150,7 +150,7 @@ struct ProposalCommand: AsyncParsableCommand {
         @Option(help: "pending, confirmed, rejected or all.") var decision: String = "pending"
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let which: ProposalDecision?
                 if decision == "all" { which = nil } else {
                     guard let d = ProposalDecision(rawValue: decision) else {
@@ -158,7 +158,7 @@ struct ProposalCommand: AsyncParsableCommand {
                     }
                     which = d
                 }
-                let code = try institution.map { c throws(RegistryError) in try Rules.institutionCode(c, field: "institution") }
+                let code = try ctx.institution(institution)
                 let list = try await ctx.read { tx in try await tx.lostProposals.list(institutionCode: code, decision: which) }
                 try ctx.emit(list) {
                     table(["PROPOSAL", "PATIENT", "INSTITUTION", "PROPOSED", "MISSED", "DECISION", "DECIDED", "BY"],
@@ -178,16 +178,14 @@ struct ProposalCommand: AsyncParsableCommand {
               registry jobs proposal confirm 7 --reason "no answer to 3 letters and 5 calls since May"
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Proposal id.") var proposal: String
         @Option(help: "Date the loss takes effect, YYYY-MM-DD (default: today in Seoul).") var on: String?
         @Option(help: "Why (required).") var reason: String?
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let date = try on.map { t throws(RegistryError) in try Rules.date(t, field: "on") } ?? ctx.today
-                let decided = try await ctx.write { tx in try await tx.lostProposals.confirm(id: try Parse.id(proposal, field: "proposal"), on: date, reason: try Rules.reason(reason),
-                                                                      actingInstitution: try acting.resolve()) }
+                let decided = try await ctx.write { tx in try await tx.lostProposals.confirm(id: try Parse.id(proposal, field: "proposal"), on: date, reason: try Rules.reason(reason)) }
                 try ctx.emit(decided) { "proposal \(decided.id) confirmed: patient \(decided.patientID) is lost to follow-up from \(date)" }
             }
         }
@@ -199,14 +197,12 @@ struct ProposalCommand: AsyncParsableCommand {
               registry jobs proposal reject 7 --reason "patient phoned on 2026-11-20, visit booked"
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Proposal id.") var proposal: String
         @Option(help: "Why (required).") var reason: String?
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
-                let decided = try await ctx.write { tx in try await tx.lostProposals.reject(id: try Parse.id(proposal, field: "proposal"), reason: try Rules.reason(reason),
-                                                                     actingInstitution: try acting.resolve()) }
+            try await CommandContext.run(global, reach: .site) { ctx in
+                let decided = try await ctx.write { tx in try await tx.lostProposals.reject(id: try Parse.id(proposal, field: "proposal"), reason: try Rules.reason(reason)) }
                 try ctx.emit(decided) { "proposal \(decided.id) rejected: patient \(decided.patientID) stays active" }
             }
         }

@@ -56,7 +56,7 @@ struct MeasureCommand: AsyncParsableCommand {
         @Option(help: "Only this measure, in full.") var key: String?
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let all = try await ctx.read { tx in try await tx.measures.catalogue() }.definitions.filter { key == nil || $0.key == key }
                 if let key, all.isEmpty {
                     throw RegistryError.notFound("key", "the catalogue has no measure \(key)", remedy: .list(.measures))

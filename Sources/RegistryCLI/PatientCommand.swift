@@ -15,7 +15,7 @@ struct PatientCommand: AsyncParsableCommand {
               registry patient enroll --institution ARM-001 --local-id MRN-12345 --birth-year 1961 --sex female --consent-on 2025-03-20 --consent-version 2
             """)
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Enrolling institution's code.") var institution: String
+        @Option(help: "Enrolling institution's code (default: the acting institution).") var institution: String?
         @Option(name: .customLong("local-id"), help: "The institution's own patient key (not stored).") var localID: String
         @Option(name: .customLong("birth-year"), help: "Year of birth.") var birthYear: Int
         @Option(help: "female, male, other or unknown.") var sex: String
@@ -23,8 +23,8 @@ struct PatientCommand: AsyncParsableCommand {
         @Option(name: .customLong("consent-version"), help: "Version of the consent form (e.g. 2).") var consentVersion: String
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
-                let new = try NewPatient(institutionCode: institution, localID: localID, birthYear: birthYear, sex: sex,
+            try await CommandContext.run(global, reach: .site) { ctx in
+                let new = try NewPatient(institutionCode: try ctx.requiredInstitution(institution), localID: localID, birthYear: birthYear, sex: sex,
                                          consentOn: consentOn, consentVersion: consentVersion, pseudonymizer: try ctx.pseudonymizer(), today: ctx.today)
                 let (patient, created) = try await ctx.write { tx in try await tx.patients.enroll(new) }
                 try ctx.emit(WithKey(base: patient, key: "created", extra: created)) {
@@ -44,12 +44,12 @@ struct PatientCommand: AsyncParsableCommand {
               registry patient find --institution ARM-001 --local-id MRN-12345
             """)
         @OptionGroup var global: GlobalOptions
-        @Option(help: "The institution that knows the patient by this key.") var institution: String
+        @Option(help: "The institution that knows the patient by this key (default: the acting institution).") var institution: String?
         @Option(name: .customLong("local-id"), help: "The institution's own patient key (not stored).") var localID: String
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
-                let key = try LocalPatientKey(institutionCode: institution, localID: localID, pseudonymizer: try ctx.pseudonymizer())
+            try await CommandContext.run(global, reach: .site) { ctx in
+                let key = try LocalPatientKey(institutionCode: try ctx.requiredInstitution(institution), localID: localID, pseudonymizer: try ctx.pseudonymizer())
                 guard let p = try await ctx.read({ tx in try await tx.patients.find(key) }) else {
                     throw RegistryError.notFound("local-id", "\(key.institutionCode) holds no patient with this local key", remedy: .enrolPatient(institution: key.institutionCode))
                 }
@@ -68,7 +68,6 @@ struct PatientCommand: AsyncParsableCommand {
               registry patient correct 42 --birth-year 1962 --reason "transcription error, checked against the chart"
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Patient id.") var patient: String
         @Option(name: .customLong("birth-year"), help: "Year of birth.") var birthYear: Int?
         @Option(help: "female, male, other or unknown.") var sex: String?
@@ -77,11 +76,11 @@ struct PatientCommand: AsyncParsableCommand {
         @Option(help: "Why the details are corrected (kept in the audit trail).") var reason: String
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let id: PatientID = try Parse.id(patient, field: "patient")
                 let correction = try PatientCorrection(birthYear: birthYear, sex: sex, consentOn: consentOn, consentVersion: consentVersion,
                                                        reason: reason, today: ctx.today)
-                let p = try await ctx.write { tx in try await tx.patients.correct(id: id, correction, actingInstitution: try acting.resolve()) }
+                let p = try await ctx.write { tx in try await tx.patients.correct(id: id, correction) }
                 try ctx.emit(p) {
                     "patient \(p.id) corrected: born \(p.birthYear), \(p.sex.rawValue), consent v\(p.consentVersion) on \(p.consentOn)"
                 }
@@ -95,7 +94,7 @@ struct PatientCommand: AsyncParsableCommand {
         @Argument(help: "Patient id.") var patient: String
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let id: PatientID = try Parse.id(patient, field: "patient")
                 let record = try await ctx.read { tx in try await tx.patients.record(id: id) }
                 let (p, admins, followUps, visits, events, changes)
@@ -142,7 +141,7 @@ struct AdministerCommand: AsyncParsableCommand {
     @Option(name: .customLong("fee-collected"), help: "Fee collected, whole KRW.") var feeCollected: Int
 
     func run() async throws {
-        try await CommandContext.run(global) { ctx in
+        try await CommandContext.run(global, reach: .site) { ctx in
             let new = try NewAdministration(on: on, lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, today: ctx.today)
             let (admin, followUps) = try await ctx.write { tx in try await tx.administrations.administer(patientID: try Parse.id(patient, field: "patient"),
                                                                     planID: try Parse.id(plan, field: "plan"), new) }
@@ -164,7 +163,7 @@ struct TraceCommand: AsyncParsableCommand {
     @Option(help: "Patient id.") var patient: String?
 
     func run() async throws {
-        try await CommandContext.run(global) { ctx in
+        try await CommandContext.run(global, reach: .site) { ctx in
             guard (lot == nil) != (patient == nil) else {
                 throw RegistryError.invalid("lot", "give exactly one of --lot or --patient")
             }
@@ -188,13 +187,13 @@ struct FollowUpsCommand: AsyncParsableCommand {
             """)
         @OptionGroup var global: GlobalOptions
         @Option(help: "Patient id.") var patient: String?
-        @Option(help: "Institution code (with --due-before).") var institution: String?
+        @Option(help: "Institution code (with --due-before; default: the acting institution).") var institution: String?
         @Option(name: .customLong("due-before"), help: "Only follow-ups due before this date, YYYY-MM-DD.") var dueBefore: String?
         @Option(help: "Only this status: scheduled, completed, not-done, not-required, missed.") var status: String?
         @Option(help: "At most this many rows (institution listing).") var limit: Int = 1000
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let statusFilter = try status.map { s throws(RegistryError) -> FollowUpStatus in
                     guard let v = FollowUpStatus(rawValue: s) else {
                         throw .invalid("status", "'\(s)' is not a follow-up status; allowed: \(FollowUpStatus.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -203,13 +202,17 @@ struct FollowUpsCommand: AsyncParsableCommand {
                 }
                 let list: [FollowUp]
                 if let patient, institution == nil {
-                    list = try await ctx.read { tx in try await tx.followUps.of(patientID: try Parse.id(patient, field: "patient")) }.filter { statusFilter == nil || $0.status == statusFilter }
-                } else if let institution, patient == nil {
+                    let id: PatientID = try Parse.id(patient, field: "patient")
+                    list = try await ctx.read { tx in
+                        _ = try await tx.patients.patient(id: id)  // another site's patient is not found, as over HTTP
+                        return try await tx.followUps.of(patientID: id)
+                    }.filter { statusFilter == nil || $0.status == statusFilter }
+                } else if patient == nil, let institution = try ctx.institution(institution) {
                     guard let dueBefore else {
                         throw RegistryError.invalid("due-before", "listing an institution's follow-ups needs --due-before YYYY-MM-DD")
                     }
                     guard (1...100_000).contains(limit) else { throw RegistryError.invalid("limit", "\(limit) is out of range; allowed: 1 to 100000") }
-                    list = try await ctx.read { tx in try await tx.followUps.of(institutionCode: try Rules.institutionCode(institution),
+                    list = try await ctx.read { tx in try await tx.followUps.of(institutionCode: institution,
                                                          dueBefore: try Rules.date(dueBefore, field: "due-before"), status: statusFilter, limit: limit) }
                 } else {
                     throw RegistryError.invalid("patient", "give either --patient ID, or --institution CODE with --due-before DATE")

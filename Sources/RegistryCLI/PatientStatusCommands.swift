@@ -5,17 +5,15 @@ import RegistryStorage
 /// The dated, audited status changes of a patient: one command each, sharing this shape.
 struct StatusChangeOptions: ParsableArguments {
     @OptionGroup var global: GlobalOptions
-    @OptionGroup var acting: ActingInstitution
     @Option(help: "Patient id.") var patient: String
     @Option(help: "Date it took effect, YYYY-MM-DD.") var on: String
 
     func run(_ kind: StatusChangeKind, reason: String?, transferTo: String? = nil) async throws {
-        try await CommandContext.run(global) { ctx in
+        try await CommandContext.run(global, reach: .site) { ctx in
             let date = try Rules.date(on, field: "on")
             let why = try Rules.reason(reason, field: kind == .death ? "cause" : "reason")
             let change = try await ctx.write { tx in try await tx.statusChanges.change(kind, patientID: try Parse.id(patient, field: "patient"), on: date, reason: why,
-                                                          transferTo: try transferTo.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") },
-                                                          actingInstitution: try acting.resolve()) }
+                                                          transferTo: try transferTo.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") }) }
             try ctx.emit(change) {
                 let what: String
                 switch kind {

@@ -78,8 +78,8 @@ struct PlanCommand: AsyncParsableCommand {
         @Option(help: "Only this institution's plans.") var institution: String?
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
-                let all = try await ctx.read { tx in try await tx.plans.list(institutionCode: try institution.map { code throws(RegistryError) in try Rules.institutionCode(code) }) }
+            try await CommandContext.run(global, reach: .site) { ctx in
+                let all = try await ctx.read { tx in try await tx.plans.list(institutionCode: try ctx.institution(institution)) }
                 try ctx.emit(all) {
                     table(["ID", "INSTITUTION", "PRODUCT", "INDICATION", "RISK", "DECISION", "ON", "REFERENCE", "PROTOCOL"],
                           all.map { ["\($0.id)", $0.institutionCode, $0.productCode, $0.indication, $0.riskClass.rawValue, $0.decision.rawValue,
@@ -101,7 +101,7 @@ struct PlanCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let id: PlanID = try Parse.id(plan, field: "plan")
                 let p = try await ctx.read { tx in try await tx.plans.plan(id: id) }
                 let history = try await ctx.read { tx in try await tx.plans.riskHistory(planID: id) }.map { Shown.Change(riskClass: $0.riskClass, on: $0.on, reason: $0.reason) }

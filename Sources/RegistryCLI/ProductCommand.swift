@@ -34,7 +34,7 @@ struct ProductCommand: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let all = try await ctx.read { tx in try await tx.products.all() }
                 try ctx.emit(all) {
                     table(["CODE", "NAME", "MANUFACTURER", "MODALITY", "FOLLOW-UP"],

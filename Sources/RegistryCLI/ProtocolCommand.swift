@@ -46,7 +46,7 @@ struct ProtocolCommand: AsyncParsableCommand {
         @Option(help: "Only this protocol's versions, with their time points.") var code: String?
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let all = try await ctx.read { tx in try await tx.protocols.all() }.map { StoredProtocol(id: $0.key, $0.value) }
                     .filter { code == nil || $0.code == code }
                     .sorted { ($0.code, $0.version) < ($1.code, $1.version) }

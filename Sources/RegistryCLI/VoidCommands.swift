@@ -28,15 +28,14 @@ extension VisitCommand {
               registry visit void 8 --reason "logged for the wrong patient"
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Visit id.") var visit: String
         @OptionGroup var void: VoidOptions
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let reason = try Rules.reason(void.reason)
                 let (voided, consequences) = try await ctx.write { tx in
-                    try await tx.visits.void(id: try Parse.id(visit, field: "visit"), reason: reason, confirm: void.confirm, actingInstitution: try acting.resolve())
+                    try await tx.visits.void(id: try Parse.id(visit, field: "visit"), reason: reason, confirm: void.confirm)
                 }
                 try ctx.emit(voided, consequences: consequences) { "visit \(voided.id) voided as entered in error" }
             }
@@ -55,16 +54,14 @@ extension AdverseEventCommand {
               registry ae void 12 --reason "duplicate of adverse event 11"
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Adverse event id.") var adverseEvent: String
         @OptionGroup var void: VoidOptions
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let reason = try Rules.reason(void.reason)
                 let (ae, consequences) = try await ctx.write { tx in
-                    try await tx.adverseEvents.void(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason, confirm: void.confirm,
-                                                    actingInstitution: try acting.resolve())
+                    try await tx.adverseEvents.void(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason, confirm: void.confirm)
                 }
                 try ctx.emit(ae, consequences: consequences) { "adverse event \(ae.id) voided as entered in error" }
             }
@@ -90,16 +87,14 @@ struct StatusChangeCommand: AsyncParsableCommand {
               registry status-change void 4 --reason "death entered for the wrong patient" --confirm
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Status change id (see registry patient show).") var statusChange: String
         @OptionGroup var void: VoidOptions
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let reason = try Rules.reason(void.reason)
                 let (change, consequences) = try await ctx.write { tx in
-                    try await tx.statusChanges.void(id: try Parse.id(statusChange, field: "status-change"), reason: reason, confirm: void.confirm,
-                                                    actingInstitution: try acting.resolve())
+                    try await tx.statusChanges.void(id: try Parse.id(statusChange, field: "status-change"), reason: reason, confirm: void.confirm)
                 }
                 try ctx.emit(change, consequences: consequences) { "status change \(change.id) (\(change.kind.rawValue) on \(change.effectiveOn)) voided as entered in error" }
             }
@@ -116,7 +111,6 @@ struct StatusChangeCommand: AsyncParsableCommand {
               registry status-change correct 4 --on 2026-03-02 --reason "date of death from the death certificate" --confirm
             """)
         @OptionGroup var global: GlobalOptions
-        @OptionGroup var acting: ActingInstitution
         @Argument(help: "Status change id.") var statusChange: String
         @Option(help: "Corrected date, YYYY-MM-DD.") var on: String?
         @Option(help: "Corrected cause of death or reason, as recorded.") var details: String?
@@ -124,12 +118,12 @@ struct StatusChangeCommand: AsyncParsableCommand {
         @Flag(help: "Apply what the correction also changes (follow-ups owed or not required), listed when it is refused without this.") var confirm = false
 
         func run() async throws {
-            try await CommandContext.run(global) { ctx in
+            try await CommandContext.run(global, reach: .site) { ctx in
                 let reason = try Rules.reason(reason)
                 let date = try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
                 let (change, consequences) = try await ctx.write { tx in
                     try await tx.statusChanges.correct(id: try Parse.id(statusChange, field: "status-change"), on: date, details: details, reason: reason,
-                                                       confirm: confirm, actingInstitution: try acting.resolve())
+                                                       confirm: confirm)
                 }
                 try ctx.emit(change, consequences: consequences) { "status change \(change.id) corrected (\(change.kind.rawValue) on \(change.effectiveOn))" }
             }

@@ -14,23 +14,14 @@ public struct PatientForData: Sendable, Equatable {
         self.firstAdministration = firstAdministration
     }
 
-    /// Refuses data for a withdrawn patient, data dated after a death, and data from an institution that does not hold the patient.
-    public func checkForData(on date: LocalDate?, actingInstitution: String?) throws(RegistryError) {
-        try checkHeld(by: actingInstitution)
+    /// Refuses data for a withdrawn patient and data dated after a death. (Which institution may
+    /// write for the patient is row-level security's: another site's patient is not found.)
+    public func checkForData(on date: LocalDate?) throws(RegistryError) {
         if patient.status == .withdrawn {
             throw .conflict("patient", "patient \(patient.id) withdrew consent\(statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed")
         }
         if let date, patient.status == .deceased, let died = statusOn, date > died {
             throw .invalid("on", "\(date) is after the patient's death on \(died)")
-        }
-    }
-
-    /// Refuses an institution that does not hold the patient: corrections, allowed whatever the
-    /// patient's status, are still only the holding institution's.
-    public func checkHeld(by actingInstitution: String?) throws(RegistryError) {
-        if let acting = actingInstitution, acting != patient.institutionCode {
-            // Said the same way whether the patient exists elsewhere or not at all.
-            throw .notFound("patient", "institution \(acting) holds no patient with id \(patient.id)")
         }
     }
 

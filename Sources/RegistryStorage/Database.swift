@@ -161,6 +161,25 @@ public final class Database: Service, Sendable {
         }
     }
 
+    /// Runs `body` in one transaction under the same row-level security as an API request acting
+    /// for `institutionID`, without a token: the command line's acting site
+    /// (`--as-institution`). Reads and writes see only the patients the institution holds;
+    /// another site's patient is not found, exactly as over HTTP. With `readOnly`, nothing can be written.
+    public func transaction<Result: Sendable>(actor: String, actingFor institutionID: Int, readOnly: Bool = false,
+                                              _ body: (Transaction) async throws -> Result) async throws -> Result {
+        try await pooled { connection in
+            try await Transaction.run(on: connection, begin: readOnly ? .readOnly : .readWrite, actor: readOnly ? nil : actor,
+                                      reason: nil, today: today, logger: logger) { tx in
+                try await tx.connection.query("""
+                    SELECT set_config('registry.actor', \(actor), true), set_config('registry.reason', '', true),
+                           set_config('registry.institution', \(String(institutionID)), true), set_config('registry.token', '', true),
+                           set_config('role', 'registry_api', true)
+                    """, logger: logger)
+                return try await body(tx)
+            }
+        }
+    }
+
     /// Runs `body` in one read-only transaction: at READ COMMITTED each statement sees what was
     /// committed when it started; at REPEATABLE READ every statement sees one snapshot.
     public func read<Result: Sendable>(isolation: Isolation = .readCommitted,

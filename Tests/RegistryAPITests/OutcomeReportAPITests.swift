@@ -13,7 +13,7 @@ struct ReportCommandLine {
     let home: URL
 
     func run(_ arguments: [String]) throws -> RegistryBinary.Result {
-        try RegistryBinary(databaseURL: url, home: home).run(["report", "outcomes"] + arguments + ["--actor", "cli:registrar"])
+        try RegistryBinary(databaseURL: url, home: home).run(["report", "outcomes"] + arguments + ["--actor", "registrar"])
     }
 }
 
@@ -73,7 +73,7 @@ struct OutcomeReportAPITests {
             #expect(pulls.filter { $0.actor == regulatorActor }.count == 4)
             #expect(pulls.filter { $0.actor == regulatorActor }.allSatisfy { $0.role == "regulator" && $0.minCell == 12 && $0.purpose == "MFDS quarterly review" })
             #expect(pulls.filter { $0.actor == adminActor }.map { "\($0.role) \($0.minCell)" } == ["admin 2"])
-            #expect(pulls.filter { $0.actor == "cli:registrar" }.count == 4)
+            #expect(pulls.filter { $0.actor.hasPrefix("cli:") && $0.actor.hasSuffix(" (registrar)") }.count == 4)
             let checksum = try #require(suppressed.json["checksum"] as? String)
             #expect(pulls.filter { $0.actor == regulatorActor }.last?.checksum == String(checksum.dropFirst("sha256:".count)))
             let audited = try await h.database.count("audit_log", where: "entity = 'report_pull' AND actor = '\(regulatorActor)' AND reason = 'outcome report: MFDS quarterly review'")

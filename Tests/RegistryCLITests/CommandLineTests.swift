@@ -80,6 +80,76 @@ struct CommandLineTests {
         try await TestDatabase.drop(url)
     }
 
+    @Test("#14 obs. 10: with an acting institution every patient command sees and writes only its patients, as its API token would")
+    func actingSite() async throws {
+        let url = try await TestDatabase.create()
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let cli = RegistryBinary(databaseURL: url, home: home)
+        // Set up by the registry's operator: two sites, a product, a plan and a treated patient each.
+        var plans: [String: Int] = [:], patients: [String: Int] = [:], followUps: [String: Int] = [:]
+        #expect(try cli.run(["product", "add", "--code", "GT-01", "--name", "Example AAV vector", "--manufacturer", "Example Bio", "--modality", "gene-therapy"]).status == 0)
+        for (i, site) in ["ARM-001", "ARM-002"].enumerated() {
+            #expect(try cli.run(["institution", "add", "--code", site, "--name", "Hospital \(i)", "--designation", "D-2025-00\(i)", "--designated-on", "2025-02-21"]).status == 0)
+            let plan = try #require(try cli.run(["plan", "add", "--institution", site, "--product", "GT-01", "--indication", "G20", "--risk", "high", "--json"]).id)
+            #expect(try cli.run(["plan", "decide", "\(plan)", "--decision", "approved", "--on", "2025-03-15", "--reference", "RC-\(i)"]).status == 0)
+            let patient = try #require(try cli.run(["patient", "enroll", "--institution", site, "--local-id", "MRN-\(i)", "--birth-year", "1961", "--sex", "female",
+                                                    "--consent-on", "2025-03-20", "--consent-version", "2", "--json"]).id)
+            #expect(try cli.run(["administer", "--patient", "\(patient)", "--plan", "\(plan)", "--on", "2025-04-01", "--lot", "LOT-\(i)", "--dose", "2e6 cells/kg",
+                                 "--fee-notified", "1", "--fee-collected", "1"]).status == 0)
+            let list = try #require(try cli.run(["followups", "list", "--patient", "\(patient)", "--json"]).json as? [[String: Any]])
+            plans[site] = plan; patients[site] = patient; followUps[site] = try #require(list.first?["id"] as? Int)
+        }
+        let site1 = ["REGISTRY_INSTITUTION": "ARM-001", "REGISTRY_ACTOR": "dr.kim"]
+        let mine = try #require(patients["ARM-001"]), theirs = try #require(patients["ARM-002"])
+
+        // Reads: the other site's patient, follow-ups, lots and plans are not there; its own are.
+        let shown = try cli.run(["patient", "show", "\(theirs)", "--json"], environment: site1)
+        #expect(shown.status == 1 && shown.stdout.isEmpty && shown.errorJSON?["code"] as? String == "not-found", "\(shown.stdout)\(shown.stderr)")
+        #expect(try cli.run(["patient", "show", "\(mine)", "--json"], environment: site1).status == 0)
+        let listed = try cli.run(["followups", "list", "--institution", "ARM-002", "--due-before", "2027-01-01", "--json"], environment: site1)
+        #expect(listed.status == 1 && listed.stdout.isEmpty && listed.errorJSON?["field"] as? String == "institution", "\(listed.stderr)")
+        let own = try #require(try cli.run(["followups", "list", "--due-before", "2027-01-01", "--json"], environment: site1).json as? [[String: Any]])
+        #expect(!own.isEmpty && own.allSatisfy { $0["patient_id"] as? Int == mine }, "\(own)")
+        #expect(try cli.run(["followups", "list", "--patient", "\(theirs)"], environment: site1).status == 1)
+        #expect((try cli.run(["trace", "--lot", "LOT-1", "--json"], environment: site1).json as? [Any])?.isEmpty == true)
+        #expect(try cli.run(["plan", "show", "\(plans["ARM-002"]!)"], environment: site1).status == 1)
+        #expect((try cli.run(["plan", "list", "--json"], environment: site1).json as? [[String: Any]])?.map { $0["id"] as? Int } == [plans["ARM-001"]])
+        let found = try cli.run(["patient", "find", "--institution", "ARM-002", "--local-id", "MRN-1", "--json"], environment: site1)
+        #expect(found.status == 1 && found.stdout.isEmpty && found.errorJSON?["field"] as? String == "institution")
+
+        // Writes for the other site or its patient are refused and write nothing.
+        let audited = try await TestDatabase.count(url, "audit_log")
+        let refused: [[String]] = [
+            ["patient", "enroll", "--institution", "ARM-002", "--local-id", "MRN-9", "--birth-year", "1970", "--sex", "male", "--consent-on", "2025-03-20", "--consent-version", "2"],
+            ["administer", "--patient", "\(theirs)", "--plan", "\(plans["ARM-002"]!)", "--on", "2025-05-01", "--lot", "LOT-9", "--dose", "1", "--fee-notified", "1", "--fee-collected", "1"],
+            ["administer", "--patient", "\(mine)", "--plan", "\(plans["ARM-002"]!)", "--on", "2025-05-01", "--lot", "LOT-9", "--dose", "1", "--fee-notified", "1", "--fee-collected", "1"],
+            ["visit", "log", "--followup", "\(followUps["ARM-002"]!)", "--on", "2025-04-08", "--contact", "examination", "--vital", "alive"],
+            ["ae", "report", "--patient", "\(theirs)", "--onset", "2025-05-01", "--aware", "2025-05-02", "--term", "Fever", "--category", "infection", "--grade", "1"],
+            ["patient", "correct", "\(theirs)", "--birth-year", "1962", "--reason", "typo"],
+            ["patient", "death", "--patient", "\(theirs)", "--on", "2025-06-01", "--cause", "sepsis"],
+            ["followup", "close", "\(followUps["ARM-002"]!)", "--reason", "unreachable"],
+            ["report", "outcomes", "--purpose", "check", "--format", "json"],
+            ["institution", "add", "--code", "ARM-003", "--name", "X", "--designation", "D-3", "--designated-on", "2025-02-21"],
+        ]
+        for arguments in refused {
+            let r = try cli.run(arguments + ["--json"], environment: site1)
+            #expect(r.status == 1 && r.stdout.isEmpty && r.errorJSON != nil, "\(arguments.prefix(2)): \(r.stdout)\(r.stderr)")
+        }
+        #expect(try await TestDatabase.count(url, "audit_log") == audited, "a refused command wrote something")
+        let whole = try cli.run(["report", "outcomes", "--purpose", "check", "--format", "json"], environment: site1)
+        #expect(whole.stderr.contains("acts for the whole registry") && whole.stderr.contains("REGISTRY_INSTITUTION"), "\(whole.stderr)")
+
+        // Its own patients: enrolled without naming the site, recorded as the OS user and the stated actor.
+        let enrolled = try cli.run(["patient", "enroll", "--local-id", "MRN-7", "--birth-year", "1970", "--sex", "male", "--consent-on", "2025-03-20", "--consent-version", "2", "--json"], environment: site1)
+        let newID = try #require(enrolled.id, "\(enrolled.stderr)")
+        #expect((enrolled.json as? [String: Any])?["institution_code"] as? String == "ARM-001")
+        #expect(try await TestDatabase.count(url, "audit_log", where: "entity = 'patient' AND entity_id = \(newID) AND actor LIKE 'cli:% (dr.kim)'") == 1)
+        // The operator (no acting site) still sees every site.
+        #expect(try cli.run(["patient", "show", "\(theirs)"]).status == 0)
+        try await TestDatabase.drop(url)
+    }
+
     @Test("a refusal exits non-zero with the error and field on stderr, and writes nothing")
     func refusals() async throws {
         let url = try await TestDatabase.create()

@@ -18,38 +18,31 @@ struct PatientForDataTests {
     @Test("an active patient at its own institution takes data on any date")
     func accepts() {
         let p = PatientForData(patient: patient(.active), statusOn: nil, firstAdministration: day("2025-02-01"))
-        #expect(refusal { try p.checkForData(on: day("2025-03-01"), actingInstitution: "ARM-001") } == nil)
-        #expect(refusal { try p.checkForData(on: nil, actingInstitution: nil) } == nil)
+        #expect(refusal { try p.checkForData(on: day("2025-03-01")) } == nil)
+        #expect(refusal { try p.checkForData(on: nil) } == nil)
         let lost = PatientForData(patient: patient(.lostToFollowUp), statusOn: day("2025-06-01"), firstAdministration: nil)
-        #expect(refusal { try lost.checkForData(on: day("2026-01-01"), actingInstitution: nil) } == nil)
-    }
-
-    @Test("another institution is told the patient does not exist, before anything else is said")
-    func otherInstitution() {
-        let p = PatientForData(patient: patient(.withdrawn), statusOn: day("2025-05-05"), firstAdministration: nil)
-        #expect(refusal { try p.checkForData(on: nil, actingInstitution: "ARM-002") }
-                == RegistryError(.notFound, field: "patient", "institution ARM-002 holds no patient with id 7"))
+        #expect(refusal { try lost.checkForData(on: day("2026-01-01")) } == nil)
     }
 
     @Test("a withdrawn patient takes no data, with or without the withdrawal date")
     func withdrawn() {
         let dated = PatientForData(patient: patient(.withdrawn), statusOn: day("2025-05-05"), firstAdministration: nil)
-        #expect(refusal { try dated.checkForData(on: day("2025-05-01"), actingInstitution: "ARM-001") }
+        #expect(refusal { try dated.checkForData(on: day("2025-05-01")) }
                 == RegistryError(.conflict, field: "patient", "patient 7 withdrew consent on 2025-05-05; only corrections with a reason are allowed"))
         let undated = PatientForData(patient: patient(.withdrawn), statusOn: nil, firstAdministration: nil)
-        #expect(refusal { try undated.checkForData(on: nil, actingInstitution: nil) }
+        #expect(refusal { try undated.checkForData(on: nil) }
                 == RegistryError(.conflict, field: "patient", "patient 7 withdrew consent; only corrections with a reason are allowed"))
     }
 
     @Test("a deceased patient takes data up to the day of death, not after")
     func deceased() {
         let p = PatientForData(patient: patient(.deceased), statusOn: day("2025-08-20"), firstAdministration: day("2025-02-01"))
-        #expect(refusal { try p.checkForData(on: day("2025-08-20"), actingInstitution: nil) } == nil)
-        #expect(refusal { try p.checkForData(on: nil, actingInstitution: nil) } == nil)
-        #expect(refusal { try p.checkForData(on: day("2025-08-21"), actingInstitution: nil) }
+        #expect(refusal { try p.checkForData(on: day("2025-08-20")) } == nil)
+        #expect(refusal { try p.checkForData(on: nil) } == nil)
+        #expect(refusal { try p.checkForData(on: day("2025-08-21")) }
                 == RegistryError(.invalid, field: "on", "2025-08-21 is after the patient's death on 2025-08-20"))
         let undated = PatientForData(patient: patient(.deceased), statusOn: nil, firstAdministration: nil)
-        #expect(refusal { try undated.checkForData(on: day("2030-01-01"), actingInstitution: nil) } == nil)
+        #expect(refusal { try undated.checkForData(on: day("2030-01-01")) } == nil)
     }
 
     @Test("adverse events come after treatment: none without a dose, none before the first")

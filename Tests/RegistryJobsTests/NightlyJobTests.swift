@@ -99,9 +99,7 @@ func withTwins<T: Sendable>(_ fixture: (Database) async throws -> T, _ body: (Da
     do {
         let db = try await Database.open(urlA, logger: TestDatabase.logger, today: { today })
         do { made = try await fixture(db); await db.close() } catch { await db.close(); throw error }
-        try await TestDatabase.admin { c in
-            try await c.query("CREATE DATABASE \(unescaped: urlB.database) TEMPLATE \(unescaped: urlA.database)", logger: TestDatabase.logger)
-        }
+        try await TestDatabase.clone(urlA.database, to: urlB.database)
     } catch {
         try? await TestDatabase.drop(urlA)
         throw error
@@ -387,11 +385,12 @@ struct NightlyJobTests {
             _ = try await night(database, "2026-11-26", out: out)
             #expect(try await database.count("lost_proposal") == 1)
             await expectRefusal(field: "proposal", code: .notFound) {
-                _ = try await database.transaction(actor: "site") { tx in try await tx.lostProposals.confirm(id: proposal.id, on: LocalDate("2026-11-25")!, reason: "x", actingInstitution: "ARM-002") }
+                _ = try await database.acting(as: "ARM-002") { tx in try await tx.lostProposals.confirm(id: proposal.id, on: LocalDate("2026-11-25")!, reason: "x") }
             }
             #expect(try await database.read { tx in try await tx.patients.patient(id: x.silent) }.status == .active)
-            let confirmed = try await database.transaction(actor: "site:coordinator") { tx in try await tx.lostProposals.confirm(id: proposal.id, on: LocalDate("2026-11-25")!, reason: "no answer to 3 letters",
-                                                                actingInstitution: "ARM-001") }
+            let confirmed = try await database.acting(as: "ARM-001", actor: "site:coordinator") { tx in
+                try await tx.lostProposals.confirm(id: proposal.id, on: LocalDate("2026-11-25")!, reason: "no answer to 3 letters")
+            }
             #expect(confirmed.decision == .confirmed && confirmed.decidedBy == "site:coordinator" && confirmed.statusChangeID != nil)
             #expect(try await database.read { tx in try await tx.patients.patient(id: x.silent) }.status == .lostToFollowUp)
             #expect(try await database.read { tx in try await tx.statusChanges.of(patientID: x.silent) }.map(\.kind) == [.lost])

@@ -60,11 +60,11 @@ struct FollowUpCaptureTests {
             await expectRefusal(field: "measure") { _ = try visit("2025-04-29", measures: ["hemoglobin=12:mg/dL"]) }
             await expectRefusal(field: "measure") { _ = try visit("2025-04-29", measures: ["blood-type=3"]) }
             await expectRefusal(field: "note") { _ = try visit("2025-04-29", note: "called 010-1234-5678") }
-            await expectRefusal(field: "patient", code: .notFound) {
-                _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-04-29"), actingInstitution: "ARM-002") }
+            await expectRefusal(field: "followup", code: .notFound) {
+                _ = try await database.acting(as: "ARM-002") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-04-29")) }
             }
             #expect(try await database.snapshot() == before)
-            _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-04-29", measures: ["hemoglobin=12.5:g/dL"]), actingInstitution: "ARM-001") }
+            _ = try await database.acting(as: "ARM-001") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-04-29", measures: ["hemoglobin=12.5:g/dL"])) }
             let once = try await database.snapshot()
             await expectRefusal(field: "followup", code: .conflict) {
                 _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: fu.id, patientID: nil, try visit("2025-04-30")) }
@@ -217,10 +217,10 @@ struct FollowUpCaptureTests {
             let now = try await database.read { tx in try await tx.followUps.of(patientID: t.patientID) }
             #expect(now.allSatisfy { $0.institutionCode == "ARM-002" })
             #expect(try await database.read { tx in try await tx.patients.patient(id: t.patientID) }.institutionCode == "ARM-002")
-            await expectRefusal(field: "patient", code: .notFound) {
-                _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01"), actingInstitution: "ARM-001") }
+            await expectRefusal(field: "followup", code: .notFound) {
+                _ = try await database.acting(as: "ARM-001") { tx in try await tx.visits.log(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01")) }
             }
-            _ = try await database.transaction(actor: "site") { tx in try await tx.visits.log(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01"), actingInstitution: "ARM-002") }
+            _ = try await database.acting(as: "ARM-002") { tx in try await tx.visits.log(followUpID: t.followUp("year 1").id, patientID: nil, try visit("2026-04-01")) }
         }
     }
 

@@ -27,13 +27,17 @@ public struct RegistryBinary: Sendable {
                 .appendingPathComponent(".build/debug/registry").path
     }
 
-    public func run(_ arguments: [String]) throws -> Result {
+    /// Runs the binary with `arguments` (and the database URL), with `environment` added to this process's.
+    public func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.path)
         process.arguments = arguments + (databaseURL.map { ["--database-url", $0.urlString] } ?? [])
         var env = ProcessInfo.processInfo.environment
         env["REGISTRY_HOME"] = home.path
         env.removeValue(forKey: "REGISTRY_DATABASE_URL")
+        env.removeValue(forKey: "REGISTRY_INSTITUTION")
+        env.removeValue(forKey: "REGISTRY_ACTOR")
+        env.merge(environment) { _, new in new }
         process.environment = env
         let out = Pipe(), err = Pipe()
         process.standardOutput = out

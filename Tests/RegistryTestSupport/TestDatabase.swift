@@ -76,19 +76,24 @@ public enum TestDatabase {
     public static func create(empty: Bool = false) async throws -> DatabaseURL {
         let source = empty ? "template0" : try await template.ensure()
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(20)
-        // The template's last pooled connection can still be closing on the server when the first
-        // clones are asked for (SQLSTATE 55006, "being accessed by other users"): wait for it.
-        for attempt in 1...100 {
+        try await clone(source, to: String(name))
+        return try serverURL().with(database: String(name))
+    }
+
+    /// Creates the database `name` as a copy of `source`. The source's last pooled connection can
+    /// still be closing on the server when the copy is asked for (SQLSTATE 55006, "being accessed
+    /// by other users"), the more so on a loaded machine: waits for it, up to 20 seconds.
+    public static func clone(_ source: String, to name: String) async throws {
+        for attempt in 1...200 {
             do {
                 try await admin { c in
                     try await c.query("CREATE DATABASE \(unescaped: name) TEMPLATE \(unescaped: source)", logger: logger)
                 }
-                break
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55006" && attempt < 100 {
+                return
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == "55006" && attempt < 200 {
                 try await Task.sleep(for: .milliseconds(100))
             }
         }
-        return try serverURL().with(database: String(name))
     }
 
     public static func drop(_ url: DatabaseURL) async throws {
@@ -127,6 +132,13 @@ public enum TestDatabase {
 }
 
 extension Database {
+    /// Runs `body` in one transaction acting for the institution `code` under row-level security,
+    /// as an API token of that institution or the command line's --as-institution does.
+    public func acting<Result: Sendable>(as code: String, actor: String = "site", _ body: (Transaction) async throws -> Result) async throws -> Result {
+        let id = try await read { tx in try await tx.institutions.id(code: code) }
+        return try await transaction(actor: actor, actingFor: id, body)
+    }
+
     /// Counts rows of a table, for "nothing was written" checks.
     public func count(_ table: String, where condition: String = "true") async throws -> Int {
         try await plainTransaction { c in

@@ -9,8 +9,8 @@ public struct AdverseEvents: Repository {
     /// awareness date and the configured clock; a grade 5 event also records the death.
     /// Recording the death is a consequence the user confirms (`confirm`); without it the report is
     /// refused, listing what it would change, and nothing is written.
-    public func report(patientID: PatientID, _ new: NewAdverseEvent, confirm: Bool = false, actingInstitution: String? = nil) async throws -> (AdverseEvent, [Consequence]) {
-        let patient = try await tx.patients.lockForData(patientID, on: new.onsetOn, actingInstitution: actingInstitution)
+    public func report(patientID: PatientID, _ new: NewAdverseEvent, confirm: Bool = false) async throws -> (AdverseEvent, [Consequence]) {
+        let patient = try await tx.patients.lockForData(patientID, on: new.onsetOn)
         try patient.forData.checkEventAfterTreatment(onset: new.onsetOn)
         let same = try await c.query("""
             SELECT min(id) FROM adverse_event WHERE patient_id = \(patientID) AND onset_on = \(new.onsetOn) AND lower(term) = lower(\(new.term))
@@ -47,12 +47,11 @@ public struct AdverseEvents: Repository {
     /// kept and marked, its report clock stopped, left out of worklists and reports from now on. A
     /// death recorded from it (grade 5) is voided with it, and the follow-ups the death made not
     /// required are owed again. What that changes is refused unless `confirm`, and returned.
-    public func void(id: AdverseEventID, reason: String, confirm: Bool, actingInstitution: String? = nil) async throws -> (AdverseEvent, [Consequence]) {
+    public func void(id: AdverseEventID, reason: String, confirm: Bool) async throws -> (AdverseEvent, [Consequence]) {
         let reason = try Rules.reason(reason)
         try await tx.because(reason)
         let ae = try await adverseEvent(id: id, lock: true)
         let locked = try await tx.patients.lock(ae.patientID)
-        try locked.forData.checkHeld(by: actingInstitution)
         try VoidRules.checkStanding(ae.void, record: "adverse event \(id)")
         return try await tx.patients.confirming(ae.patientID, confirm: confirm, doing: "voiding adverse event \(id)") {
             try await c.query("UPDATE adverse_event SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
@@ -78,9 +77,9 @@ public struct AdverseEvents: Repository {
     }
 
     /// Records the expedited report's submission, which stops its clock.
-    public func submitReport(adverseEventID id: AdverseEventID, on date: LocalDate, actingInstitution: String? = nil) async throws -> AdverseEvent {
+    public func submitReport(adverseEventID id: AdverseEventID, on date: LocalDate) async throws -> AdverseEvent {
         let ae = try await adverseEvent(id: id, lock: true)
-        _ = try await tx.patients.lockForData(ae.patientID, on: nil, actingInstitution: actingInstitution)
+        _ = try await tx.patients.lockForData(ae.patientID, on: nil)
         try VoidRules.checkStanding(ae.void, record: "adverse event \(id)")
         guard ae.serious else {
             throw RegistryError.conflict("adverse-event", "adverse event \(id) is not serious; only serious events have an expedited report")

@@ -76,13 +76,13 @@ public struct FollowUps: Repository {
     }
 
     /// Closes a follow-up as not done, with the reason.
-    public func closeNotDone(id: FollowUpID, reason: NotDoneReason, note: String?, actingInstitution: String? = nil) async throws -> FollowUp {
+    public func closeNotDone(id: FollowUpID, reason: NotDoneReason, note: String?) async throws -> FollowUp {
         try await tx.because(note.map { "\(reason.rawValue): \($0)" } ?? reason.rawValue)
         let rows = try await c.query("SELECT patient_id, status FROM follow_up WHERE id = \(id) FOR UPDATE", logger: logger)
         guard let (patientID, status) = try await rows.decode((PatientID, FollowUpStatus).self).firstElement() else {
             throw Self.unknown(id)
         }
-        _ = try await tx.patients.lockForData(patientID, on: nil, actingInstitution: actingInstitution)
+        _ = try await tx.patients.lockForData(patientID, on: nil)
         guard status == .scheduled || status == .missed else {
             throw RegistryError.conflict("followup", "follow-up \(id) is \(status.rawValue); only a scheduled or missed follow-up can be closed as not done")
         }

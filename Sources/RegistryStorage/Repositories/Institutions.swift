@@ -42,7 +42,7 @@ public struct Institutions: Repository {
     }
 
     /// An institution's id by code, or the registry's refusal naming `field`.
-    func id(code: String, field: String = "institution") async throws -> Int {
+    public func id(code: String, field: String = "institution") async throws -> Int {
         try await idAndStatus(code: code, field: field).id
     }
 

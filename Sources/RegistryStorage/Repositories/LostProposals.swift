@@ -27,11 +27,11 @@ public struct LostProposals: Repository {
     /// Confirms a pending proposal: records the patient's loss to follow-up on `date` through the
     /// same status-change code as a loss recorded by hand (open follow-ups due later stop), and the
     /// decision, in one transaction. Refused when the proposal is decided or the patient is no
-    /// longer active, or when `actingInstitution` does not hold the patient.
-    public func confirm(id: LostProposalID, on date: LocalDate, reason: String, actingInstitution: String? = nil) async throws -> LostProposal {
+    /// longer active.
+    public func confirm(id: LostProposalID, on date: LocalDate, reason: String) async throws -> LostProposal {
         try Rules.eventDate(date, field: "on", today: tx.today)
         try await tx.because(reason)
-        let proposal = try await pending(id: id, actingInstitution: actingInstitution)
+        let proposal = try await pending(id: id)
         let change = try await tx.statusChanges.record(.lost, patientID: proposal.patientID, on: date, reason: reason)
         try await c.query("""
             UPDATE lost_proposal SET decision = 'confirmed', decided_on = \(date), decided_by = \(tx.actor), reason = \(reason),
@@ -43,20 +43,17 @@ public struct LostProposals: Repository {
 
     /// Rejects a pending proposal (the institution is still in contact); the patient is unchanged.
     /// The job proposes again only after a further follow-up is missed.
-    public func reject(id: LostProposalID, reason: String, actingInstitution: String? = nil) async throws -> LostProposal {
+    public func reject(id: LostProposalID, reason: String) async throws -> LostProposal {
         try await tx.because(reason)
-        _ = try await pending(id: id, actingInstitution: actingInstitution)
+        _ = try await pending(id: id)
         try await c.query("""
             UPDATE lost_proposal SET decision = 'rejected', decided_on = \(tx.today), decided_by = \(tx.actor), reason = \(reason) WHERE id = \(id)
             """, logger: logger)
         return try await proposal(id: id)
     }
 
-    private func pending(id: LostProposalID, actingInstitution: String?) async throws -> LostProposal {
+    private func pending(id: LostProposalID) async throws -> LostProposal {
         let proposal = try await proposal(id: id, lock: true)
-        if let acting = actingInstitution, acting != proposal.institutionCode {
-            throw RegistryError.notFound("proposal", "institution \(acting) has no lost-to-follow-up proposal with id \(id)")
-        }
         guard proposal.decision == .pending else {
             throw RegistryError.conflict("proposal", "proposal \(id) was already \(proposal.decision.rawValue) on \(proposal.decidedOn?.description ?? "?"); only a pending proposal can be decided")
         }

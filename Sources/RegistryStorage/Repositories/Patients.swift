@@ -71,9 +71,8 @@ public struct Patients: Repository {
     /// Corrects a patient's own details (birth year, sex, consent date or version), with the reason;
     /// the earlier values stay in the audit trail. Allowed whatever the patient's status, by the
     /// institution that holds the patient.
-    public func correct(id: PatientID, _ correction: PatientCorrection, actingInstitution: String? = nil) async throws -> Patient {
+    public func correct(id: PatientID, _ correction: PatientCorrection) async throws -> Patient {
         let locked = try await lock(id)
-        try locked.forData.checkHeld(by: actingInstitution)
         try correction.check(firstAdministration: locked.forData.firstAdministration)
         try await tx.because(correction.reason)
         try await c.query("""
@@ -127,12 +126,11 @@ public struct Patients: Repository {
         return out
     }
 
-    /// Loads and locks a patient, and refuses data for a withdrawn patient, data dated after a
-    /// death, and data from an institution that does not hold the patient (the domain's rule).
-    /// One query.
-    func lockForData(_ patientID: PatientID, on date: LocalDate?, actingInstitution: String?) async throws -> LockedPatient {
+    /// Loads and locks a patient, and refuses data for a withdrawn patient and data dated after a
+    /// death (the domain's rule). One query. Under row-level security another site's patient is not found.
+    func lockForData(_ patientID: PatientID, on date: LocalDate?) async throws -> LockedPatient {
         let locked = try await lock(patientID)
-        try locked.forData.checkForData(on: date, actingInstitution: actingInstitution)
+        try locked.forData.checkForData(on: date)
         return locked
     }
 

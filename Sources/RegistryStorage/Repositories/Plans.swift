@@ -75,19 +75,23 @@ public struct Plans: Repository {
     /// Plans by id, optionally one institution's, after `after`, at most `limit`.
     public func list(institutionCode: String? = nil, after: Int? = nil, limit: Int = Int(Int32.max)) async throws -> [TreatmentPlan] {
         try await Self.decode(c.query("""
-            \(unescaped: Self.select) WHERE (\(institutionCode)::text IS NULL OR i.code = \(institutionCode)) AND p.id > \(after ?? 0)
+            \(unescaped: Self.select) WHERE (\(institutionCode)::text IS NULL OR i.code = \(institutionCode)) AND p.id > \(after ?? 0) AND \(unescaped: Self.visible)
             ORDER BY p.id LIMIT \(limit)
             """, logger: logger))
     }
 
     /// One plan (locked against concurrent decisions with `lock`).
     public func plan(id: PlanID, lock: Bool = false) async throws -> TreatmentPlan {
-        let rows = try await c.query("\(unescaped: Self.select) WHERE p.id = \(id) \(unescaped: lock ? "FOR UPDATE OF p" : "")", logger: logger)
+        let rows = try await c.query("\(unescaped: Self.select) WHERE p.id = \(id) AND \(unescaped: Self.visible) \(unescaped: lock ? "FOR UPDATE OF p" : "")", logger: logger)
         guard let plan = try await Self.decode(rows).first else {
             throw RegistryError.notFound("plan", "no plan has id \(id)", remedy: .list(.plans))
         }
         return plan
     }
+
+    /// An institution acting (an API token, the command line's --as-institution) sees its own
+    /// plans only and is not told others exist; the operator, admins and regulators see all.
+    static let visible = "(registry_acting_institution() IS NULL OR p.institution_id = registry_acting_institution())"
 
     static let select = """
         SELECT p.id, i.code, pr.code, p.indication, p.risk_class, p.decision, p.decided_on, p.committee_reference, fp.code, fp.version

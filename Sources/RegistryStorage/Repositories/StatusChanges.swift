@@ -8,15 +8,11 @@ public struct StatusChanges: Repository {
     /// Records a death, consent withdrawal, loss to follow-up, a lost patient found again, or a
     /// transfer to another active institution, and applies its effect (the domain's
     /// `StatusChangeEffect`) to the patient and their follow-ups.
-    public func change(_ kind: StatusChangeKind, patientID: PatientID, on date: LocalDate, reason: String, transferTo: String? = nil,
-                       actingInstitution: String? = nil) async throws -> StatusChange {
+    public func change(_ kind: StatusChangeKind, patientID: PatientID, on date: LocalDate, reason: String, transferTo: String? = nil) async throws -> StatusChange {
         let reason = try Rules.reason(reason, field: kind == .death ? "cause" : "reason")
         try Rules.eventDate(date, field: "on", today: tx.today)
         try await tx.because(reason)
         let patient = try await tx.patients.patient(id: patientID, lock: true)
-        if let acting = actingInstitution, acting != patient.institutionCode {
-            throw RegistryError.notFound("patient", "institution \(acting) holds no patient with id \(patientID)")
-        }
         return try await record(kind, patientID: patientID, on: date, reason: reason, transferTo: transferTo, locked: patient)
     }
 
@@ -107,12 +103,11 @@ public struct StatusChanges: Repository {
     /// change only, and not a death that stands on a grade 5 event or a visit recording it (correct
     /// or void those instead). What the change did is taken back (`StatusChangeUndo`); what that
     /// changes is refused unless `confirm`, and returned.
-    public func void(id: StatusChangeID, reason: String, confirm: Bool, actingInstitution: String? = nil) async throws -> (StatusChange, [Consequence]) {
+    public func void(id: StatusChangeID, reason: String, confirm: Bool) async throws -> (StatusChange, [Consequence]) {
         let reason = try Rules.reason(reason)
         try await tx.because(reason)
         let patientID = try await patientOf(id)
         let locked = try await tx.patients.lock(patientID)
-        try locked.forData.checkHeld(by: actingInstitution)
         let before = try await tx.patients.state(id: patientID)
         let change = try await voidStanding(id, patientID: patientID, reason: reason, cause: nil)
         let consequences: [Consequence]
@@ -197,15 +192,13 @@ public struct StatusChanges: Repository {
     /// to follow-ups redone from the new date. A death from a grade 5 event or a visit takes its date
     /// from that record: correct the record. What the correction changes besides the change itself is
     /// refused unless `confirm`, and returned.
-    public func correct(id: StatusChangeID, on date: LocalDate?, details: String?, reason: String, confirm: Bool,
-                        actingInstitution: String? = nil) async throws -> (StatusChange, [Consequence]) {
+    public func correct(id: StatusChangeID, on date: LocalDate?, details: String?, reason: String, confirm: Bool) async throws -> (StatusChange, [Consequence]) {
         let reason = try Rules.reason(reason)
         let details = try details.map { d throws(RegistryError) in try Rules.reason(d, field: "details") }
         if let date { try Rules.eventDate(date, field: "on", today: tx.today) }
         try await tx.because(reason)
         let patientID = try await patientOf(id)
         let locked = try await tx.patients.lock(patientID)
-        try locked.forData.checkHeld(by: actingInstitution)
         guard let change = try await of(patientID: patientID).first(where: { $0.id == id }) else { throw Self.unknown(id) }
         try VoidRules.checkStanding(change.void, record: "status change \(id)")
         let newDate = date.flatMap { $0 == change.effectiveOn ? nil : $0 }

@@ -7,7 +7,7 @@ public struct Visits: Repository {
 
     /// Logs a visit against a scheduled follow-up (completing it, in the window, early or late)
     /// or, with no follow-up, as an unscheduled visit of a patient.
-    public func log(followUpID: FollowUpID?, patientID: PatientID?, _ new: NewVisit, actingInstitution: String? = nil) async throws -> Visit {
+    public func log(followUpID: FollowUpID?, patientID: PatientID?, _ new: NewVisit) async throws -> Visit {
         var target: LockVisitTarget.Row? = nil
         let patient: LockedPatient
         if let followUpID {
@@ -18,14 +18,14 @@ public struct Visits: Repository {
             if let patientID, patientID != found.patient.patient.id {
                 throw RegistryError.invalid("patient", "follow-up \(followUpID) belongs to patient \(found.patient.patient.id), not \(patientID)")
             }
-            try found.patient.forData.checkForData(on: new.visitedOn, actingInstitution: actingInstitution)
+            try found.patient.forData.checkForData(on: new.visitedOn)
             target = found
             patient = found.patient
         } else {
             guard let patientID else {
                 throw RegistryError.invalid("followup", "a visit needs its follow-up, or its patient when it is unscheduled")
             }
-            patient = try await tx.patients.lockForData(patientID, on: new.visitedOn, actingInstitution: actingInstitution)
+            patient = try await tx.patients.lockForData(patientID, on: new.visitedOn)
         }
         let pid = patient.patient.id
         try VisitRules.checkVital(new.vitalStatus, recordsDeath: new.recordsDeath, patient: patient.patient)
@@ -55,12 +55,11 @@ public struct Visits: Repository {
     /// window has closed), owed to the institution that holds the patient now, and a death recorded
     /// with it is voided with it. What that changes is
     /// refused unless `confirm`, and returned.
-    public func void(id: VisitID, reason: String, confirm: Bool, actingInstitution: String? = nil) async throws -> (Visit, [Consequence]) {
+    public func void(id: VisitID, reason: String, confirm: Bool) async throws -> (Visit, [Consequence]) {
         let reason = try Rules.reason(reason)
         try await tx.because(reason)
         let visit = try await self.visit(id: id)
         let locked = try await tx.patients.lock(visit.patientID)
-        try locked.forData.checkHeld(by: actingInstitution)
         try VoidRules.checkStanding(visit.void, record: "visit \(id)")
         return try await tx.patients.confirming(visit.patientID, confirm: confirm, doing: "voiding visit \(id)") {
             try await c.query("UPDATE visit SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
