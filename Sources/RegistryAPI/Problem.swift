@@ -108,8 +108,9 @@ public struct Problem: Error, Sendable, Encodable {
         if kind == .unauthenticated { headers[.wwwAuthenticate] = "Bearer realm=\"registry\"" }
     }
 
-    /// A refusal from the registry, with its field turned into a pointer into this request's body
-    /// or the name of a path parameter.
+    /// A refusal from the registry, with each field at fault turned into a pointer into this
+    /// request's body or the name of a path parameter: one entry in `errors` per field error, and
+    /// a `detail` that names them all when there are several.
     public init(_ error: RegistryError, fields: FieldMap = FieldMap()) {
         let kind: ProblemKind = switch error.code {
         case .invalid: .invalid
@@ -124,11 +125,23 @@ public struct Problem: Error, Sendable, Encodable {
         }
         var errors: [FieldError] = []
         // A record that is not found is named by the path; its field is no input at fault.
-        if let field = error.field, kind != .notFound, kind != .unavailable, kind != .configuration {
-            errors = [fields.locate(field, error.message)]
+        if kind != .notFound, kind != .unavailable, kind != .configuration {
+            errors = error.all.compactMap { e in e.field.map { fields.locate($0, e.message) } }
         }
-        self.init(kind, detail: error.message, hint: Self.hint(error), errors: errors)
+        self.init(kind, detail: Self.detail(error, errors), hint: Self.hint(error), errors: errors)
         if case .confirm(let consequences)? = error.remedy { self.consequences = consequences }
+    }
+
+    /// The refusal's message, or with several fields at fault a summary naming each
+    /// ("3 fields are not allowed: birth_year, sex, consent_on"); each entry of `errors` has its own.
+    private static func detail(_ error: RegistryError, _ errors: [FieldError]) -> String {
+        var names: [String] = []
+        for e in errors {
+            let name = e.pointer.map { String($0.dropFirst()) } ?? e.parameter ?? ""
+            if !names.contains(name) { names.append(name) }
+        }
+        guard names.count > 1 else { return error.all.map(\.message).joined(separator: "; ") }
+        return "\(names.count) fields are not allowed: \(names.joined(separator: ", "))"
     }
 
     /// A refusal of a query parameter's value (including a code that names no record):

@@ -219,9 +219,9 @@ extension RegistryAPI {
 
         routes.post("/plans") { request, context in
             try await write(request, context, PlanBody.self) { b, tx, grant in
-                let plan = try await tx.plans.add(institutionCode: try Rules.institutionCode(b.institution), productCode: try Rules.productCode(b.product),
-                                                   indication: try Rules.icd10(b.indication), risk: try RiskClass.parse(b.risk),
-                                                   protocolCode: b.protocol)
+                let new = try NewPlan(institution: b.institution, product: b.product, indication: b.indication, risk: b.risk)
+                let plan = try await tx.plans.add(institutionCode: new.institutionCode, productCode: new.productCode, indication: new.indication,
+                                                   risk: new.riskClass, protocolCode: b.protocol)
                 return try .json(plan, status: .created, location: "/plans/\(plan.id)")
             }
         }

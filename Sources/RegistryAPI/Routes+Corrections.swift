@@ -80,16 +80,12 @@ extension RegistryAPI {
         routes.patch("/visits/:id") { request, context in
             let id: VisitID = try id(context)
             return try await write(request, context, VisitCorrectionBody.self, parameters: ["visit": "id"]) { b, tx, grant in
-                let reason = try Rules.reason(b.reason)
                 let catalogue = try await MeasureBody.catalogue(for: b.measures, in: tx)
-                let measures = try MeasureBody.parse(b.measures, catalogue: catalogue).map { m throws(RegistryError) in try catalogue.parse(m) }
-                let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
-                let contact = try b.contact.map { c throws(RegistryError) in try ContactType.parse(c) }
-                let vital = try b.vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }
-                let note = try Notes.validate(b.note)
+                let c = try VisitCorrection(on: b.on, contact: b.contact, vital: b.vital, measures: MeasureBody.texts(b.measures), catalogue: catalogue,
+                                            note: b.note, reason: b.reason, today: database.today(), measureField: MeasureBody.field)
                 try await checkIfMatch(request, record: .visit, id: id, name: "visit", in: tx)
-                let (visit, consequences) = try await tx.visits.correct(id: id, on: on, contact: contact, vital: vital, measures: measures, note: note,
-                                                                         reason: reason, confirm: b.confirm ?? false)
+                let (visit, consequences) = try await tx.visits.correct(id: id, on: c.on, contact: c.contact, vital: c.vital, measures: c.measures, note: c.note,
+                                                                         reason: c.reason, confirm: b.confirm ?? false)
                 return try .json(WithKey(base: visit, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }
@@ -116,11 +112,10 @@ extension RegistryAPI {
         routes.patch("/adverse-events/:id") { request, context in
             let id: AdverseEventID = try id(context)
             return try await write(request, context, AdverseEventCorrectionBody.self, parameters: ["adverse-event": "id"]) { b, tx, grant in
-                let reason = try Rules.reason(b.reason)
-                let onset = try b.onset.map { d throws(RegistryError) in try Rules.date(d, field: "onset") }
-                let aware = try b.aware.map { d throws(RegistryError) in try Rules.date(d, field: "aware") }
-                let outcomeOn = try b.outcomeOn.map { d throws(RegistryError) in try Rules.date(d, field: "outcome-on") }
-                let submitted = try b.submittedOn.map { d throws(RegistryError) in try Rules.date(d, field: "submitted-on") }
+                let c = try AdverseEventCorrection(onset: b.onset, aware: b.aware, term: b.term, meddra: b.meddra, category: b.category, grade: b.grade,
+                                                   grading: b.grading, criteria: b.criteria, related: b.related, outcome: b.outcome,
+                                                   outcomeOn: b.outcomeOn, submittedOn: b.submittedOn, reason: b.reason, today: database.today())
+                let (reason, onset, aware, outcomeOn, submitted) = (c.reason, c.onsetOn, c.awareOn, c.outcomeOn, c.submittedOn)
                 try await checkIfMatch(request, record: .adverseEvent, id: id, name: "adverse-event", in: tx)
                 let (ae, consequences) = try await tx.adverseEvents.correct(id: id, reason: reason, confirm: b.confirm ?? false) { d in
                     if let onset { d.onsetOn = onset }
@@ -163,11 +158,11 @@ extension RegistryAPI {
         routes.patch("/administrations/:id") { request, context in
             let id: AdministrationID = try id(context)
             return try await write(request, context, AdministrationCorrectionBody.self, parameters: ["administration": "id"]) { b, tx, grant in
-                let reason = try Rules.reason(b.reason)
-                let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
+                let c = try AdministrationCorrection(on: b.on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW, feeCollected: b.feeCollectedKRW,
+                                                     reason: b.reason, today: database.today())
                 try await checkIfMatch(request, record: .administration, id: id, name: "administration", in: tx)
-                let (admin, moved) = try await tx.administrations.correct(id: id, on: on, lot: b.lot, dose: b.dose, feeNotified: b.feeNotifiedKRW,
-                                                                           feeCollected: b.feeCollectedKRW, reason: reason)
+                let (admin, moved) = try await tx.administrations.correct(id: id, on: c.on, lot: c.lot, dose: c.dose, feeNotified: c.feeNotifiedKRW,
+                                                                           feeCollected: c.feeCollectedKRW, reason: c.reason)
                 return try .json(WithKey(base: admin, key: "follow_ups_moved", extra: moved), etag: Self.etag(writtenBy: tx))
             }
         }

@@ -43,17 +43,13 @@ struct MeasureBody: JSONBody {
     var value: MeasureInput
     var unit: String?
 
-    /// The measures' texts (`key=value[:unit]`), checked against the catalogue here, so a refusal
-    /// points at this measure.
-    static func parse(_ measures: [MeasureBody]?, catalogue: MeasureCatalogue) throws(RegistryError) -> [String] {
-        var out: [String] = []
-        for (i, m) in (measures ?? []).enumerated() {
-            let text = "\(m.key)=\(m.value.text)" + (m.unit.map { ":\($0)" } ?? "")
-            _ = try catalogue.parse(text, field: "measures/\(i)")
-            out.append(text)
-        }
-        return out
+    /// The measures' texts (`key=value[:unit]`), as the domain checks them.
+    static func texts(_ measures: [MeasureBody]?) -> [String] {
+        (measures ?? []).map { m in "\(m.key)=\(m.value.text)" + (m.unit.map { ":\($0)" } ?? "") }
     }
+
+    /// Where a refusal of the measure at index `i` points: that measure.
+    static func field(_ i: Int) -> String { "measures/\(i)" }
 
     /// The catalogue's definitions these measures need, as stored.
     static func catalogue(for measures: [MeasureBody]?, in tx: Transaction) async throws -> MeasureCatalogue {
@@ -97,8 +93,8 @@ struct VisitBody: JSONBody {
     /// The visit, its measures checked against the catalogue as stored.
     func validated(today: LocalDate, in tx: Transaction) async throws -> NewVisit {
         let catalogue = try await MeasureBody.catalogue(for: measures, in: tx)
-        return try NewVisit(on: on, contact: contact, vital: vital, measures: try MeasureBody.parse(measures, catalogue: catalogue), catalogue: catalogue,
-                            note: note, recordDeath: recordDeath ?? false, screening: screening ?? false, today: today)
+        return try NewVisit(on: on, contact: contact, vital: vital, measures: MeasureBody.texts(measures), catalogue: catalogue,
+                            note: note, recordDeath: recordDeath ?? false, screening: screening ?? false, today: today, measureField: MeasureBody.field)
     }
 }
 
@@ -253,10 +249,8 @@ extension RegistryAPI {
         routes.post("/patients/:id/status-changes") { request, context in
             let id: PatientID = try id(context)
             return try await write(request, context, StatusChangeBody.self, parameters: patient) { b, tx, grant in
-                guard let kind = StatusChangeKind(rawValue: b.kind) else {
-                    throw RegistryError.invalid("kind", "'\(b.kind)' is not a status change; allowed: \(StatusChangeKind.allCases.map(\.rawValue).joined(separator: ", "))")
-                }
-                if kind != .transfer, b.to != nil { throw RegistryError.invalid("to", "only a transfer names the receiving institution") }
+                // Every field checked first, each one at fault named in one refusal.
+                let kind = try NewStatusChange(kind: b.kind, on: b.on, reason: b.reason, to: b.to, today: database.today()).kind
                 let change = try await tx.statusChanges.change(kind, patientID: id, on: try Rules.date(b.on, field: "on"), reason: b.reason,
                                                           transferTo: try b.to.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") })
                 return try .json(change, status: .created)

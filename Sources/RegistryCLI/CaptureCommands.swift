@@ -73,15 +73,12 @@ struct VisitCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global, reach: .site) { ctx in
-                let reason = try Rules.reason(reason)
                 let (result, consequences) = try await ctx.write { tx in
                     let catalogue = try await tx.measures.catalogue(covering: MeasureCatalogue.keys(of: measure))
-                    var measures: [MeasureValue] = []
-                    for m in measure { measures.append(try catalogue.parse(m)) }
-                    return try await tx.visits.correct(id: try Parse.id(visit, field: "visit"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
-                    contact: try contact.map { c throws(RegistryError) in try ContactType.parse(c) },
-                    vital: try vital.map { v throws(RegistryError) in try VitalStatus.parse(v) }, measures: measures,
-                    note: try Notes.validate(note), reason: reason, confirm: confirm) }
+                    let c = try VisitCorrection(on: on, contact: contact, vital: vital, measures: measure, catalogue: catalogue, note: note,
+                                                reason: reason, today: ctx.today)
+                    return try await tx.visits.correct(id: try Parse.id(visit, field: "visit"), on: c.on, contact: c.contact, vital: c.vital,
+                                                       measures: c.measures, note: c.note, reason: c.reason, confirm: confirm) }
                 try ctx.emit(result, consequences: consequences) { "visit \(result.id) corrected" }
             }
         }
@@ -209,11 +206,10 @@ struct AdverseEventCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global, reach: .site) { ctx in
-                let reason = try Rules.reason(reason)
-                let onsetDate = try onset.map { d throws(RegistryError) in try Rules.date(d, field: "onset") }
-                let awareDate = try aware.map { d throws(RegistryError) in try Rules.date(d, field: "aware") }
-                let outcomeDate = try outcomeOn.map { d throws(RegistryError) in try Rules.date(d, field: "outcome-on") }
-                let submitted = try submittedOn.map { d throws(RegistryError) in try Rules.date(d, field: "submitted-on") }
+                let c = try AdverseEventCorrection(onset: onset, aware: aware, term: term, meddra: meddra, category: category, grade: grade,
+                                                   grading: grading, criteria: criteria?.split(separator: ",").map(String.init), related: related,
+                                                   outcome: outcome, outcomeOn: outcomeOn, submittedOn: submittedOn, reason: reason, today: ctx.today)
+                let (reason, onsetDate, awareDate, outcomeDate, submitted) = (c.reason, c.onsetOn, c.awareOn, c.outcomeOn, c.submittedOn)
                 let (ae, consequences) = try await ctx.write { tx in try await tx.adverseEvents.correct(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason, confirm: confirm) { d in
                     if let onsetDate { d.onsetOn = onsetDate }
                     if let awareDate { d.awareOn = awareDate }
@@ -257,9 +253,10 @@ struct AdministrationCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global, reach: .site) { ctx in
-                let reason = try Rules.reason(reason)
-                let result = try await ctx.write { tx in try await tx.administrations.correct(id: try Parse.id(administration, field: "administration"), on: try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") },
-                    lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, reason: reason) }
+                let c = try AdministrationCorrection(on: on, lot: lot, dose: dose, feeNotified: feeNotified, feeCollected: feeCollected, reason: reason,
+                                                     today: ctx.today)
+                let result = try await ctx.write { tx in try await tx.administrations.correct(id: try Parse.id(administration, field: "administration"), on: c.on,
+                    lot: c.lot, dose: c.dose, feeNotified: c.feeNotifiedKRW, feeCollected: c.feeCollectedKRW, reason: c.reason) }
                 try ctx.emit(WithKey(base: result.administration, key: "follow_ups_moved", extra: result.moved)) {
                     "administration \(result.administration.id) corrected; \(result.moved) open follow-ups moved"
                 }

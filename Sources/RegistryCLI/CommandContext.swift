@@ -130,8 +130,9 @@ enum Output {
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 
-    /// Runs `body`; any error becomes one line on stderr (or a JSON object with `error` and
-    /// `field`) and exit code 1 for refusals, 3 when the database or set-up is at fault.
+    /// Runs `body`; any error becomes one line on stderr per field at fault (or a JSON object with
+    /// `error` and `field`, and `errors`) and exit code 1 for refusals, 3 when the database or
+    /// set-up is at fault.
     static func reportingErrors(json: Bool, _ body: () async throws -> Void) async throws {
         do {
             try await body()
@@ -151,16 +152,23 @@ enum Output {
         }
     }
 
+    /// A refusal on stderr: `error: FIELD: MESSAGE (HINT)`, one line per field at fault; with
+    /// `json`, one object whose `error`, `field` and `hint` are the first field's and whose
+    /// `errors` lists every field's.
     static func emitError(_ error: RegistryError, json: Bool) {
         if json {
-            struct Problem: Encodable { var error: String; var field: String?; var code: String; var hint: String?; var consequences: [Consequence]? }
+            struct FieldError: Encodable { var error: String; var field: String?; var hint: String? }
+            struct Problem: Encodable {
+                var error: String; var field: String?; var code: String; var hint: String?; var consequences: [Consequence]?; var errors: [FieldError]
+            }
             var consequences: [Consequence]? = nil
             if case .confirm(let list)? = error.remedy { consequences = list }
-            let problem = Problem(error: error.message, field: error.field, code: error.code.rawValue, hint: error.commandLineHint, consequences: consequences)
+            let problem = Problem(error: error.message, field: error.field, code: error.code.rawValue, hint: error.commandLineHint, consequences: consequences,
+                                  errors: error.all.map { FieldError(error: $0.message, field: $0.field, hint: $0.commandLineHint) })
             let data = (try? encoder().encode(problem)) ?? Data()
             printError(String(decoding: data, as: UTF8.self))
         } else {
-            printError("error: \(error.commandLineDescription)")
+            for line in error.commandLineLines { printError("error: \(line)") }
         }
     }
 }

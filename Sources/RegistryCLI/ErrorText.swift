@@ -44,7 +44,11 @@ extension RegistryError {
         }
     }
 
-    /// One line for stderr: the field, what was wrong, and what to do.
+    /// The lines for stderr, one per field at fault (each `commandLineDescription`).
+    var commandLineLines: [String] { all.map(\.commandLineDescription) }
+
+    /// One line for stderr: the field, what was wrong, and what to do (this field only; `others`
+    /// have lines of their own, `commandLineLines`).
     var commandLineDescription: String {
         if case .confirm(let consequences)? = remedy {
             // One line each: what would also change, then how to apply it.

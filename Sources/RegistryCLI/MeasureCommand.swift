@@ -90,23 +90,30 @@ enum AnswerOption {
     /// The measure the options describe. A refusal of an answer names `answer` and says which one, counting from 1.
     static func measure(key: String, codeSystem: String, code: String, display: String, displayKo: String, unit: String?,
                         minimum: Double, maximum: Double, integer: Bool, answers: [String]) throws(RegistryError) -> NewMeasureDefinition {
+        var checks = FieldChecks()
         var parsed: [NewMeasureDefinition.Answer] = []
         for (i, text) in answers.enumerated() {
-            let parts = text.split(separator: "|", omittingEmptySubsequences: false).map { String($0).trimmingCharactersInWhitespace() }
-            guard parts.count == 4, let value = Int(parts[0]) else {
-                throw .invalid("answer", "--answer \(i + 1) ('\(text)') is not an answer; expected VALUE|CODE|English|한국어 with a whole-number value, e.g. \"1|CR|Complete response|완전 반응\"")
+            let answer = checks.check { () throws(RegistryError) -> NewMeasureDefinition.Answer in
+                let parts = text.split(separator: "|", omittingEmptySubsequences: false).map { String($0).trimmingCharactersInWhitespace() }
+                guard parts.count == 4, let value = Int(parts[0]) else {
+                    throw .invalid("answer", "--answer \(i + 1) ('\(text)') is not an answer; expected VALUE|CODE|English|한국어 with a whole-number value, e.g. \"1|CR|Complete response|완전 반응\"")
+                }
+                return .init(value: value, code: parts[1], display: parts[2], displayKo: parts[3])
             }
-            parsed.append(.init(value: value, code: parts[1], display: parts[2], displayKo: parts[3]))
+            if let answer { parsed.append(answer) }
         }
+        try checks.finish()
         do {
             return try NewMeasureDefinition(key: key, codeSystem: codeSystem, code: code, display: display, displayKo: displayKo, unit: unit,
                                             minimum: minimum, maximum: maximum, integer: integer, answers: parsed)
         } catch {
             // The domain names an answer by its path (answers/2).
-            guard let field = error.field, field.hasPrefix("answers") else { throw error }
-            let parts = field.split(separator: "/")
-            guard parts.count == 2, let i = Int(parts[1]) else { throw RegistryError(error.code, field: "answer", error.message, hint: error.hint) }
-            throw RegistryError(error.code, field: "answer", "--answer \(i + 1) ('\(answers[i])'): \(error.message)", hint: error.hint)
+            throw error.mapped { e in
+                guard let field = e.field, field.hasPrefix("answers") else { return e }
+                let parts = field.split(separator: "/")
+                guard parts.count == 2, let i = Int(parts[1]) else { return RegistryError(e.code, field: "answer", e.message, hint: e.hint) }
+                return RegistryError(e.code, field: "answer", "--answer \(i + 1) ('\(answers[i])'): \(e.message)", hint: e.hint)
+            }
         }
     }
 }

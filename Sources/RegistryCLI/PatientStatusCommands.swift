@@ -10,10 +10,11 @@ struct StatusChangeOptions: ParsableArguments {
 
     func run(_ kind: StatusChangeKind, reason: String?, transferTo: String? = nil) async throws {
         try await CommandContext.run(global, reach: .site) { ctx in
-            let date = try Rules.date(on, field: "on")
-            let why = try Rules.reason(reason, field: kind == .death ? "cause" : "reason")
+            // Every field checked first, each one at fault named in one refusal.
+            let input = try NewStatusChange(kind: kind.rawValue, on: on, reason: reason, to: transferTo, today: ctx.today)
+            let (date, why) = (input.on, input.reason)
             let change = try await ctx.write { tx in try await tx.statusChanges.change(kind, patientID: try Parse.id(patient, field: "patient"), on: date, reason: why,
-                                                          transferTo: try transferTo.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") }) }
+                                                          transferTo: input.transferTo) }
             try ctx.emit(change) {
                 let what: String
                 switch kind {

@@ -22,9 +22,9 @@ struct PlanCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let plan = try await ctx.write { tx in try await tx.plans.add(institutionCode: try Rules.institutionCode(institution), productCode: try Rules.productCode(product),
-                    indication: try Rules.icd10(indication), risk: try RiskClass.parse(risk),
-                    protocolCode: protocolCode) }
+                let new = try NewPlan(institution: institution, product: product, indication: indication, risk: risk)
+                let plan = try await ctx.write { tx in try await tx.plans.add(institutionCode: new.institutionCode, productCode: new.productCode,
+                    indication: new.indication, risk: new.riskClass, protocolCode: protocolCode) }
                 try ctx.emit(plan) { "plan \(plan.id) submitted (\(plan.institutionCode), \(plan.productCode), \(plan.indication)); pending the committee's decision" }
             }
         }

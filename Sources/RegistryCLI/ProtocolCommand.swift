@@ -77,18 +77,24 @@ struct ProtocolCommand: AsyncParsableCommand {
 enum TimePointOption {
     /// The protocol the options describe. Refusals name `point` and say which one, counting from 1.
     static func `protocol`(code: String, followUpClass: String, points: [String]) throws(RegistryError) -> NewFollowUpProtocol {
+        var checks = FieldChecks()
         var entries: [NewFollowUpProtocol.Entry] = []
-        for (i, text) in points.enumerated() { entries.append(try parse(text, number: i + 1)) }
+        for (i, text) in points.enumerated() {
+            if let entry = checks.check({ () throws(RegistryError) in try parse(text, number: i + 1) }) { entries.append(entry) }
+        }
+        try checks.finish()
         do {
             return try NewFollowUpProtocol(code: code, followUpClass: followUpClass, timePoints: entries)
         } catch {
             // The domain names the time point by its path (time-points/3/window-before).
-            guard let field = error.field, field.hasPrefix("time-points") else { throw error }
-            let parts = field.split(separator: "/")
-            guard parts.count == 3, let i = Int(parts[1]) else {
-                throw RegistryError(error.code, field: "point", error.message, hint: "give one --point per time point")
+            throw error.mapped { e in
+                guard let field = e.field, field.hasPrefix("time-points") else { return e }
+                let parts = field.split(separator: "/")
+                guard parts.count == 3, let i = Int(parts[1]) else {
+                    return RegistryError(e.code, field: "point", e.message, hint: "give one --point per time point")
+                }
+                return RegistryError(e.code, field: "point", "--point \(i + 1) ('\(points[i])'), \(parts[2]): \(e.message)", hint: e.hint)
             }
-            throw RegistryError(error.code, field: "point", "--point \(i + 1) ('\(points[i])'), \(parts[2]): \(error.message)", hint: error.hint)
         }
     }
 

@@ -27,14 +27,20 @@ public struct NewAdministration: Sendable, Equatable {
     public var feeNotifiedKRW: Int
     public var feeCollectedKRW: Int
 
-    /// Validates the fields that need no database.
+    /// Validates the fields that need no database, refusing once with every field at fault.
     public init(on: String, lot: String, dose: String, feeNotified: Int, feeCollected: Int, today: LocalDate) throws(RegistryError) {
-        self.administeredOn = try Rules.date(on, field: "on")
-        try Rules.eventDate(administeredOn, field: "on", today: today)
-        self.lot = try Rules.lot(lot)
-        self.dose = try Rules.name(dose, field: "dose", maxLength: 100)
-        self.feeNotifiedKRW = try Rules.krw(feeNotified, field: "fee-notified")
-        self.feeCollectedKRW = try Rules.krw(feeCollected, field: "fee-collected")
+        var checks = FieldChecks()
+        let date = checks.check { () throws(RegistryError) in try AdministrationRules.date(on, today: today) }
+        let lot = checks.check { () throws(RegistryError) in try Rules.lot(lot) }
+        let dose = checks.check { () throws(RegistryError) in try AdministrationRules.dose(dose) }
+        let notified = checks.check { () throws(RegistryError) in try Rules.krw(feeNotified, field: "fee-notified") }
+        let collected = checks.check { () throws(RegistryError) in try Rules.krw(feeCollected, field: "fee-collected") }
+        try checks.finish()
+        self.administeredOn = date!
+        self.lot = lot!
+        self.dose = dose!
+        self.feeNotifiedKRW = notified!
+        self.feeCollectedKRW = collected!
     }
 
     /// The checks against the plan, institution and patient that decide whether this dose may be
@@ -60,5 +66,43 @@ public struct NewAdministration: Sendable, Equatable {
         if date < patient.consentOn {
             throw .invalid("on", "\(date) is before the patient's consent on \(patient.consentOn); a dose must follow consent")
         }
+    }
+}
+
+/// The rules for an administration's own fields, for a new dose and a correction alike.
+public enum AdministrationRules {
+    /// The date of the dose: a date from the Act's start to today.
+    public static func date(_ text: String, today: LocalDate) throws(RegistryError) -> LocalDate {
+        let date = try Rules.date(text, field: "on")
+        try Rules.eventDate(date, field: "on", today: today)
+        return date
+    }
+
+    /// The dose as given: 1–100 characters.
+    public static func dose(_ text: String) throws(RegistryError) -> String {
+        try Rules.name(text, field: "dose", maxLength: 100)
+    }
+}
+
+/// A correction of an administration's own fields as given, each checked (refused once with every
+/// field at fault); storage checks the new date against the plan, the consent and the visits.
+public struct AdministrationCorrection: Sendable, Equatable {
+    public var on: LocalDate?
+    public var lot: String?
+    public var dose: String?
+    public var feeNotifiedKRW: Int?
+    public var feeCollectedKRW: Int?
+    public var reason: String
+
+    public init(on: String?, lot: String?, dose: String?, feeNotified: Int?, feeCollected: Int?, reason: String?, today: LocalDate) throws(RegistryError) {
+        var checks = FieldChecks()
+        let reason = checks.check { () throws(RegistryError) in try Rules.reason(reason) }
+        self.on = on.flatMap { d in checks.check { () throws(RegistryError) in try AdministrationRules.date(d, today: today) } }
+        self.lot = lot.flatMap { l in checks.check { () throws(RegistryError) in try Rules.lot(l) } }
+        self.dose = dose.flatMap { d in checks.check { () throws(RegistryError) in try AdministrationRules.dose(d) } }
+        self.feeNotifiedKRW = feeNotified.flatMap { f in checks.check { () throws(RegistryError) in try Rules.krw(f, field: "fee-notified") } }
+        self.feeCollectedKRW = feeCollected.flatMap { f in checks.check { () throws(RegistryError) in try Rules.krw(f, field: "fee-collected") } }
+        try checks.finish()
+        self.reason = reason!
     }
 }

@@ -135,68 +135,59 @@ public struct NewAdverseEvent: Sendable, Equatable {
     /// The user says this is a second, separate event even though the patient already has one with the same term and onset.
     public var markedDistinct = false
 
-    /// Validates every field. Grade 5 (death related to the event) is serious with the death
-    /// criterion and a fatal outcome; grade 4 is life-threatening.
+    /// Validates every field, refusing once with every field at fault. Grade 5 (death related to
+    /// the event) is serious with the death criterion and a fatal outcome; grade 4 is
+    /// life-threatening. A check across fields (awareness after onset, seriousness and its
+    /// criteria, the outcome and the grade) runs when the fields it compares are valid.
     public init(onset: String, aware: String, term: String, meddra: String?, category: String, grade: Int, grading: String,
                 serious: Bool, criteria: [String], related: String?, outcome: String?, outcomeOn: String?, today: LocalDate) throws(RegistryError) {
-        onsetOn = try Rules.date(onset, field: "onset")
-        try Rules.eventDate(onsetOn, field: "onset", today: today)
-        awareOn = try Rules.date(aware, field: "aware")
-        try Rules.eventDate(awareOn, field: "aware", today: today)
-        guard awareOn >= onsetOn else {
-            throw .invalid("aware", "the site became aware on \(awareOn), before the onset on \(onsetOn); awareness cannot precede onset")
+        var checks = FieldChecks()
+        let onsetOn = checks.check { () throws(RegistryError) in try AdverseEventRules.date(onset, field: "onset", today: today) }
+        let awareOn = checks.check { () throws(RegistryError) in try AdverseEventRules.date(aware, field: "aware", today: today) }
+        if let onsetOn, let awareOn, awareOn < onsetOn {
+            checks.refuse(.invalid("aware", "the site became aware on \(awareOn), before the onset on \(onsetOn); awareness cannot precede onset"))
         }
-        self.term = try Rules.name(term, field: "term", maxLength: 200)
-        if let meddra, !meddra.isEmpty {
-            guard meddra.count == 8, meddra.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-                throw .invalid("meddra", "'\(meddra)' is not a MedDRA code; expected 8 digits, e.g. 10000880")
+        let term = checks.check { () throws(RegistryError) in try AdverseEventRules.term(term) }
+        let meddraCode = checks.check { () throws(RegistryError) in try AdverseEventRules.meddra(meddra) }
+        let category = checks.check { () throws(RegistryError) in try AdverseEventCategory.parse(category) }
+        let grade = checks.check { () throws(RegistryError) in try AdverseEventRules.grade(grade) }
+        let grading = checks.check { () throws(RegistryError) in try GradingSystem.parse(grading) }
+        var parsed = checks.check { () throws(RegistryError) in try AdverseEventRules.criteria(criteria) }
+        if let grade, parsed != nil {
+            if grade == 5 { parsed!.insert(.death) }
+            if grade == 4 { parsed!.insert(.lifeThreatening) }
+            if !parsed!.isEmpty && !serious && grade < 4 {
+                checks.refuse(.invalid("serious", "seriousness criteria were given for an event not marked serious"))
             }
-            meddraCode = meddra
-        } else { meddraCode = nil }
-        self.category = try AdverseEventCategory.parse(category)
-        guard (1...5).contains(grade) else {
-            throw .invalid("grade", "\(grade) is not a grade; allowed: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death related to the event")
-        }
-        self.grade = grade
-        self.grading = try GradingSystem.parse(grading)
-        var parsed = Set<SeriousnessCriterion>()
-        for c in criteria {
-            guard let v = SeriousnessCriterion(rawValue: c) else {
-                throw .invalid("criteria", "'\(c)' is not a seriousness criterion; allowed: \(SeriousnessCriterion.allCases.map(\.rawValue).joined(separator: ", "))")
+            if (serious || grade >= 4) && parsed!.isEmpty {
+                checks.refuse(.invalid("criteria", "a serious event needs at least one ICH E2A seriousness criterion; allowed: \(SeriousnessCriterion.allCases.map(\.rawValue).joined(separator: ", "))",
+                                       hint: "give every criterion that applies (hospitalization when the event led to or prolonged a stay), or record the event as not serious"))
             }
-            parsed.insert(v)
         }
-        if grade == 5 { parsed.insert(.death) }
-        if grade == 4 { parsed.insert(.lifeThreatening) }
-        guard parsed.isEmpty || serious || grade >= 4 else {
-            throw .invalid("serious", "seriousness criteria were given for an event not marked serious")
+        let relatedness = checks.check { () throws(RegistryError) in try AdverseEventRules.relatedness(related ?? Relatedness.notAssessed.rawValue) }
+        // Without a valid grade the default outcome is unknown; the grade's refusal says why.
+        let outcomeValue = checks.check { () throws(RegistryError) in try AdverseEventRules.outcome(outcome ?? (grade == 5 ? "fatal" : "unknown")) }
+        if let grade, let outcomeValue {
+            if grade == 5 && outcomeValue != .fatal { checks.refuse(.invalid("outcome", "a grade 5 event is fatal by definition; its outcome must be fatal")) }
+            if outcomeValue == .fatal && grade != 5 { checks.refuse(.invalid("grade", "a fatal outcome is grade 5 in CTCAE; give grade 5")) }
         }
-        self.serious = serious || grade >= 4
-        guard !self.serious || !parsed.isEmpty else {
-            throw .invalid("criteria", "a serious event needs at least one ICH E2A seriousness criterion; allowed: \(SeriousnessCriterion.allCases.map(\.rawValue).joined(separator: ", "))",
-                           hint: "give every criterion that applies (hospitalization when the event led to or prolonged a stay), or record the event as not serious")
+        let outcomeDate = outcomeOn.flatMap { d in checks.check { () throws(RegistryError) in try AdverseEventRules.date(d, field: "outcome-on", today: today) } }
+        if let outcomeDate, let onsetOn, outcomeDate < onsetOn {
+            checks.refuse(.invalid("outcome-on", "\(outcomeDate) is before the onset on \(onsetOn)"))
         }
-        self.criteria = self.serious ? parsed : []
-        let rel = related ?? Relatedness.notAssessed.rawValue
-        guard let r = Relatedness(rawValue: rel) else {
-            throw .invalid("related", "'\(rel)' is not a relatedness; allowed: \(Relatedness.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        relatedness = r
-        let out = outcome ?? (grade == 5 ? "fatal" : "unknown")
-        guard let o = AdverseEventOutcome(rawValue: out) else {
-            throw .invalid("outcome", "'\(out)' is not an outcome; allowed: \(AdverseEventOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        if grade == 5 && o != .fatal { throw .invalid("outcome", "a grade 5 event is fatal by definition; its outcome must be fatal") }
-        if o == .fatal && grade != 5 { throw .invalid("grade", "a fatal outcome is grade 5 in CTCAE; give grade 5") }
-        self.outcome = o
-        if let outcomeOn {
-            let d = try Rules.date(outcomeOn, field: "outcome-on")
-            try Rules.eventDate(d, field: "outcome-on", today: today)
-            guard d >= onsetOn else { throw .invalid("outcome-on", "\(d) is before the onset on \(onsetOn)") }
-            self.outcomeOn = d
-        } else {
-            self.outcomeOn = nil
-        }
+        try checks.finish()
+        self.onsetOn = onsetOn!
+        self.awareOn = awareOn!
+        self.term = term!
+        self.meddraCode = meddraCode!
+        self.category = category!
+        self.grade = grade!
+        self.grading = grading!
+        self.serious = serious || grade! >= 4
+        self.criteria = self.serious ? parsed! : []
+        self.relatedness = relatedness!
+        self.outcome = outcomeValue!
+        self.outcomeOn = outcomeDate
     }
 
     /// A second event with the same term (case aside) and onset for the same patient is most likely the
@@ -210,4 +201,97 @@ public struct NewAdverseEvent: Sendable, Equatable {
 
     /// The date a grade 5 event records as the death: the outcome date, else the onset.
     public var deathDate: LocalDate? { grade == 5 ? (outcomeOn ?? onsetOn) : nil }
+}
+
+/// The rules for an adverse event's own fields, for a report and a correction alike.
+public enum AdverseEventRules {
+    /// An onset, awareness or outcome date: a date from the Act's start to today.
+    public static func date(_ text: String, field: String, today: LocalDate) throws(RegistryError) -> LocalDate {
+        let date = try Rules.date(text, field: field)
+        try Rules.eventDate(date, field: field, today: today)
+        return date
+    }
+
+    /// The event's term: 1–200 characters.
+    public static func term(_ text: String) throws(RegistryError) -> String {
+        try Rules.name(text, field: "term", maxLength: 200)
+    }
+
+    /// A MedDRA code, 8 digits; nil when none is given.
+    public static func meddra(_ text: String?) throws(RegistryError) -> String? {
+        guard let text, !text.isEmpty else { return nil }
+        guard text.count == 8, text.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw .invalid("meddra", "'\(text)' is not a MedDRA code; expected 8 digits, e.g. 10000880")
+        }
+        return text
+    }
+
+    /// A grade from 1 to 5.
+    public static func grade(_ grade: Int) throws(RegistryError) -> Int {
+        guard (1...5).contains(grade) else {
+            throw .invalid("grade", "\(grade) is not a grade; allowed: 1 mild, 2 moderate, 3 severe, 4 life-threatening, 5 death related to the event")
+        }
+        return grade
+    }
+
+    /// ICH E2A seriousness criteria by name; one refusal names every one that is not a criterion.
+    public static func criteria(_ texts: [String]) throws(RegistryError) -> Set<SeriousnessCriterion> {
+        let unknown = texts.filter { SeriousnessCriterion(rawValue: $0) == nil }
+        guard unknown.isEmpty else {
+            let named = unknown.map { "'\($0)'" }.joined(separator: ", ")
+            throw .invalid("criteria", "\(named) \(unknown.count == 1 ? "is not a seriousness criterion" : "are not seriousness criteria"); allowed: \(SeriousnessCriterion.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return Set(texts.compactMap(SeriousnessCriterion.init(rawValue:)))
+    }
+
+    /// How likely the product caused the event.
+    public static func relatedness(_ text: String) throws(RegistryError) -> Relatedness {
+        guard let r = Relatedness(rawValue: text) else {
+            throw .invalid("related", "'\(text)' is not a relatedness; allowed: \(Relatedness.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return r
+    }
+
+    /// How the event ended, so far.
+    public static func outcome(_ text: String) throws(RegistryError) -> AdverseEventOutcome {
+        guard let o = AdverseEventOutcome(rawValue: text) else {
+            throw .invalid("outcome", "'\(text)' is not an outcome; allowed: \(AdverseEventOutcome.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return o
+    }
+}
+
+/// A correction of an adverse event as given: each field given checked on its own, refused once
+/// with every field at fault. Storage merges it into the stored event and checks the result as a
+/// new report (`NewAdverseEvent`: awareness after onset, seriousness and its criteria, outcome and
+/// grade), and the submission date against awareness.
+public struct AdverseEventCorrection: Sendable, Equatable {
+    public var onsetOn: LocalDate?
+    public var awareOn: LocalDate?
+    public var outcomeOn: LocalDate?
+    public var submittedOn: LocalDate?
+    public var reason: String
+
+    /// Checks the reason and every field given; the dates come back parsed, the other fields are
+    /// used as given.
+    public init(onset: String?, aware: String?, term: String?, meddra: String?, category: String?, grade: Int?, grading: String?,
+                criteria: [String]?, related: String?, outcome: String?, outcomeOn: String?, submittedOn: String?, reason: String?,
+                today: LocalDate) throws(RegistryError) {
+        var checks = FieldChecks()
+        let reason = checks.check { () throws(RegistryError) in try Rules.reason(reason) }
+        onsetOn = onset.flatMap { d in checks.check { () throws(RegistryError) in try AdverseEventRules.date(d, field: "onset", today: today) } }
+        awareOn = aware.flatMap { d in checks.check { () throws(RegistryError) in try AdverseEventRules.date(d, field: "aware", today: today) } }
+        if let term { checks.check { () throws(RegistryError) in try AdverseEventRules.term(term) } }
+        if let meddra { checks.check { () throws(RegistryError) in try AdverseEventRules.meddra(meddra) } }
+        if let category { checks.check { () throws(RegistryError) in try AdverseEventCategory.parse(category) } }
+        if let grade { checks.check { () throws(RegistryError) in try AdverseEventRules.grade(grade) } }
+        if let grading { checks.check { () throws(RegistryError) in try GradingSystem.parse(grading) } }
+        if let criteria { checks.check { () throws(RegistryError) in try AdverseEventRules.criteria(criteria) } }
+        if let related { checks.check { () throws(RegistryError) in try AdverseEventRules.relatedness(related) } }
+        if let outcome { checks.check { () throws(RegistryError) in try AdverseEventRules.outcome(outcome) } }
+        self.outcomeOn = outcomeOn.flatMap { d in checks.check { () throws(RegistryError) in try AdverseEventRules.date(d, field: "outcome-on", today: today) } }
+        self.submittedOn = submittedOn.flatMap { d in checks.check { () throws(RegistryError) in try Rules.date(d, field: "submitted-on") } }
+        try checks.finish()
+        self.reason = reason!
+    }
 }

@@ -145,31 +145,43 @@ public struct NewFollowUpProtocol: Hashable, Sendable {
     /// due 1 or more days, months or years after the dose and within the class's follow-up
     /// period, a window that opens after the day of the dose, a contact type, and each due after
     /// the one before it for every dose date (so "30 days" then "1 month" is refused: after a
-    /// dose on 31 January, month 1 falls on 28 February).
+    /// dose on 31 January, month 1 falls on 28 February). Refuses once with every field at fault;
+    /// a check that compares with the class or the time point before runs when that one is valid.
     public init(code: String, followUpClass: String, timePoints entries: [Entry]) throws(RegistryError) {
-        self.code = try Rules.protocolCode(code)
-        guard let cls = FollowUpClass(rawValue: followUpClass) else {
-            throw .invalid("follow-up-class", "'\(followUpClass)' is not a follow-up class; allowed: cell (5 years), gene (15 years), xenogeneic (30 years)")
+        var checks = FieldChecks()
+        let code = checks.check { () throws(RegistryError) in try Rules.protocolCode(code) }
+        let cls = checks.check { () throws(RegistryError) -> FollowUpClass in
+            guard let cls = FollowUpClass(rawValue: followUpClass) else {
+                throw .invalid("follow-up-class", "'\(followUpClass)' is not a follow-up class; allowed: cell (5 years), gene (15 years), xenogeneic (30 years)")
+            }
+            return cls
         }
-        guard (1...Self.maxTimePoints).contains(entries.count) else {
-            throw .invalid("time-points", "a protocol has 1 to \(Self.maxTimePoints) time points; this one has \(entries.count)")
-        }
-        let periodEnds = Self.doseDates.map { $0.adding(years: cls.years) }
         var points: [TimePoint] = []
-        var previousDues: [LocalDate] = []
-        for (i, entry) in entries.enumerated() {
-            let path = "time-points/\(i)"
-            let (point, dues) = try Self.check(entry, path: path, followUpClass: cls, periodEnds: periodEnds)
-            if let earlier = points.first(where: { $0.label.lowercased() == point.label.lowercased() }) {
-                throw .invalid("\(path)/label", "'\(point.label)' is already the label of an earlier time point ('\(earlier.label)'); each time point needs a label of its own")
+        if (1...Self.maxTimePoints).contains(entries.count) {
+            let periodEnds = cls.map { cls in Self.doseDates.map { $0.adding(years: cls.years) } } ?? []
+            // The time point just before, when it was valid: the one the next is compared with.
+            var previous: (point: TimePoint, dues: [LocalDate])? = nil
+            for (i, entry) in entries.enumerated() {
+                let path = "time-points/\(i)"
+                guard let (point, dues) = Self.check(entry, path: path, followUpClass: cls, periodEnds: periodEnds, into: &checks) else {
+                    previous = nil
+                    continue
+                }
+                if let earlier = points.first(where: { $0.label.lowercased() == point.label.lowercased() }) {
+                    checks.refuse(.invalid("\(path)/label", "'\(point.label)' is already the label of an earlier time point ('\(earlier.label)'); each time point needs a label of its own"))
+                }
+                if let previous, !zip(dues, previous.dues).allSatisfy({ $0 > $1 }) {
+                    checks.refuse(.invalid("\(path)/offset-amount", "\(point.offset) is not after '\(previous.point.label)' (\(previous.point.offset)), the time point before it, for every dose date; list the time points in order, each due after the one before"))
+                }
+                points.append(point)
+                previous = (point, dues)
             }
-            if let previous = points.last, !zip(dues, previousDues).allSatisfy({ $0 > $1 }) {
-                throw .invalid("\(path)/offset-amount", "\(point.offset) is not after '\(previous.label)' (\(previous.offset)), the time point before it, for every dose date; list the time points in order, each due after the one before")
-            }
-            points.append(point)
-            previousDues = dues
+        } else {
+            checks.refuse(.invalid("time-points", "a protocol has 1 to \(Self.maxTimePoints) time points; this one has \(entries.count)"))
         }
-        self.followUpClass = cls
+        try checks.finish()
+        self.code = code!
+        self.followUpClass = cls!
         self.timePoints = points
     }
 
@@ -182,31 +194,53 @@ public struct NewFollowUpProtocol: Hashable, Sendable {
     /// and year they start from, so what holds for each of these dose dates holds for every one.
     static let doseDates: [LocalDate] = (0..<1461).map { LocalDate(year: 2021, month: 1, day: 1)!.adding(days: $0) }
 
-    /// One time point checked, with its due date after each of `doseDates`.
-    private static func check(_ e: Entry, path: String, followUpClass cls: FollowUpClass,
-                              periodEnds: [LocalDate]) throws(RegistryError) -> (TimePoint, [LocalDate]) {
-        let label = try Rules.name(e.label, field: "\(path)/label", maxLength: maxLabelLength)
+    /// One time point checked, with its due date after each of `doseDates`; nil when any of its
+    /// fields was refused (each refusal kept in `checks`). Without a valid class (`followUpClass`
+    /// nil) the offset is not checked, nor the window against it.
+    private static func check(_ e: Entry, path: String, followUpClass cls: FollowUpClass?, periodEnds: [LocalDate],
+                              into checks: inout FieldChecks) -> (TimePoint, [LocalDate])? {
+        let label = checks.check { () throws(RegistryError) in try Rules.name(e.label, field: "\(path)/label", maxLength: maxLabelLength) }
         let units = ["day": "day", "days": "day", "month": "month", "months": "month", "year": "year", "years": "year"]
-        guard let unit = units[e.offsetUnit] else {
-            throw .invalid("\(path)/offset-unit", "'\(e.offsetUnit)' is not a unit; allowed: days, months, years")
+        let unit = checks.check { () throws(RegistryError) -> String in
+            guard let unit = units[e.offsetUnit] else {
+                throw .invalid("\(path)/offset-unit", "'\(e.offsetUnit)' is not a unit; allowed: days, months, years")
+            }
+            return unit
         }
-        // The coarse bound first keeps the calendar arithmetic below far from overflow.
-        guard e.offsetAmount >= 1, e.offsetAmount <= cls.years * 366, let offset = ScheduleOffset(unit: unit, amount: e.offsetAmount) else {
-            throw .invalid("\(path)/offset-amount", "\(e.offsetAmount) is not allowed; a time point is due 1 or more \(unit)s after the dose, within the \(cls.years)-year follow-up of \(cls.rawValue) products")
+        var due: (offset: ScheduleOffset, dues: [LocalDate])? = nil
+        if let cls, let unit {
+            due = checks.check { () throws(RegistryError) -> (offset: ScheduleOffset, dues: [LocalDate]) in
+                // The coarse bound first keeps the calendar arithmetic below far from overflow.
+                guard e.offsetAmount >= 1, e.offsetAmount <= cls.years * 366, let offset = ScheduleOffset(unit: unit, amount: e.offsetAmount) else {
+                    throw .invalid("\(path)/offset-amount", "\(e.offsetAmount) is not allowed; a time point is due 1 or more \(unit)s after the dose, within the \(cls.years)-year follow-up of \(cls.rawValue) products")
+                }
+                let dues = doseDates.map { offset.due(from: $0) }
+                guard zip(dues, periodEnds).allSatisfy({ $0 <= $1 }) else {
+                    throw .invalid("\(path)/offset-amount", "\(offset) is beyond the \(cls.years)-year follow-up of \(cls.rawValue) products; allowed: up to \(cls.years) years after the dose")
+                }
+                return (offset, dues)
+            }
         }
-        let dues = doseDates.map { offset.due(from: $0) }
-        guard zip(dues, periodEnds).allSatisfy({ $0 <= $1 }) else {
-            throw .invalid("\(path)/offset-amount", "\(offset) is beyond the \(cls.years)-year follow-up of \(cls.rawValue) products; allowed: up to \(cls.years) years after the dose")
+        var windows: [Int?] = []
+        for (field, days) in [("window-before", e.windowBefore), ("window-after", e.windowAfter)] {
+            windows.append(checks.check { () throws(RegistryError) -> Int in
+                guard (0...maxWindowDays).contains(days) else {
+                    throw .invalid("\(path)/\(field)", "\(days) is not a window; allowed: 0 to \(maxWindowDays) days")
+                }
+                return days
+            })
         }
-        for (field, days) in [("window-before", e.windowBefore), ("window-after", e.windowAfter)] where !(0...maxWindowDays).contains(days) {
-            throw .invalid("\(path)/\(field)", "\(days) is not a window; allowed: 0 to \(maxWindowDays) days")
+        var opensAfterDose = true
+        if let due, windows[0] != nil {
+            let shortest = zip(doseDates, due.dues).map { $0.days(until: $1) }.min()!
+            if e.windowBefore >= shortest {
+                opensAfterDose = false
+                checks.refuse(.invalid("\(path)/window-before", "a window opening \(e.windowBefore) days before a time point due \(due.offset) after the dose would open on or before the day of the dose; allowed: 0 to \(shortest - 1)"))
+            }
         }
-        let shortest = zip(doseDates, dues).map { $0.days(until: $1) }.min()!
-        guard e.windowBefore < shortest else {
-            throw .invalid("\(path)/window-before", "a window opening \(e.windowBefore) days before a time point due \(offset) after the dose would open on or before the day of the dose; allowed: 0 to \(shortest - 1)")
-        }
-        let contact = try ContactType.parse(e.contactType, field: "\(path)/contact-type")
-        return (TimePoint(label: label, offset: offset, windowBefore: e.windowBefore, windowAfter: e.windowAfter, contactType: contact), dues)
+        let contact = checks.check { () throws(RegistryError) in try ContactType.parse(e.contactType, field: "\(path)/contact-type") }
+        guard let label, let due, let before = windows[0], let after = windows[1], opensAfterDose, let contact else { return nil }
+        return (TimePoint(label: label, offset: due.offset, windowBefore: before, windowAfter: after, contactType: contact), due.dues)
     }
 }
 

@@ -25,17 +25,28 @@ public struct NewInstitution: Sendable, Equatable {
     public var designationNumber: String
     public var designatedOn: LocalDate
 
-    /// Validates every field; throws on the first one at fault.
+    /// Validates every field, refusing once with every field at fault.
     public init(code: String, name: String, designationNumber: String, designatedOn: String, today: LocalDate) throws(RegistryError) {
-        self.code = try Rules.institutionCode(code, field: "code")
-        self.name = try Rules.name(name, field: "name")
-        let designation = designationNumber.trimmingCharactersInWhitespace()
-        guard (1...40).contains(designation.count),
-              designation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "/") }) else {
-            throw .invalid("designation", "'\(designationNumber)' is not a designation number; expected 1–40 letters, digits, '-' or '/', e.g. D-2025-001")
+        var checks = FieldChecks()
+        let code = checks.check { () throws(RegistryError) in try Rules.institutionCode(code, field: "code") }
+        let name = checks.check { () throws(RegistryError) in try Rules.name(name, field: "name") }
+        let designation = checks.check { () throws(RegistryError) -> String in
+            let designation = designationNumber.trimmingCharactersInWhitespace()
+            guard (1...40).contains(designation.count),
+                  designation.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "/") }) else {
+                throw .invalid("designation", "'\(designationNumber)' is not a designation number; expected 1–40 letters, digits, '-' or '/', e.g. D-2025-001")
+            }
+            return designation
         }
-        self.designationNumber = designation
-        self.designatedOn = try Rules.date(designatedOn, field: "designated-on")
-        try Rules.eventDate(self.designatedOn, field: "designated-on", today: today)
+        let designated = checks.check { () throws(RegistryError) -> LocalDate in
+            let date = try Rules.date(designatedOn, field: "designated-on")
+            try Rules.eventDate(date, field: "designated-on", today: today)
+            return date
+        }
+        try checks.finish()
+        self.code = code!
+        self.name = name!
+        self.designationNumber = designation!
+        self.designatedOn = designated!
     }
 }

@@ -11,69 +11,96 @@ public struct NewMeasureDefinition: Sendable, Equatable {
     /// One answer as given, before it is checked (the same shape as a stored one).
     public typealias Answer = MeasureAnswer
 
-    /// Checks an administrator's new measure. A coded measure (with answers) takes whole numbers:
-    /// `integer` is implied.
+    /// Checks an administrator's new measure, refusing once with every field at fault. A coded
+    /// measure (with answers) takes whole numbers: `integer` is implied. The code is checked when
+    /// its system is valid, the bounds against each other when both are numbers, and the answers
+    /// against the range when it is valid.
     public init(key: String, codeSystem: String, code: String, display: String, displayKo: String, unit: String?,
                 minimum: Double, maximum: Double, integer: Bool, answers: [Answer] = []) throws(RegistryError) {
-        let key = key.trimmingCharactersInWhitespace()
-        guard Self.isKey(key) else {
-            throw .invalid("key", "'\(key)' is not a measure key; expected 2-40 lowercase letters, digits and hyphens starting with a letter, e.g. crs-grade")
+        var checks = FieldChecks()
+        let key = checks.check { () throws(RegistryError) -> String in
+            let key = key.trimmingCharactersInWhitespace()
+            guard Self.isKey(key) else {
+                throw .invalid("key", "'\(key)' is not a measure key; expected 2-40 lowercase letters, digits and hyphens starting with a letter, e.g. crs-grade")
+            }
+            return key
         }
-        guard Self.codeSystems.contains(codeSystem) else {
-            throw .invalid("code-system", "'\(codeSystem)' is not a code system here; allowed: \(Self.codeSystems.joined(separator: ", ")) (registry where LOINC has no code)")
+        let system = checks.check { () throws(RegistryError) -> String in
+            guard Self.codeSystems.contains(codeSystem) else {
+                throw .invalid("code-system", "'\(codeSystem)' is not a code system here; allowed: \(Self.codeSystems.joined(separator: ", ")) (registry where LOINC has no code)")
+            }
+            return codeSystem
         }
         let code = code.trimmingCharactersInWhitespace()
-        if codeSystem == "LOINC" {
-            try Self.checkLOINC(code)
-        } else if !Self.isRegistryCode(code) {
-            throw .invalid("code", "'\(code)' is not a registry code; expected 1-40 capital letters, digits and hyphens, e.g. ASTCT-CRS-GRADE")
+        if let system {
+            checks.check { () throws(RegistryError) in
+                if system == "LOINC" {
+                    try Self.checkLOINC(code)
+                } else if !Self.isRegistryCode(code) {
+                    throw .invalid("code", "'\(code)' is not a registry code; expected 1-40 capital letters, digits and hyphens, e.g. ASTCT-CRS-GRADE")
+                }
+            }
         }
-        let display = try Rules.name(display, field: "display")
-        let displayKo = try Self.korean(displayKo, field: "display-ko")
-        var unitText: String? = nil
-        if let unit, !unit.trimmingCharactersInWhitespace().isEmpty {
+        let display = checks.check { () throws(RegistryError) in try Rules.name(display, field: "display") }
+        let displayKo = checks.check { () throws(RegistryError) in try Self.korean(displayKo, field: "display-ko") }
+        let unitText = checks.check { () throws(RegistryError) -> String? in
+            guard let unit, !unit.trimmingCharactersInWhitespace().isEmpty else { return nil }
             let u = unit.trimmingCharactersInWhitespace()
             // ':' and '=' separate a unit and a value in KEY=VALUE:UNIT.
             guard u.count <= 20, !u.contains(where: { $0.isWhitespace || $0 == ":" || $0 == "=" }) else {
                 throw .invalid("unit", "'\(u)' is not a unit; expected up to 20 characters without spaces, ':' or '=', e.g. mg/dL or copies/cell")
             }
-            unitText = u
-        }
-        guard minimum.isFinite else { throw .invalid("min", "the minimum must be a number") }
-        guard maximum.isFinite else { throw .invalid("max", "the maximum must be a number") }
-        guard minimum <= maximum else {
-            throw .invalid("max", "the maximum \(MeasureValue.format(maximum)) is below the minimum \(MeasureValue.format(minimum))")
+            return u
         }
         let whole = integer || !answers.isEmpty
-        if whole {
-            guard minimum == minimum.rounded() else { throw .invalid("min", "\(MeasureValue.format(minimum)) is not a whole number; a measure of whole numbers has whole bounds") }
-            guard maximum == maximum.rounded() else { throw .invalid("max", "\(MeasureValue.format(maximum)) is not a whole number; a measure of whole numbers has whole bounds") }
+        let lower = checks.check { () throws(RegistryError) -> Double in
+            guard minimum.isFinite else { throw .invalid("min", "the minimum must be a number") }
+            guard !whole || minimum == minimum.rounded() else { throw .invalid("min", "\(MeasureValue.format(minimum)) is not a whole number; a measure of whole numbers has whole bounds") }
+            return minimum
+        }
+        let upper = checks.check { () throws(RegistryError) -> Double in
+            guard maximum.isFinite else { throw .invalid("max", "the maximum must be a number") }
+            guard !whole || maximum == maximum.rounded() else { throw .invalid("max", "\(MeasureValue.format(maximum)) is not a whole number; a measure of whole numbers has whole bounds") }
+            return maximum
+        }
+        var range: ClosedRange<Double>? = nil
+        if let lower, let upper {
+            range = checks.check { () throws(RegistryError) -> ClosedRange<Double> in
+                guard lower <= upper else {
+                    throw .invalid("max", "the maximum \(MeasureValue.format(upper)) is below the minimum \(MeasureValue.format(lower))")
+                }
+                return lower...upper
+            }
         }
         var checked: [MeasureAnswer] = []
         if !answers.isEmpty {
-            guard unitText == nil else { throw .invalid("unit", "a coded measure has answers, not a unit; leave the unit out") }
-            guard answers.count >= 2 else { throw .invalid("answers", "a coded measure needs at least two answers") }
+            if (unitText ?? nil) != nil { checks.refuse(.invalid("unit", "a coded measure has answers, not a unit; leave the unit out")) }
+            if answers.count < 2 { checks.refuse(.invalid("answers", "a coded measure needs at least two answers")) }
             for (i, a) in answers.enumerated() {
                 let field = "answers/\(i)"
-                let code = a.code.trimmingCharactersInWhitespace()
-                guard code.first?.isLetter == true, code.count <= 30, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
-                    throw .invalid(field, "'\(code)' is not an answer code; expected up to 30 letters, digits and hyphens starting with a letter, e.g. CR or not-tested")
+                let answer = checks.check { () throws(RegistryError) -> MeasureAnswer in
+                    let code = a.code.trimmingCharactersInWhitespace()
+                    guard code.first?.isLetter == true, code.count <= 30, code.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }) else {
+                        throw .invalid(field, "'\(code)' is not an answer code; expected up to 30 letters, digits and hyphens starting with a letter, e.g. CR or not-tested")
+                    }
+                    if let range, !range.contains(Double(a.value)) {
+                        throw .invalid(field, "the value \(a.value) of answer \(code) is outside the measure's range \(MeasureValue.format(range.lowerBound)) to \(MeasureValue.format(range.upperBound))")
+                    }
+                    if let earlier = checked.first(where: { $0.value == a.value }) {
+                        throw .invalid(field, "the value \(a.value) is given twice (\(earlier.code) and \(code)); each answer has a value of its own")
+                    }
+                    if let earlier = checked.first(where: { $0.code.lowercased() == code.lowercased() }) {
+                        throw .invalid(field, "the code \(code) is given twice (values \(earlier.value) and \(a.value)); codes are matched ignoring case")
+                    }
+                    return MeasureAnswer(value: a.value, code: code, display: try Rules.name(a.display, field: field),
+                                         displayKo: try Self.korean(a.displayKo, field: field))
                 }
-                guard Double(a.value) >= minimum && Double(a.value) <= maximum else {
-                    throw .invalid(field, "the value \(a.value) of answer \(code) is outside the measure's range \(MeasureValue.format(minimum)) to \(MeasureValue.format(maximum))")
-                }
-                if let earlier = checked.first(where: { $0.value == a.value }) {
-                    throw .invalid(field, "the value \(a.value) is given twice (\(earlier.code) and \(code)); each answer has a value of its own")
-                }
-                if let earlier = checked.first(where: { $0.code.lowercased() == code.lowercased() }) {
-                    throw .invalid(field, "the code \(code) is given twice (values \(earlier.value) and \(a.value)); codes are matched ignoring case")
-                }
-                checked.append(MeasureAnswer(value: a.value, code: code, display: try Rules.name(a.display, field: field),
-                                             displayKo: try Self.korean(a.displayKo, field: field)))
+                if let answer { checked.append(answer) }
             }
         }
-        definition = MeasureDefinition(key: key, codeSystem: codeSystem, code: code, display: display, displayKo: displayKo, unit: unitText,
-                                       minimum: minimum, maximum: maximum, integer: whole, answers: checked)
+        try checks.finish()
+        definition = MeasureDefinition(key: key!, codeSystem: system!, code: code, display: display!, displayKo: displayKo!, unit: unitText!,
+                                       minimum: lower!, maximum: upper!, integer: whole, answers: checked)
     }
 
     static func isKey(_ key: String) -> Bool {

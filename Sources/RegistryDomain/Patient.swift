@@ -41,14 +41,24 @@ public struct LocalPatientKey: Sendable, Equatable {
     public var institutionCode: String
     public var pseudonym: String
 
-    /// Checks the institution code and the key (1-64 characters, no control characters) and derives the pseudonym.
+    /// Checks the institution code and the key (1-64 characters, no control characters), both,
+    /// and derives the pseudonym.
     public init(institutionCode: String, localID: String, pseudonymizer: Pseudonymizer) throws(RegistryError) {
-        self.institutionCode = try Rules.institutionCode(institutionCode)
+        var checks = FieldChecks()
+        let code = checks.check { () throws(RegistryError) in try Rules.institutionCode(institutionCode) }
+        let key = checks.check { () throws(RegistryError) in try Self.key(localID) }
+        try checks.finish()
+        self.institutionCode = code!
+        self.pseudonym = pseudonymizer.pseudonym(institutionCode: code!, localID: key!)
+    }
+
+    /// The local key as the pseudonym is made from: trimmed, 1-64 characters, no control characters.
+    static func key(_ localID: String) throws(RegistryError) -> String {
         let key = localID.trimmingCharactersInWhitespace()
         guard (1...64).contains(key.count), !key.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw .invalid("local-id", "the institution's local patient key must be 1–64 characters without control characters")
         }
-        self.pseudonym = pseudonymizer.pseudonym(institutionCode: self.institutionCode, localID: key)
+        return key
     }
 }
 
@@ -61,16 +71,24 @@ public struct NewPatient: Sendable, Equatable {
     public var consentOn: LocalDate
     public var consentVersion: String
 
-    /// Validates every field and derives the pseudonym.
+    /// Validates every field, refusing once with every field at fault, and derives the pseudonym.
     public init(institutionCode: String, localID: String, birthYear: Int, sex: String, consentOn: String,
                 consentVersion: String, pseudonymizer: Pseudonymizer, today: LocalDate) throws(RegistryError) {
-        let local = try LocalPatientKey(institutionCode: institutionCode, localID: localID, pseudonymizer: pseudonymizer)
-        self.institutionCode = local.institutionCode
-        self.birthYear = try PatientRules.birthYear(birthYear, today: today)
-        self.sex = try Sex.parse(sex)
-        self.consentOn = try PatientRules.consentOn(consentOn, today: today)
-        self.consentVersion = try PatientRules.consentVersion(consentVersion)
-        self.pseudonym = local.pseudonym
+        var checks = FieldChecks()
+        let local = checks.check { () throws(RegistryError) in
+            try LocalPatientKey(institutionCode: institutionCode, localID: localID, pseudonymizer: pseudonymizer)
+        }
+        let year = checks.check { () throws(RegistryError) in try PatientRules.birthYear(birthYear, today: today) }
+        let sex = checks.check { () throws(RegistryError) in try Sex.parse(sex) }
+        let consent = checks.check { () throws(RegistryError) in try PatientRules.consentOn(consentOn, today: today) }
+        let version = checks.check { () throws(RegistryError) in try PatientRules.consentVersion(consentVersion) }
+        try checks.finish()
+        self.institutionCode = local!.institutionCode
+        self.birthYear = year!
+        self.sex = sex!
+        self.consentOn = consent!
+        self.consentVersion = version!
+        self.pseudonym = local!.pseudonym
     }
 }
 
@@ -106,16 +124,23 @@ public struct PatientCorrection: Sendable, Equatable {
     public var consentVersion: String?
     public var reason: String
 
-    /// Checks every field given, and that at least one is.
+    /// Checks every field given, and that at least one is, refusing once with every field at fault.
     public init(birthYear: Int?, sex: String?, consentOn: String?, consentVersion: String?, reason: String?, today: LocalDate) throws(RegistryError) {
-        self.reason = try Rules.reason(reason)
-        self.birthYear = try birthYear.map { y throws(RegistryError) in try PatientRules.birthYear(y, today: today) }
-        self.sex = try sex.map { s throws(RegistryError) in try Sex.parse(s) }
-        self.consentOn = try consentOn.map { d throws(RegistryError) in try PatientRules.consentOn(d, today: today) }
-        self.consentVersion = try consentVersion.map { v throws(RegistryError) in try PatientRules.consentVersion(v) }
-        if self.birthYear == nil && self.sex == nil && self.consentOn == nil && self.consentVersion == nil {
-            throw .invalid("birth-year", "nothing to correct; give one or more of birth-year, sex, consent-on, consent-version")
+        var checks = FieldChecks()
+        let reason = checks.check { () throws(RegistryError) in try Rules.reason(reason) }
+        let year = birthYear.flatMap { y in checks.check { () throws(RegistryError) in try PatientRules.birthYear(y, today: today) } }
+        let sexValue = sex.flatMap { s in checks.check { () throws(RegistryError) in try Sex.parse(s) } }
+        let consent = consentOn.flatMap { d in checks.check { () throws(RegistryError) in try PatientRules.consentOn(d, today: today) } }
+        let version = consentVersion.flatMap { v in checks.check { () throws(RegistryError) in try PatientRules.consentVersion(v) } }
+        if birthYear == nil && sex == nil && consentOn == nil && consentVersion == nil {
+            checks.refuse(.invalid("birth-year", "nothing to correct; give one or more of birth-year, sex, consent-on, consent-version"))
         }
+        try checks.finish()
+        self.reason = reason!
+        self.birthYear = year
+        self.sex = sexValue
+        self.consentOn = consent
+        self.consentVersion = version
     }
 
     /// Consent comes before treatment: a corrected consent date after the first dose is refused.

@@ -85,13 +85,19 @@ public struct NewProduct: Sendable, Equatable {
     public var modality: Modality
     public var followUpClass: FollowUpClass
 
-    /// Validates every field; refuses out-of-scope modalities.
+    /// Validates every field, refusing once with every field at fault; refuses out-of-scope modalities.
     public init(code: String, name: String, manufacturer: String, modality: String) throws(RegistryError) {
-        let m = try Modality.parse(modality)
-        self.followUpClass = try m.requireInScope()
-        self.modality = m
-        self.code = try Rules.productCode(code, field: "code")
-        self.name = try Rules.name(name, field: "name")
-        self.manufacturer = try Rules.name(manufacturer, field: "manufacturer")
+        var checks = FieldChecks()
+        let m = checks.check { () throws(RegistryError) in try Modality.parse(modality) }
+        let cls = m.flatMap { m in checks.check { () throws(RegistryError) in try m.requireInScope() } }
+        let code = checks.check { () throws(RegistryError) in try Rules.productCode(code, field: "code") }
+        let name = checks.check { () throws(RegistryError) in try Rules.name(name, field: "name") }
+        let manufacturer = checks.check { () throws(RegistryError) in try Rules.name(manufacturer, field: "manufacturer") }
+        try checks.finish()
+        self.modality = m!
+        self.followUpClass = cls!
+        self.code = code!
+        self.name = name!
+        self.manufacturer = manufacturer!
     }
 }

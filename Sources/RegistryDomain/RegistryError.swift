@@ -2,7 +2,8 @@
 ///
 /// Every refusal in the registry is one of these, in the registry's own terms; each front end says
 /// it in its words (the command line names the option and the command to run, the HTTP layer maps
-/// `code` to a problem document and the field to a JSON pointer or parameter).
+/// `code` to a problem document and the field to a JSON pointer or parameter). A form with several
+/// mistakes is refused once, naming every field at fault: the first here, the rest in `others`.
 public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The kind of refusal, extensible like PostgresNIO's error codes.
     public struct Code: Hashable, Sendable, RawRepresentable, CustomStringConvertible {
@@ -39,6 +40,16 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
     /// The next step as an action each front end names in its own words (a command on the command
     /// line, an endpoint or a page elsewhere), when there is one.
     public var remedy: Remedy?
+    /// The other fields at fault in the same refusal, each with its own message (empty when only
+    /// this field is; `FieldChecks` collects them).
+    public var others: [RegistryError] = []
+
+    /// Every field error of this refusal, this one first; none of them carries `others`.
+    public var all: [RegistryError] {
+        var first = self
+        first.others = []
+        return [first] + others.flatMap(\.all)
+    }
 
     /// Makes an error.
     public init(_ code: Code, field: String? = nil, _ message: String, hint: String? = nil, remedy: Remedy? = nil) {
@@ -111,9 +122,64 @@ public struct RegistryError: Error, Equatable, Sendable, CustomStringConvertible
         RegistryError(.conflict, field: field, message, hint: hint, remedy: remedy)
     }
 
+    /// This refusal with `transform` applied to each of its field errors (a front end renaming
+    /// them), the first still carrying the others.
+    public func mapped(_ transform: (RegistryError) -> RegistryError) -> RegistryError {
+        let each = all.map(transform)
+        var first = each[0]
+        first.others = Array(each.dropFirst())
+        return first
+    }
+
     public var description: String {
-        var text = field.map { "\($0): \(message)" } ?? message
-        if let hint { text += " (\(hint))" }
-        return text
+        all.map { e in
+            var text = e.field.map { "\($0): \(e.message)" } ?? e.message
+            if let hint = e.hint { text += " (\(hint))" }
+            return text
+        }.joined(separator: "; ")
+    }
+}
+
+/// A form's field checks, run one after another with every refusal kept, so that a form with
+/// several mistakes is refused once, naming each field at fault. A rule stays in its own function
+/// (`Rules`, `PatientRules`, ...); this only runs them all:
+///
+///     var checks = FieldChecks()
+///     let year = checks.check { try PatientRules.birthYear(birthYear, today: today) }
+///     let sex = checks.check { try Sex.parse(sex) }
+///     try checks.finish()     // every value `check` returned is non-nil from here on
+///
+/// A check that needs an earlier field's value runs only when that value passed (`if let year`).
+public struct FieldChecks: Sendable {
+    /// The refusals so far, in the order the checks ran.
+    public private(set) var errors: [RegistryError] = []
+
+    public init() {}
+
+    /// Runs one check: its value, or nil when it refused (the refusal, and any it carries, kept).
+    @discardableResult
+    public mutating func check<T>(_ body: () throws(RegistryError) -> T) -> T? {
+        do {
+            return try body()
+        } catch {
+            errors += error.all
+            return nil
+        }
+    }
+
+    /// Keeps a refusal found without a check function.
+    public mutating func refuse(_ error: RegistryError) {
+        errors += error.all
+    }
+
+    /// Whether every check so far passed.
+    public var passed: Bool { errors.isEmpty }
+
+    /// Throws one refusal naming every field at fault (the first, carrying the others), or returns
+    /// when every check passed.
+    public func finish() throws(RegistryError) {
+        guard var first = errors.first else { return }
+        first.others = Array(errors.dropFirst())
+        throw first
     }
 }

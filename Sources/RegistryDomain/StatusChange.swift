@@ -30,6 +30,47 @@ public struct StatusChange: Codable, Equatable, Sendable {
     }
 }
 
+/// A status change as a user gives it, each field checked (refused once with every field at
+/// fault) before storage checks it against the patient (`StatusRules`): its kind, its date, the
+/// reason (for a death, the cause) and, for a transfer only, the receiving institution.
+public struct NewStatusChange: Sendable, Equatable {
+    public var kind: StatusChangeKind
+    public var on: LocalDate
+    public var reason: String
+    public var transferTo: String?
+
+    public init(kind: String, on: String, reason: String?, to: String?, today: LocalDate) throws(RegistryError) {
+        var checks = FieldChecks()
+        let parsed = checks.check { () throws(RegistryError) -> StatusChangeKind in
+            guard let k = StatusChangeKind(rawValue: kind) else {
+                throw .invalid("kind", "'\(kind)' is not a status change; allowed: \(StatusChangeKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return k
+        }
+        let date = checks.check { () throws(RegistryError) -> LocalDate in
+            let date = try Rules.date(on, field: "on")
+            try Rules.eventDate(date, field: "on", today: today)
+            return date
+        }
+        let reason = checks.check { () throws(RegistryError) in try Rules.reason(reason, field: parsed == .death ? "cause" : "reason") }
+        var code: String? = nil
+        if let to {
+            if let parsed, parsed != .transfer {
+                checks.refuse(.invalid("to", "only a transfer names the receiving institution"))
+            } else {
+                code = checks.check { () throws(RegistryError) in try Rules.institutionCode(to, field: "to") }
+            }
+        } else if parsed == .transfer {
+            checks.refuse(.invalid("to", "a transfer needs the receiving institution"))
+        }
+        try checks.finish()
+        self.kind = parsed!
+        self.on = date!
+        self.reason = reason!
+        self.transferTo = code
+    }
+}
+
 /// Which status changes a patient's current status allows, in one place.
 public enum StatusRules {
     /// Refuses a change the patient's status does not allow. Withdrawn patients take no change but

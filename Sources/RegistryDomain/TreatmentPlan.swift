@@ -61,15 +61,48 @@ public struct PlanDecisionRecord: Sendable, Equatable {
     public var on: LocalDate
     public var reference: String
 
-    /// Validates the decision, its date and the committee reference (e.g. `RC-2025-014`).
+    /// Validates the decision, its date and the committee reference (e.g. `RC-2025-014`), refusing
+    /// once with every field at fault.
     public init(decision: String, on: String, reference: String, today: LocalDate) throws(RegistryError) {
-        self.decision = try PlanDecision.parseRecordable(decision)
-        self.on = try Rules.date(on, field: "on")
-        try Rules.eventDate(self.on, field: "on", today: today)
-        let ref = reference.trimmingCharactersInWhitespace()
-        guard (1...40).contains(ref.count), ref.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "/") }) else {
-            throw .invalid("reference", "'\(reference)' is not a committee reference; expected 1–40 letters, digits, '-' or '/', e.g. RC-2025-014")
+        var checks = FieldChecks()
+        let decision = checks.check { () throws(RegistryError) in try PlanDecision.parseRecordable(decision) }
+        let date = checks.check { () throws(RegistryError) -> LocalDate in
+            let date = try Rules.date(on, field: "on")
+            try Rules.eventDate(date, field: "on", today: today)
+            return date
         }
-        self.reference = ref
+        let ref = checks.check { () throws(RegistryError) -> String in
+            let ref = reference.trimmingCharactersInWhitespace()
+            guard (1...40).contains(ref.count), ref.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "/") }) else {
+                throw .invalid("reference", "'\(reference)' is not a committee reference; expected 1–40 letters, digits, '-' or '/', e.g. RC-2025-014")
+            }
+            return ref
+        }
+        try checks.finish()
+        self.decision = decision!
+        self.on = date!
+        self.reference = ref!
+    }
+}
+
+/// A plan as an administrator submits it, each field checked (refused once with every field at
+/// fault) before storage looks up the institution, the product and the protocol.
+public struct NewPlan: Sendable, Equatable {
+    public var institutionCode: String
+    public var productCode: String
+    public var indication: String
+    public var riskClass: RiskClass
+
+    public init(institution: String, product: String, indication: String, risk: String) throws(RegistryError) {
+        var checks = FieldChecks()
+        let institution = checks.check { () throws(RegistryError) in try Rules.institutionCode(institution) }
+        let product = checks.check { () throws(RegistryError) in try Rules.productCode(product) }
+        let indication = checks.check { () throws(RegistryError) in try Rules.icd10(indication) }
+        let risk = checks.check { () throws(RegistryError) in try RiskClass.parse(risk) }
+        try checks.finish()
+        self.institutionCode = institution!
+        self.productCode = product!
+        self.indication = indication!
+        self.riskClass = risk!
     }
 }

@@ -68,26 +68,86 @@ public struct NewVisit: Sendable, Equatable {
     /// A screening visit before the dose (`VisitRules.checkDate` says when one may be).
     public var screening: Bool
 
-    /// Checks a visit's fields; measures against `catalogue`, the measures as stored.
+    /// Checks a visit's fields; measures against `catalogue`, the measures as stored. Refuses once
+    /// with every field at fault, each measure at fault at `measureField(i)` (`measure` on the
+    /// command line, `measures/2` over HTTP).
     public init(on: String, contact: String, vital: String, measures: [String], catalogue: MeasureCatalogue, note: String?,
-                recordDeath: Bool = false, screening: Bool = false, today: LocalDate) throws(RegistryError) {
-        visitedOn = try Rules.date(on, field: "on")
-        try Rules.eventDate(visitedOn, field: "on", today: today)
-        contactType = try ContactType.parse(contact)
-        vitalStatus = try VitalStatus.parse(vital)
-        var parsed: [MeasureValue] = []
-        for m in measures { parsed.append(try catalogue.parse(m)) }
-        let keys = parsed.map(\.key)
-        if let dup = keys.first(where: { k in keys.filter { $0 == k }.count > 1 }) {
-            throw .invalid("measure", "\(dup) is given twice; give each measure once per visit")
+                recordDeath: Bool = false, screening: Bool = false, today: LocalDate,
+                measureField: (Int) -> String = { _ in "measure" }) throws(RegistryError) {
+        var checks = FieldChecks()
+        let date = checks.check { () throws(RegistryError) in try VisitInput.date(on, today: today) }
+        let contact = checks.check { () throws(RegistryError) in try ContactType.parse(contact) }
+        let vital = checks.check { () throws(RegistryError) in try VitalStatus.parse(vital) }
+        let parsed = VisitInput.measures(measures, catalogue: catalogue, field: measureField, into: &checks)
+        if let parsed {
+            let keys = parsed.map(\.key)
+            if let i = keys.indices.first(where: { i in keys[..<i].contains(keys[i]) }) {
+                checks.refuse(.invalid(measureField(i), "\(keys[i]) is given twice; give each measure once per visit"))
+            }
         }
-        self.measures = parsed
-        self.note = try Notes.validate(note)
-        if recordDeath && vitalStatus != .dead {
-            throw .invalid("record-death", "only a visit that records the patient as dead records a death; this one records \(vitalStatus.rawValue)")
+        let note = checks.check { () throws(RegistryError) in try Notes.validate(note) }
+        if recordDeath, let vital, vital != .dead {
+            checks.refuse(.invalid("record-death", "only a visit that records the patient as dead records a death; this one records \(vital.rawValue)"))
         }
+        try checks.finish()
+        self.visitedOn = date!
+        self.contactType = contact!
+        self.vitalStatus = vital!
+        self.measures = parsed!
+        self.note = note!
         self.recordsDeath = recordDeath
         self.screening = screening
+    }
+}
+
+/// A correction of a visit's values as given, each field checked (refused once with every field at
+/// fault); storage checks the new date and vital status against the patient and the follow-up.
+public struct VisitCorrection: Sendable, Equatable {
+    public var on: LocalDate?
+    public var contact: ContactType?
+    public var vital: VitalStatus?
+    /// Measures corrected or added, checked against the catalogue as stored.
+    public var measures: [MeasureValue]
+    public var note: String?
+    public var reason: String
+
+    public init(on: String?, contact: String?, vital: String?, measures: [String], catalogue: MeasureCatalogue, note: String?, reason: String?,
+                today: LocalDate, measureField: (Int) -> String = { _ in "measure" }) throws(RegistryError) {
+        var checks = FieldChecks()
+        let reason = checks.check { () throws(RegistryError) in try Rules.reason(reason) }
+        self.on = on.flatMap { d in checks.check { () throws(RegistryError) in try VisitInput.date(d, today: today) } }
+        self.contact = contact.flatMap { c in checks.check { () throws(RegistryError) in try ContactType.parse(c) } }
+        self.vital = vital.flatMap { v in checks.check { () throws(RegistryError) in try VitalStatus.parse(v) } }
+        let parsed = VisitInput.measures(measures, catalogue: catalogue, field: measureField, into: &checks)
+        let note = checks.check { () throws(RegistryError) in try Notes.validate(note) }
+        try checks.finish()
+        self.measures = parsed!
+        self.note = note!
+        self.reason = reason!
+    }
+}
+
+/// The rules for a visit's own fields, for a new visit and a correction alike.
+enum VisitInput {
+    /// The visit's date: a date from the Act's start to today.
+    static func date(_ text: String, today: LocalDate) throws(RegistryError) -> LocalDate {
+        let date = try Rules.date(text, field: "on")
+        try Rules.eventDate(date, field: "on", today: today)
+        return date
+    }
+
+    /// Every measure checked against the catalogue, each refusal kept at `field(i)`; nil when any was refused.
+    static func measures(_ texts: [String], catalogue: MeasureCatalogue, field: (Int) -> String, into checks: inout FieldChecks) -> [MeasureValue]? {
+        var parsed: [MeasureValue] = []
+        var refused = false
+        for (i, text) in texts.enumerated() {
+            if let value = checks.check({ () throws(RegistryError) in try catalogue.parse(text, field: field(i)) }) {
+                parsed.append(value)
+            } else {
+                refused = true
+            }
+        }
+        return refused ? nil : parsed
     }
 }
 
