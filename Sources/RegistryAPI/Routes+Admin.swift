@@ -187,11 +187,8 @@ extension RegistryAPI {
         routes.post("/institutions/:code/status") { request, context in
             let code = context.parameters.get("code") ?? ""
             return try await write(request, context, InstitutionStatusBody.self, parameters: ["institution": "code"]) { b, tx, grant in
-                guard let status = InstitutionStatus(rawValue: b.status) else {
-                    throw RegistryError.invalid("status", "'\(b.status)' is not an institution status; allowed: active, suspended, revoked")
-                }
-                return try .json(try await tx.institutions.setStatus(code: try Rules.institutionCode(code), status: status,
-                                                                      reason: try Rules.reason(b.reason)))
+                let change = try InstitutionStatusChange(status: b.status, reason: b.reason)
+                return try .json(try await tx.institutions.setStatus(code: try Rules.institutionCode(code), status: change.status, reason: change.reason))
             }
         }
 
@@ -237,9 +234,8 @@ extension RegistryAPI {
         routes.post("/plans/:id/risk-changes") { request, context in
             let id: PlanID = try id(context)
             return try await write(request, context, RiskChangeBody.self, parameters: ["plan": "id"]) { b, tx, grant in
-                let on = try Rules.date(b.on, field: "on")
-                try Rules.eventDate(on, field: "on", today: database.today())
-                return try .json(try await tx.plans.changeRisk(id: id, to: try RiskClass.parse(b.risk), on: on, reason: try Rules.reason(b.reason)), status: .created)
+                let change = try PlanRiskChange(risk: b.risk, on: b.on, reason: b.reason, today: database.today())
+                return try .json(try await tx.plans.changeRisk(id: id, to: change.riskClass, on: change.on, reason: change.reason), status: .created)
             }
         }
 

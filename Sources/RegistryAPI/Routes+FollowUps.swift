@@ -65,7 +65,8 @@ extension RegistryAPI {
         routes.post("/follow-ups/:id/not-done") { request, context in
             let id: FollowUpID = try id(context)
             return try await write(request, context, NotDoneBody.self, parameters: ["followup": "id", "patient": "id"]) { b, tx, grant in
-                let f = try await tx.followUps.closeNotDone(id: id, reason: try NotDoneReason.parse(b.reason), note: try Notes.validate(b.note))
+                let closure = try NotDoneClosure(reason: b.reason, note: b.note)
+                let f = try await tx.followUps.closeNotDone(id: id, reason: closure.reason, note: closure.note)
                 return try .json(f)
             }
         }

@@ -102,8 +102,9 @@ struct FollowUpCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global, reach: .site) { ctx in
-                let f = try await ctx.write { tx in try await tx.followUps.closeNotDone(id: try Parse.id(followUp, field: "followup"), reason: try NotDoneReason.parse(reason),
-                                                          note: try Notes.validate(note)) }
+                let closure = try NotDoneClosure(reason: reason, note: note)
+                let f = try await ctx.write { tx in try await tx.followUps.closeNotDone(id: try Parse.id(followUp, field: "followup"), reason: closure.reason,
+                                                          note: closure.note) }
                 try ctx.emit(f) { "follow-up \(f.id) (\(f.label)) closed as not done" }
             }
         }

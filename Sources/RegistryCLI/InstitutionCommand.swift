@@ -53,11 +53,9 @@ struct InstitutionCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                guard let s = InstitutionStatus(rawValue: status) else {
-                    throw RegistryError.invalid("status", "'\(status)' is not an institution status; allowed: active, suspended, revoked")
-                }
-                let inst = try await ctx.write { tx in try await tx.institutions.setStatus(code: try Rules.institutionCode(code), status: s,
-                                                                     reason: try Rules.reason(reason)) }
+                let change = try InstitutionStatusChange(status: status, reason: reason)
+                let inst = try await ctx.write { tx in try await tx.institutions.setStatus(code: try Rules.institutionCode(code), status: change.status,
+                                                                     reason: change.reason) }
                 try ctx.emit(inst) { "institution \(inst.code) is now \(inst.status.rawValue)" }
             }
         }

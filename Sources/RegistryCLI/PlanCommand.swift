@@ -63,10 +63,9 @@ struct PlanCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global) { ctx in
-                let date = try Rules.date(on, field: "on")
-                try Rules.eventDate(date, field: "on", today: ctx.today)
-                let result = try await ctx.write { tx in try await tx.plans.changeRisk(id: try Parse.id(plan, field: "plan"), to: try RiskClass.parse(risk),
-                                                                on: date, reason: try Rules.reason(reason)) }
+                let change = try PlanRiskChange(risk: risk, on: on, reason: reason, today: ctx.today)
+                let result = try await ctx.write { tx in try await tx.plans.changeRisk(id: try Parse.id(plan, field: "plan"), to: change.riskClass,
+                                                                on: change.on, reason: change.reason) }
                 try ctx.emit(result) { "plan \(result.id) is now \(result.riskClass.rawValue) risk" }
             }
         }

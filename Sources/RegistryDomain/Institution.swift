@@ -50,3 +50,22 @@ public struct NewInstitution: Sendable, Equatable {
         self.designatedOn = designated!
     }
 }
+
+/// A change of an institution's designation status, checked as a whole: every field at fault in one refusal.
+public struct InstitutionStatusChange: Sendable, Equatable {
+    public var status: InstitutionStatus
+    public var reason: String
+
+    public init(status: String, reason: String?) throws(RegistryError) {
+        var checks = FieldChecks()
+        let parsed = checks.check { () throws(RegistryError) -> InstitutionStatus in
+            guard let s = InstitutionStatus(rawValue: status) else {
+                throw .invalid("status", "'\(status)' is not an institution status; allowed: \(InstitutionStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return s
+        }
+        let why = checks.check { () throws(RegistryError) in try Rules.reason(reason) }
+        try checks.finish()
+        self.status = parsed!; self.reason = why!
+    }
+}

@@ -106,3 +106,23 @@ public struct NewPlan: Sendable, Equatable {
         self.riskClass = risk!
     }
 }
+
+/// A change of a plan's risk class, checked as a whole: every field at fault in one refusal.
+public struct PlanRiskChange: Sendable, Equatable {
+    public var riskClass: RiskClass
+    public var on: LocalDate
+    public var reason: String
+
+    public init(risk: String, on: String, reason: String?, today: LocalDate) throws(RegistryError) {
+        var checks = FieldChecks()
+        let riskClass = checks.check { () throws(RegistryError) in try RiskClass.parse(risk) }
+        let date = checks.check { () throws(RegistryError) -> LocalDate in
+            let date = try Rules.date(on, field: "on")
+            try Rules.eventDate(date, field: "on", today: today)
+            return date
+        }
+        let why = checks.check { () throws(RegistryError) in try Rules.reason(reason) }
+        try checks.finish()
+        self.riskClass = riskClass!; self.on = date!; self.reason = why!
+    }
+}

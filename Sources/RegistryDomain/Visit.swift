@@ -191,3 +191,17 @@ public enum NotDoneReason: String, Codable, CaseIterable, Sendable {
         return r
     }
 }
+
+/// A follow-up closed as not done, checked as a whole: every field at fault in one refusal.
+public struct NotDoneClosure: Sendable, Equatable {
+    public var reason: NotDoneReason
+    public var note: String?
+
+    public init(reason: String, note: String?) throws(RegistryError) {
+        var checks = FieldChecks()
+        let why = checks.check { () throws(RegistryError) in try NotDoneReason.parse(reason) }
+        let note = checks.check { () throws(RegistryError) in try Notes.validate(note) }
+        try checks.finish()
+        self.reason = why!; self.note = note!
+    }
+}
