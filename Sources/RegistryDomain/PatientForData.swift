@@ -14,9 +14,10 @@ public struct PatientForData: Sendable, Equatable {
         self.firstAdministration = firstAdministration
     }
 
-    /// Refuses data for a withdrawn patient, data dated after a death, and data from an institution that does not hold the patient.
+    /// Refuses data for a voided or withdrawn patient, data dated after a death, and data from an institution that does not hold the patient.
     public func checkForData(on date: LocalDate?, actingInstitution: String?) throws(RegistryError) {
         try checkHeld(by: actingInstitution)
+        try VoidRules.checkStanding(patient.void, record: "patient \(patient.id)")
         if patient.status == .withdrawn {
             throw .conflict("patient", "patient \(patient.id) withdrew consent\(statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed")
         }
