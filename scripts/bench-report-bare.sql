@@ -29,7 +29,7 @@ FROM (
                  max(a.administered_on) OVER (PARTITION BY a.patient_id) AS last_dose,
                  pl.product_id, pl.indication, a.institution_id
           FROM administration a JOIN treatment_plan pl ON pl.id = a.plan_id
-          WHERE a.administered_on <= :'as_of'::date
+          WHERE a.administered_on <= :'as_of'::date AND a.voided_on IS NULL
           ORDER BY a.patient_id, a.administered_on, a.id) f
     LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
                WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= :'as_of'::date AND voided_on IS NULL
@@ -67,6 +67,7 @@ CROSS JOIN LATERAL (SELECT CASE WHEN f.status = 'completed' AND f.completed_on >
                                 WHEN f.status = 'missed' AND f.missed_on > :'as_of'::date THEN 'scheduled'
                                 WHEN f.status = 'not-required' AND s.effective_on > :'as_of'::date THEN 'scheduled'
                                 ELSE f.status END AS st) x
+WHERE f.status <> 'voided'
 GROUP BY c.cell, f.label;
 
 SELECT c.cell, e.grade, e.category, e.serious,
@@ -80,7 +81,7 @@ SELECT c.product_id, c.indication, c.institution_id, c.year, count(*)::int,
        percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_notified_krw),
        percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_collected_krw)
 FROM report_cohort c JOIN administration a ON a.patient_id = c.patient_id
-WHERE a.administered_on <= :'as_of'::date
+WHERE a.administered_on <= :'as_of'::date AND a.voided_on IS NULL
 GROUP BY GROUPING SETS ((c.product_id, c.indication, c.institution_id, c.year), (c.product_id), (c.indication), (c.institution_id), (c.year), ());
 
 SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)

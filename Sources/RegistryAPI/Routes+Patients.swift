@@ -145,11 +145,7 @@ extension RegistryAPI {
         routes.post("/patients/lookup") { request, context in
             try await lookup(request, context, LookupBody.self) { b, tx, grant in
                 let key = try LocalPatientKey(institutionCode: grant.institutionCode!, localID: b.localID, pseudonymizer: pseudonymizer)
-                guard let p = try await tx.patients.find(key) else {
-                    throw RegistryError.notFound("local-id", "\(key.institutionCode) holds no patient with this local key",
-                                                 remedy: .enrolPatient(institution: key.institutionCode))
-                }
-                return try .json(p)
+                return try .json(try await tx.patients.lookup(key))
             }
         }
 

@@ -21,7 +21,8 @@ struct StatusChangeCorrectionBody: JSONBody {
 }
 
 /// Voids (records entered in error: kept, marked, left out of schedules, clocks, worklists and
-/// reports) and corrections of status changes. Like corrections, each takes the record's ETag in
+/// reports) of visits, adverse events, status changes, administrations and patients, and
+/// corrections of status changes. Like corrections, each takes the record's ETag in
 /// If-Match. What a void changes besides its record (a death taken back, follow-ups owed again) is
 /// refused with 409 and listed in `consequences` until the request says `confirm: true`; the
 /// answer lists what was changed.
@@ -42,6 +43,24 @@ extension RegistryAPI {
                 try await checkIfMatch(request, record: .adverseEvent, id: id, name: "adverse-event", in: tx)
                 let (ae, consequences) = try await tx.adverseEvents.void(id: id, reason: b.reason, confirm: b.confirm ?? false)
                 return try .json(WithKey(base: ae, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
+            }
+        }
+
+        routes.post("/administrations/:id/void") { request, context in
+            let id: AdministrationID = try id(context)
+            return try await write(request, context, VoidBody.self, parameters: ["administration": "id"]) { b, tx, _ in
+                try await checkIfMatch(request, record: .administration, id: id, name: "administration", in: tx)
+                let (admin, consequences) = try await tx.administrations.void(id: id, reason: b.reason, confirm: b.confirm ?? false)
+                return try .json(WithKey(base: admin, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
+            }
+        }
+
+        routes.post("/patients/:id/void") { request, context in
+            let id: PatientID = try id(context)
+            return try await write(request, context, VoidBody.self, parameters: ["patient": "id"]) { b, tx, _ in
+                try await checkIfMatch(request, record: .patient, id: id, name: "patient", in: tx)
+                let (patient, consequences) = try await tx.patients.void(id: id, reason: b.reason, confirm: b.confirm ?? false)
+                return try .json(WithKey(base: patient, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }
 

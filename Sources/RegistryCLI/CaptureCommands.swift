@@ -233,7 +233,7 @@ struct AdverseEventCommand: AsyncParsableCommand {
 }
 
 struct AdministrationCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "administration", abstract: "Recorded administrations.", subcommands: [Correct.self])
+    static let configuration = CommandConfiguration(commandName: "administration", abstract: "Recorded administrations.", subcommands: [Correct.self, Void.self])
 
     struct Correct: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Correct an administration; a new date re-anchors the open follow-ups.", discussion: """

@@ -4,7 +4,7 @@ import RegistryDomain
 struct PatientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "patient", abstract: "Treated patients, known only by pseudonym.",
-        subcommands: [Enroll.self, Find.self, Show.self, Correct.self, Death.self, Withdraw.self, Lost.self, Found.self, Transfer.self])
+        subcommands: [Enroll.self, Find.self, Show.self, Correct.self, Death.self, Withdraw.self, Lost.self, Found.self, Transfer.self, Void.self])
 
     struct Enroll: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Enrol a patient (the same local key finds the same patient).", discussion: """
@@ -38,7 +38,8 @@ struct PatientCommand: AsyncParsableCommand {
     struct Find: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Find a patient by the institution's own patient key, without enrolling.", discussion: """
             The key is turned into the pseudonym here, as at enrolment, and is neither stored nor
-            logged. Prints the patient, or says the institution has none with this key (exit 1).
+            logged. Prints the patient, or says the institution has none with this key, or that the
+            patient enrolled with it was voided and the key can be enrolled again (exit 1).
 
             Example:
               registry patient find --institution ARM-001 --local-id MRN-12345
@@ -50,9 +51,7 @@ struct PatientCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global, reach: .site) { ctx in
                 let key = try LocalPatientKey(institutionCode: try ctx.requiredInstitution(institution), localID: localID, pseudonymizer: try ctx.pseudonymizer())
-                guard let p = try await ctx.read({ tx in try await tx.patients.find(key) }) else {
-                    throw RegistryError.notFound("local-id", "\(key.institutionCode) holds no patient with this local key", remedy: .enrolPatient(institution: key.institutionCode))
-                }
+                let p = try await ctx.read { tx in try await tx.patients.lookup(key) }
                 try ctx.emit(p) {
                     "patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)"
                 }
@@ -101,8 +100,8 @@ struct PatientCommand: AsyncParsableCommand {
                     = (record.patient, record.administrations, record.followUps, record.visits, record.adverseEvents, record.statusChanges)
                 try ctx.emit(record) {
                     """
-                    patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)
-                    \(table(["ADMINISTRATION", "ON", "PRODUCT", "LOT", "DOSE"], admins.map { ["\($0.id)", $0.administeredOn.description, $0.productCode, $0.lot, $0.dose] }))
+                    patient \(p.id) (\(p.pseudonym.prefix(12))…) at \(p.institutionCode): born \(p.birthYear), \(p.sex.rawValue), \(p.status.rawValue), consent v\(p.consentVersion) on \(p.consentOn)\(p.void.map { "\nVOIDED on \($0.voidedOn) as enrolled in error: \($0.reason)" } ?? "")
+                    \(table(["ADMINISTRATION", "ON", "PRODUCT", "LOT", "DOSE"], admins.map { ["\($0.id)\($0.void == nil ? "" : " (voided)")", $0.administeredOn.description, $0.productCode, $0.lot, $0.dose] }))
 
                     \(followUpTable(followUps))
 
@@ -170,7 +169,7 @@ struct TraceCommand: AsyncParsableCommand {
             let admins = try await ctx.read { tx in try await tx.administrations.list(patientID: try patient.map { p throws(RegistryError) in try Parse.id(p, field: "patient") }, lot: lot) }
             try ctx.emit(admins) {
                 table(["ADMINISTRATION", "PATIENT", "INSTITUTION", "PRODUCT", "LOT", "ON"],
-                      admins.map { ["\($0.id)", "\($0.patientID)", $0.institutionCode, $0.productCode, $0.lot, $0.administeredOn.description] })
+                      admins.map { ["\($0.id)\($0.void == nil ? "" : " (voided)")", "\($0.patientID)", $0.institutionCode, $0.productCode, $0.lot, $0.administeredOn.description] })
             }
         }
     }

@@ -69,6 +69,63 @@ extension AdverseEventCommand {
     }
 }
 
+extension AdministrationCommand {
+    struct Void: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Void an administration entered in error: kept and marked, its follow-ups withdrawn from the schedule.", discussion: """
+            A dose recorded in error (the wrong patient, entered twice) is voided: the follow-ups it
+            generated are no longer owed, overdue, on worklists or expected in reports, and the
+            patient's first dose is their first standing one (or none). Refused while a standing visit
+            completed one of those follow-ups (void the visit first), or while the patient's records
+            need this dose as their first. The follow-ups withdrawn are listed and nothing is changed
+            until you confirm with --confirm.
+
+            Example:
+              registry administration void 3 --reason "dose recorded for the wrong patient" --confirm
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Administration id.") var administration: String
+        @OptionGroup var void: VoidOptions
+
+        func run() async throws {
+            try await CommandContext.run(global, reach: .site) { ctx in
+                let reason = try Rules.reason(void.reason)
+                let (admin, consequences) = try await ctx.write { tx in
+                    try await tx.administrations.void(id: try Parse.id(administration, field: "administration"), reason: reason, confirm: void.confirm)
+                }
+                try ctx.emit(admin, consequences: consequences) { "administration \(admin.id) (\(admin.administeredOn), lot \(admin.lot)) voided as entered in error" }
+            }
+        }
+    }
+}
+
+extension PatientCommand {
+    struct Void: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Void a patient enrolled in error: kept and marked, left out of every listing and report.", discussion: """
+            A patient enrolled twice or at the wrong site is voided once nothing recorded for them
+            stands: void their visits and adverse events, then status changes (latest first), then
+            administrations; the refusal lists what still stands. The institution's local key is then
+            free: enrolling it again makes a new patient. A pending lost-to-follow-up proposal is
+            withdrawn with the patient (listed, and applied with --confirm).
+
+            Example:
+              registry patient void 42 --reason "enrolled twice; the patient is 41"
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Patient id.") var patient: String
+        @OptionGroup var void: VoidOptions
+
+        func run() async throws {
+            try await CommandContext.run(global, reach: .site) { ctx in
+                let reason = try Rules.reason(void.reason)
+                let (p, consequences) = try await ctx.write { tx in
+                    try await tx.patients.void(id: try Parse.id(patient, field: "patient"), reason: reason, confirm: void.confirm)
+                }
+                try ctx.emit(p, consequences: consequences) { "patient \(p.id) at \(p.institutionCode) voided as enrolled in error" }
+            }
+        }
+    }
+}
+
 /// A patient's status changes (death, withdrawal, loss, found, transfer): voided or corrected.
 struct StatusChangeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status-change", abstract: "Void or correct a patient's status change.",

@@ -10,12 +10,14 @@ public struct Administration: Codable, Equatable, Sendable {
     public var dose: String
     public var feeNotifiedKRW: Int
     public var feeCollectedKRW: Int
+    /// Set when the dose was voided as entered in error; its follow-ups are then withdrawn.
+    public var void: VoidMark?
 
     public init(id: AdministrationID, patientID: PatientID, planID: PlanID, institutionCode: String, productCode: String, administeredOn: LocalDate,
-                lot: String, dose: String, feeNotifiedKRW: Int, feeCollectedKRW: Int) {
+                lot: String, dose: String, feeNotifiedKRW: Int, feeCollectedKRW: Int, void: VoidMark? = nil) {
         self.id = id; self.patientID = patientID; self.planID = planID; self.institutionCode = institutionCode
         self.productCode = productCode; self.administeredOn = administeredOn; self.lot = lot; self.dose = dose
-        self.feeNotifiedKRW = feeNotifiedKRW; self.feeCollectedKRW = feeCollectedKRW
+        self.feeNotifiedKRW = feeNotifiedKRW; self.feeCollectedKRW = feeCollectedKRW; self.void = void
     }
 }
 
@@ -54,6 +56,7 @@ public struct NewAdministration: Sendable, Equatable {
         guard institutionStatus == .active else {
             throw .conflict("plan", "institution \(plan.institutionCode) is \(institutionStatus.rawValue); only active institutions may treat")
         }
+        try VoidRules.checkStanding(patient.void, record: "patient \(patient.id)")
         guard patient.institutionCode == plan.institutionCode else {
             throw .conflict("patient", "patient \(patient.id) is enrolled at \(patient.institutionCode), not at the plan's institution \(plan.institutionCode)")
         }

@@ -10,6 +10,9 @@ public enum FollowUpStatus: String, Codable, CaseIterable, Sendable {
     case notRequired = "not-required"
     /// Overdue for longer than the registry's limit; the nightly job closes it as missed.
     case missed
+    /// Withdrawn from the schedule: the administration that made it was voided as entered in error.
+    /// Never owed, overdue, listed as due or counted as expected again.
+    case voided
 
     /// Still owed by the site that holds the patient: scheduled (overdue or not) or missed, which a
     /// late visit can still complete or the site close as not done.
@@ -58,6 +61,7 @@ public struct FollowUp: Codable, Equatable, Sendable {
         case .notDone: return "not done" + (state.notDoneReason.map { ": \($0.rawValue)" } ?? "")
         case .notRequired: return "not required"
         case .missed: return "missed" + (state.missedOn.map { " on \($0)" } ?? "")
+        case .voided: return "withdrawn: administration \(administrationID) voided"
         }
     }
 }

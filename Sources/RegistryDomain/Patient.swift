@@ -27,11 +27,14 @@ public struct Patient: Codable, Equatable, Sendable {
     public var consentOn: LocalDate
     public var consentVersion: String
     public var status: PatientStatus
+    /// Set when the patient was voided as enrolled in error (a duplicate, the wrong site).
+    public var void: VoidMark?
 
-    public init(id: PatientID, pseudonym: String, institutionCode: String, birthYear: Int, sex: Sex, consentOn: LocalDate, consentVersion: String, status: PatientStatus) {
+    public init(id: PatientID, pseudonym: String, institutionCode: String, birthYear: Int, sex: Sex, consentOn: LocalDate, consentVersion: String, status: PatientStatus,
+                void: VoidMark? = nil) {
         self.id = id; self.pseudonym = pseudonym; self.institutionCode = institutionCode
         self.birthYear = birthYear; self.sex = sex; self.consentOn = consentOn
-        self.consentVersion = consentVersion; self.status = status
+        self.consentVersion = consentVersion; self.status = status; self.void = void
     }
 }
 

@@ -14,9 +14,10 @@ public struct PatientForData: Sendable, Equatable {
         self.firstAdministration = firstAdministration
     }
 
-    /// Refuses data for a withdrawn patient and data dated after a death. (Which institution may
-    /// write for the patient is row-level security's: another site's patient is not found.)
+    /// Refuses data for a voided or withdrawn patient and data dated after a death. (Which
+    /// institution may write for the patient is row-level security's: another site's patient is not found.)
     public func checkForData(on date: LocalDate?) throws(RegistryError) {
+        try VoidRules.checkStanding(patient.void, record: "patient \(patient.id)")
         if patient.status == .withdrawn {
             throw .conflict("patient", "patient \(patient.id) withdrew consent\(statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed")
         }

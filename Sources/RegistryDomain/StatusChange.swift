@@ -121,6 +121,12 @@ public enum StatusRules {
         if date < patient.consentOn {
             throw .invalid("on", "\(date) is before the patient's consent on \(patient.consentOn)")
         }
+        try checkAfterFirstDose(kind, on: date, firstAdministration: firstAdministration)
+    }
+
+    /// A loss, a found or a transfer comes on or after the patient's first dose (nil: none yet); a
+    /// death or a withdrawal may come before it.
+    public static func checkAfterFirstDose(_ kind: StatusChangeKind, on date: LocalDate, firstAdministration: LocalDate?) throws(RegistryError) {
         if kind != .death, kind != .withdrawal, let first = firstAdministration, date < first {
             throw .invalid("on", "\(date) is before the patient's first administration on \(first)")
         }

@@ -76,6 +76,9 @@ public enum VisitRules {
                             hint: "correct that visit instead", remedy: .correctVisit(id: visitID))
         case .notRequired:
             throw .conflict("followup", "follow-up \(followUpID) is no longer required (after death, withdrawal or loss to follow-up); log an unscheduled visit instead")
+        case .voided:
+            throw .conflict("followup", "follow-up \(followUpID) was withdrawn from the schedule: its administration was voided as entered in error",
+                            hint: "log the visit against a follow-up of the patient's standing dose, or as an unscheduled visit")
         case .scheduled, .notDone, .missed:
             return VisitTiming.of(date, windowStart: windowStart, windowEnd: windowEnd)
         }

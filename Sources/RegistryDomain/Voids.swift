@@ -33,6 +33,10 @@ public struct Consequence: Codable, Equatable, Sendable, CustomStringConvertible
         case followUpReopened = "follow-up-reopened"
         /// The patient and the follow-ups still owed go back to the institution that transferred them.
         case patientReturned = "patient-returned"
+        /// The follow-ups a voided administration generated are withdrawn from the schedule.
+        case followUpsWithdrawn = "follow-ups-withdrawn"
+        /// A pending lost-to-follow-up proposal whose missed follow-ups were withdrawn (or whose patient was voided) is withdrawn.
+        case lostProposalWithdrawn = "lost-proposal-withdrawn"
     }
 
     /// What kind of change.
@@ -43,9 +47,11 @@ public struct Consequence: Codable, Equatable, Sendable, CustomStringConvertible
     public var followUpIDs: [FollowUpID]
     /// The status change it voids or re-dates, if any.
     public var statusChangeID: StatusChangeID?
+    /// The lost-to-follow-up proposal it withdraws, if any.
+    public var lostProposalID: LostProposalID?
 
-    public init(_ kind: Kind, _ text: String, followUpIDs: [FollowUpID] = [], statusChangeID: StatusChangeID? = nil) {
-        self.kind = kind; self.text = text; self.followUpIDs = followUpIDs; self.statusChangeID = statusChangeID
+    public init(_ kind: Kind, _ text: String, followUpIDs: [FollowUpID] = [], statusChangeID: StatusChangeID? = nil, lostProposalID: LostProposalID? = nil) {
+        self.kind = kind; self.text = text; self.followUpIDs = followUpIDs; self.statusChangeID = statusChangeID; self.lostProposalID = lostProposalID
     }
 
     public var description: String { text }
@@ -77,8 +83,8 @@ public enum VoidRules {
     /// - `causingEvent`: the standing adverse event the change came from (a death from a grade 5 event).
     /// - `deadAt`: a standing visit that records the patient dead, for a death.
     /// - `recordedAtReceiver`: for a transfer, whether the receiving institution has recorded anything since.
-    /// - `seenSinceLoss`: for a found, the latest visit that saw the patient after the loss it ended
-    ///   (voiding the found would make the patient lost since a date before that visit).
+    /// - `seenSinceLoss`: for a found, the latest visit that saw the patient, or dose given, after the
+    ///   loss it ended (voiding the found would make the patient lost since a date before it).
     public static func checkVoid(_ change: StatusChange, later: [StatusChange], causingEvent: AdverseEventID?, deadAt visit: VisitID?,
                                  recordedAtReceiver: Bool, seenSinceLoss: LocalDate? = nil) throws(RegistryError) {
         try checkStanding(change.void, record: "status change \(change.id)")
@@ -95,13 +101,112 @@ public enum VoidRules {
                             remedy: .correctVisit(id: visit))
         }
         if change.kind == .found, let seen = seenSinceLoss {
-            throw .conflict("status-change", "patient \(change.patientID) was seen at a visit on \(seen), after the loss this found ended; voiding it would make the patient lost since before that visit",
-                            hint: "correct or void that visit first if it was recorded wrongly")
+            throw .conflict("status-change", "patient \(change.patientID) was seen at a visit or given a dose on \(seen), after the loss this found ended; voiding it would make the patient lost since before then",
+                            hint: "correct or void that visit or dose first if it was recorded wrongly")
         }
         if change.kind == .transfer && recordedAtReceiver {
             throw .conflict("status-change", "\(change.toInstitution ?? "the receiving institution") has recorded data for patient \(change.patientID) since the transfer; transfer the patient back instead",
                             hint: "a transfer can be voided only before the receiving site records anything")
         }
+    }
+}
+
+/// A standing record whose entry rule reads the patient's first dose. Voiding the first dose moves it
+/// to the next standing one (or leaves none); each such record is then checked again as if it were
+/// entered now, so that what remains is what recording the survivors would give.
+public enum FirstDoseDependent: Equatable, Sendable, CustomStringConvertible {
+    /// An unscheduled visit: a screening visit comes within the screening window before the first
+    /// dose (or before any), any other unscheduled visit after it.
+    case visit(VisitID, on: LocalDate, screening: Bool)
+    /// An adverse event: its onset comes after the first dose.
+    case adverseEvent(AdverseEventID, onset: LocalDate)
+    /// A loss, a found or a transfer: on or after the first dose.
+    case statusChange(StatusChangeID, StatusChangeKind, on: LocalDate)
+
+    /// Whether the record could be entered for `patient` with `firstDose` as the first dose (nil: none).
+    public func check(firstDose: LocalDate?, patient: Patient) throws(RegistryError) {
+        switch self {
+        case .visit(_, let on, true):
+            try VisitRules.checkScreening(on, consentOn: patient.consentOn, firstDose: firstDose, patientID: patient.id)
+        case .visit(_, let on, false):
+            try VisitRules.checkAfterDose(on, anchor: firstDose, patientID: patient.id, unscheduled: true)
+        case .adverseEvent(_, let onset):
+            try PatientForData(patient: patient, statusOn: nil, firstAdministration: firstDose).checkEventAfterTreatment(onset: onset)
+        case .statusChange(_, let kind, let on):
+            try StatusRules.checkAfterFirstDose(kind, on: on, firstAdministration: firstDose)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .visit(let id, let on, let screening): "\(screening ? "screening" : "unscheduled") visit \(id) on \(on)"
+        case .adverseEvent(let id, let onset): "adverse event \(id) (onset \(onset))"
+        case .statusChange(let id, let kind, let on): "status change \(id) (\(kind.rawValue) on \(on))"
+        }
+    }
+}
+
+extension VoidRules {
+    /// What stands in the way of voiding an administration (a dose recorded in error):
+    /// - `completedBy`: the standing visits that completed one of its follow-ups. The visit belongs
+    ///   to that dose's schedule; void it first (and log it again where it belongs).
+    /// - `firstDoseAfter`: the patient's first standing dose once this one is voided (nil: none).
+    /// - `dependents`: the patient's standing records whose entry rule reads the first dose; when the
+    ///   void moves the first dose, each must still meet its rule (a patient left with no dose is a
+    ///   patient never dosed: no adverse events and no follow-up visits).
+    public static func checkVoid(_ administration: Administration, patient: PatientForData, completedBy visits: [VisitID],
+                                 firstDoseAfter: LocalDate?, dependents: [FirstDoseDependent]) throws(RegistryError) {
+        let id = administration.id
+        try checkStanding(administration.void, record: "administration \(id)")
+        if !visits.isEmpty {
+            let list = visits.map { String($0.rawValue) }.joined(separator: ", ")
+            throw .conflict("administration", "visit\(visits.count == 1 ? "" : "s") \(list) completed follow-ups of administration \(id); void \(visits.count == 1 ? "that visit" : "those visits") first, then log \(visits.count == 1 ? "it" : "them") again where \(visits.count == 1 ? "it belongs" : "they belong")",
+                            hint: "a voided dose's follow-ups are withdrawn from the schedule, so no standing visit may complete one")
+        }
+        guard firstDoseAfter != patient.firstAdministration else { return }
+        var blocking: [FirstDoseDependent] = []
+        for d in dependents {
+            do { try d.check(firstDose: firstDoseAfter, patient: patient.patient) } catch { blocking.append(d) }
+        }
+        guard !blocking.isEmpty else { return }
+        let moved = firstDoseAfter.map { "move patient \(patient.patient.id)'s first dose from \(administration.administeredOn) to \($0)" }
+            ?? "leave patient \(patient.patient.id) with no dose"
+        throw .conflict("administration", "voiding administration \(id) would \(moved), and \(blocking.map(\.description).joined(separator: ", ")) could not be recorded then; void or correct \(blocking.count == 1 ? "it" : "them") first",
+                        hint: "records of a patient dosed in error are voided before the dose")
+    }
+
+    /// What stands in the way of voiding a patient (enrolled in error: a duplicate, the wrong site):
+    /// every record of theirs that still stands, listed by kind. A patient is voided only when
+    /// nothing recorded for them stands, each record voided first with its own rules and consequences.
+    public static func checkVoid(_ patient: Patient, standing: StandingRecords) throws(RegistryError) {
+        try checkStanding(patient.void, record: "patient \(patient.id)")
+        guard !standing.isEmpty else { return }
+        throw .conflict("patient", "patient \(patient.id) still has standing records: \(standing); void them first (visits and adverse events, then status changes from the latest, then administrations)",
+                        hint: "a patient is voided only when nothing recorded for them stands")
+    }
+}
+
+/// A patient's records that are not voided, by kind (for voiding the patient).
+public struct StandingRecords: Equatable, Sendable, CustomStringConvertible {
+    public var administrations: [AdministrationID]
+    public var visits: [VisitID]
+    public var adverseEvents: [AdverseEventID]
+    public var statusChanges: [StatusChangeID]
+
+    public init(administrations: [AdministrationID], visits: [VisitID], adverseEvents: [AdverseEventID], statusChanges: [StatusChangeID]) {
+        self.administrations = administrations; self.visits = visits; self.adverseEvents = adverseEvents; self.statusChanges = statusChanges
+    }
+
+    public var isEmpty: Bool { administrations.isEmpty && visits.isEmpty && adverseEvents.isEmpty && statusChanges.isEmpty }
+
+    /// "administration 3; visits 8, 9; adverse event 4".
+    public var description: String {
+        func part(_ name: String, _ ids: [Int]) -> String? {
+            ids.isEmpty ? nil : "\(name)\(ids.count == 1 ? "" : "s") " + ids.map(String.init).joined(separator: ", ")
+        }
+        return [part("administration", administrations.map(\.rawValue)), part("visit", visits.map(\.rawValue)),
+                part("adverse event", adverseEvents.map(\.rawValue)), part("status change", statusChanges.map(\.rawValue))]
+            .compactMap { $0 }.joined(separator: "; ")
     }
 }
 

@@ -7,7 +7,8 @@ import RegistryDomain
 /// one REPEATABLE READ transaction, so every figure comes from the same snapshot.
 ///
 /// Patients are grouped by a "cell", one per combination of product, indication, institution and
-/// year of their index treatment (first administration on or before the as-of date); additive
+/// year of their index treatment (first standing administration on or before the as-of date: a voided
+/// dose counts for nothing, and a patient with none is not in the report); additive
 /// counts come back per cell and are summed into the requested groups in Swift. Changes from
 /// baseline come back as counts of each value per cell (a few per cell: scores are whole numbers,
 /// indices have two or three decimals) and their quartiles are computed in Swift: `percentile_cont`
@@ -172,7 +173,7 @@ struct OutcomeData: Sendable {
                          max(a.administered_on) OVER (PARTITION BY a.patient_id) AS last_dose,
                          pl.product_id, pl.indication, a.institution_id
                   FROM administration a JOIN treatment_plan pl ON pl.id = a.plan_id
-                  WHERE a.administered_on <= \(asOf)
+                  WHERE a.administered_on <= \(asOf) AND a.voided_on IS NULL
                   ORDER BY a.patient_id, a.administered_on, a.id) f
             LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
                        WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= \(asOf) AND voided_on IS NULL
@@ -203,7 +204,8 @@ struct OutcomeData: Sendable {
     /// Completeness as CIBMTR counts it, on the state of each follow-up as of the as-of date
     /// (completed, missed or made not required later means still scheduled then): expected are
     /// the follow-ups still required whose window has closed, or that were completed or closed as
-    /// not done; overdue is `follow_up_overdue()`, the registry's one definition.
+    /// not done; overdue is `follow_up_overdue()`, the registry's one definition. Follow-ups withdrawn
+    /// with a voided dose count nowhere.
     static func followUpQuery(asOf: LocalDate) -> PostgresQuery {
         """
         SELECT c.cell, f.label, min(f.seq)::int,
@@ -220,6 +222,7 @@ struct OutcomeData: Sendable {
                                         WHEN f.status = 'missed' AND f.missed_on > \(asOf) THEN 'scheduled'
                                         WHEN f.status = 'not-required' AND s.effective_on > \(asOf) THEN 'scheduled'
                                         ELSE f.status END AS st) x
+        WHERE f.status <> 'voided'
         GROUP BY c.cell, f.label
         """
     }
@@ -263,7 +266,7 @@ struct OutcomeData: Sendable {
                    percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_notified_krw),
                    percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_collected_krw)
             FROM report_cohort c JOIN administration a ON a.patient_id = c.patient_id
-            WHERE a.administered_on <= \(asOf)
+            WHERE a.administered_on <= \(asOf) AND a.voided_on IS NULL
             GROUP BY GROUPING SETS (\(unescaped: g.groupBy))
             """
     }

@@ -110,7 +110,7 @@ enum ReportJSON {
 
     /// What the figures mean, carried in the report so it can be read on its own.
     static let definitions: [String: String] = [
-        "cohort": "Each patient is counted once, in the group of their first administration on or before the as-of date (product, indication, institution, calendar year); administrations, fees, follow-ups and events are those of the group's patients up to the as-of date.",
+        "cohort": "Each patient is counted once, in the group of their first administration on or before the as-of date (product, indication, institution, calendar year); administrations, fees, follow-ups and events are those of the group's patients up to the as-of date. Records voided as entered in error (patients, doses and the follow-ups they scheduled, visits, events, status changes) count nowhere.",
         "completeness": "Completed follow-ups divided by expected ones (CIBMTR): expected are follow-ups still required whose window closed before the as-of date, or that were completed or closed as not done; not-yet-due follow-ups and those no longer required after death, withdrawal or loss are left out.",
         "contact_deviations": "Completed follow-ups whose visit was made another way than the time point plans (e.g. a phone call for an examination): protocol deviations, counted, not hidden.",
         "overdue_now": "Follow-ups whose window closed before the as-of date without data, of active patients (the registry's one definition, follow_up_overdue).",

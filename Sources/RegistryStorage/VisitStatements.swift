@@ -8,14 +8,14 @@ import RegistryDomain
 
 /// A follow-up and its patient, both locked, with the facts that decide whether a visit may be
 /// logged: the follow-up's window and status, its administration's date, the patient, the
-/// patient's holder, status date and first dose.
+/// patient's holder, status date and first standing dose.
 struct LockVisitTarget: PostgresPreparedStatement {
     static let name = "registry_lock_visit_target"
     static let sql = """
         SELECT f.window_start, f.window_end, f.status, (SELECT v.id FROM visit v WHERE v.follow_up_id = f.id AND v.voided_on IS NULL), a.administered_on,
                f.contact_type,
                \(PatientRow.columns), p.institution_id, p.status_on,
-               (SELECT min(x.administered_on) FROM administration x WHERE x.patient_id = p.id)
+               (SELECT min(x.administered_on) FROM administration x WHERE x.patient_id = p.id AND x.voided_on IS NULL)
         FROM follow_up f JOIN administration a ON a.id = f.administration_id JOIN patient p ON p.id = f.patient_id
         JOIN institution i ON i.id = p.institution_id
         WHERE f.id = $1 FOR UPDATE OF f, p

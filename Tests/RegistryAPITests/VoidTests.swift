@@ -213,4 +213,170 @@ struct VoidTests {
             #expect(early.status == 422 && early.pointers == ["/on"] && early.text.contains("seen alive"), "\(early.text)")
         }
     }
+
+    /// The follow-up ids on A's worklist (overdue and due within 60 days).
+    static func worklistIDs(_ api: APIClient, token: String) async throws -> Set<Int> {
+        Set(try await api.call(.get, "/worklist?days=60&limit=200", token: token).items.compactMap { $0["follow_up_id"] as? Int })
+    }
+
+    /// The outcome report's total for all patients (an administrator's, K of 2).
+    static func reportTotal(_ api: APIClient, _ h: APIHarness) async throws -> [String: Any] {
+        let report = try await api.call(.get, "/reports/outcomes?purpose=voids&as_of=2026-11-25&min_cell=2", token: h.tokens["admin"]!)
+        return report.json["total"] as? [String: Any] ?? [:]
+    }
+
+    static func expected(_ total: [String: Any]) -> Int? {
+        (total["follow_up"] as? [String: Any])?["expected"] as? Int
+    }
+
+    /// Runs the nightly job for the harness's today with the built binary.
+    static func night(_ h: APIHarness) throws -> RegistryBinary.Result {
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-void-night-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        return try RegistryBinary(databaseURL: h.database.url, home: home)
+            .run(["jobs", "run", "nightly", "--as-of", "2026-11-25", "--out", home.appendingPathComponent("w").path, "--json"])
+    }
+
+    @Test("a dose recorded in error is voided: its follow-ups are withdrawn from the schedule, the worklist, the nightly job and the report; without If-Match, from another site or unconfirmed it is refused and writes nothing")
+    func administrationVoided() async throws {
+        try await APIHarness.run { h, api in
+            let a = h.tokens["A"]!, b = h.tokens["B"]!
+            try await OutcomeReportAPITests.treatMore(h)
+            let dosed = try await api.call(.post, "/patients/\(h.patientA)/administrations", token: a,
+                                          json: #"{"plan_id":\#(h.planA),"on":"2026-01-10","lot":"LOT-WRONG","dose":"2e6","fee_notified_krw":1,"fee_collected_krw":1}"#)
+            #expect(dosed.status == 201, "\(dosed.text)")
+            let dose = try #require(dosed.id)
+            let schedule = Set((dosed.json["follow_ups"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? Int })
+            #expect(!schedule.isEmpty)
+            let worklist = try await Self.worklistIDs(api, token: a)
+            #expect(!worklist.isDisjoint(with: schedule), "the second dose's follow-ups are on the worklist")
+            let reported = try await Self.reportTotal(api, h)
+            #expect(reported["administrations"] as? Int == 7, "\(reported)")
+            let expectedBefore = try #require(Self.expected(reported))
+
+            let uri = "/administrations/\(dose)"
+            let before = try await h.snapshot()
+            #expect(try await api.call(.post, uri + "/void", token: a, json: #"{"reason":"dose for the wrong patient"}"#).status == 428)
+            let etag = try await api.etag(uri, token: a)
+            let elsewhere = try await api.call(.post, uri + "/void", token: b, json: #"{"reason":"dose for the wrong patient","confirm":true}"#, headers: [.ifMatch: etag])
+            #expect(elsewhere.status == 404, "another site's dose is not found: \(elsewhere.text)")
+            let unconfirmed = try await api.call(.post, uri + "/void", token: a, json: #"{"reason":"dose for the wrong patient"}"#, headers: [.ifMatch: etag])
+            #expect(unconfirmed.status == 409 && Self.kinds(unconfirmed) == ["follow-ups-withdrawn"], "\(unconfirmed.text)")
+            #expect(unconfirmed.text.contains("\(schedule.count) follow-ups of administration \(dose) withdrawn from the schedule"), "\(unconfirmed.text)")
+            #expect(try await h.snapshot() == before, "a refused void wrote something")
+
+            let voided = try await api.call(.post, uri + "/void", token: a, json: #"{"reason":"dose for the wrong patient","confirm":true}"#, headers: [.ifMatch: etag])
+            #expect(voided.status == 200 && Self.kinds(voided) == ["follow-ups-withdrawn"], "\(voided.text)")
+            #expect((voided.json["void"] as? [String: Any])?["reason"] as? String == "dose for the wrong patient", "\(voided.text)")
+            #expect(try await h.database.count("follow_up", where: "administration_id = \(dose) AND status = 'voided'") == schedule.count)
+            #expect(try await h.database.count("audit_log", where: "entity = 'administration' AND entity_id = \(dose) AND action = 'update' AND reason = 'dose for the wrong patient'") == 1)
+            let worklistAfter = try await Self.worklistIDs(api, token: a)
+            #expect(worklistAfter.isDisjoint(with: schedule) && !worklistAfter.isEmpty, "withdrawn follow-ups left the worklist")
+            let listed = try await api.call(.get, "/patients/\(h.patientA)/follow-ups", token: a).items.filter { schedule.contains($0["id"] as? Int ?? 0) }
+            #expect(listed.count == schedule.count && listed.allSatisfy { $0["status"] as? String == "voided" }, "the patient's listing keeps them, withdrawn")
+
+            // The night flags the first dose's open follow-ups, none of the withdrawn ones.
+            let night = try Self.night(h)
+            #expect(night.status == 0, "\(night.stderr)")
+            #expect(try await h.database.count("follow_up", where: "administration_id = \(dose) AND (overdue_since IS NOT NULL OR status <> 'voided')") == 0)
+            #expect(try await h.database.count("follow_up", where: "administration_id = \(h.administrationA) AND overdue_since IS NOT NULL") > 0)
+
+            let after = try await Self.reportTotal(api, h)
+            #expect(after["administrations"] as? Int == 6, "the voided dose no longer counts: \(after)")
+            #expect(try #require(Self.expected(after)) < expectedBefore, "its follow-ups are no longer expected: \(after)")
+
+            // Voided once: a second void, a correction or a visit at a withdrawn follow-up is refused.
+            let again = try await api.call(.post, uri + "/void", token: a, json: #"{"reason":"again"}"#, headers: [.ifMatch: try await api.etag(uri, token: a)])
+            #expect(again.status == 409 && again.text.contains("was voided on 2026-11-25"), "\(again.text)")
+            let correct = try await api.call(.patch, uri, token: a, json: #"{"reason":"x","lot":"LOT-2"}"#, headers: [.ifMatch: try await api.etag(uri, token: a)])
+            #expect(correct.status == 409, "\(correct.text)")
+            let visit = try await api.call(.post, "/follow-ups/\(schedule.min()!)/visits", token: a, json: #"{"on":"2026-11-20","contact":"phone","vital":"alive"}"#)
+            #expect(visit.status == 409 && visit.text.contains("withdrawn from the schedule"), "\(visit.text)")
+        }
+    }
+
+    @Test("the first dose is voided only once no standing visit completed its follow-ups and no event or visit needs it; the patient is then as if never dosed")
+    func firstDoseVoided() async throws {
+        try await APIHarness.run { h, api in
+            let a = h.tokens["A"]!
+            let uri = "/administrations/\(h.administrationA)"
+            let body = #"{"reason":"dose recorded for the wrong patient","confirm":true}"#
+            var before = try await h.snapshot()
+            let completed = try await api.call(.post, uri + "/void", token: a, json: body, headers: [.ifMatch: try await api.etag(uri, token: a)])
+            #expect(completed.status == 409 && completed.text.contains("visit \(h.visitA) completed follow-ups of administration \(h.administrationA)"), "\(completed.text)")
+            #expect(try await h.snapshot() == before, "a refused void wrote something")
+
+            let visit = try await api.call(.post, "/visits/\(h.visitA)/void", token: a, json: body, headers: [.ifMatch: try await api.etag("/visits/\(h.visitA)", token: a)])
+            #expect(visit.status == 200, "\(visit.text)")
+            before = try await h.snapshot()
+            let needed = try await api.call(.post, uri + "/void", token: a, json: body, headers: [.ifMatch: try await api.etag(uri, token: a)])
+            #expect(needed.status == 409 && needed.text.contains("no dose") && needed.text.contains("adverse event \(h.adverseEventA)"), "\(needed.text)")
+            #expect(try await h.snapshot() == before, "a refused void wrote something")
+
+            let event = try await api.call(.post, "/adverse-events/\(h.adverseEventA)/void", token: a, json: body,
+                                           headers: [.ifMatch: try await api.etag("/adverse-events/\(h.adverseEventA)", token: a)])
+            #expect(event.status == 200, "\(event.text)")
+            let voided = try await api.call(.post, uri + "/void", token: a, json: body, headers: [.ifMatch: try await api.etag(uri, token: a)])
+            #expect(voided.status == 200 && Self.kinds(voided) == ["follow-ups-withdrawn"], "\(voided.text)")
+            #expect(try await h.database.count("follow_up", where: "patient_id = \(h.patientA) AND status <> 'voided'") == 0)
+            // No dose stands: data that needs one is refused as for a patient never dosed; a screening visit is not.
+            let ae = try await api.call(.post, "/patients/\(h.patientA)/adverse-events", token: a, json: #"{"onset":"2026-11-01","aware":"2026-11-02","term":"Rash","category":"other","grade":1}"#)
+            #expect(ae.status == 409 && ae.text.contains("no administration yet"), "\(ae.text)")
+            let screening = try await api.call(.post, "/patients/\(h.patientA)/visits", token: a, json: #"{"on":"2026-11-20","contact":"examination","vital":"alive","screening":true}"#)
+            #expect(screening.status == 201, "\(screening.text)")
+        }
+    }
+
+    @Test("a patient enrolled in error is voided once nothing of theirs stands: refused listing what does, then kept, marked, out of listings and the report, and the local key can be enrolled again")
+    func patientVoided() async throws {
+        try await APIHarness.run { h, api in
+            let a = h.tokens["A"]!, b = h.tokens["B"]!
+            try await OutcomeReportAPITests.treatMore(h)
+            let uri = "/patients/\(h.patientA)"
+            let body = #"{"reason":"enrolled twice","confirm":true}"#
+            var before = try await h.snapshot()
+            #expect(try await api.call(.post, uri + "/void", token: a, json: body).status == 428)
+            let etag = try await api.etag(uri, token: a)
+            #expect(try await api.call(.post, uri + "/void", token: b, json: body, headers: [.ifMatch: etag]).status == 404)
+            let standing = try await api.call(.post, uri + "/void", token: a, json: body, headers: [.ifMatch: etag])
+            #expect(standing.status == 409 && standing.text.contains("administration \(h.administrationA); visit \(h.visitA); adverse event \(h.adverseEventA)"), "\(standing.text)")
+            #expect(try await h.snapshot() == before, "a refused void wrote something")
+            #expect(try await Self.reportTotal(api, h)["patients"] as? Int == 6)
+
+            let confirm = #"{"reason":"patient enrolled twice","confirm":true}"#
+            for record in ["/visits/\(h.visitA)", "/adverse-events/\(h.adverseEventA)", "/administrations/\(h.administrationA)"] {
+                let got = try await api.call(.post, record + "/void", token: a, json: confirm, headers: [.ifMatch: try await api.etag(record, token: a)])
+                #expect(got.status == 200, "\(record): \(got.text)")
+            }
+            // Nothing stands; the pending lost-to-follow-up proposal goes with the patient, once confirmed.
+            before = try await h.snapshot()
+            let unconfirmed = try await api.call(.post, uri + "/void", token: a, json: #"{"reason":"enrolled twice"}"#, headers: [.ifMatch: try await api.etag(uri, token: a)])
+            #expect(unconfirmed.status == 409 && Self.kinds(unconfirmed) == ["lost-proposal-withdrawn"], "\(unconfirmed.text)")
+            #expect(try await h.snapshot() == before, "an unconfirmed void wrote something")
+            let voided = try await api.call(.post, uri + "/void", token: a, json: body, headers: [.ifMatch: try await api.etag(uri, token: a)])
+            #expect(voided.status == 200 && (voided.json["void"] as? [String: Any])?["reason"] as? String == "enrolled twice", "\(voided.text)")
+            #expect(try await h.database.count("lost_proposal", where: "id = \(h.proposalA) AND decision = 'rejected'") == 1)
+
+            let shown = try await api.call(.get, uri, token: a)
+            #expect(shown.status == 200 && (shown.json["patient"] as? [String: Any])?["void"] != nil, "shown, marked void: \(shown.text)")
+            let listed = try await api.call(.get, "/patients?limit=100", token: a).items.compactMap { $0["id"] as? Int }
+            #expect(!listed.contains(h.patientA.rawValue) && listed.count == 5, "\(listed)")
+            #expect(try await api.call(.get, "/worklist?days=60&limit=200", token: a).items.allSatisfy { $0["patient_id"] as? Int != h.patientA.rawValue })
+            #expect(try await api.call(.get, "/lost-proposals", token: a).items.isEmpty)
+            #expect(try await Self.reportTotal(api, h)["patients"] as? Int == 5)
+            let again = try await api.call(.post, uri + "/void", token: a, json: body, headers: [.ifMatch: try await api.etag(uri, token: a)])
+            #expect(again.status == 409, "\(again.text)")
+            let dose = try await api.call(.post, "/patients/\(h.patientA)/administrations", token: a,
+                                          json: #"{"plan_id":\#(h.planA),"on":"2026-01-10","lot":"LOT-A","dose":"2e6","fee_notified_krw":1,"fee_collected_krw":1}"#)
+            #expect(dose.status == 409 && dose.text.contains("was voided"), "\(dose.text)")
+
+            // The local key: looked up, it says the patient was voided; enrolled again, it is a new patient.
+            let lookup = try await api.call(.post, "/patients/lookup", token: a, json: #"{"local_id":"MRN-A"}"#)
+            #expect(lookup.status == 404 && lookup.text.contains("patient \(h.patientA)") && lookup.text.contains("was voided"), "\(lookup.text)")
+            let enrolled = try await api.call(.post, "/patients", token: a, json: #"{"local_id":"MRN-A","birth_year":1961,"sex":"female","consent_on":"2025-03-20","consent_version":"2"}"#)
+            #expect(enrolled.status == 201 && enrolled.json["created"] as? Bool == true && enrolled.id != h.patientA.rawValue, "\(enrolled.text)")
+            let found = try await api.call(.post, "/patients/lookup", token: a, json: #"{"local_id":"MRN-A"}"#)
+            #expect(found.status == 200 && found.id == enrolled.id, "\(found.text)")
+        }
+    }
 }

@@ -87,7 +87,7 @@ struct CommandLineTests {
         defer { try? FileManager.default.removeItem(at: home) }
         let cli = RegistryBinary(databaseURL: url, home: home)
         // Set up by the registry's operator: two sites, a product, a plan and a treated patient each.
-        var plans: [String: Int] = [:], patients: [String: Int] = [:], followUps: [String: Int] = [:]
+        var plans: [String: Int] = [:], patients: [String: Int] = [:], followUps: [String: Int] = [:], doses: [String: Int] = [:]
         #expect(try cli.run(["product", "add", "--code", "GT-01", "--name", "Example AAV vector", "--manufacturer", "Example Bio", "--modality", "gene-therapy"]).status == 0)
         for (i, site) in ["ARM-001", "ARM-002"].enumerated() {
             #expect(try cli.run(["institution", "add", "--code", site, "--name", "Hospital \(i)", "--designation", "D-2025-00\(i)", "--designated-on", "2025-02-21"]).status == 0)
@@ -95,8 +95,8 @@ struct CommandLineTests {
             #expect(try cli.run(["plan", "decide", "\(plan)", "--decision", "approved", "--on", "2025-03-15", "--reference", "RC-\(i)"]).status == 0)
             let patient = try #require(try cli.run(["patient", "enroll", "--institution", site, "--local-id", "MRN-\(i)", "--birth-year", "1961", "--sex", "female",
                                                     "--consent-on", "2025-03-20", "--consent-version", "2", "--json"]).id)
-            #expect(try cli.run(["administer", "--patient", "\(patient)", "--plan", "\(plan)", "--on", "2025-04-01", "--lot", "LOT-\(i)", "--dose", "2e6 cells/kg",
-                                 "--fee-notified", "1", "--fee-collected", "1"]).status == 0)
+            doses[site] = try #require(try cli.run(["administer", "--patient", "\(patient)", "--plan", "\(plan)", "--on", "2025-04-01", "--lot", "LOT-\(i)",
+                                                    "--dose", "2e6 cells/kg", "--fee-notified", "1", "--fee-collected", "1", "--json"]).id)
             let list = try #require(try cli.run(["followups", "list", "--patient", "\(patient)", "--json"]).json as? [[String: Any]])
             plans[site] = plan; patients[site] = patient; followUps[site] = try #require(list.first?["id"] as? Int)
         }
@@ -129,6 +129,8 @@ struct CommandLineTests {
             ["patient", "correct", "\(theirs)", "--birth-year", "1962", "--reason", "typo"],
             ["patient", "death", "--patient", "\(theirs)", "--on", "2025-06-01", "--cause", "sepsis"],
             ["followup", "close", "\(followUps["ARM-002"]!)", "--reason", "unreachable"],
+            ["administration", "void", "\(doses["ARM-002"]!)", "--reason", "wrong patient", "--confirm"],
+            ["patient", "void", "\(theirs)", "--reason", "enrolled in error", "--confirm"],
             ["report", "outcomes", "--purpose", "check", "--format", "json"],
             ["institution", "add", "--code", "ARM-003", "--name", "X", "--designation", "D-3", "--designated-on", "2025-02-21"],
         ]
@@ -147,6 +149,57 @@ struct CommandLineTests {
         #expect(try await TestDatabase.count(url, "audit_log", where: "entity = 'patient' AND entity_id = \(newID) AND actor LIKE 'cli:% (dr.kim)'") == 1)
         // The operator (no acting site) still sees every site.
         #expect(try cli.run(["patient", "show", "\(theirs)"]).status == 0)
+        try await TestDatabase.drop(url)
+    }
+
+    @Test("a dose recorded for the wrong patient is voided: refused until confirmed (one line per consequence, nothing written), its follow-ups withdrawn and never flagged by the nightly job; the patient is then voided and the local key enrolled again")
+    func doseAndPatientVoided() async throws {
+        let url = try await TestDatabase.create()
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: home) }
+        let cli = RegistryBinary(databaseURL: url, home: home)
+        #expect(try cli.run(["institution", "add", "--code", "ARM-001", "--name", "Example University Hospital", "--designation", "D-2025-001", "--designated-on", "2025-02-21"]).status == 0)
+        #expect(try cli.run(["product", "add", "--code", "GT-01", "--name", "Example AAV vector", "--manufacturer", "Example Bio", "--modality", "gene-therapy"]).status == 0)
+        let plan = try #require(try cli.run(["plan", "add", "--institution", "ARM-001", "--product", "GT-01", "--indication", "G20", "--risk", "high", "--json"]).id)
+        #expect(try cli.run(["plan", "decide", "\(plan)", "--decision", "approved", "--on", "2025-03-15", "--reference", "RC-2025-014"]).status == 0)
+        var patients: [Int] = [], doses: [Int] = []
+        for mrn in ["MRN-1", "MRN-2"] {
+            let patient = try #require(try cli.run(["patient", "enroll", "--institution", "ARM-001", "--local-id", mrn, "--birth-year", "1961", "--sex", "female",
+                                                   "--consent-on", "2025-03-20", "--consent-version", "2", "--json"]).id)
+            patients.append(patient)
+            doses.append(try #require(try cli.run(["administer", "--patient", "\(patient)", "--plan", "\(plan)", "--on", "2025-04-01", "--lot", "LOT-7", "--dose", "2e6",
+                                                  "--fee-notified", "1", "--fee-collected", "1", "--json"]).id))
+        }
+        let dose = doses[0], patient = patients[0]
+        let scheduled = try await TestDatabase.count(url, "follow_up", where: "administration_id = \(dose)")
+        let rows = try await TestDatabase.count(url, "audit_log")
+        let standing = try cli.run(["patient", "void", "\(patient)", "--reason", "enrolled in error", "--confirm"])
+        #expect(standing.status == 1 && standing.stderr.contains("administration \(dose)") && standing.stderr.contains("void them first"), "\(standing.stderr)")
+        let unconfirmed = try cli.run(["administration", "void", "\(dose)", "--reason", "dose for the wrong patient"])
+        #expect(unconfirmed.status == 1 && unconfirmed.stderr.contains("  - \(scheduled) follow-ups of administration \(dose) withdrawn from the schedule")
+                && unconfirmed.stderr.contains("--confirm"), "\(unconfirmed.stderr)")
+        #expect(try await TestDatabase.count(url, "audit_log") == rows, "a refused void wrote something")
+
+        let voided = try cli.run(["administration", "void", "\(dose)", "--reason", "dose for the wrong patient", "--confirm"])
+        #expect(voided.status == 0 && voided.stdout.contains("also: \(scheduled) follow-ups of administration \(dose) withdrawn from the schedule"), "\(voided.stdout)\(voided.stderr)")
+        #expect(try await TestDatabase.count(url, "follow_up", where: "administration_id = \(dose) AND status = 'voided'") == scheduled)
+        let shown = try cli.run(["followups", "list", "--patient", "\(patient)"])
+        #expect(shown.stdout.contains("withdrawn: administration \(dose) voided"), "\(shown.stdout)")
+        // Tonight's run flags the other patient's overdue follow-ups, none of the withdrawn ones.
+        let night = try cli.run(["jobs", "run", "nightly", "--out", home.appendingPathComponent("w").path])
+        #expect(night.status == 0, "\(night.stderr)")
+        #expect(try await TestDatabase.count(url, "follow_up", where: "administration_id = \(dose) AND (overdue_since IS NOT NULL OR status <> 'voided')") == 0)
+        #expect(try await TestDatabase.count(url, "follow_up", where: "administration_id = \(doses[1]) AND overdue_since IS NOT NULL") > 0)
+
+        let patientVoided = try cli.run(["patient", "void", "\(patient)", "--reason", "enrolled in error"])
+        #expect(patientVoided.status == 0 && patientVoided.stdout == "patient \(patient) at ARM-001 voided as enrolled in error\n", "\(patientVoided.stdout)\(patientVoided.stderr)")
+        let show = try cli.run(["patient", "show", "\(patient)"])
+        #expect(show.stdout.contains("VOIDED on") && show.stdout.contains("enrolled in error"), "\(show.stdout)")
+        let find = try cli.run(["patient", "find", "--institution", "ARM-001", "--local-id", "MRN-1"])
+        #expect(find.status == 1 && find.stderr.contains("patient \(patient), enrolled at ARM-001 with this local key, was voided"), "\(find.stderr)")
+        let again = try cli.run(["patient", "enroll", "--institution", "ARM-001", "--local-id", "MRN-1", "--birth-year", "1961", "--sex", "female",
+                                 "--consent-on", "2025-03-20", "--consent-version", "2", "--json"])
+        #expect(again.status == 0 && again.id != nil && again.id != patient, "\(again.stdout)\(again.stderr)")
         try await TestDatabase.drop(url)
     }
 
@@ -200,7 +253,7 @@ struct CommandLineTests {
                         ["patient", "show"], ["administer"], ["followups", "list"], ["trace"], ["demo"], ["migrate"], ["db", "start"], ["db", "url"],
                         ["visit", "log"], ["visit", "correct"], ["followup", "close"], ["ae", "report"], ["ae", "submit"], ["ae", "correct"],
                         ["patient", "death"], ["patient", "withdraw"], ["patient", "lost"], ["patient", "found"], ["patient", "transfer"],
-                        ["administration", "correct"], ["config", "list"], ["config", "set"],
+                        ["administration", "correct"], ["administration", "void"], ["patient", "void"], ["config", "list"], ["config", "set"],
                         ["jobs", "run"], ["jobs", "history"], ["jobs", "show"], ["jobs", "proposal", "list"], ["jobs", "proposal", "confirm"],
                         ["jobs", "proposal", "reject"], ["worker"], ["serve"], ["token", "issue"], ["token", "list"], ["token", "revoke"], ["report", "outcomes"]] {
             let help = try cli.run(command + ["--help"])

@@ -138,3 +138,51 @@ struct StatusChangeDateTests {
                 == RegistryError(.invalid, field: "on", "2024-12-01 is before the patient's consent on 2025-01-10"))
     }
 }
+
+@Suite("Voiding a dose or a patient")
+struct DoseAndPatientVoidRulesTests {
+    static let dose = Administration(id: 3, patientID: 7, planID: 1, institutionCode: "ARM-001", productCode: "GT-01", administeredOn: day("2025-02-01"),
+                                     lot: "LOT-1", dose: "1e6", feeNotifiedKRW: 0, feeCollectedKRW: 0)
+
+    static func void(firstAfter: String?, dependents: [FirstDoseDependent], completedBy: [VisitID] = []) -> RegistryError? {
+        let p = PatientForData(patient: patient(.active), statusOn: nil, firstAdministration: day("2025-02-01"))
+        return refusal { try VoidRules.checkVoid(dose, patient: p, completedBy: completedBy, firstDoseAfter: firstAfter.map(day), dependents: dependents) }
+    }
+
+    @Test("a dose whose follow-ups standing visits completed is refused, naming them")
+    func completed() {
+        let e = Self.void(firstAfter: nil, dependents: [], completedBy: [8, 9])
+        #expect(e?.code == .conflict && e?.message.hasPrefix("visits 8, 9 completed follow-ups of administration 3; void those visits first") == true, "\(String(describing: e))")
+    }
+
+    @Test("the records that read the first dose are checked again where it moves: events and visits before it, losses before it, nothing when no dose is left")
+    func firstDoseMoves() {
+        let event = FirstDoseDependent.adverseEvent(4, onset: day("2025-03-01"))
+        let visit = FirstDoseDependent.visit(5, on: day("2025-03-01"), screening: false)
+        let screening = FirstDoseDependent.visit(6, on: day("2025-01-20"), screening: true)
+        let death = FirstDoseDependent.statusChange(1, .death, on: day("2025-03-01"))
+        let loss = FirstDoseDependent.statusChange(2, .lost, on: day("2025-03-01"))
+        // A later dose stays first: nothing moves.
+        #expect(Self.void(firstAfter: "2025-02-01", dependents: [event, visit, loss]) == nil)
+        // After them: the event, the visit and the loss would come before the first dose; a death may, a screening visit within 90 days may.
+        let moved = Self.void(firstAfter: "2025-04-01", dependents: [event, visit, screening, death, loss])
+        #expect(moved?.message == "voiding administration 3 would move patient 7's first dose from 2025-02-01 to 2025-04-01, and adverse event 4 (onset 2025-03-01), unscheduled visit 5 on 2025-03-01, status change 2 (lost on 2025-03-01) could not be recorded then; void or correct them first",
+                "\(String(describing: moved))")
+        // No dose left: events and follow-up visits need one; a screening visit and status changes do not.
+        let none = Self.void(firstAfter: nil, dependents: [screening, death, loss])
+        #expect(none == nil)
+        #expect(Self.void(firstAfter: nil, dependents: [event])?.message.contains("leave patient 7 with no dose") == true)
+    }
+
+    @Test("a patient is voided only when nothing of theirs stands; voided, it takes no data")
+    func patientVoided() {
+        let p = patient(.active)
+        #expect(refusal { try VoidRules.checkVoid(p, standing: StandingRecords(administrations: [], visits: [], adverseEvents: [], statusChanges: [])) } == nil)
+        let standing = StandingRecords(administrations: [3], visits: [8, 9], adverseEvents: [], statusChanges: [2])
+        #expect(refusal { try VoidRules.checkVoid(p, standing: standing) }?.message.hasPrefix("patient 7 still has standing records: administration 3; visits 8, 9; status change 2; void them first") == true)
+        var voided = p
+        voided.void = VoidMark(voidedOn: day("2026-11-25"), reason: "enrolled twice")
+        let forData = PatientForData(patient: voided, statusOn: nil, firstAdministration: nil)
+        #expect(refusal { try forData.checkForData(on: nil) }?.message == "patient 7 was voided on 2026-11-25 (enrolled twice); a voided record is kept as it was")
+    }
+}

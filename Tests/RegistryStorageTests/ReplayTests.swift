@@ -8,8 +8,9 @@ import Testing
 
 /// Issue #14's property: any sequence of records, corrections and voids for a patient leaves the
 /// database in the state that replaying only the surviving records (with their corrected values)
-/// would give: the patient's status and holder, every follow-up's state, the standing status
-/// changes and the adverse events' report clocks.
+/// would give: the patient's status and holder, the standing doses and every follow-up they
+/// scheduled, the standing status changes and the adverse events' report clocks. The first dose is
+/// a record like the others: it may be voided, and further doses are given and voided.
 @Suite("Replay: records, corrections and voids")
 struct ReplayTests {
     static let today = LocalDate("2026-11-25")!
@@ -18,9 +19,10 @@ struct ReplayTests {
     /// One generated step, decoded from a number: what kind, and its parameters.
     enum Step: CustomStringConvertible {
         case visit(seq: Int), unscheduled(day: Int), event(day: Int, grade: Int), status(StatusChangeKind, day: Int)
-        case void(pick: Int), regrade(pick: Int, grade: Int), redate(day: Int)
+        case void(pick: Int), regrade(pick: Int, grade: Int), redate(day: Int), dose(day: Int), voidDose(pick: Int)
 
-        /// `day` counts from the dose, except for a found, which counts from the latest loss.
+        /// `day` counts from the first dose, except for a found, which counts from the latest loss, and
+        /// a further dose, which counts from the latest standing status change if there is one.
         init(_ n: Int) {
             let x = n / 20, day = 1 + x % 690, pick = x
             switch n % 20 {
@@ -34,7 +36,8 @@ struct ReplayTests {
             case 13: self = .status(.transfer, day: day)
             case 14, 15, 16: self = .void(pick: pick)
             case 17: self = .regrade(pick: pick, grade: [1, 2, 3, 5][x % 4])
-            default: self = .redate(day: day)
+            case 18: self = .redate(day: day)
+            default: self = x % 2 == 0 ? .dose(day: day) : .voidDose(pick: pick)
             }
         }
 
@@ -47,20 +50,23 @@ struct ReplayTests {
             case .void(let pick): "void #\(pick)"
             case .regrade(let pick, let grade): "regrade #\(pick) to \(grade)"
             case .redate(let day): "redate the latest change to day \(day)"
+            case .dose(let day): "a further dose on day \(day)"
+            case .voidDose(let pick): "void dose #\(pick)"
             }
         }
     }
 
     /// A record made for the patient, in order, by its id.
-    enum Made { case visit(VisitID), event(AdverseEventID), status(StatusChangeID) }
+    enum Made { case visit(VisitID), event(AdverseEventID), status(StatusChangeID), administration(AdministrationID) }
 
     /// What is compared: everything a record's consequences can reach.
     struct State: Equatable, CustomStringConvertible {
         var patient: String
+        var doses: [String]
         var followUps: [String]
         var changes: [String]
         var events: [String]
-        var description: String { "patient \(patient)\nfollow-ups \(followUps)\nchanges \(changes)\nevents \(events)" }
+        var description: String { "patient \(patient)\ndoses \(doses)\nfollow-ups \(followUps)\nchanges \(changes)\nevents \(events)" }
     }
 
     @Test("records, corrections and voids leave what replaying the surviving records gives")
@@ -80,14 +86,14 @@ struct ReplayTests {
                 let steps = numbers.map(Step.init)
                 let n = await counter.next()
                 do {
-                    let original = try await Self.treat(db, plan: plan.id, key: key, localID: "R-\(n)-a")
-                    var made: [Made] = []
+                    let original = try await Self.enrol(db, key: key, localID: "R-\(n)-a")
+                    var made: [Made] = [.administration(try await Self.administer(db, patient: original, plan: plan.id, on: Self.dose))]
                     for (i, step) in steps.enumerated() {
-                        let (records, kind) = try await Self.apply(step, index: i, patient: original, made: made, db: db)
+                        let (records, kind) = try await Self.apply(step, index: i, patient: original, plan: plan.id, made: made, db: db)
                         made += records
                         if let kind { await counter.count(kind) }
                     }
-                    let replayed = try await Self.treat(db, plan: plan.id, key: key, localID: "R-\(n)-b")
+                    let replayed = try await Self.enrol(db, key: key, localID: "R-\(n)-b")
                     try await Self.replay(made, from: original, onto: replayed, db: db)
                     let got = try await Self.state(original, db: db), want = try await Self.state(replayed, db: db)
                     #expect(got == want, "steps: \(steps)\n--- after the steps:\n\(got)\n--- replaying the survivors:\n\(want)")
@@ -98,7 +104,7 @@ struct ReplayTests {
             // The cases must reach what the property is about: voids of each kind, deaths taken back, corrections.
             let applied = await counter.applied
             print("replay: steps that took effect over all cases: \(applied.sorted { $0.key < $1.key })")
-            for kind in ["void visit", "void event", "void status change", "void death from an event", "regrade", "redate", "transfer", "found"] {
+            for kind in ["void visit", "void event", "void status change", "void death from an event", "void administration", "regrade", "redate", "transfer", "found", "dose"] {
                 #expect(applied[kind, default: 0] >= 1, "only \(applied[kind, default: 0]) \(kind) steps took effect: \(applied)")
             }
         }
@@ -112,20 +118,25 @@ struct ReplayTests {
         func count(_ kind: String) { applied[kind, default: 0] += 1 }
     }
 
-    /// A patient enrolled and dosed the same way each time.
-    static func treat(_ db: Database, plan: PlanID, key: Pseudonymizer, localID: String) async throws -> PatientID {
+    /// A patient enrolled the same way each time.
+    static func enrol(_ db: Database, key: Pseudonymizer, localID: String) async throws -> PatientID {
         try await db.transaction(actor: "test") { tx in
-            let patient = try await tx.patients.enroll(try NewPatient(institutionCode: "ARM-001", localID: localID, birthYear: 1970, sex: "female",
-                                                                      consentOn: "2024-12-01", consentVersion: "v1", pseudonymizer: key, today: tx.today)).patient
-            _ = try await tx.administrations.administer(patientID: patient.id, planID: plan,
-                                                        try NewAdministration(on: dose.description, lot: "LOT-1", dose: "1e6", feeNotified: 0, feeCollected: 0, today: tx.today))
-            return patient.id
+            try await tx.patients.enroll(try NewPatient(institutionCode: "ARM-001", localID: localID, birthYear: 1970, sex: "female",
+                                                        consentOn: "2024-12-01", consentVersion: "v1", pseudonymizer: key, today: tx.today)).patient.id
+        }
+    }
+
+    /// A dose on `date` (the first is made for every case; further ones are steps).
+    static func administer(_ db: Database, patient: PatientID, plan: PlanID, on date: LocalDate) async throws -> AdministrationID {
+        try await db.transaction(actor: "test") { tx in
+            try await tx.administrations.administer(patientID: patient, planID: plan,
+                                                    try NewAdministration(on: date.description, lot: "LOT-1", dose: "1e6", feeNotified: 0, feeCollected: 0, today: tx.today)).administration.id
         }
     }
 
     /// Applies one step as a coordinator would (confirming consequences); a refused step writes
     /// nothing and makes no record. Returns the record made, if any.
-    static func apply(_ step: Step, index: Int, patient: PatientID, made: [Made], db: Database) async throws -> ([Made], String?) {
+    static func apply(_ step: Step, index: Int, patient: PatientID, plan: PlanID, made: [Made], db: Database) async throws -> ([Made], String?) {
         do {
             return try await db.transaction(actor: "site") { tx -> ([Made], String?) in
                 switch step {
@@ -156,8 +167,9 @@ struct ReplayTests {
                                                                           transferTo: kind == .transfer ? "ARM-002" : nil).id))
                     return (made, kind.rawValue)
                 case .void(let pick):
-                    guard !made.isEmpty else { return ([], nil) }
-                    switch made[pick % made.count] {
+                    let records = made.filter { if case .administration = $0 { false } else { true } }
+                    guard !records.isEmpty else { return ([], nil) }
+                    switch records[pick % records.count] {
                     case .visit(let id):
                         _ = try await tx.visits.void(id: id, reason: "entered in error", confirm: true)
                         return ([], "void visit")
@@ -167,7 +179,13 @@ struct ReplayTests {
                     case .status(let id):
                         _ = try await tx.statusChanges.void(id: id, reason: "entered in error", confirm: true)
                         return ([], "void status change")
+                    case .administration:
+                        return ([], nil)
                     }
+                case .voidDose(let pick):
+                    let doses = made.compactMap { if case .administration(let id) = $0 { id } else { nil } }
+                    _ = try await tx.administrations.void(id: doses[pick % doses.count], reason: "entered in error", confirm: true)
+                    return ([], "void administration")
                 case .regrade(let pick, let grade):
                     let events = made.compactMap { if case .event(let id) = $0 { id } else { nil } }
                     guard !events.isEmpty else { return ([], nil) }
@@ -183,6 +201,14 @@ struct ReplayTests {
                     guard let latest = changes.last else { return ([], nil) }
                     _ = try await tx.statusChanges.correct(id: latest.id, on: dose.adding(days: day), details: nil, reason: "redated", confirm: true)
                     return ([], "redate")
+                case .dose(let day):
+                    // After the latest standing status change. A dose is given only to a patient active now,
+                    // whatever its date, so one dated before a loss, or inside a lost period already closed
+                    // by a found, would be refused by the replay of the loss for a reason of its own.
+                    let latest = try await tx.statusChanges.of(patientID: patient).last { $0.void == nil }
+                    let on = (latest?.effectiveOn ?? dose).adding(days: day)
+                    let new = try NewAdministration(on: on.description, lot: "LOT-\(index)", dose: "1e6", feeNotified: 0, feeCollected: 0, today: tx.today)
+                    return ([.administration(try await tx.administrations.administer(patientID: patient, planID: plan, new).administration.id)], "dose")
                 }
             }
         } catch let error as RegistryError {
@@ -199,17 +225,21 @@ struct ReplayTests {
     /// Records the surviving records of `original` again for `replayed`, in their order, with
     /// their values as they stand now; a death recorded from an event follows its event.
     static func replay(_ made: [Made], from original: PatientID, onto replayed: PatientID, db: Database) async throws {
-        let (visits, events, changes, followUps) = try await db.read { tx in
+        let (visits, events, changes, followUps, doses) = try await db.read { tx in
             (try await tx.visits.of(patientID: original), try await tx.adverseEvents.of(patientID: original),
-             try await tx.statusChanges.of(patientID: original), try await tx.followUps.of(patientID: original))
+             try await tx.statusChanges.of(patientID: original), try await tx.followUps.of(patientID: original),
+             try await tx.administrations.list(patientID: original))
         }
-        let targets = try await db.read { tx in try await tx.followUps.of(patientID: replayed) }
+        // The replayed dose of each standing original one, as doses are replayed.
+        var replayedDose: [AdministrationID: AdministrationID] = [:]
         for record in made {
             try await db.transaction(actor: "replay") { tx in
                 switch record {
                 case .visit(let id):
                     guard let v = visits.first(where: { $0.id == id }), v.void == nil else { return }
-                    let target = v.followUpID.flatMap { f in followUps.first { $0.id == f } }.flatMap { f in targets.first { $0.sequence == f.sequence } }
+                    let targets = try await tx.followUps.of(patientID: replayed)
+                    let target = v.followUpID.flatMap { f in followUps.first { $0.id == f } }
+                        .flatMap { f in targets.first { $0.administrationID == replayedDose[f.administrationID] && $0.sequence == f.sequence } }
                     _ = try await tx.visits.log(followUpID: target?.id, patientID: target == nil ? replayed : nil, try Self.visit(on: v.visitedOn))
                 case .event(let id):
                     guard let e = events.first(where: { $0.id == id }), e.void == nil else { return }
@@ -220,6 +250,10 @@ struct ReplayTests {
                 case .status(let id):
                     guard let s = changes.first(where: { $0.id == id }), s.void == nil else { return }
                     _ = try await tx.statusChanges.change(s.kind, patientID: replayed, on: s.effectiveOn, reason: s.reason, transferTo: s.toInstitution)
+                case .administration(let id):
+                    guard let a = doses.first(where: { $0.id == id }), a.void == nil else { return }
+                    let new = try NewAdministration(on: a.administeredOn.description, lot: a.lot, dose: a.dose, feeNotified: 0, feeCollected: 0, today: tx.today)
+                    replayedDose[id] = try await tx.administrations.administer(patientID: replayed, planID: a.planID, new).administration.id
                 }
             }
         }
@@ -234,15 +268,18 @@ struct ReplayTests {
             let changes = try await tx.statusChanges.of(patientID: patient).filter { $0.void == nil }
             let order = Dictionary(uniqueKeysWithValues: changes.enumerated().map { ($1.id, $0) })
             var followUps: [String] = []
-            for try await (seq, status, by, code, completed, timing) in try await tx.connection.query("""
-                SELECT f.seq, f.status, f.suspended_by, i.code, f.completed_on, f.timing FROM follow_up f JOIN institution i ON i.id = f.institution_id
-                WHERE f.patient_id = \(patient) ORDER BY f.seq
-                """, logger: TestDatabase.logger).decode((Int16, String, StatusChangeID?, String, LocalDate?, String?).self) {
-                followUps.append("\(seq) \(status) by:\(by.map { order[$0].map(String.init) ?? "voided \($0)" } ?? "-") \(code) \(completed?.description ?? "-") \(timing ?? "-")")
+            // Those withdrawn with a voided dose have nothing to match: a replay never schedules them.
+            for try await (given, seq, status, by, code, completed, timing) in try await tx.connection.query("""
+                SELECT a.administered_on, f.seq, f.status, f.suspended_by, i.code, f.completed_on, f.timing
+                FROM follow_up f JOIN institution i ON i.id = f.institution_id JOIN administration a ON a.id = f.administration_id
+                WHERE f.patient_id = \(patient) AND f.status <> 'voided' ORDER BY a.id, f.seq
+                """, logger: TestDatabase.logger).decode((LocalDate, Int16, String, StatusChangeID?, String, LocalDate?, String?).self) {
+                followUps.append("\(given)#\(seq) \(status) by:\(by.map { order[$0].map(String.init) ?? "voided \($0)" } ?? "-") \(code) \(completed?.description ?? "-") \(timing ?? "-")")
             }
+            let doses = try await tx.administrations.list(patientID: patient).filter { $0.void == nil }.map { "\($0.administeredOn) \($0.lot)" }
             let events = try await tx.adverseEvents.of(patientID: patient).filter { $0.void == nil }
                 .map { "\($0.onsetOn) g\($0.grade) serious:\($0.serious) due:\($0.reportDueOn?.description ?? "-")" }
-            return State(patient: p, followUps: followUps, changes: changes.map { "\($0.kind.rawValue) \($0.effectiveOn) from-event:\($0.adverseEventID != nil)" },
+            return State(patient: p, doses: doses, followUps: followUps, changes: changes.map { "\($0.kind.rawValue) \($0.effectiveOn) from-event:\($0.adverseEventID != nil)" },
                          events: events)
         }
     }

@@ -32,7 +32,7 @@ public struct Administrations: Repository {
         return (administration, try await tx.followUps.of(administrationID: id))
     }
 
-    /// Administrations of a patient, or of a product lot (traceability both ways).
+    /// Administrations of a patient, or of a product lot (traceability both ways), voided ones included (marked).
     public func list(patientID: PatientID? = nil, lot: String? = nil) async throws -> [Administration] {
         try await Self.decode(c.query("""
             \(unescaped: Self.select)
@@ -47,6 +47,66 @@ public struct Administrations: Repository {
             throw RegistryError.notFound("administration", "no administration has id \(id)")
         }
         return administration
+    }
+
+    /// Voids an administration entered in error (a dose recorded for the wrong patient), with the
+    /// reason: kept and marked, and the follow-ups it generated withdrawn from the schedule (status
+    /// `voided`: no longer owed, overdue, on worklists, flagged by the nightly job or expected by the
+    /// outcome report). The patient's first dose is then their first standing one, or none. Refused
+    /// while a standing visit completed one of its follow-ups, or while the patient's records need it
+    /// as their first dose (`VoidRules.checkVoid`). The follow-ups withdrawn, and a pending
+    /// lost-to-follow-up proposal that counted missed ones among them, are refused unless `confirm`,
+    /// and returned. Another institution's administration is not found (row-level security).
+    public func void(id: AdministrationID, reason: String, confirm: Bool) async throws -> (Administration, [Consequence]) {
+        let reason = try Rules.reason(reason)
+        try await tx.because(reason)
+        let patientID = try await self.administration(id: id).patientID
+        let locked = try await tx.patients.lock(patientID)
+        // Read again under the patient's lock, which every dose, visit and void of the patient takes.
+        let administration = try await self.administration(id: id)
+        let facts = try await c.query("""
+            SELECT array(SELECT v.id FROM visit v JOIN follow_up f ON f.id = v.follow_up_id
+                         WHERE f.administration_id = \(id) AND v.voided_on IS NULL ORDER BY v.id),
+                   (SELECT min(administered_on) FROM administration WHERE patient_id = \(patientID) AND voided_on IS NULL AND id <> \(id))
+            """, logger: logger)
+        let (completedBy, firstAfter) = try await facts.decode(([Int], LocalDate?).self).one("administration \(id)")
+        var dependents: [FirstDoseDependent] = []
+        for try await (kind, recordID, on, screening, change) in try await c.query("""
+            SELECT 'visit', id, visit_on, screening, NULL FROM visit WHERE patient_id = \(patientID) AND follow_up_id IS NULL AND voided_on IS NULL
+            UNION ALL
+            SELECT 'adverse-event', id, onset_on, false, NULL FROM adverse_event WHERE patient_id = \(patientID) AND voided_on IS NULL
+            UNION ALL
+            SELECT 'status-change', id, effective_on, false, kind FROM patient_status_change WHERE patient_id = \(patientID) AND voided_on IS NULL
+            ORDER BY 3, 2
+            """, logger: logger).decode((String, Int, LocalDate, Bool, StatusChangeKind?).self) {
+            switch (kind, change) {
+            case ("visit", _): dependents.append(.visit(VisitID(recordID), on: on, screening: screening))
+            case ("adverse-event", _): dependents.append(.adverseEvent(AdverseEventID(recordID), onset: on))
+            case (_, let change?): dependents.append(.statusChange(StatusChangeID(recordID), change, on: on))
+            default: break
+            }
+        }
+        try VoidRules.checkVoid(administration, patient: locked.forData, completedBy: completedBy.map { VisitID(rawValue: $0) }, firstDoseAfter: firstAfter,
+                                dependents: dependents)
+        return try await tx.patients.confirming(patientID, confirm: confirm, doing: "voiding administration \(id)") {
+            try await c.query("UPDATE administration SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
+            // As they stood: a missed one keeps its date, a not-done one its reason; no status change suspends it any more.
+            let withdrawn = try await c.query("""
+                WITH w AS (UPDATE follow_up SET status = 'voided', suspended_by = NULL
+                           WHERE administration_id = \(id) AND status <> 'voided' RETURNING id, missed_on)
+                SELECT array(SELECT id FROM w ORDER BY id), EXISTS (SELECT 1 FROM w WHERE missed_on IS NOT NULL)
+                """, logger: logger)
+            let (ids, anyMissed) = try await withdrawn.decode(([Int], Bool).self).one("the withdrawn follow-ups")
+            var consequences: [Consequence] = []
+            if !ids.isEmpty {
+                consequences.append(Consequence(.followUpsWithdrawn, "\(ids.count) follow-up\(ids.count == 1 ? "" : "s") of administration \(id) withdrawn from the schedule",
+                                                followUpIDs: ids.map { FollowUpID(rawValue: $0) }))
+            }
+            if anyMissed {
+                consequences += try await tx.lostProposals.withdrawPending(patientID: patientID, because: "it counted missed follow-ups of administration \(id), voided as entered in error")
+            }
+            return (try await self.administration(id: id), consequences)
+        }
     }
 
     /// Corrects an administration. A new date re-anchors the schedule: follow-ups not yet done
@@ -69,6 +129,7 @@ public struct Administrations: Repository {
         guard let (oldDate, approvedOn, protocolID, consentOn) = try await rows.decode((LocalDate, LocalDate?, Int, LocalDate).self).firstElement() else {
             throw RegistryError.notFound("administration", "no administration has id \(id)")
         }
+        try VoidRules.checkStanding(try await administration(id: id).void, record: "administration \(id)")
         if let newDate {
             if let approvedOn, newDate < approvedOn { throw RegistryError.invalid("on", "\(newDate) is before the plan's approval on \(approvedOn)") }
             if newDate < consentOn { throw RegistryError.invalid("on", "\(newDate) is before the patient's consent on \(consentOn)") }
@@ -103,17 +164,19 @@ public struct Administrations: Repository {
     }
 
     static let select = """
-        SELECT a.id, a.patient_id, a.plan_id, i.code, pr.code, a.administered_on, a.lot, a.dose, a.fee_notified_krw, a.fee_collected_krw
+        SELECT a.id, a.patient_id, a.plan_id, i.code, pr.code, a.administered_on, a.lot, a.dose, a.fee_notified_krw, a.fee_collected_krw,
+               a.voided_on, a.void_reason
         FROM administration a JOIN institution i ON i.id = a.institution_id
         JOIN treatment_plan p ON p.id = a.plan_id JOIN product pr ON pr.id = p.product_id
         """
 
     static func decode(_ rows: PostgresRowSequence) async throws -> [Administration] {
         var out: [Administration] = []
-        for try await (id, patient, plan, inst, prod, on, lot, dose, notified, collected)
-            in rows.decode((AdministrationID, PatientID, PlanID, String, String, LocalDate, String, String, Int, Int).self) {
+        for try await (id, patient, plan, inst, prod, on, lot, dose, notified, collected, voidedOn, voidReason)
+            in rows.decode((AdministrationID, PatientID, PlanID, String, String, LocalDate, String, String, Int, Int, LocalDate?, String?).self) {
             out.append(Administration(id: id, patientID: patient, planID: plan, institutionCode: inst, productCode: prod,
-                                      administeredOn: on, lot: lot, dose: dose, feeNotifiedKRW: notified, feeCollectedKRW: collected))
+                                      administeredOn: on, lot: lot, dose: dose, feeNotifiedKRW: notified, feeCollectedKRW: collected,
+                                      void: VoidMark.stored(voidedOn, voidReason)))
         }
         return out
     }

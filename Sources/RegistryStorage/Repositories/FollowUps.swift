@@ -25,13 +25,14 @@ public struct FollowUps: Repository {
     }
 
     /// An institution's follow-ups due before a date, in due order, at most `limit`, after the
-    /// follow-up `after` (its due date and id) when paging.
+    /// follow-up `after` (its due date and id) when paging. Those withdrawn with a voided dose only
+    /// when asked for by status.
     public func of(institutionCode: String, dueBefore: LocalDate, status: FollowUpStatus? = nil,
                    after: (due: LocalDate, id: Int)? = nil, limit: Int = 1000) async throws -> [FollowUp] {
         let institutionID = try await tx.institutions.id(code: institutionCode)
         return try await Self.decode(today: tx.today, c.query("""
             \(unescaped: Self.select) WHERE f.institution_id = \(institutionID) AND f.due_on < \(dueBefore)
-            AND (\(status)::text IS NULL OR f.status = \(status))
+            AND (f.status = \(status) OR (\(status)::text IS NULL AND f.status <> 'voided'))
             AND (f.due_on, f.id) > (\(after?.due ?? LocalDate(dayNumber: -100_000)), \(after?.id ?? 0))
             ORDER BY f.due_on, f.id LIMIT \(limit)
             """, logger: logger))

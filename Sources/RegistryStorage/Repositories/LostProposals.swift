@@ -52,6 +52,21 @@ public struct LostProposals: Repository {
         return try await proposal(id: id)
     }
 
+    /// Withdraws the patient's pending proposal, if there is one, because what it was based on was
+    /// voided (`why`): decided as rejected, in the caller's transaction. The job proposes again after
+    /// a further follow-up is missed. Returns the consequence to show the user.
+    func withdrawPending(patientID: PatientID, because why: String) async throws -> [Consequence] {
+        let rows = try await c.query("""
+            UPDATE lost_proposal SET decision = 'rejected', decided_on = \(tx.today), decided_by = \(tx.actor), reason = \("withdrawn: " + why)
+            WHERE patient_id = \(patientID) AND decision = 'pending' RETURNING id
+            """, logger: logger)
+        var out: [Consequence] = []
+        for try await id in rows.decode(LostProposalID.self) {
+            out.append(Consequence(.lostProposalWithdrawn, "the pending lost-to-follow-up proposal \(id) for patient \(patientID) is withdrawn: \(why)", lostProposalID: id))
+        }
+        return out
+    }
+
     private func pending(id: LostProposalID) async throws -> LostProposal {
         let proposal = try await proposal(id: id, lock: true)
         guard proposal.decision == .pending else {

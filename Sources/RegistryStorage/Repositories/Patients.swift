@@ -14,12 +14,12 @@ public struct Patients: Repository {
             SELECT \(new.pseudonym), \(institution.id), \(institution.id), \(Int16(new.birthYear)), \(new.sex),
                    \(new.consentOn), \(new.consentVersion)
             WHERE \(institution.status) = 'active'
-            ON CONFLICT (pseudonym) DO NOTHING RETURNING id
+            ON CONFLICT (pseudonym) WHERE voided_on IS NULL DO NOTHING RETURNING id
             """, logger: logger)
         if let id = try await inserted.decode(PatientID.self).firstElement() {
             return (try await patient(id: id), true)
         }
-        let existing = try await c.query("SELECT id FROM patient WHERE pseudonym = \(new.pseudonym)", logger: logger)
+        let existing = try await c.query("SELECT id FROM patient WHERE pseudonym = \(new.pseudonym) AND voided_on IS NULL", logger: logger)
         guard let id = try await existing.decode(PatientID.self).firstElement() else {
             guard institution.status == .active else {
                 throw RegistryError.conflict("institution", "institution \(new.institutionCode) is \(institution.status.rawValue); only active institutions may enrol patients")
@@ -50,15 +50,25 @@ public struct Patients: Repository {
         return try PatientRow.decode(row.makeRandomAccess())
     }
 
-    /// The patient an institution knows by this local key (its pseudonym), if the registry holds one
-    /// there; nil when there is none (or none the caller may see).
-    public func find(_ key: LocalPatientKey) async throws -> Patient? {
-        let rows = try await c.query("""
-            SELECT \(unescaped: PatientRow.columns) FROM patient p JOIN institution i ON i.id = p.institution_id
-            WHERE p.pseudonym = \(key.pseudonym) AND i.code = \(key.institutionCode)
-            """, logger: logger)
-        guard let row = try await rows.firstElement() else { return nil }
-        return try PatientRow.decode(row.makeRandomAccess())
+    /// The standing patient an institution knows by this local key (its pseudonym). Refused when the
+    /// registry holds none there (or none the caller may see), saying so when the patient enrolled
+    /// with the key was voided: the key can then be enrolled again.
+    public func lookup(_ key: LocalPatientKey) async throws -> Patient {
+        // Two lookups, each by its own partial index on the pseudonym (schema/0013).
+        for voided in [false, true] {
+            let rows = try await c.query("""
+                SELECT \(unescaped: PatientRow.columns) FROM patient p JOIN institution i ON i.id = p.institution_id
+                WHERE p.pseudonym = \(key.pseudonym) AND i.code = \(key.institutionCode)
+                  AND \(unescaped: voided ? "p.voided_on IS NOT NULL" : "p.voided_on IS NULL")
+                ORDER BY p.id DESC LIMIT 1
+                """, logger: logger)
+            guard let row = try await rows.firstElement() else { continue }
+            let patient = try PatientRow.decode(row.makeRandomAccess())
+            guard let mark = patient.void else { return patient }
+            throw RegistryError.notFound("local-id", "patient \(patient.id), enrolled at \(key.institutionCode) with this local key, was voided on \(mark.voidedOn) as enrolled in error (\(mark.reason)); \(key.institutionCode) holds no standing patient with this key",
+                                         hint: "the key is free: enrol the patient again if it is theirs", remedy: .enrolPatient(institution: key.institutionCode))
+        }
+        throw RegistryError.notFound("local-id", "\(key.institutionCode) holds no patient with this local key", remedy: .enrolPatient(institution: key.institutionCode))
     }
 
     /// A patient with their administrations, follow-ups, visits, adverse events and status changes.
@@ -73,6 +83,7 @@ public struct Patients: Repository {
     /// institution that holds the patient.
     public func correct(id: PatientID, _ correction: PatientCorrection) async throws -> Patient {
         let locked = try await lock(id)
+        try VoidRules.checkStanding(locked.patient.void, record: "patient \(id)")
         try correction.check(firstAdministration: locked.forData.firstAdministration)
         try await tx.because(correction.reason)
         try await c.query("""
@@ -81,6 +92,31 @@ public struct Patients: Repository {
             WHERE id = \(id)
             """, logger: logger)
         return try await patient(id: id)
+    }
+
+    /// Voids a patient enrolled in error (a duplicate, the wrong site), with the reason: kept and
+    /// marked, and left out of every listing, worklist, nightly step and report from now on; the
+    /// local key can be enrolled again. Refused while any record of the patient stands (void those
+    /// first, each with its own rules and consequences), so nothing derived from the patient remains
+    /// but a pending lost-to-follow-up proposal, withdrawn with it: refused unless `confirm`.
+    public func void(id: PatientID, reason: String, confirm: Bool) async throws -> (Patient, [Consequence]) {
+        let reason = try Rules.reason(reason)
+        try await tx.because(reason)
+        let locked = try await lock(id)
+        let rows = try await c.query("""
+            SELECT array(SELECT id FROM administration WHERE patient_id = \(id) AND voided_on IS NULL ORDER BY id),
+                   array(SELECT id FROM visit WHERE patient_id = \(id) AND voided_on IS NULL ORDER BY id),
+                   array(SELECT id FROM adverse_event WHERE patient_id = \(id) AND voided_on IS NULL ORDER BY id),
+                   array(SELECT id FROM patient_status_change WHERE patient_id = \(id) AND voided_on IS NULL ORDER BY id)
+            """, logger: logger)
+        let (administrations, visits, events, changes) = try await rows.decode(([Int], [Int], [Int], [Int]).self).one("patient \(id)'s records")
+        let standing = StandingRecords(administrations: administrations.map { AdministrationID(rawValue: $0) }, visits: visits.map { VisitID(rawValue: $0) },
+                                       adverseEvents: events.map { AdverseEventID(rawValue: $0) }, statusChanges: changes.map { StatusChangeID(rawValue: $0) })
+        try VoidRules.checkVoid(locked.patient, standing: standing)
+        try await c.query("UPDATE patient SET voided_on = \(tx.today), void_reason = \(reason) WHERE id = \(id)", logger: logger)
+        let consequences = try await tx.lostProposals.withdrawPending(patientID: id, because: "patient \(id) was voided as enrolled in error")
+        try consequences.confirmed(confirm, doing: "voiding patient \(id)")
+        return (try await patient(id: id), consequences)
     }
 
     /// What a void or a correction can change besides its record: the patient's status and holder,
@@ -111,13 +147,13 @@ public struct Patients: Repository {
         return (value, consequences)
     }
 
-    /// Patients by id, after `after`, at most `limit`: one institution's (or all), optionally those
-    /// whose pseudonym starts with `pseudonymPrefix`.
+    /// Standing patients by id, after `after`, at most `limit`: one institution's (or all), optionally
+    /// those whose pseudonym starts with `pseudonymPrefix`.
     public func list(institutionCode: String?, pseudonymPrefix: String? = nil, after: PatientID? = nil, limit: Int) async throws -> [Patient] {
         var out: [Patient] = []
         let rows = try await c.query("""
             SELECT \(unescaped: PatientRow.columns) FROM patient p JOIN institution i ON i.id = p.institution_id
-            WHERE (\(institutionCode)::text IS NULL OR i.code = \(institutionCode))
+            WHERE p.voided_on IS NULL AND (\(institutionCode)::text IS NULL OR i.code = \(institutionCode))
               AND (\(pseudonymPrefix)::text IS NULL OR p.pseudonym LIKE \(pseudonymPrefix.map { $0 + "%" }))
               AND p.id > \(after ?? 0)
             ORDER BY p.id LIMIT \(limit)
@@ -138,14 +174,14 @@ public struct Patients: Repository {
     func lock(_ patientID: PatientID) async throws -> LockedPatient {
         let rows = try await c.query("""
             SELECT \(unescaped: PatientRow.columns), p.institution_id, p.status_on,
-                   (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id)
+                   (SELECT min(administered_on) FROM administration a WHERE a.patient_id = p.id AND a.voided_on IS NULL)
             FROM patient p JOIN institution i ON i.id = p.institution_id WHERE p.id = \(patientID) FOR UPDATE OF p
             """, logger: logger)
         guard let row = try await rows.firstElement() else { throw Self.unknown(patientID) }
         return try Self.locked(row.makeRandomAccess(), from: 0)
     }
 
-    /// A locked patient from `PatientRow.columns` followed by institution id, status date and first administration.
+    /// A locked patient from `PatientRow.columns` followed by institution id, status date and first standing administration.
     static func locked(_ r: PostgresRandomAccessRow, from start: Int) throws -> LockedPatient {
         let n = PatientRow.count
         return LockedPatient(forData: PatientForData(patient: try PatientRow.decode(r, from: start), statusOn: try r[start + n + 1].decode(LocalDate?.self),

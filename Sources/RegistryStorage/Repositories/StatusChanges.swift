@@ -24,7 +24,7 @@ public struct StatusChanges: Repository {
         let patient: Patient
         if let locked { patient = locked } else { patient = try await tx.patients.patient(id: patientID, lock: true) }
         let facts = try await c.query("""
-            SELECT p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration WHERE patient_id = p.id),
+            SELECT p.institution_id, p.status_on, (SELECT min(administered_on) FROM administration WHERE patient_id = p.id AND voided_on IS NULL),
                    (SELECT max(id) FROM patient_status_change WHERE patient_id = p.id AND kind = 'lost' AND voided_on IS NULL),
                    (SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND vital_status = 'alive' AND voided_on IS NULL),
                    \(unescaped: Self.lastRecorded)
@@ -155,16 +155,18 @@ public struct StatusChanges: Repository {
             recordedAtReceiver = try await c.query("""
                 SELECT EXISTS (SELECT 1 FROM visit WHERE patient_id = \(patientID) AND institution_id = s.to_institution_id AND voided_on IS NULL)
                     OR EXISTS (SELECT 1 FROM adverse_event WHERE patient_id = \(patientID) AND institution_id = s.to_institution_id AND voided_on IS NULL)
-                    OR EXISTS (SELECT 1 FROM administration WHERE patient_id = \(patientID) AND institution_id = s.to_institution_id)
+                    OR EXISTS (SELECT 1 FROM administration WHERE patient_id = \(patientID) AND institution_id = s.to_institution_id AND voided_on IS NULL)
                 FROM patient_status_change s WHERE s.id = \(id)
                 """, logger: logger).decode(Bool.self).one("records since the transfer")
         }
         let previous = standing.last { $0.id < id && $0.kind != .transfer }
         var seenSinceLoss: LocalDate? = nil
         if change.kind == .found, let loss = previous {
+            // Seen at a visit, or given a dose (only an active patient is dosed).
             seenSinceLoss = try await c.query("""
-                SELECT max(visit_on) FROM visit WHERE patient_id = \(patientID) AND vital_status = 'alive' AND voided_on IS NULL AND visit_on > \(loss.effectiveOn)
-                """, logger: logger).decode(LocalDate?.self).one("visits since the loss")
+                SELECT greatest((SELECT max(visit_on) FROM visit WHERE patient_id = \(patientID) AND vital_status = 'alive' AND voided_on IS NULL AND visit_on > \(loss.effectiveOn)),
+                                (SELECT max(administered_on) FROM administration WHERE patient_id = \(patientID) AND voided_on IS NULL AND administered_on > \(loss.effectiveOn)))
+                """, logger: logger).decode(LocalDate?.self).one("visits and doses since the loss")
         }
         try VoidRules.checkVoid(change, later: later, causingEvent: causingEvent, deadAt: deadAt, recordedAtReceiver: recordedAtReceiver,
                                 seenSinceLoss: seenSinceLoss)
@@ -234,12 +236,15 @@ public struct StatusChanges: Repository {
         let previous = standing.last { $0.id < id && $0.kind != .transfer }
         if change.kind == .found, date > change.effectiveOn, let loss = previous,
            let seen = try await c.query("""
-               SELECT max(visit_on) FROM visit WHERE patient_id = \(patientID) AND vital_status = 'alive' AND voided_on IS NULL
-                  AND visit_on > \(loss.effectiveOn) AND visit_on < \(date)
-               """, logger: logger).decode(LocalDate?.self).one("visits since the loss") {
-            // The patient would be lost until after a visit that saw them: the same contradiction a void of the found would make.
-            throw RegistryError.invalid("on", "patient \(patientID) was seen at a visit on \(seen), after the loss on \(loss.effectiveOn); the found cannot be dated after it",
-                                        hint: "correct or void that visit first if it was recorded wrongly")
+               SELECT greatest((SELECT max(visit_on) FROM visit WHERE patient_id = \(patientID) AND vital_status = 'alive' AND voided_on IS NULL
+                                   AND visit_on > \(loss.effectiveOn) AND visit_on < \(date)),
+                               (SELECT max(administered_on) FROM administration WHERE patient_id = \(patientID) AND voided_on IS NULL
+                                   AND administered_on > \(loss.effectiveOn) AND administered_on < \(date)))
+               """, logger: logger).decode(LocalDate?.self).one("visits and doses since the loss") {
+            // The patient would be lost until after a visit that saw them or a dose (given only to an active patient):
+            // the same contradiction a void of the found would make.
+            throw RegistryError.invalid("on", "patient \(patientID) was seen at a visit or given a dose on \(seen), after the loss on \(loss.effectiveOn); the found cannot be dated after it",
+                                        hint: "correct or void that visit or dose first if it was recorded wrongly")
         }
         if change.kind != .transfer {
             let undo = StatusChangeUndo.of(change, previous: previous)
@@ -247,7 +252,7 @@ public struct StatusChanges: Repository {
         }
         let patient = try await tx.patients.patient(id: patientID, lock: true)
         let facts = try await c.query("""
-            SELECT (SELECT min(administered_on) FROM administration WHERE patient_id = p.id),
+            SELECT (SELECT min(administered_on) FROM administration WHERE patient_id = p.id AND voided_on IS NULL),
                    (SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND vital_status = 'alive' AND voided_on IS NULL),
                    \(unescaped: Self.lastRecorded)
             FROM patient p WHERE p.id = \(patientID)

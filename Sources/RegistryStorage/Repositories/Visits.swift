@@ -106,7 +106,7 @@ public struct Visits: Repository {
         let facts = try await c.query("""
             SELECT v.patient_id, v.institution_id,
                    coalesce((SELECT a.administered_on FROM follow_up f JOIN administration a ON a.id = f.administration_id WHERE f.id = v.follow_up_id),
-                            (SELECT min(administered_on) FROM administration WHERE patient_id = v.patient_id)),
+                            (SELECT min(administered_on) FROM administration WHERE patient_id = v.patient_id AND voided_on IS NULL)),
                    f.window_start, f.window_end
             FROM visit v LEFT JOIN follow_up f ON f.id = v.follow_up_id WHERE v.id = \(id)
             """, logger: logger)
