@@ -246,9 +246,8 @@ extension RegistryAPI {
             let id: PatientID = try id(context)
             return try await write(request, context, StatusChangeBody.self, parameters: patient) { b, tx, grant in
                 // Every field checked first, each one at fault named in one refusal.
-                let kind = try NewStatusChange(kind: b.kind, on: b.on, reason: b.reason, to: b.to, today: database.today()).kind
-                let change = try await tx.statusChanges.change(kind, patientID: id, on: try Rules.date(b.on, field: "on"), reason: b.reason,
-                                                          transferTo: try b.to.map { t throws(RegistryError) in try Rules.institutionCode(t, field: "to") })
+                let input = try NewStatusChange(kind: b.kind, on: b.on, reason: b.reason, to: b.to, today: database.today())
+                let change = try await tx.statusChanges.change(input.kind, patientID: id, on: input.on, reason: input.reason, transferTo: input.transferTo)
                 return try .json(change, status: .created)
             }
         }

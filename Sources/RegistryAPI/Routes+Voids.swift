@@ -84,10 +84,9 @@ extension RegistryAPI {
         routes.patch("/status-changes/:id") { request, context in
             let id: StatusChangeID = try id(context)
             return try await write(request, context, StatusChangeCorrectionBody.self, parameters: ["status-change": "id"]) { b, tx, grant in
-                let on = try b.on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
+                let correction = try StatusChangeCorrection(on: b.on, details: b.details, reason: b.reason, today: database.today())
                 try await checkIfMatch(request, record: .statusChange, id: id, name: "status-change", in: tx)
-                let (change, consequences) = try await tx.statusChanges.correct(id: id, on: on, details: b.details, reason: b.reason,
-                                                                                 confirm: b.confirm ?? false)
+                let (change, consequences) = try await tx.statusChanges.correct(id: id, correction, confirm: b.confirm ?? false)
                 return try .json(WithKey(base: change, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }

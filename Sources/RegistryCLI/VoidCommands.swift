@@ -176,11 +176,9 @@ struct StatusChangeCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await CommandContext.run(global, reach: .site) { ctx in
-                let reason = try Rules.reason(reason)
-                let date = try on.map { d throws(RegistryError) in try Rules.date(d, field: "on") }
+                let correction = try StatusChangeCorrection(on: on, details: details, reason: reason, today: ctx.today)
                 let (change, consequences) = try await ctx.write { tx in
-                    try await tx.statusChanges.correct(id: try Parse.id(statusChange, field: "status-change"), on: date, details: details, reason: reason,
-                                                       confirm: confirm)
+                    try await tx.statusChanges.correct(id: try Parse.id(statusChange, field: "status-change"), correction, confirm: confirm)
                 }
                 try ctx.emit(change, consequences: consequences) { "status change \(change.id) corrected (\(change.kind.rawValue) on \(change.effectiveOn))" }
             }

@@ -232,3 +232,25 @@ public struct FollowUpState: Equatable, Sendable, Hashable {
         self.suspendedBy = suspendedBy; self.institutionCode = institutionCode
     }
 }
+
+/// A correction of a status change (its date, its wording), checked as a whole: every field at
+/// fault in one refusal. Whether there is anything to correct is the stored change's to say.
+public struct StatusChangeCorrection: Sendable, Equatable {
+    public var on: LocalDate?
+    public var details: String?
+    public var reason: String
+
+    public init(on: String?, details: String?, reason: String?, today: LocalDate) throws(RegistryError) {
+        var checks = FieldChecks()
+        let date = checks.check { () throws(RegistryError) -> LocalDate? in
+            guard let on else { return nil }
+            let date = try Rules.date(on, field: "on")
+            try Rules.eventDate(date, field: "on", today: today)
+            return date
+        }
+        let wording = checks.check { () throws(RegistryError) in try details.map { d throws(RegistryError) in try Rules.reason(d, field: "details") } }
+        let why = checks.check { () throws(RegistryError) in try Rules.reason(reason) }
+        try checks.finish()
+        self.on = date!; self.details = wording!; self.reason = why!
+    }
+}

@@ -179,11 +179,12 @@ struct AllFieldErrorsTests {
         #expect(error.all.map(\.field) == ["sex", "birth-year"])
     }
 
-    @Test("the short forms too: closing a follow-up as not done, a plan's risk change, an institution's status")
+    @Test("the short forms too: closing a follow-up as not done, a plan's risk change, an institution's status, a status change's correction")
     func shortForms() {
         #expect(Self.fields(refusal { _ = try NotDoneClosure(reason: "forgot", note: "called 010-1234-5678") }) == ["reason", "note"])
         #expect(Self.fields(refusal { _ = try PlanRiskChange(risk: "huge", on: "2099-01-01", reason: " ", today: Self.today) }) == ["risk", "on", "reason"])
         #expect(Self.fields(refusal { _ = try InstitutionStatusChange(status: "closed", reason: nil) }) == ["status", "reason"])
         #expect(refusal { _ = try PlanRiskChange(risk: "low", on: "2026-01-01", reason: "review", today: Self.today) } == nil)
+        #expect(Self.fields(refusal { _ = try StatusChangeCorrection(on: "2026-02-30", details: " ", reason: nil, today: Self.today) }) == ["on", "details", "reason"])
     }
 }

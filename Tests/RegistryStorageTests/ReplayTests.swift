@@ -199,7 +199,7 @@ struct ReplayTests {
                 case .redate(let day):
                     let changes = try await tx.statusChanges.of(patientID: patient).filter { $0.void == nil }
                     guard let latest = changes.last else { return ([], nil) }
-                    _ = try await tx.statusChanges.correct(id: latest.id, on: dose.adding(days: day), details: nil, reason: "redated", confirm: true)
+                    _ = try await tx.statusChanges.correct(id: latest.id, try StatusChangeCorrection(on: dose.adding(days: day).description, details: nil, reason: "redated", today: tx.today), confirm: true)
                     return ([], "redate")
                 case .dose(let day):
                     // After the latest standing status change. A dose is given only to a patient active now,

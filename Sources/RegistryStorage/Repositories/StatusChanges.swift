@@ -194,10 +194,8 @@ public struct StatusChanges: Repository {
     /// to follow-ups redone from the new date. A death from a grade 5 event or a visit takes its date
     /// from that record: correct the record. What the correction changes besides the change itself is
     /// refused unless `confirm`, and returned.
-    public func correct(id: StatusChangeID, on date: LocalDate?, details: String?, reason: String, confirm: Bool) async throws -> (StatusChange, [Consequence]) {
-        let reason = try Rules.reason(reason)
-        let details = try details.map { d throws(RegistryError) in try Rules.reason(d, field: "details") }
-        if let date { try Rules.eventDate(date, field: "on", today: tx.today) }
+    public func correct(id: StatusChangeID, _ correction: StatusChangeCorrection, confirm: Bool) async throws -> (StatusChange, [Consequence]) {
+        let (date, details, reason) = (correction.on, correction.details, correction.reason)
         try await tx.because(reason)
         let patientID = try await patientOf(id)
         let locked = try await tx.patients.lock(patientID)
