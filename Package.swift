@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
         .package(url: "https://github.com/pointfreeco/swift-tagged", from: "0.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // Pure domain: value types and rules, no I/O.
@@ -102,12 +103,29 @@ let package = Package(
             ],
             resources: [.copy("openapi.yaml")]
         ),
+        // The web application for people (coordinators, regulators, administrators): server-rendered
+        // pages in Korean and English from Mustache templates and message catalogues, signed-in
+        // sessions, CSRF tokens, a strict Content-Security-Policy; every page's transaction under
+        // the same row-level security as the API. No SQL: it does not see PostgresNIO.
+        .target(
+            name: "RegistryWeb",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryReports",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Resources")]
+        ),
         // The server's composition: one function builds the ServiceGroup (pools, sealer, pruner,
         // worker, HTTP application) from configuration; the only module that sees them all.
         .target(
             name: "RegistryServer",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryAPI",
+                "RegistryDomain", "RegistryStorage", "RegistryJobs", "RegistryAPI", "RegistryWeb",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -195,6 +213,16 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        // The web application's pages over real HTTP against real PostgreSQL, and its catalogues.
+        .testTarget(
+            name: "RegistryWebTests",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryWeb", "RegistryTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
     ]

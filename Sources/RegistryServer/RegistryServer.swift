@@ -1,10 +1,14 @@
 import Foundation
+import HTTPTypes
+import Hummingbird
 import Logging
+import NIOCore
 import NIOPosix
 import RegistryAPI
 import RegistryDomain
 import RegistryJobs
 import RegistryStorage
+import RegistryWeb
 import ServiceLifecycle
 
 /// What `registry serve` runs, as settings: where the database is, where to listen, how many
@@ -23,13 +27,15 @@ public struct ServerConfiguration: Sendable {
     public var worklistRoot: URL
     /// The API's own settings (body limit, page sizes, minimum cell).
     public var api: APIConfiguration
+    /// The web application's own settings (TLS, session limits, bcrypt cost).
+    public var web: WebConfiguration
     /// Derives enrolled patients' pseudonyms.
     public var pseudonymizer: Pseudonymizer
 
     public init(databaseURL: DatabaseURL, host: String, port: Int, poolSize: Int, withWorker: Bool, worklistRoot: URL,
-                api: APIConfiguration, pseudonymizer: Pseudonymizer) {
+                api: APIConfiguration, web: WebConfiguration = WebConfiguration(), pseudonymizer: Pseudonymizer) {
         self.databaseURL = databaseURL; self.host = host; self.port = port; self.poolSize = poolSize; self.withWorker = withWorker
-        self.worklistRoot = worklistRoot; self.api = api; self.pseudonymizer = pseudonymizer
+        self.worklistRoot = worklistRoot; self.api = api; self.web = web; self.pseudonymizer = pseudonymizer
     }
 }
 
@@ -68,9 +74,54 @@ public enum RegistryServer {
                 logger.notice("worker: \(line)")
             }))
         }
-        services.append(APIServer.application(api: api, host: configuration.host, port: configuration.port, logger: logger,
-                                              onServerRunning: onServerRunning))
+        let web = try RegistryWeb(database: database, pseudonymizer: configuration.pseudonymizer, configuration: configuration.web)
+        services.append(application(api: api, web: web, host: configuration.host, port: configuration.port, logger: logger,
+                                     onServerRunning: onServerRunning))
         return ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+}
+
+extension RegistryServer {
+    /// One HTTP server for both front ends: the web application's paths (`/` and `/app/...`) go to
+    /// its router, every other path to the API's, each with its own request context.
+    public static func application(api: RegistryAPI, web: RegistryWeb, host: String, port: Int, logger: Logger,
+                                   onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol & Service {
+        let responder = SplitResponder(api: api.buildRouter().buildResponder(), web: web.buildRouter().buildResponder())
+        return Application(responder: responder,
+                           configuration: .init(address: .hostname(host, port: port), serverName: "registry"),
+                           onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? port) },
+                           logger: logger)
+    }
+}
+
+/// The context the server makes for each request: only where it came from, so that the front end
+/// that takes the request builds its own context from it.
+public struct ServerRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    let channel: any Channel
+    let sourceLogger: Logger
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.channel = source.channel
+        self.sourceLogger = source.logger
+    }
+
+    var source: ApplicationRequestContextSource { ApplicationRequestContextSource(channel: channel, logger: sourceLogger) }
+}
+
+/// Sends each request to the web application or to the API by its path.
+struct SplitResponder<API: HTTPResponder, Web: HTTPResponder>: HTTPResponder
+where API.Context == APIRequestContext, Web.Context == WebContext {
+    typealias Context = ServerRequestContext
+    let api: API
+    let web: Web
+
+    func respond(to request: Request, context: ServerRequestContext) async throws -> Response {
+        if RegistryWeb.owns(request.uri.path) {
+            return try await web.respond(to: request, context: WebContext(source: context.source))
+        }
+        return try await api.respond(to: request, context: APIRequestContext(source: context.source))
     }
 }

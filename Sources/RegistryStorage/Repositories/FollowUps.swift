@@ -76,6 +76,21 @@ public struct FollowUps: Repository {
         return out
     }
 
+    /// How many follow-ups an institution's worklist on `asOf` holds: overdue, and due within `days`
+    /// (the same selection as `worklist`, counted).
+    public func worklistCounts(institutionCode: String, asOf: LocalDate, days: Int) async throws -> (overdue: Int, dueSoon: Int) {
+        let institutionID = try await tx.institutions.id(code: institutionCode)
+        let rows = try await c.query("""
+            SELECT count(*) FILTER (WHERE follow_up_overdue(f.window_end, f.status, p.status, \(asOf))),
+                   count(*) FILTER (WHERE follow_up_due_soon(f.window_end, f.due_on, f.status, p.status, \(asOf), \(Int32(days)))
+                                      AND f.due_on >= \(asOf) - (SELECT coalesce(max(window_after), 0) FROM protocol_time_point))
+            FROM follow_up f JOIN patient p ON p.id = f.patient_id
+            WHERE f.institution_id = \(institutionID) AND f.status = 'scheduled'
+            """, logger: logger)
+        for try await (overdue, dueSoon) in rows.decode((Int, Int).self) { return (overdue, dueSoon) }
+        return (0, 0)
+    }
+
     /// Closes a follow-up as not done, with the reason.
     public func closeNotDone(id: FollowUpID, reason: NotDoneReason, note: String?) async throws -> FollowUp {
         try await tx.because(note.map { "\(reason.rawValue): \($0)" } ?? reason.rawValue)
