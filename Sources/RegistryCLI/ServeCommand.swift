@@ -5,12 +5,14 @@ import RegistryAPI
 import RegistryServer
 import RegistryDomain
 import RegistryStorage
+import RegistryWeb
 import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve", abstract: "Run the HTTP API (and optionally the nightly worker) until SIGTERM.", discussion: """
-        Serves the API described at /openapi.yaml to institutions, regulators and admins holding
-        tokens from `registry token issue`, with /health, /ready and /metrics (Prometheus) for
+        Serves the web application for people at / (sign in with an account from `registry user add`;
+        Korean or English by the browser's language) and, beside it, the API described at
+        /openapi.yaml to institutions, regulators and admins holding tokens from `registry token issue`, with /health, /ready and /metrics (Prometheus) for
         operators. Each request runs in one transaction under PostgreSQL row-level security, so an
         institution's token reaches only the patients it holds. The database pool, the HTTP server,
         an audit sealer and (with --with-worker) the nightly worker run in one service group:
@@ -20,6 +22,7 @@ struct ServeCommand: AsyncParsableCommand {
         Examples:
           registry serve
           registry serve --host 0.0.0.0 --port 8080 --with-worker --max-body-bytes 65536
+          registry serve --tls --session-idle-minutes 15     (behind an HTTPS proxy)
         """)
     @OptionGroup var global: GlobalOptions
     @Option(help: "Address to listen on.") var host: String = "127.0.0.1"
@@ -39,6 +42,9 @@ struct ServeCommand: AsyncParsableCommand {
     static let defaultPoolSize = 2 * ProcessInfo.processInfo.activeProcessorCount
     @Option(name: .customLong("min-cell"), help: "Smallest count regulators' aggregates and outcome reports show; smaller non-zero counts are suppressed.") var minCell: Int = MinimumCell.defaultK
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
+    @Flag(name: .customLong("tls"), help: "People reach the server over HTTPS (a proxy terminates TLS): session cookies are Secure and pages send HSTS.") var tls = false
+    @Option(name: .customLong("session-idle-minutes"), help: "A web session ends after this many minutes without a request (5 to 480).") var sessionIdleMinutes: Int = 30
+    @Option(name: .customLong("session-hours"), help: "A web session ends this many hours after sign-in, however busy (1 to 24).") var sessionHours: Int = 12
 
     func run() async throws {
         try await Output.reportingErrors(json: global.json) {
@@ -57,6 +63,14 @@ struct ServeCommand: AsyncParsableCommand {
                 throw RegistryError.invalid("max-body-bytes", "\(bodyLimit) is out of range; allowed: 1024 to 16777216")
             }
             configuration.maxBodyBytes = bodyLimit
+            guard (5...480).contains(sessionIdleMinutes) else {
+                throw RegistryError.invalid("session-idle-minutes", "\(sessionIdleMinutes) is out of range; allowed: 5 to 480")
+            }
+            guard (1...24).contains(sessionHours) else { throw RegistryError.invalid("session-hours", "\(sessionHours) is out of range; allowed: 1 to 24") }
+            var web = WebConfiguration()
+            web.tls = tls
+            web.idleTimeout = .seconds(sessionIdleMinutes * 60)
+            web.absoluteLimit = .seconds(sessionHours * 3600)
 
             LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
             let logger = { var l = Logger(label: "registry.api"); l.logLevel = level; return l }()
@@ -66,7 +80,7 @@ struct ServeCommand: AsyncParsableCommand {
             let url = try global.resolveDatabaseURL()
             let server = ServerConfiguration(databaseURL: url, host: host, port: port, poolSize: poolSize, withWorker: withWorker,
                                              worklistRoot: out.map { URL(fileURLWithPath: $0) } ?? global.homeURL.appendingPathComponent("worklists"),
-                                             api: configuration, pseudonymizer: try PseudonymKey.load(home: global.homeURL))
+                                             api: configuration, web: web, pseudonymizer: try PseudonymKey.load(home: global.homeURL))
             let (host, withWorker) = (host, withWorker)
             let group = try await RegistryServer.serviceGroup(server, logger: logger, databaseLogger: databaseLogger) { bound in
                 logger.notice("registry API listening", metadata: ["host": "\(host)", "port": "\(bound)", "database": "\(url)", "worker": "\(withWorker)"])

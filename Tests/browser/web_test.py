@@ -1,0 +1,280 @@
+"""The web application as its people use it, in a real browser (chromium, headless).
+
+Run by scripts/browser-test, which starts `registry serve` on a synthetic registry and creates one
+account per role (ACCOUNTS: a JSON file of usernames, one-time passwords and institutions).
+Each check prints one line; the first failure stops the run with a screenshot and the page's text.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+
+from axe_selenium_python import Axe
+from selenium import webdriver
+from selenium.common.exceptions import NoSuchElementException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+BASE = os.environ["BASE_URL"]
+ACCOUNTS = json.load(open(os.environ["ACCOUNTS"]))
+DATABASE_URL = os.environ["DATABASE_URL"]
+SCREENSHOTS = "--screenshots" in sys.argv
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+NEW_PASSWORD = "long-follow-up 2026 가을"
+checks = 0
+
+
+def sql(query):
+    out = subprocess.run(["psql", DATABASE_URL, "-qAt", "-c", query], check=True, capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+def browser(language="ko-KR", width=1280, height=900):
+    options = Options()
+    for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", f"--lang={language}",
+                     f"--window-size={width},{height}"]:
+        options.add_argument(argument)
+    options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    options.binary_location = "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(30)
+    return driver
+
+
+class Check:
+    def __init__(self, driver):
+        self.d = driver
+        self.axe_pages = []
+
+    def go(self, path):
+        self.d.get(BASE + path)
+
+    def text(self):
+        return self.d.find_element(By.TAG_NAME, "body").text
+
+    def heading(self):
+        return self.d.find_element(By.TAG_NAME, "h1").text
+
+    def path(self):
+        return self.d.current_url[len(BASE):]
+
+    def ok(self, name, condition, detail=""):
+        global checks
+        if not condition:
+            shot = os.path.join("/tmp", "registry-web-failure.png")
+            self.d.save_screenshot(shot)
+            print(f"not ok - {name} {detail}\n  at {self.d.current_url}\n  screenshot {shot}\n--- page ---\n{self.text()[:3000]}", file=sys.stderr)
+            sys.exit(1)
+        checks += 1
+        print(f"ok {checks} - {name}")
+
+    def fill(self, name, value):
+        field = self.d.find_element(By.NAME, name)
+        field.clear()
+        field.send_keys(value)
+
+    def set_value(self, name, value):
+        """Sets a field's value directly (date inputs take typed text only in the browser's locale)."""
+        self.d.execute_script("document.getElementsByName(arguments[0])[0].value = arguments[1]", name, value)
+
+    def submit(self, button_text=None):
+        buttons = self.d.find_elements(By.CSS_SELECTOR, "main form button[type=submit]")
+        button = [b for b in buttons if button_text is None or b.text == button_text][-1]
+        button.click()
+        WebDriverWait(self.d, 20).until(EC.staleness_of(button))
+
+    def sign_in(self, username, password):
+        self.fill("username", username)
+        self.fill("password", password)
+        self.submit()
+
+    def axe(self, name):
+        """axe-core on this page: no serious or critical violation."""
+        axe = Axe(self.d)
+        axe.inject()
+        results = axe.run(options={"resultTypes": ["violations"]})
+        bad = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+        detail = "; ".join(f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad)
+        self.ok(f"accessibility of {name}: no serious violation", not bad, detail)
+
+    def rows(self):
+        return [r.get_attribute("data-follow-up") for r in self.d.find_elements(By.CSS_SELECTOR, "#worklist-rows tr")]
+
+    def shot(self, name):
+        if SCREENSHOTS:
+            folder = os.path.join(ROOT, "docs", "screenshots")
+            os.makedirs(folder, exist_ok=True)
+            height = self.d.execute_script("return Math.min(document.body.scrollHeight, 2400)")
+            width = self.d.get_window_size()["width"]
+            self.d.set_window_size(width, max(height + 120, 700))
+            self.d.save_screenshot(os.path.join(folder, f"{name}.png"))
+
+
+def coordinator_day():
+    d = browser()
+    c = Check(d)
+    try:
+        me = ACCOUNTS["coordinator"]
+        # Sign-in and the first password change, in Korean (the browser asks for ko-KR).
+        c.go("/app/worklist")
+        c.ok("an unsigned visitor is sent to sign-in, in Korean", c.path().startswith("/app/sign-in") and c.heading() == "로그인")
+        c.axe("sign-in")
+        c.sign_in("coordinator", "not-the-password")
+        c.ok("a wrong password is refused without saying which part was wrong", "사용자 이름 또는 비밀번호가 맞지 않습니다" in c.text())
+        c.sign_in("coordinator", me["password"])
+        c.ok("the one-time password leads to the password change", c.path() == "/app/password" and "처음 로그인" in c.text())
+        c.axe("password change")
+        c.fill("current_password", me["password"]); c.fill("new_password", "short"); c.fill("repeat_password", "other")
+        c.submit()
+        c.ok("a weak, unrepeated new password is refused, each field named",
+             len(d.find_elements(By.CSS_SELECTOR, ".field-error")) >= 2 and c.path() == "/app/password")
+        c.fill("current_password", me["password"]); c.fill("new_password", NEW_PASSWORD); c.fill("repeat_password", NEW_PASSWORD)
+        c.submit()
+        c.ok("after the change the coordinator lands on the worklist", c.path().startswith("/app/worklist") and c.heading() == "추적조사 목록")
+        c.axe("worklist")
+        c.shot("worklist-ko-1280")
+
+        # Log a visit for the oldest overdue follow-up, from the worklist; it leaves the list.
+        overdue = [r.get_attribute("data-follow-up") for r in d.find_elements(By.CSS_SELECTOR, "#worklist-rows tr.overdue")]
+        c.ok("the worklist shows overdue follow-ups with days overdue", len(overdue) >= 3 and "일 지남" in c.text(), f"{len(overdue)} overdue")
+        first = overdue[0]
+        d.find_element(By.CSS_SELECTOR, f'tr[data-follow-up="{first}"] a[href$="/visit"]').click()
+        c.ok("the row's action opens the visit form", c.path() == f"/app/follow-ups/{first}/visit" and c.heading() == "방문 기록")
+        c.axe("visit form")
+        c.shot("visit-ko-1280")
+        c.fill("m.ecog", "1")
+        c.submit()
+        c.ok("the visit is saved and the follow-up leaves the worklist",
+             c.path().startswith("/app/worklist") and "방문을 기록했습니다" in c.text() and first not in c.rows())
+        c.ok("the visit is stored once, as the coordinator",
+             sql(f"SELECT count(*) FROM visit WHERE follow_up_id = {first}") == "1"
+             and sql(f"SELECT count(*) FROM audit_chain WHERE actor = 'user:coordinator'") not in ("", "0"))
+
+        # A form with three mistakes: three messages beside their fields, what was typed kept, nothing written.
+        second = c.rows()[0]
+        c.go(f"/app/follow-ups/{second}/visit")
+        c.set_value("on", "")
+        d.execute_script("document.querySelectorAll('input[name=vital]').forEach(function (r) { r.checked = false })")
+        c.fill("m.ecog", "9")
+        visits_before = sql("SELECT count(*) FROM visit")
+        c.submit()
+        errors = [e.text for e in d.find_elements(By.CSS_SELECTOR, ".field-error")]
+        c.ok("three mistakes give three messages, each beside its field", len(errors) == 3
+             and d.find_element(By.ID, "e-on") and d.find_element(By.ID, "e-vital") and d.find_element(By.ID, "e-m.ecog"), str(errors))
+        c.ok("the summary lists the three and says nothing was saved",
+             len(d.find_elements(By.CSS_SELECTOR, "#error-summary li")) == 3 and "아무것도 저장하지 않았습니다" in c.text())
+        c.ok("what was typed is kept", d.find_element(By.NAME, "m.ecog").get_attribute("value") == "9")
+        c.ok("the refused form wrote nothing", sql("SELECT count(*) FROM visit") == visits_before)
+        c.axe("visit form with errors")
+        c.shot("visit-errors-ko-1280")
+
+        # A form posted without its CSRF token is refused and writes nothing.
+        c.go(f"/app/follow-ups/{second}/visit")
+        d.execute_script("document.querySelector('input[name=_csrf]').remove()")
+        c.submit()
+        c.ok("a form without the CSRF token is refused", c.heading() == "양식이 만료되었습니다")
+        c.ok("and wrote nothing", sql("SELECT count(*) FROM visit") == visits_before)
+
+        # Keyboard only: from the worklist, Tab to the first row's "log visit", Enter, Tab to save, Enter.
+        c.go("/app/worklist")
+        target = c.rows()[0]
+        body = d.find_element(By.TAG_NAME, "body")
+        body.click()
+        reached = False
+        for _ in range(80):
+            d.switch_to.active_element.send_keys(Keys.TAB)
+            active = d.switch_to.active_element
+            if (active.get_attribute("href") or "").endswith(f"/app/follow-ups/{target}/visit"):
+                reached = True
+                break
+        c.ok("the keyboard reaches the first row's visit link", reached)
+        d.switch_to.active_element.send_keys(Keys.ENTER)
+        WebDriverWait(d, 10).until(lambda _: c.path() == f"/app/follow-ups/{target}/visit")
+        for _ in range(120):
+            d.switch_to.active_element.send_keys(Keys.TAB)
+            if d.switch_to.active_element.get_attribute("type") == "submit" and d.switch_to.active_element.tag_name == "button":
+                break
+        d.switch_to.active_element.send_keys(Keys.ENTER)
+        WebDriverWait(d, 20).until(lambda _: c.path().startswith("/app/worklist"))
+        c.ok("a visit logged with the keyboard only leaves the worklist", target not in c.rows() and "방문을 기록했습니다" in c.text())
+
+        # Enrol a patient, find them by the hospital's number, see their page.
+        c.go("/app/patients/new")
+        c.axe("enrolment form")
+        c.fill("local-id", "MRN-웹-0001"); c.fill("birth-year", "1961")
+        d.find_element(By.CSS_SELECTOR, "input[name=sex][value=female]").click()
+        c.set_value("consent-on", date.today().isoformat()); c.fill("consent-version", "2.1")
+        c.submit()
+        c.ok("the patient is enrolled and their page shown", "환자를 등록했습니다" in c.text() and c.path().startswith("/app/patients/"))
+        patient_path = c.path().split("?")[0]
+        c.ok("the hospital number is stored nowhere", sql("SELECT count(*) FROM patient WHERE pseudonym LIKE '%MRN%'") == "0")
+        c.go("/app/patients")
+        c.axe("find a patient")
+        c.fill("local-id", "MRN-웹-0001")
+        c.submit("찾기")
+        c.ok("finding by the hospital number opens the same patient", c.path() == patient_path)
+        overdue_patient = sql(f"SELECT patient_id FROM follow_up WHERE id = {first}")
+        c.go(f"/app/patients/{overdue_patient}")
+        c.ok("the patient page shows the schedule and the timeline with the visit",
+             "추적조사 일정" in c.text() and "경과" in c.text() and "방문" in c.text())
+        c.axe("patient page")
+        c.shot("patient-ko-1280")
+
+        # Another site's patient is "not found".
+        other = sql(f"SELECT p.id FROM patient p JOIN institution i ON i.id = p.enrolled_by WHERE i.code = '{ACCOUNTS['coordinator2']['institution']}' LIMIT 1")
+        c.go(f"/app/patients/{other}")
+        c.ok("another site's patient page is not found", c.heading() == "찾을 수 없습니다")
+        c.axe("not-found page")
+
+        # English, by the switch on every page, and back.
+        c.go("/app/worklist")
+        d.find_element(By.CSS_SELECTOR, "a.lang").click()
+        c.ok("the switch shows the page in English", c.heading() == "Worklist" and d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
+        c.shot("worklist-en-1280")
+        c.go(f"/app/follow-ups/{c.rows()[0]}/visit")
+        c.set_value("on", "")
+        c.submit()
+        c.ok("refusals are in English too", "There is a problem with what you entered" in c.text())
+        c.go(patient_path)
+        c.shot("patient-en-1280")
+        d.find_element(By.CSS_SELECTOR, "a.lang").click()
+        c.ok("and back to Korean", c.heading().startswith("환자"))
+
+        # Phone width.
+        d.set_window_size(390, 844)
+        c.go("/app/worklist")
+        c.ok("at 390 px the worklist needs no sideways scrolling",
+             d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"))
+        c.shot("worklist-ko-390")
+        c.go(patient_path)
+        c.shot("patient-ko-390")
+        d.set_window_size(1280, 900)
+
+        # An expired session returns to sign-in, and sign-in returns to where the person was going.
+        sql("UPDATE web_session SET last_seen_at = now() - interval '2 hours' WHERE revoked_at IS NULL")
+        c.go("/app/worklist")
+        c.ok("an idle session is ended and the page asks to sign in again", c.path().startswith("/app/sign-in") and "세션이 끝났습니다" in c.text())
+        c.sign_in("coordinator", NEW_PASSWORD)
+        c.ok("signing in again returns to the worklist", c.path().startswith("/app/worklist"))
+
+        # Sign-out ends the session on the server.
+        d.find_element(By.CSS_SELECTOR, "header form button").click()
+        c.ok("sign-out returns to sign-in", c.path().startswith("/app/sign-in") and "로그아웃했습니다" in c.text())
+        c.go("/app/worklist")
+        c.ok("after sign-out the worklist needs sign-in again", c.path().startswith("/app/sign-in"))
+        c.ok("sign-in, failure and sign-out are in the audit trail",
+             sql("SELECT count(DISTINCT kind) FROM sign_in_event WHERE username = 'coordinator' AND kind IN ('signed_in','failed','signed_out')") == "3")
+    finally:
+        d.quit()
+
+
+if __name__ == "__main__":
+    started = time.time()
+    coordinator_day()
+    print(f"# {checks} browser checks passed in {time.time() - started:.0f} s")
