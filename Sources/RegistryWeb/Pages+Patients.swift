@@ -61,8 +61,11 @@ extension RegistryWeb {
             return try await page(request, context, roles: [.coordinator]) { tx, session in
                 let record = try await tx.patients.record(id: id)
                 var values = patientValues(record, context.language)
-                if request.uri.queryParameters.get("enrolled") != nil { values["notice"] = views.catalogue.text("patient_enrolled", context.language) }
-                if request.uri.queryParameters.get("logged") != nil { values["notice"] = views.catalogue.text("worklist_logged", context.language) }
+                for (flag, key) in [("enrolled", "patient_enrolled"), ("logged", "worklist_logged"), ("dosed", "patient_dosed"), ("reported", "patient_reported"),
+                                    ("submitted", "patient_submitted"), ("changed", "patient_changed"), ("corrected", "patient_corrected"),
+                                    ("voided", "patient_voided")] where request.uri.queryParameters.get(flag) != nil {
+                    values["notice"] = views.catalogue.text(key, context.language)
+                }
                 return views.page("patient", title: "patient_title", values, request: request, context: context, session: session)
             }
         }
@@ -79,13 +82,14 @@ extension RegistryWeb {
             let patients = try await tx.patients.list(institutionCode: session.user.institutionCode, pseudonymPrefix: prefix?.isEmpty == false ? prefix : nil,
                                                       limit: configuration.pageSize)
             let (byField, summary) = fieldErrors(localIDError, context.language)
+            let notice = request.uri.queryParameters.get("transferred") != nil ? views.catalogue.text("patients_transferred", context.language) : nil
             let rows: [[String: Any]] = patients.map { p in
                 ["id": p.id.rawValue, "pseudonym": p.pseudonym, "birth_year": p.birthYear, "sex": word("sex", p.sex, context.language),
                  "status": word("pstatus", p.status, context.language), "consent_on": p.consentOn.description]
             }
             return views.page("patients", title: "patients_title",
                               ["rows": rows, "empty": rows.isEmpty, "pseudonym": prefix ?? "", "errors": byField, "summary": summary,
-                               "has_errors": !summary.isEmpty],
+                               "has_errors": !summary.isEmpty, "notice": notice as Any],
                               request: request, context: context, session: session, status: localIDError == nil ? .ok : .unprocessableContent)
         }
     }
@@ -156,7 +160,7 @@ extension RegistryWeb {
             if !v.measures.isEmpty { text += " · " + c.text("visit_measures", language, String(v.measures.count)) }
             events.append((v.visitedOn, 1, [
                 "on": v.visitedOn.description, "kind": c.text("timeline_visit", language), "text": text,
-                "voided": v.void != nil, "void_reason": v.void?.reason ?? "",
+                "voided": v.void != nil, "void_reason": v.void?.reason ?? "", "visit_id": v.id.rawValue, "editable": v.void == nil,
             ]))
         }
         for e in record.adverseEvents {
@@ -169,6 +173,7 @@ extension RegistryWeb {
             events.append((e.onsetOn, 2, [
                 "on": e.onsetOn.description, "kind": c.text("timeline_event", language), "text": text,
                 "voided": e.void != nil, "void_reason": e.void?.reason ?? "", "serious": e.serious,
+                "report_pending": e.void == nil && e.reportDueOn != nil && e.reportSubmittedOn == nil, "event_id": e.id.rawValue,
             ]))
         }
         for s in record.statusChanges {
@@ -188,7 +193,7 @@ extension RegistryWeb {
                 "consent_version": p.consentVersion, "institution": p.institutionCode,
             ] as [String: Any],
             "follow_ups": followUps, "has_follow_ups": !followUps.isEmpty,
-            "timeline": timeline, "has_timeline": !timeline.isEmpty,
+            "timeline": timeline, "has_timeline": !timeline.isEmpty, "today": database.today().description,
         ]
     }
 }

@@ -79,6 +79,7 @@ public struct RegistryWeb: Sendable {
         addWorklistRoutes(router)
         addPatientRoutes(router)
         addVisitRoutes(router)
+        addRecordRoutes(router)
         return router
     }
 

@@ -45,6 +45,7 @@ import Testing
         check("sex", Sex.self); check("pstatus", PatientStatus.self); check("contact", ContactType.self)
         check("vital", VitalStatus.self); check("timing", VisitTiming.self); check("notdone", NotDoneReason.self)
         check("kind", StatusChangeKind.self); check("aecat", AdverseEventCategory.self); check("role", UserRole.self)
+        check("related", Relatedness.self); check("outcome", AdverseEventOutcome.self); check("criterion", SeriousnessCriterion.self)
     }
 
     @Test func languageFromCookieThenAcceptLanguage() {
