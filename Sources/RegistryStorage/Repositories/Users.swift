@@ -32,7 +32,8 @@ public struct UserAccount: Sendable, Codable, Equatable {
     /// The name the audit trail records for this person's changes.
     public var actor: String { "user:\(username)" }
 
-    // Times as ISO 8601 text (UTC), as every front end's JSON shows them, whatever its encoder's date strategy.
+    // Times as ISO 8601 text (UTC), as every front end's JSON shows them, whatever its encoder's date
+    // strategy; nil fields left out, as synthesized Codable does.
     enum CodingKeys: String, CodingKey {
         case id, username, role, institutionID, institutionCode, disabledAt, mustChangePassword, totpEnabled, createdAt
     }
@@ -42,9 +43,9 @@ public struct UserAccount: Sendable, Codable, Equatable {
         try c.encode(id, forKey: .id)
         try c.encode(username, forKey: .username)
         try c.encode(role, forKey: .role)
-        try c.encode(institutionID, forKey: .institutionID)
-        try c.encode(institutionCode, forKey: .institutionCode)
-        try c.encode(disabledAt.map(Self.iso8601), forKey: .disabledAt)
+        try c.encodeIfPresent(institutionID, forKey: .institutionID)
+        try c.encodeIfPresent(institutionCode, forKey: .institutionCode)
+        try c.encodeIfPresent(disabledAt.map(Self.iso8601), forKey: .disabledAt)
         try c.encode(mustChangePassword, forKey: .mustChangePassword)
         try c.encode(totpEnabled, forKey: .totpEnabled)
         try c.encode(Self.iso8601(createdAt), forKey: .createdAt)
