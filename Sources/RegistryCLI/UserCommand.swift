@@ -100,7 +100,8 @@ struct UserCommand: AsyncParsableCommand {
             try await CommandContext.run(global, reach: .registry) { ctx in
                 let (user, password) = try await ctx.write { tx in
                     let password = try await tx.users.reset(username: username)
-                    return (try await tx.users.user(username: username)!, password)
+                    guard let user = try await tx.users.user(username: username) else { throw RegistryError.notFound("username", "no account has the username '\(username)'") }
+                    return (user, password)
                 }
                 try ctx.emit(Printed(user: user, initialPassword: password)) {
                     """
