@@ -180,6 +180,51 @@ public final class Database: Service, Sendable {
         }
     }
 
+    /// Runs `body` in one transaction of the signed-in person whose cookie holds `secret`, under
+    /// row-level security as their role allows: a coordinator acting for their institution, a
+    /// regulator or admin seeing no patient rows; attributed to `user:USERNAME`. The session is
+    /// checked, and kept alive, in the statement that sets all this (`EnterSession`), so a session
+    /// revoked, run out or whose account was disabled a moment ago is refused from then on:
+    /// `unauthenticated`, and a session that ran out is recorded as `expired`, once.
+    ///
+    /// With `writes`, as for a token's transaction, `writtenVersion` is the version of every row written.
+    public func transaction<Result: Sendable>(session secret: String, writes: Bool = false,
+                                              _ body: (Transaction, WebSession) async throws -> Result) async throws -> Result {
+        do {
+            return try await pooled { connection in
+                try await Transaction.run(on: connection, begin: .readWrite, actor: nil, reason: nil, today: today, logger: logger) { tx in
+                    var entered: WebSession?
+                    for try await (session, version) in try await connection.execute(EnterSession(secret: secret, writes: writes), logger: logger) {
+                        entered = session
+                        tx.writtenVersion = version
+                    }
+                    guard let session = entered else { throw NoSession() }
+                    tx.actor = session.user.actor
+                    return try await body(tx, session)
+                }
+            }
+        } catch is NoSession {
+            // Its own transaction: the refused one is rolled back.
+            try await transaction(actor: "registry:sessions") { tx in try await tx.webSessions.expire(secret: secret) }
+            throw RegistryError(.unauthenticated, field: "session", "this session has ended or is not known; sign in again")
+        }
+    }
+
+    /// The session a session transaction was asked for is not valid now.
+    private struct NoSession: Error {}
+
+    /// The session whose cookie holds `secret` if it is valid now, without keeping it alive or
+    /// recording anything: for the sign-in page, which only asks whether someone is signed in.
+    public func session(secret: String) async throws -> WebSession? {
+        try await read { tx in
+            let rows = try await tx.connection.query(PostgresQuery(unsafeSQL: """
+                SELECT \(WebSession.columns) FROM web_session s JOIN (\(Users.tables)) ON u.id = s.user_id
+                WHERE s.secret_hash = $1 AND \(WebSession.validNow)
+                """, binds: { var b = PostgresBindings(); b.append(ByteBuffer(bytes: WebSessions.hash(secret))); return b }()), logger: logger)
+            return try await rows.firstElement().map { try WebSession.decode($0.makeRandomAccess()) }
+        }
+    }
+
     /// Runs `body` in one read-only transaction: at READ COMMITTED each statement sees what was
     /// committed when it started; at REPEATABLE READ every statement sees one snapshot.
     public func read<Result: Sendable>(isolation: Isolation = .readCommitted,

@@ -11,7 +11,8 @@ public final class Transaction: @unchecked Sendable {
     /// The logger queries use.
     public let logger: Logger
     /// Who the audit trail records for this transaction's changes (nil: not an audited transaction).
-    public let actor: String?
+    /// A session transaction learns it from the session, after BEGIN.
+    public internal(set) var actor: String?
     /// Today's date in Seoul, as the database that opened this transaction sees it.
     public let today: LocalDate
     /// In a scoped transaction opened with `writes`, the version every row it writes is at: the

@@ -39,6 +39,10 @@ extension Transaction {
     public var lostProposals: LostProposals { LostProposals(tx: self) }
     /// API tokens.
     public var tokens: Tokens { Tokens(tx: self) }
+    /// People's accounts: passwords, second factors, sign-ins.
+    public var users: Users { Users(tx: self) }
+    /// The web application's server-side sessions.
+    public var webSessions: WebSessions { WebSessions(tx: self) }
     /// Stored first responses of idempotent API writes.
     public var idempotentReplies: IdempotentReplies { IdempotentReplies(tx: self) }
     /// The registry's settings.

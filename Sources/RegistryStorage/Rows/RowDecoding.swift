@@ -25,6 +25,7 @@ extension AdverseEventCategory: StoredCode {}
 extension Relatedness: StoredCode {}
 extension AdverseEventOutcome: StoredCode {}
 extension InstitutionStatus: StoredCode {}
+extension UserRole: StoredCode {}
 
 /// A coded value stored as its raw text.
 protocol StoredCode: PostgresNonThrowingEncodable, PostgresDecodable, RawRepresentable, Codable where RawValue == String {}
