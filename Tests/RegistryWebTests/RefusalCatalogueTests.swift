@@ -337,6 +337,8 @@ import Testing
         #expect(c.korean("ecog: 9 is out of range; allowed: 0 to 5") == "ecog: 9은(는) 허용 범위를 벗어났습니다. 0부터 5까지 입력할 수 있습니다.")
         #expect(c.refusal("the note holds what looks like an e-mail address; leave contact details out of notes", .ko)
                 == "메모에 전자우편 주소로 보이는 내용이 있습니다. 메모에는 연락처를 쓰지 마십시오.")
+        #expect(c.korean(#"a reason is required for this change; give one with --cause "...""#) == "사망에는 사망 원인을 입력해야 합니다.")
+        #expect(c.korean("'' is not a date; expected YYYY-MM-DD, e.g. 2025-03-15") == "값이 비어 있습니다. YYYY-MM-DD 형식으로 입력하십시오(예: 2025-03-15).")
         #expect(c.refusal("the two new passwords are not the same", .ko) == "새 비밀번호 두 개가 같지 않습니다")
     }
 
