@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import RegistryDomain
 
 /// A submitted form (`application/x-www-form-urlencoded`): each name's values in order.
 struct Form: Sendable {

@@ -98,9 +98,11 @@ extension RegistryWeb {
             guard let secret = request.cookies[WebSignIn.cookieName]?.value, !secret.isEmpty else {
                 throw RegistryError(.unauthenticated, "sign in first")
             }
+            let session = try await database.transaction(session: secret) { _, session in session }
+            guard let token = form["_csrf"], Self.same(token, session.csrfToken) else { throw CSRFRefusal() }
             do {
-                try await database.transaction(session: secret, writes: true) { tx, session in
-                    guard let token = form["_csrf"], Self.same(token, session.csrfToken) else { throw CSRFRefusal() }
+                // Credentials are the owner's to change: not in the session's row-level-security transaction.
+                try await database.transaction(actor: session.user.actor) { tx in
                     let new = form.values["new_password"]?.first ?? ""
                     var checks = FieldChecks()
                     if new != (form.values["repeat_password"]?.first ?? "") {

@@ -73,8 +73,8 @@ extension RegistryWeb {
                 let name = "m.\(d.key)"
                 var m: [String: Any] = [
                     "name": name, "key": d.key, "label": language == .ko ? d.displayKo : d.display,
-                    "code": "\(d.codeSystem) \(d.code)", "value": typed[name] ?? "", "error": byField[name] ?? "",
-                    "coded": d.isCoded, "unit": d.unit ?? "",
+                    "code": "\(d.codeSystem) \(d.code)", "value": typed[name] ?? "", "error": byField[name] as Any,
+                    "coded": d.isCoded, "unit": d.unit as Any,
                     "range": d.isCoded ? "" : "\(MeasureValue.formatted(d.minimum))–\(MeasureValue.formatted(d.maximum))",
                     "step": d.integer ? "1" : "any", "min": MeasureValue.formatted(d.minimum), "max": MeasureValue.formatted(d.maximum),
                 ]

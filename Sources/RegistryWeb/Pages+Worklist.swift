@@ -34,8 +34,8 @@ extension RegistryWeb {
                         "id": e.followUpID.rawValue, "patient": e.patientID.rawValue, "label": e.label,
                         "overdue": e.kind == .overdue, "due": e.dueOn.description,
                         "window": "\(e.windowStart) – \(e.windowEnd)",
-                        "days_overdue": e.daysOverdue > 0 ? c.text("worklist_days_overdue", language, String(e.daysOverdue)) : "",
-                        "escalation": e.escalationLevel > 0 ? c.text("worklist_escalation", language, String(e.escalationLevel)) : "",
+                        "days_overdue": e.daysOverdue > 0 ? c.text("worklist_days_overdue", language, String(e.daysOverdue)) : nil as String?,
+                        "escalation": e.escalationLevel > 0 ? c.text("worklist_escalation", language, String(e.escalationLevel)) : nil as String?,
                         "transferred_in": e.transferredIn,
                     ]
                 }

@@ -142,15 +142,15 @@ public struct RegistryWeb: Sendable {
 
     /// A refusal's messages by form field (`field(domainName)` names the field; nil: the form's
     /// summary only), in the page's language; and the summary list, every message once, in order.
-    func fieldErrors(_ error: RegistryError?, _ language: Language, field: (String?) -> String? = { $0 }) -> (byField: [String: String], summary: [[String: String]]) {
+    func fieldErrors(_ error: RegistryError?, _ language: Language, field: (String?) -> String? = { $0 }) -> (byField: [String: String], summary: [[String: Any]]) {
         guard let error else { return ([:], []) }
         var byField: [String: String] = [:]
-        var summary: [[String: String]] = []
+        var summary: [[String: Any]] = []
         for e in error.all {
             let text = views.catalogue.refusal(e.message, language)
             let name = field(e.field)
             if let name { byField[name] = byField[name].map { $0 + " " + text } ?? text }
-            summary.append(["field": name ?? "", "message": text])
+            summary.append(["field": name as Any, "message": text])
         }
         return (byField, summary)
     }

@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
+import RegistryDomain
 import Mustache
 import NIOCore
 import RegistryStorage
@@ -48,7 +49,7 @@ public struct Views: Sendable {
     func page(_ template: String, title: String, _ values: [String: Any], request: Request, context: WebContext,
               session: WebSession?, status: HTTPResponse.Status = .ok) -> Response {
         let language = context.language
-        var data = values
+        var data = Self.present(values)
         data["t"] = catalogue.strings[language] ?? [:]
         data["lang"] = language.rawValue
         data["title"] = catalogue.text(title, language)
@@ -61,7 +62,7 @@ public struct Views: Sendable {
             data["me"] = [
                 "username": session.user.username,
                 "role": catalogue.text("role_\(session.user.role.rawValue)", language),
-                "institution": session.user.institutionCode ?? "",
+                "institution": session.user.institutionCode as Any,
             ] as [String: Any]
             data["nav"] = Self.navigation(for: session.user.role).map { item in
                 ["href": item.href, "label": catalogue.text(item.key, language), "current": request.uri.path.hasPrefix(item.href)] as [String: Any]
@@ -69,6 +70,26 @@ public struct Views: Sendable {
         }
         let html = library.render(data, withTemplate: template) ?? "template \(template) is missing"
         return Self.html(html, status: status)
+    }
+
+    /// The page's values without the absent ones: an optional that is nil is left out, so that a
+    /// template's `{{#name}}` section is skipped (Mustache would print and test "nil" otherwise).
+    static func present(_ values: [String: Any]) -> [String: Any] {
+        values.compactMapValues(unwrapped)
+    }
+
+    private static func unwrapped(_ value: Any) -> Any? {
+        let mirror = Mirror(reflecting: value)
+        if mirror.displayStyle == .optional {
+            guard let wrapped = mirror.children.first?.value else { return nil }
+            return unwrapped(wrapped)
+        }
+        switch value {
+        case let dictionary as [String: Any]: return dictionary.compactMapValues(unwrapped)
+        case let array as [[String: Any]]: return array.map { $0.compactMapValues(unwrapped) }
+        case let array as [Any]: return array.compactMap(unwrapped)
+        default: return value
+        }
     }
 
     /// An HTML response that no cache keeps.

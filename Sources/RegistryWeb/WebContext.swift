@@ -1,4 +1,5 @@
 import Hummingbird
+import RegistryDomain
 import Logging
 
 /// What a web request carries from the middleware to its page: the language the page is shown in.

@@ -13,7 +13,7 @@ from datetime import date
 
 from axe_selenium_python import Axe
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException
+from selenium.common.exceptions import NoSuchElementException, WebDriverException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -85,9 +85,15 @@ class Check:
 
     def submit(self, button_text=None):
         buttons = self.d.find_elements(By.CSS_SELECTOR, "main form button[type=submit]")
-        button = [b for b in buttons if button_text is None or b.text == button_text][-1]
+        button = buttons[-1] if button_text is None else [b for b in buttons if b.text == button_text][0]
+        self.d.execute_script("window.__page = 'before'")
         button.click()
-        WebDriverWait(self.d, 20).until(EC.staleness_of(button))
+        self.wait_new_page()
+
+    def wait_new_page(self):
+        """Until the page the last action asked for has loaded (the marker set on the old one is gone)."""
+        WebDriverWait(self.d, 20, ignored_exceptions=[WebDriverException]).until(
+            lambda d: d.execute_script("return document.readyState === 'complete' && window.__page === undefined"))
 
     def sign_in(self, username, password):
         self.fill("username", username)
@@ -154,7 +160,7 @@ def coordinator_day():
              c.path().startswith("/app/worklist") and "방문을 기록했습니다" in c.text() and first not in c.rows())
         c.ok("the visit is stored once, as the coordinator",
              sql(f"SELECT count(*) FROM visit WHERE follow_up_id = {first}") == "1"
-             and sql(f"SELECT count(*) FROM audit_chain WHERE actor = 'user:coordinator'") not in ("", "0"))
+             and sql(f"SELECT count(*) FROM audit_log WHERE actor = 'user:coordinator' AND entity = 'visit'") not in ("", "0"))
 
         # A form with three mistakes: three messages beside their fields, what was typed kept, nothing written.
         second = c.rows()[0]
@@ -176,7 +182,7 @@ def coordinator_day():
 
         # A form posted without its CSRF token is refused and writes nothing.
         c.go(f"/app/follow-ups/{second}/visit")
-        d.execute_script("document.querySelector('input[name=_csrf]').remove()")
+        d.execute_script("document.querySelector('main form input[name=_csrf]').remove()")
         c.submit()
         c.ok("a form without the CSRF token is refused", c.heading() == "양식이 만료되었습니다")
         c.ok("and wrote nothing", sql("SELECT count(*) FROM visit") == visits_before)
@@ -198,7 +204,7 @@ def coordinator_day():
         WebDriverWait(d, 10).until(lambda _: c.path() == f"/app/follow-ups/{target}/visit")
         for _ in range(120):
             d.switch_to.active_element.send_keys(Keys.TAB)
-            if d.switch_to.active_element.get_attribute("type") == "submit" and d.switch_to.active_element.tag_name == "button":
+            if d.execute_script("var a = document.activeElement; return a.type === 'submit' && a.closest('main form') !== null"):
                 break
         d.switch_to.active_element.send_keys(Keys.ENTER)
         WebDriverWait(d, 20).until(lambda _: c.path().startswith("/app/worklist"))
