@@ -67,8 +67,9 @@ extension RegistryWeb {
             let catalogue = try await tx.measures.catalogue()
             let language = context.language
             let (byField, summary) = fieldErrors(error, language, field: Self.visitField)
-            let contact = typed["contact"] ?? f.contactType.rawValue
-            let vital = typed["vital"] ?? "alive"
+            // A new form offers the time point's contact and "alive"; a refused one shows exactly what was sent.
+            let contact = error == nil ? f.contactType.rawValue : typed["contact"]
+            let vital = error == nil ? VitalStatus.alive.rawValue : typed["vital"]
             let measures: [[String: Any]] = catalogue.definitions.map { d in
                 let name = "m.\(d.key)"
                 var m: [String: Any] = [

@@ -119,6 +119,7 @@ class Check:
             height = self.d.execute_script("return Math.min(document.body.scrollHeight, 2400)")
             width = self.d.get_window_size()["width"]
             self.d.set_window_size(width, max(height + 120, 700))
+            self.d.execute_script("window.scrollTo(0, 0)")
             self.d.save_screenshot(os.path.join(folder, f"{name}.png"))
 
 
@@ -280,7 +281,109 @@ def coordinator_day():
         d.quit()
 
 
+def first_day():
+    """A coordinator's first day, in Korean and in the browser alone: enrol 5 patients, record their
+    doses, log this week's visits, report and submit a serious event, record a death and a transfer,
+    correct a wrong date (signed)."""
+    from datetime import timedelta
+    d = browser()
+    c = Check(d)
+    today = date.today()
+    try:
+        c.go("/app/sign-in")
+        c.sign_in("coordinator", NEW_PASSWORD)
+        patients = []
+        for n in range(1, 6):
+            c.go("/app/patients/new")
+            c.fill("local-id", f"DAY1-{n:03d}"); c.fill("birth-year", str(1950 + n * 5))
+            d.find_element(By.CSS_SELECTOR, f"input[name=sex][value={'female' if n % 2 else 'male'}]").click()
+            c.set_value("consent-on", (today - timedelta(days=10)).isoformat()); c.fill("consent-version", "3")
+            c.submit()
+            patients.append(c.path().split("?")[0])
+        c.ok("five patients enrolled", len(set(patients)) == 5 and all(p.startswith("/app/patients/") for p in patients))
+
+        for n, patient in enumerate(patients):
+            c.go(patient + "/dose")
+            if n == 0:
+                c.axe("dose form")
+            options = d.find_elements(By.CSS_SELECTOR, "select[name=plan] option")
+            d.execute_script("document.querySelector('select[name=plan]').value = arguments[0]", options[1].get_attribute("value"))
+            c.set_value("on", (today - timedelta(days=3)).isoformat())
+            c.fill("lot", f"LOT-26-{n:02d}"); c.fill("dose", "2.0x10^6 cells/kg")
+            c.fill("fee-notified", "15,000,000"); c.fill("fee-collected", "15000000")
+            c.submit()
+            c.ok(f"patient {n + 1}'s dose is recorded and its schedule generated",
+                 "투여를 기록했습니다" in c.text() and len(d.find_elements(By.CSS_SELECTOR, "#schedule tbody tr")) > 3)
+        c.axe("patient page with a schedule")
+
+        # This week's visits: the first open follow-up of each patient, seen today.
+        for n, patient in enumerate(patients):
+            c.go(patient)
+            d.find_element(By.CSS_SELECTOR, "#schedule a[href$='/visit?from=patient']").click()
+            c.set_value("on", today.isoformat())
+            c.submit()
+            c.ok(f"patient {n + 1}'s visit is logged from their page", "방문을 기록했습니다" in c.text() and c.path().startswith(patient))
+
+        # A serious adverse event, then its expedited report's submission.
+        c.go(patients[0] + "/adverse-event")
+        c.axe("adverse event form")
+        c.fill("term", "사이토카인 방출 증후군")
+        d.execute_script("document.querySelector('select[name=category]').value = 'other'")
+        c.set_value("onset", (today - timedelta(days=1)).isoformat()); c.set_value("aware", today.isoformat())
+        d.execute_script("document.querySelector('select[name=grade]').value = '3'")
+        d.find_element(By.CSS_SELECTOR, "input[name=serious]").click()
+        c.submit()
+        c.ok("a serious event without a criterion is refused, naming it", c.path().endswith("/adverse-event")
+             and len(d.find_elements(By.CSS_SELECTOR, ".field-error")) >= 1 and sql("SELECT count(*) FROM adverse_event WHERE term LIKE '사이토카인%'") == "0")
+        d.find_element(By.CSS_SELECTOR, "input[name=criteria][value=hospitalization]").click()
+        d.execute_script("document.querySelector('select[name=related]').value = 'probable'")
+        d.execute_script("document.querySelector('select[name=outcome]').value = 'recovering'")
+        c.submit()
+        c.ok("the serious event is reported and its report clock shown", "이상사례를 보고했습니다" in c.text() and "신속보고 기한" in c.text())
+        d.find_element(By.CSS_SELECTOR, "form.submission button").click()
+        c.wait_new_page() if False else WebDriverWait(d, 20).until(lambda _: "submitted=1" in d.current_url)
+        c.ok("the expedited report's submission is recorded", "신속보고 제출을 기록했습니다" in c.text() and "보고함" in c.text())
+
+        # A death and a transfer.
+        c.go(patients[1] + "/status")
+        c.axe("status change form")
+        d.find_element(By.CSS_SELECTOR, "input[name=kind][value=death]").click()
+        c.set_value("on", today.isoformat()); c.fill("reason", "질병 진행")
+        c.submit()
+        c.ok("the death is recorded and the patient shown deceased", "상태 변경을 기록했습니다" in c.text() and "사망" in c.text())
+        other = ACCOUNTS["coordinator2"]["institution"]
+        c.go(patients[2] + "/status")
+        d.find_element(By.CSS_SELECTOR, "input[name=kind][value=transfer]").click()
+        c.set_value("on", today.isoformat()); c.fill("reason", "거주지 이전"); c.fill("to", other)
+        c.submit()
+        c.ok("the transfer is recorded", "전원을 기록했습니다" in c.text())
+        c.go(patients[2])
+        c.ok("the transferred patient now belongs to the other site", c.heading() == "찾을 수 없습니다")
+
+        # Correct a wrong date: a signature is required; then signed, the date changes.
+        c.go(patients[3])
+        d.find_element(By.CSS_SELECTOR, "ol.timeline a[href$='/correct']").click()
+        c.axe("visit correction form")
+        c.set_value("on", (today - timedelta(days=1)).isoformat()); c.fill("reason", "방문일을 잘못 입력하여 정정함")
+        c.submit()
+        visit_id = c.path().split("/")[3]
+        c.ok("a correction without the signature is refused and writes nothing",
+             "e-password" in d.page_source and sql(f"SELECT visit_on FROM visit WHERE id = {visit_id}") == today.isoformat())
+        c.set_value("on", (today - timedelta(days=1)).isoformat()); c.fill("reason", "방문일을 잘못 입력하여 정정함")
+        c.fill("password", NEW_PASSWORD)
+        c.submit()
+        c.ok("the signed correction changes the date", "정정했습니다" in c.text()
+             and sql(f"SELECT visit_on FROM visit WHERE id = {visit_id}") == (today - timedelta(days=1)).isoformat())
+        c.ok("its meaning and reason are stored with it, as the person",
+             sql(f"SELECT count(*) FROM audit_log WHERE entity = 'visit' AND entity_id = {visit_id} AND action = 'update' "
+                 "AND actor = 'user:coordinator' AND reason LIKE 'signed by coordinator (correction): 방문일을%'") == "1")
+        c.shot("patient-day1-ko-1280")
+    finally:
+        d.quit()
+
+
 if __name__ == "__main__":
     started = time.time()
     coordinator_day()
+    first_day()
     print(f"# {checks} browser checks passed in {time.time() - started:.0f} s")
