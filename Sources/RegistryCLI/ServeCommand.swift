@@ -69,6 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard (1...24).contains(sessionHours) else { throw RegistryError.invalid("session-hours", "\(sessionHours) is out of range; allowed: 1 to 24") }
             var web = WebConfiguration()
             web.tls = tls
+            web.minCell = minCell
             web.idleTimeout = .seconds(sessionIdleMinutes * 60)
             web.absoluteLimit = .seconds(sessionHours * 3600)
 

@@ -77,7 +77,7 @@ extension RegistryWeb {
     }
 
     func patientsPage(_ request: Request, _ context: Context, localIDError: RegistryError?) async throws -> Response {
-        let prefix = request.uri.queryParameters.get("pseudonym").map { String($0.prefix(64)) }
+        let prefix = Form(request.uri.query ?? "")["pseudonym"].map { String($0.prefix(64)) }
         return try await page(request, context, roles: [.coordinator]) { tx, session in
             let patients = try await tx.patients.list(institutionCode: session.user.institutionCode, pseudonymPrefix: prefix?.isEmpty == false ? prefix : nil,
                                                       limit: configuration.pageSize)

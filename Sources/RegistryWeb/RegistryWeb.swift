@@ -19,6 +19,8 @@ public struct WebConfiguration: Sendable {
     public var bcryptCost = 12
     /// Rows per page of a list.
     public var pageSize = 100
+    /// The smallest count a regulator's report shows (`--min-cell`); they may ask for more.
+    public var minCell = MinimumCell.defaultK
 
     public init() {}
 }
@@ -80,6 +82,8 @@ public struct RegistryWeb: Sendable {
         addPatientRoutes(router)
         addVisitRoutes(router)
         addRecordRoutes(router)
+        addReportRoutes(router)
+        addAdminRoutes(router)
         return router
     }
 

@@ -59,11 +59,11 @@ public struct Views: Sendable {
         if let session {
             data["signed_in"] = true
             data["csrf"] = session.csrfToken
-            data["me"] = [
+            data["me"] = Self.present([
                 "username": session.user.username,
                 "role": catalogue.text("role_\(session.user.role.rawValue)", language),
                 "institution": session.user.institutionCode as Any,
-            ] as [String: Any]
+            ])
             data["nav"] = Self.navigation(for: session.user.role).map { item in
                 ["href": item.href, "label": catalogue.text(item.key, language), "current": request.uri.path.hasPrefix(item.href)] as [String: Any]
             }

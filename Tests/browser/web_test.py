@@ -382,8 +382,83 @@ def first_day():
         d.quit()
 
 
+def first_sign_in(c, username):
+    """Signs in with the one-time password and sets the new one."""
+    c.go("/app/sign-in")
+    c.sign_in(username, ACCOUNTS[username]["password"])
+    c.ok(f"{username}: the one-time password leads to the password change", c.path() == "/app/password")
+    c.fill("current_password", ACCOUNTS[username]["password"]); c.fill("new_password", NEW_PASSWORD); c.fill("repeat_password", NEW_PASSWORD)
+    c.submit()
+
+
+def regulator_and_admin():
+    import urllib.request
+    d = browser()
+    c = Check(d)
+    try:
+        first_sign_in(c, "regulator")
+        c.ok("the regulator lands on the report form", c.path().startswith("/app/reports") and c.heading() == "성과 보고서")
+        c.axe("report form")
+        c.shot("report-form-ko-1280")
+        c.go("/app/worklist")
+        c.ok("a regulator may not open a coordinator's worklist", c.heading() == "권한이 없습니다")
+        c.go("/app/reports")
+        c.submit("보고서 보기")
+        c.ok("a report without a purpose is refused, naming it", "e-purpose" in d.page_source and c.path().startswith("/app/reports"))
+        pulls = sql("SELECT count(*) FROM report_pull")
+        c.fill("purpose", "2026년 4분기 정기 검토")
+        d.find_element(By.CSS_SELECTOR, "input[name=by][value=product]").click()
+        c.submit("보고서 보기")
+        c.ok("the report is shown as its HTML page", c.heading() == "Outcomes of advanced regenerative medicine")
+        c.ok("its stylesheet applies under the strict policy (allowed by hash)",
+             d.execute_script("return getComputedStyle(document.body).fontFamily") != "" and
+             d.execute_script("return document.styleSheets.length") >= 1)
+        c.ok("the pull is recorded with its purpose, as the person",
+             sql("SELECT count(*) FROM report_pull WHERE pulled_by = 'user:regulator' AND purpose = '2026년 4분기 정기 검토'") == "1"
+             and int(sql("SELECT count(*) FROM report_pull")) == int(pulls) + 1)
+        c.shot("report-1280")
+        cookie = "; ".join(f"{k['name']}={k['value']}" for k in d.get_cookies())
+        query = "purpose=csv+check&format=csv&by=product"
+        with urllib.request.urlopen(urllib.request.Request(f"{BASE}/app/reports/outcomes?{query}", headers={"Cookie": cookie})) as response:
+            body = response.read().decode()
+            c.ok("the report downloads as CSV", response.headers["Content-Type"].startswith("text/csv")
+                 and "attachment" in response.headers["Content-Disposition"] and body.count("\n") > 3)
+    finally:
+        d.quit()
+
+    d = browser()
+    c = Check(d)
+    try:
+        first_sign_in(c, "admin")
+        c.ok("the administrator lands on the accounts page", c.path().startswith("/app/admin/users") and c.heading() == "사용자 계정")
+        c.axe("accounts page")
+        c.fill("username", "X"); c.fill("institution", "nowhere")
+        c.submit("계정 추가")
+        errors = d.find_elements(By.CSS_SELECTOR, ".field-error")
+        c.ok("a new account with three mistakes gets three messages and is not made",
+             len(errors) == 3 and sql("SELECT count(*) FROM app_user WHERE username = 'x'") == "0", str([e.text for e in errors]))
+        c.fill("username", "park.coord")
+        d.execute_script("document.querySelector('select[name=role]').value = 'coordinator'")
+        c.fill("institution", ACCOUNTS["coordinator"]["institution"])
+        c.submit("계정 추가")
+        password = d.find_element(By.ID, "one-time-password").text
+        c.ok("the account is made and its one-time password shown once", len(password) >= 16
+             and sql("SELECT count(*) FROM audit_log WHERE entity = 'app_user' AND actor = 'user:admin'") != "0")
+        c.shot("users-ko-1280")
+        d.execute_script("window.confirm = function () { return true }")
+        row = d.find_element(By.CSS_SELECTOR, 'tr[data-user="park.coord"]')
+        row.find_element(By.NAME, "reason").send_keys("퇴사")
+        d.execute_script("window.__page = 'before'")
+        row.find_element(By.XPATH, ".//form[contains(@action, '/disable')]//button").click()
+        c.wait_new_page()
+        c.ok("the account is disabled with its reason", "사용 중지" in d.find_element(By.CSS_SELECTOR, 'tr[data-user="park.coord"]').text)
+    finally:
+        d.quit()
+
+
 if __name__ == "__main__":
     started = time.time()
     coordinator_day()
     first_day()
+    regulator_and_admin()
     print(f"# {checks} browser checks passed in {time.time() - started:.0f} s")
