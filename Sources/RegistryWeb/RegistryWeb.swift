@@ -84,6 +84,7 @@ public struct RegistryWeb: Sendable {
         addRecordRoutes(router)
         addReportRoutes(router)
         addAdminRoutes(router)
+        addAccountRoutes(router)
         return router
     }
 

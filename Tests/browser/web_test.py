@@ -90,6 +90,12 @@ class Check:
         button.click()
         self.wait_new_page()
 
+    def click(self, element):
+        """Clicks a link or button that loads a page, and waits for that page."""
+        self.d.execute_script("window.__page = 'before'")
+        element.click()
+        self.wait_new_page()
+
     def wait_new_page(self):
         """Until the page the last action asked for has loaded (the marker set on the old one is gone)."""
         WebDriverWait(self.d, 20, ignored_exceptions=[WebDriverException]).until(
@@ -151,7 +157,7 @@ def coordinator_day():
         overdue = [r.get_attribute("data-follow-up") for r in d.find_elements(By.CSS_SELECTOR, "#worklist-rows tr.overdue")]
         c.ok("the worklist shows overdue follow-ups with days overdue", len(overdue) >= 3 and "일 지남" in c.text(), f"{len(overdue)} overdue")
         first = overdue[0]
-        d.find_element(By.CSS_SELECTOR, f'tr[data-follow-up="{first}"] a[href$="/visit"]').click()
+        c.click(d.find_element(By.CSS_SELECTOR, f'tr[data-follow-up="{first}"] a[href$="/visit"]'))
         c.ok("the row's action opens the visit form", c.path() == f"/app/follow-ups/{first}/visit" and c.heading() == "방문 기록")
         c.axe("visit form")
         c.shot("visit-ko-1280")
@@ -241,7 +247,7 @@ def coordinator_day():
 
         # English, by the switch on every page, and back.
         c.go("/app/worklist")
-        d.find_element(By.CSS_SELECTOR, "a.lang").click()
+        c.click(d.find_element(By.CSS_SELECTOR, "a.lang"))
         c.ok("the switch shows the page in English", c.heading() == "Worklist" and d.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en")
         c.shot("worklist-en-1280")
         c.go(f"/app/follow-ups/{c.rows()[0]}/visit")
@@ -250,7 +256,7 @@ def coordinator_day():
         c.ok("refusals are in English too", "There is a problem with what you entered" in c.text())
         c.go(patient_path)
         c.shot("patient-en-1280")
-        d.find_element(By.CSS_SELECTOR, "a.lang").click()
+        c.click(d.find_element(By.CSS_SELECTOR, "a.lang"))
         c.ok("and back to Korean", c.heading().startswith("환자"))
 
         # Phone width.
@@ -272,6 +278,7 @@ def coordinator_day():
 
         # Sign-out ends the session on the server.
         d.find_element(By.CSS_SELECTOR, "header form button").click()
+        WebDriverWait(d, 20).until(lambda _: "signed_out" in d.current_url)
         c.ok("sign-out returns to sign-in", c.path().startswith("/app/sign-in") and "로그아웃했습니다" in c.text())
         c.go("/app/worklist")
         c.ok("after sign-out the worklist needs sign-in again", c.path().startswith("/app/sign-in"))
@@ -319,7 +326,7 @@ def first_day():
         # This week's visits: the first open follow-up of each patient, seen today.
         for n, patient in enumerate(patients):
             c.go(patient)
-            d.find_element(By.CSS_SELECTOR, "#schedule a[href$='/visit?from=patient']").click()
+            c.click(d.find_element(By.CSS_SELECTOR, "#schedule a[href$='/visit?from=patient']"))
             c.set_value("on", today.isoformat())
             c.submit()
             c.ok(f"patient {n + 1}'s visit is logged from their page", "방문을 기록했습니다" in c.text() and c.path().startswith(patient))
@@ -362,7 +369,7 @@ def first_day():
 
         # Correct a wrong date: a signature is required; then signed, the date changes.
         c.go(patients[3])
-        d.find_element(By.CSS_SELECTOR, "ol.timeline a[href$='/correct']").click()
+        c.click(d.find_element(By.CSS_SELECTOR, "ol.timeline a[href$='/correct']"))
         c.axe("visit correction form")
         c.set_value("on", (today - timedelta(days=1)).isoformat()); c.fill("reason", "방문일을 잘못 입력하여 정정함")
         c.submit()
@@ -380,6 +387,16 @@ def first_day():
         c.shot("patient-day1-ko-1280")
     finally:
         d.quit()
+
+
+def totp(secret, step_offset=0):
+    """RFC 6238: HMAC-SHA1 of the 30-second step, 6 digits."""
+    import base64, hashlib, hmac, struct
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    step = int(time.time()) // 30 + step_offset
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000:06d}"
 
 
 def first_sign_in(c, username):
@@ -452,6 +469,27 @@ def regulator_and_admin():
         row.find_element(By.XPATH, ".//form[contains(@action, '/disable')]//button").click()
         c.wait_new_page()
         c.ok("the account is disabled with its reason", "사용 중지" in d.find_element(By.CSS_SELECTOR, 'tr[data-user="park.coord"]').text)
+
+        # A second factor: set up with an authenticator's code, then asked for at sign-in.
+        c.go("/app/account")
+        c.axe("account page")
+        c.submit("2단계 인증 설정")
+        secret = d.find_element(By.ID, "totp-secret").get_attribute("data-secret")
+        c.fill("code", "000000" if totp(secret) != "000000" else "111111")
+        c.submit()
+        c.ok("a wrong code does not switch the second factor on", "e-code" in d.page_source
+             and sql("SELECT count(*) FROM app_user_credential c JOIN app_user u ON u.id = c.user_id WHERE u.username = 'admin' AND c.totp_secret IS NOT NULL") == "0")
+        c.fill("code", totp(secret))
+        c.submit()
+        c.ok("the right code switches it on", "2단계 인증을 켰습니다" in c.text())
+        d.find_element(By.CSS_SELECTOR, "header form button").click()
+        WebDriverWait(d, 20).until(lambda _: "signed_out" in d.current_url)
+        c.sign_in("admin", NEW_PASSWORD)
+        c.ok("sign-in then asks for the code", len(d.find_elements(By.NAME, "code")) == 1 and "인증 앱의 코드" in c.text())
+        c.fill("password", NEW_PASSWORD)
+        c.fill("code", totp(secret, step_offset=1))
+        c.submit()
+        c.ok("with the code the administrator is signed in", c.path().startswith("/app/admin/users"))
     finally:
         d.quit()
 
