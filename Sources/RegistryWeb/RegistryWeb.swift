@@ -85,6 +85,7 @@ public struct RegistryWeb: Sendable {
         addReportRoutes(router)
         addAdminRoutes(router)
         addAccountRoutes(router)
+        addRegistryRoutes(router)
         return router
     }
 

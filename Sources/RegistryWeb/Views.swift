@@ -118,7 +118,7 @@ public struct Views: Sendable {
         switch role {
         case .coordinator: [("/app/worklist", "nav_worklist"), ("/app/patients", "nav_patients"), ("/app/patients/new", "nav_enrol")]
         case .regulator: [("/app/reports", "nav_reports")]
-        case .admin: [("/app/admin/users", "nav_users")]
+        case .admin: [("/app/admin/users", "nav_users"), ("/app/admin/registry", "nav_registry"), ("/app/reports", "nav_reports")]
         }
     }
 

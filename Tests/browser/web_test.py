@@ -348,7 +348,7 @@ def first_day():
         c.submit()
         c.ok("the serious event is reported and its report clock shown", "이상사례를 보고했습니다" in c.text() and "신속보고 기한" in c.text())
         d.find_element(By.CSS_SELECTOR, "form.submission button").click()
-        c.wait_new_page() if False else WebDriverWait(d, 20).until(lambda _: "submitted=1" in d.current_url)
+        WebDriverWait(d, 20).until(lambda _: "submitted=1" in d.current_url)
         c.ok("the expedited report's submission is recorded", "신속보고 제출을 기록했습니다" in c.text() and "보고함" in c.text())
 
         # A death and a transfer.
@@ -490,6 +490,56 @@ def regulator_and_admin():
         c.fill("code", totp(secret, step_offset=1))
         c.submit()
         c.ok("with the code the administrator is signed in", c.path().startswith("/app/admin/users"))
+
+        # The registry's set-up: a plan added and approved by the committee's decision; a token issued and revoked.
+        c.go("/app/admin/registry")
+        c.axe("registry set-up page")
+        site = ACCOUNTS["coordinator"]["institution"]
+        product = sql("SELECT code FROM product ORDER BY code LIMIT 1")
+        d.execute_script("document.querySelectorAll('details').forEach(function (e) { e.open = true })")
+        c.fill("institution", site); c.fill("product", product); c.fill("indication", "nope")
+        d.execute_script("window.__page = 'before'")
+        d.find_element(By.CSS_SELECTOR, "form[action='/app/admin/plans'] button").click()
+        c.wait_new_page()
+        c.ok("a plan with a bad indication is refused, naming it", "e-indication" in d.page_source)
+        d.execute_script("document.querySelectorAll('details').forEach(function (e) { e.open = true })")
+        c.fill("indication", "C91.0")
+        d.execute_script("document.querySelector('#f-risk').value = 'high'")
+        d.execute_script("window.__page = 'before'")
+        d.find_element(By.CSS_SELECTOR, "form[action='/app/admin/plans'] button").click()
+        c.wait_new_page()
+        plan = sql(f"SELECT max(p.id) FROM treatment_plan p JOIN institution i ON i.id = p.institution_id WHERE i.code = '{site}' AND p.decision = 'pending'")
+        c.ok("the plan is added, pending the committee", plan != "" and f'data-plan="{plan}"' in d.page_source)
+        row = d.find_element(By.CSS_SELECTOR, f'tr[data-plan="{plan}"]')
+        row.find_element(By.NAME, "reference").send_keys("IRB-2026-77")
+        d.execute_script("window.__page = 'before'")
+        row.find_element(By.CSS_SELECTOR, "button").click()
+        c.wait_new_page()
+        c.ok("the committee's approval is recorded", sql(f"SELECT decision FROM treatment_plan WHERE id = {plan}") == "approved")
+        d.execute_script("document.querySelectorAll('details').forEach(function (e) { e.open = true })")
+        d.execute_script("document.querySelector('#f-token-role').value = 'regulator'")
+        c.fill("label", "safety agency")
+        d.execute_script("window.__page = 'before'")
+        d.find_element(By.CSS_SELECTOR, "form[action='/app/admin/tokens'] button").click()
+        c.wait_new_page()
+        token = d.find_element(By.ID, "token-secret").text
+        c.ok("a token is issued and shown once", len(token) > 20)
+        import urllib.request
+        def aggregates(secret):
+            try:
+                with urllib.request.urlopen(urllib.request.Request(f"{BASE}/aggregates/summary", headers={"Authorization": f"Bearer {secret}"})) as r:
+                    return r.status
+            except urllib.error.HTTPError as e:
+                return e.code
+        c.ok("the API takes it", aggregates(token) == 200)
+        token_id = sql("SELECT max(id) FROM api_token WHERE label = 'safety agency'")
+        form = d.find_element(By.CSS_SELECTOR, f"form[action='/app/admin/tokens/{token_id}/revoke']")
+        form.find_element(By.NAME, "reason").send_keys("시험 종료")
+        d.execute_script("window.confirm = function () { return true }; window.__page = 'before'")
+        form.find_element(By.CSS_SELECTOR, "button").click()
+        c.wait_new_page()
+        c.ok("revoked, the API refuses it", aggregates(token) == 401)
+        c.shot("registry-ko-1280")
     finally:
         d.quit()
 
