@@ -133,6 +133,11 @@ extension RegistryWeb {
         }
     }
 
+    /// A timeline item's links (correct, void), in words.
+    func recordActions(_ links: [(href: String, key: String)], _ language: Language) -> [[String: Any]] {
+        links.map { ["href": $0.href, "label": views.catalogue.text($0.key, language)] as [String: Any] }
+    }
+
     /// Everything the patient page shows.
     func patientValues(_ record: PatientRecord, _ language: Language) -> [String: Any] {
         let c = views.catalogue
@@ -150,6 +155,8 @@ extension RegistryWeb {
                 "on": a.administeredOn.description, "kind": c.text("timeline_dose", language),
                 "text": c.text("timeline_dose_text", language, a.productCode, a.lot, a.dose, Self.grouped(a.feeCollectedKRW)),
                 "voided": a.void != nil, "void_reason": a.void?.reason ?? "",
+                "actions": a.void == nil ? recordActions([("/app/doses/\(a.id.rawValue)/correct", "action_correct"),
+                                                          ("/app/records/doses/\(a.id.rawValue)/void", "action_void")], language) : [],
             ]))
         }
         for v in record.visits {
@@ -160,7 +167,9 @@ extension RegistryWeb {
             if !v.measures.isEmpty { text += " · " + c.text("visit_measures", language, String(v.measures.count)) }
             events.append((v.visitedOn, 1, [
                 "on": v.visitedOn.description, "kind": c.text("timeline_visit", language), "text": text,
-                "voided": v.void != nil, "void_reason": v.void?.reason ?? "", "visit_id": v.id.rawValue, "editable": v.void == nil,
+                "voided": v.void != nil, "void_reason": v.void?.reason ?? "",
+                "actions": v.void == nil ? recordActions([("/app/visits/\(v.id.rawValue)/correct", "action_correct"),
+                                                          ("/app/records/visits/\(v.id.rawValue)/void", "action_void")], language) : [],
             ]))
         }
         for e in record.adverseEvents {
@@ -174,6 +183,7 @@ extension RegistryWeb {
                 "on": e.onsetOn.description, "kind": c.text("timeline_event", language), "text": text,
                 "voided": e.void != nil, "void_reason": e.void?.reason ?? "", "serious": e.serious,
                 "report_pending": e.void == nil && e.reportDueOn != nil && e.reportSubmittedOn == nil, "event_id": e.id.rawValue,
+                "actions": e.void == nil ? recordActions([("/app/records/adverse-events/\(e.id.rawValue)/void", "action_void")], language) : [],
             ]))
         }
         for s in record.statusChanges {
@@ -183,6 +193,7 @@ extension RegistryWeb {
             events.append((s.effectiveOn, 3, [
                 "on": s.effectiveOn.description, "kind": c.text("timeline_status", language), "text": text,
                 "voided": s.void != nil, "void_reason": s.void?.reason ?? "",
+                "actions": s.void == nil ? recordActions([("/app/records/status-changes/\(s.id.rawValue)/void", "action_void")], language) : [],
             ]))
         }
         let timeline = events.sorted { $0.on != $1.on ? $0.on > $1.on : $0.order > $1.order }.map(\.item)

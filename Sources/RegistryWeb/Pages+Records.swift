@@ -101,19 +101,49 @@ extension RegistryWeb {
             }
         }
 
-        router.get("/app/visits/:id/void") { request, context in try await visitVoidPage(request, context, error: nil, typed: [:]) }
-        router.post("/app/visits/:id/void") { request, context in
-            let id = try visitID(context)
+        router.get("/app/records/:kind/:id/void") { request, context in try await voidPage(request, context, error: nil, typed: [:]) }
+        router.post("/app/records/:kind/:id/void") { request, context in
+            let (kind, id) = try voidTarget(context)
             return try await submit(request, context, roles: [.coordinator], refused: { error, form in
-                try await visitVoidPage(request, context, error: error, typed: form.typed)
+                try await voidPage(request, context, error: error, typed: form.typed)
             }) { form, tx, session in
                 var checks = FieldChecks()
                 try await checkSignature(form, tx, session, into: &checks)
                 let reason = checks.check { () throws(RegistryError) in try Rules.reason(form["reason"]) }
                 try checks.finish()
-                let (visit, _) = try await tx.visits.void(id: id, reason: Self.signature(session, meaning: "void", reason: reason!),
-                                                          confirm: form.ticked("confirm"))
-                return Views.redirect("/app/patients/\(visit.patientID.rawValue)?voided=1")
+                let signed = Self.signature(session, meaning: "void", reason: reason!)
+                let confirm = form.ticked("confirm")
+                let patient: PatientID
+                switch kind {
+                case .visit: patient = try await tx.visits.void(id: VisitID(rawValue: id), reason: signed, confirm: confirm).0.patientID
+                case .adverseEvent: patient = try await tx.adverseEvents.void(id: AdverseEventID(rawValue: id), reason: signed, confirm: confirm).0.patientID
+                case .dose: patient = try await tx.administrations.void(id: AdministrationID(rawValue: id), reason: signed, confirm: confirm).0.patientID
+                case .statusChange: patient = try await tx.statusChanges.void(id: StatusChangeID(rawValue: id), reason: signed, confirm: confirm).0.patientID
+                }
+                return Views.redirect("/app/patients/\(patient.rawValue)?voided=1")
+            }
+        }
+
+        router.get("/app/doses/:id/correct") { request, context in try await doseCorrectionPage(request, context, error: nil, typed: [:]) }
+        router.post("/app/doses/:id/correct") { request, context in
+            guard let text = context.parameters.get("id"), let raw = Int(text) else { throw HTTPError(.notFound) }
+            let id = AdministrationID(rawValue: raw)
+            return try await submit(request, context, roles: [.coordinator], refused: { error, form in
+                try await doseCorrectionPage(request, context, error: error, typed: form.typed)
+            }) { form, tx, session in
+                var checks = FieldChecks()
+                try await checkSignature(form, tx, session, into: &checks)
+                let before = try await tx.administrations.administration(id: id)
+                func changed(_ name: String, _ current: String) -> String? { form[name] == current ? nil : (form[name] ?? "") }
+                let c = checks.check { () throws(RegistryError) in
+                    try AdministrationCorrection(on: changed("on", before.administeredOn.description), lot: changed("lot", before.lot),
+                                                 dose: changed("dose", before.dose), feeNotified: nil, feeCollected: nil,
+                                                 reason: form["reason"], today: database.today())
+                }
+                try checks.finish()
+                let (dose, _) = try await tx.administrations.correct(id: id, on: c!.on, lot: c!.lot, dose: c!.dose, feeNotified: nil, feeCollected: nil,
+                                                                     reason: Self.signature(session, meaning: "correction", reason: c!.reason))
+                return Views.redirect("/app/patients/\(dose.patientID.rawValue)?corrected=1")
             }
         }
     }
@@ -248,21 +278,63 @@ extension RegistryWeb {
         }
     }
 
-    func visitVoidPage(_ request: Request, _ context: Context, error: RegistryError?, typed: [String: String]) async throws -> Response {
-        let id = try visitID(context)
+    /// The records a coordinator may void, by the name in their page's path.
+    enum VoidKind: String { case visit = "visits", adverseEvent = "adverse-events", dose = "doses", statusChange = "status-changes" }
+
+    func voidTarget(_ context: Context) throws -> (VoidKind, Int) {
+        guard let kind = context.parameters.get("kind").flatMap(VoidKind.init(rawValue:)), let text = context.parameters.get("id"),
+              let id = Int(text), id > 0 else { throw HTTPError(.notFound) }
+        return (kind, id)
+    }
+
+    func voidPage(_ request: Request, _ context: Context, error: RegistryError?, typed: [String: String]) async throws -> Response {
+        let (kind, id) = try voidTarget(context)
         return try await page(request, context, roles: [.coordinator]) { tx, session in
-            let visit = try await tx.visits.visit(id: id)
-            let patient = try await tx.patients.patient(id: visit.patientID)
             let language = context.language
+            let c = views.catalogue
+            let patientID: PatientID, what: String, explain: String
+            switch kind {
+            case .visit:
+                let v = try await tx.visits.visit(id: VisitID(rawValue: id))
+                (patientID, what, explain) = (v.patientID, "\(c.text("timeline_visit", language)) \(v.visitedOn) · \(word("contact", v.contactType, language))", c.text("void_explain", language))
+            case .adverseEvent:
+                let e = try await tx.adverseEvents.adverseEvent(id: AdverseEventID(rawValue: id))
+                (patientID, what, explain) = (e.patientID, "\(c.text("timeline_event", language)) \(e.onsetOn) · \(e.term) · \(c.text("ae_grade_n", language, String(e.grade)))", c.text("void_explain_event", language))
+            case .dose:
+                let a = try await tx.administrations.administration(id: AdministrationID(rawValue: id))
+                (patientID, what, explain) = (a.patientID, "\(c.text("timeline_dose", language)) \(a.administeredOn) · \(a.productCode) · \(a.lot)", c.text("void_explain_dose", language))
+            case .statusChange:
+                let s = try await tx.statusChanges.change(id: StatusChangeID(rawValue: id))
+                (patientID, what, explain) = (s.patientID, "\(c.text("timeline_status", language)) \(s.effectiveOn) · \(word("kind", s.kind, language))", c.text("void_explain_status", language))
+            }
+            let patient = try await tx.patients.patient(id: patientID)
             let (byField, summary) = fieldErrors(error, language)
             let values: [String: Any] = [
-                "visit": ["id": visit.id.rawValue, "on": visit.visitedOn.description, "contact": word("contact", visit.contactType, language)] as [String: Any],
+                "what": what, "explain": explain,
                 "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
                 "reason": typed["reason"] ?? "", "signer": session.user.username,
                 "consequences": consequences(error, language), "has_consequences": !consequences(error, language).isEmpty,
                 "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,
             ]
-            return views.page("visit-void", title: "void_title", values, request: request, context: context, session: session,
+            return views.page("void", title: "void_title_any", values, request: request, context: context, session: session,
+                              status: error == nil ? .ok : .unprocessableContent)
+        }
+    }
+
+    func doseCorrectionPage(_ request: Request, _ context: Context, error: RegistryError?, typed: [String: String]) async throws -> Response {
+        guard let text = context.parameters.get("id"), let raw = Int(text) else { throw HTTPError(.notFound) }
+        return try await page(request, context, roles: [.coordinator]) { tx, session in
+            let dose = try await tx.administrations.administration(id: AdministrationID(rawValue: raw))
+            let patient = try await tx.patients.patient(id: dose.patientID)
+            let (byField, summary) = fieldErrors(error, context.language)
+            let values: [String: Any] = [
+                "dose": ["id": dose.id.rawValue, "on": dose.administeredOn.description, "product": dose.productCode] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
+                "on": typed["on"] ?? dose.administeredOn.description, "lot": typed["lot"] ?? dose.lot, "amount": typed["dose"] ?? dose.dose,
+                "reason": typed["reason"] ?? "", "signer": session.user.username, "today": database.today().description,
+                "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,
+            ]
+            return views.page("dose-correct", title: "dose_correct_title", values, request: request, context: context, session: session,
                               status: error == nil ? .ok : .unprocessableContent)
         }
     }

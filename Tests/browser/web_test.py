@@ -86,7 +86,8 @@ class Check:
     def submit(self, button_text=None):
         buttons = self.d.find_elements(By.CSS_SELECTOR, "main form button[type=submit]")
         button = buttons[-1] if button_text is None else [b for b in buttons if b.text == button_text][0]
-        self.d.execute_script("window.__page = 'before'")
+        # The person accepts any "are you sure?" the page asks.
+        self.d.execute_script("window.__page = 'before'; window.confirm = function () { return true }")
         button.click()
         self.wait_new_page()
 
@@ -100,6 +101,16 @@ class Check:
         """Until the page the last action asked for has loaded (the marker set on the old one is gone)."""
         WebDriverWait(self.d, 20, ignored_exceptions=[WebDriverException]).until(
             lambda d: d.execute_script("return document.readyState === 'complete' && window.__page === undefined"))
+
+    def submit_signed(self, password):
+        """Submits a signed form; when it lists consequences, confirms them (signing again) and submits once more."""
+        self.submit()
+        if self.d.find_elements(By.NAME, "confirm"):
+            self.ok("the consequences are listed before anything changes, in Korean", "이 변경은 다음도 함께 바꿉니다" in self.text()
+                    and "follow-up" not in self.d.find_element(By.CSS_SELECTOR, ".consequences ul").text)
+            self.d.find_element(By.NAME, "confirm").click()
+            self.fill("password", password)
+            self.submit()
 
     def sign_in(self, username, password):
         self.fill("username", username)
@@ -369,7 +380,7 @@ def first_day():
 
         # Correct a wrong date: a signature is required; then signed, the date changes.
         c.go(patients[3])
-        c.click(d.find_element(By.CSS_SELECTOR, "ol.timeline a[href$='/correct']"))
+        c.click(d.find_element(By.CSS_SELECTOR, "ol.timeline a[href^='/app/visits/'][href$='/correct']"))
         c.axe("visit correction form")
         c.set_value("on", (today - timedelta(days=1)).isoformat()); c.fill("reason", "방문일을 잘못 입력하여 정정함")
         c.submit()
@@ -384,6 +395,28 @@ def first_day():
         c.ok("its meaning and reason are stored with it, as the person",
              sql(f"SELECT count(*) FROM audit_log WHERE entity = 'visit' AND entity_id = {visit_id} AND action = 'update' "
                  "AND actor = 'user:coordinator' AND reason LIKE 'signed by coordinator (correction): 방문일을%'") == "1")
+        # Voids, signed: a visit entered in error, then the dose it hung on (its schedule withdrawn).
+        c.go(patients[4])
+        c.click(d.find_element(By.CSS_SELECTOR, "ol.timeline a[href^='/app/records/visits/']"))
+        c.axe("void page")
+        c.fill("reason", "다른 환자의 방문을 잘못 입력함"); c.fill("password", NEW_PASSWORD)
+        d.execute_script("window.confirm = function () { return true }")
+        c.submit_signed(NEW_PASSWORD)
+        c.ok("the visit is voided, kept and marked", "무효 처리했습니다" in c.text() and "무효 처리:" in c.text())
+        c.click(d.find_element(By.CSS_SELECTOR, "ol.timeline a[href^='/app/records/doses/']"))
+        c.fill("reason", "투여하지 않은 환자에 잘못 입력함"); c.fill("password", NEW_PASSWORD)
+        d.execute_script("window.confirm = function () { return true }")
+        c.submit_signed(NEW_PASSWORD)
+        patient5 = patients[4].split("/")[-1]
+        c.ok("the dose is voided and its schedule withdrawn",
+             "무효 처리했습니다" in c.text() and sql(f"SELECT count(*) FROM follow_up WHERE patient_id = {patient5} AND status <> 'voided'") == "0")
+        # A dose's lot corrected, signed.
+        c.go(patients[3])
+        c.click(d.find_element(By.CSS_SELECTOR, "ol.timeline a[href^='/app/doses/']"))
+        c.axe("dose correction page")
+        c.fill("lot", "LOT-26-03B"); c.fill("reason", "로트 번호 오기"); c.fill("password", NEW_PASSWORD)
+        c.submit()
+        c.ok("the dose's lot is corrected", "정정했습니다" in c.text() and "LOT-26-03B" in c.text())
         c.shot("patient-day1-ko-1280")
     finally:
         d.quit()
