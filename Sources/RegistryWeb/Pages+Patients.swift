@@ -84,7 +84,7 @@ extension RegistryWeb {
             let (byField, summary) = fieldErrors(localIDError, context.language)
             let notice = request.uri.queryParameters.get("transferred") != nil ? views.catalogue.text("patients_transferred", context.language) : nil
             let rows: [[String: Any]] = patients.map { p in
-                ["id": p.id.rawValue, "pseudonym": p.pseudonym, "birth_year": p.birthYear, "sex": word("sex", p.sex, context.language),
+                ["id": p.id.rawValue, "pseudonym": Self.short(p.pseudonym), "full": p.pseudonym, "birth_year": p.birthYear, "sex": word("sex", p.sex, context.language),
                  "status": word("pstatus", p.status, context.language), "consent_on": p.consentOn.description]
             }
             return views.page("patients", title: "patients_title",
@@ -131,6 +131,12 @@ extension RegistryWeb {
         case .missed: return c.text("fstate_missed", language, s.missedOn?.description ?? "")
         case .voided: return c.text("fstate_voided", language)
         }
+    }
+
+    /// A pseudonym as pages show it: its first 12 characters, enough to tell patients apart
+    /// (the full one is on the patient page and in the page's title attribute).
+    static func short(_ pseudonym: String) -> String {
+        pseudonym.count > 14 ? String(pseudonym.prefix(12)) + "…" : pseudonym
     }
 
     /// A timeline item's links (correct, void), in words.
@@ -199,7 +205,7 @@ extension RegistryWeb {
         let timeline = events.sorted { $0.on != $1.on ? $0.on > $1.on : $0.order > $1.order }.map(\.item)
         return [
             "patient": [
-                "id": p.id.rawValue, "pseudonym": p.pseudonym, "birth_year": p.birthYear, "sex": word("sex", p.sex, language),
+                "id": p.id.rawValue, "pseudonym": Self.short(p.pseudonym), "full": p.pseudonym, "birth_year": p.birthYear, "sex": word("sex", p.sex, language),
                 "status": word("pstatus", p.status, language), "active": p.status == .active, "consent_on": p.consentOn.description,
                 "consent_version": p.consentVersion, "institution": p.institutionCode,
             ] as [String: Any],

@@ -191,7 +191,7 @@ extension RegistryWeb {
             let plans = try await tx.plans.list(institutionCode: session.user.institutionCode).filter { $0.decision == .approved }
             let (byField, summary) = fieldErrors(error, context.language)
             let values: [String: Any] = [
-                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym)] as [String: Any],
                 "plans": plans.map { p in
                     ["id": p.id.rawValue, "label": "\(p.productCode) · \(p.indication) · \(p.protocolCode) v\(p.protocolVersion)",
                      "selected": typed["plan"] == String(p.id.rawValue) || plans.count == 1] as [String: Any]
@@ -217,7 +217,7 @@ extension RegistryWeb {
                 E.allCases.map { v in ["value": v.rawValue, "label": word(prefix, v, language), "selected": typed[name] == v.rawValue] as [String: Any] }
             }
             let values: [String: Any] = [
-                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym)] as [String: Any],
                 "categories": options("aecat", AdverseEventCategory.self, "category"),
                 "related": options("related", Relatedness.self, "related"),
                 "outcomes": options("outcome", AdverseEventOutcome.self, "outcome"),
@@ -244,7 +244,7 @@ extension RegistryWeb {
             let (byField, summary) = fieldErrors(error, language, field: { $0 == "cause" ? "reason" : $0 })
             let kind = typed["kind"] ?? request.uri.queryParameters.get("kind") ?? ""
             let values: [String: Any] = [
-                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym, "status": word("pstatus", patient.status, language)] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym), "status": word("pstatus", patient.status, language)] as [String: Any],
                 "kinds": StatusChangeKind.allCases.map { k in ["value": k.rawValue, "label": word("kind", k, language), "checked": kind == k.rawValue] as [String: Any] },
                 "typed": typed, "today": database.today().description,
                 "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,
@@ -265,7 +265,7 @@ extension RegistryWeb {
             let vital = typed["vital"] ?? visit.vitalStatus.rawValue
             let values: [String: Any] = [
                 "visit": ["id": visit.id.rawValue, "on": visit.visitedOn.description] as [String: Any],
-                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym)] as [String: Any],
                 "on": typed["on"] ?? visit.visitedOn.description, "note": typed["note"] ?? visit.note ?? "", "reason": typed["reason"] ?? "",
                 "contacts": ContactType.allCases.map { c in ["value": c.rawValue, "label": word("contact", c, language), "checked": c.rawValue == contact] as [String: Any] },
                 "vitals": VitalStatus.allCases.map { v in ["value": v.rawValue, "label": word("vital", v, language), "checked": v.rawValue == vital] as [String: Any] },
@@ -311,7 +311,7 @@ extension RegistryWeb {
             let (byField, summary) = fieldErrors(error, language)
             let values: [String: Any] = [
                 "what": what, "explain": explain,
-                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym)] as [String: Any],
                 "reason": typed["reason"] ?? "", "signer": session.user.username,
                 "consequences": consequences(error, language), "has_consequences": !consequences(error, language).isEmpty,
                 "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,
@@ -329,7 +329,7 @@ extension RegistryWeb {
             let (byField, summary) = fieldErrors(error, context.language)
             let values: [String: Any] = [
                 "dose": ["id": dose.id.rawValue, "on": dose.administeredOn.description, "product": dose.productCode] as [String: Any],
-                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym)] as [String: Any],
                 "on": typed["on"] ?? dose.administeredOn.description, "lot": typed["lot"] ?? dose.lot, "amount": typed["dose"] ?? dose.dose,
                 "reason": typed["reason"] ?? "", "signer": session.user.username, "today": database.today().description,
                 "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,

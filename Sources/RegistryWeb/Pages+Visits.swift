@@ -87,7 +87,7 @@ extension RegistryWeb {
             let values: [String: Any] = [
                 "follow_up": ["id": f.id.rawValue, "label": f.label, "due": f.due.description, "window": "\(f.windowStart) – \(f.windowEnd)",
                               "contact": word("contact", f.contactType, language), "state": stateText(f, language)] as [String: Any],
-                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym)] as [String: Any],
                 "on": typed["on"] ?? database.today().description, "today": database.today().description,
                 "contacts": ContactType.allCases.map { c in ["value": c.rawValue, "label": word("contact", c, language), "checked": c.rawValue == contact] as [String: Any] },
                 "vitals": VitalStatus.allCases.map { v in ["value": v.rawValue, "label": word("vital", v, language), "checked": v.rawValue == vital] as [String: Any] },
@@ -108,7 +108,7 @@ extension RegistryWeb {
             let (byField, summary) = fieldErrors(error, language, field: Self.visitField)
             let values: [String: Any] = [
                 "follow_up": ["id": f.id.rawValue, "label": f.label, "window": "\(f.windowStart) – \(f.windowEnd)", "state": stateText(f, language)] as [String: Any],
-                "patient": ["id": patient.id.rawValue, "pseudonym": patient.pseudonym] as [String: Any],
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym)] as [String: Any],
                 "reasons": NotDoneReason.allCases.map { r in ["value": r.rawValue, "label": word("notdone", r, language), "selected": typed["reason"] == r.rawValue] as [String: Any] },
                 "note": typed["note"] ?? "", "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,
             ]

@@ -41,6 +41,9 @@ def browser(language="ko-KR", width=1280, height=900):
                      f"--window-size={width},{height}"]:
         options.add_argument(argument)
     options.add_experimental_option("prefs", {"intl.accept_languages": language})
+    if width < 500:
+        # A desktop window cannot be narrower than 500 px: a phone is emulated instead.
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1}})
     options.binary_location = "/usr/bin/chromium"
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_page_load_timeout(30)
@@ -577,9 +580,45 @@ def regulator_and_admin():
         d.quit()
 
 
+def english_and_phone():
+    """The main pages in English (the browser asks for en-GB), axe-checked; with --screenshots,
+    each in both languages at laptop and phone width."""
+    for language, width in [("en-GB", 1280), ("en-GB", 390), ("ko-KR", 390)]:
+        d = browser(language=language, width=width, height=900 if width > 400 else 844)
+        c = Check(d)
+        lang = language[:2]
+        try:
+            c.go("/app/sign-in")
+            c.sign_in("coordinator", NEW_PASSWORD)
+            c.go("/app/worklist")
+            c.ok(f"{lang} at {width} px: the worklist", c.heading() == ("Worklist" if lang == "en" else "추적조사 목록"))
+            row = c.rows()[0]
+            patient = d.find_element(By.CSS_SELECTOR, f'tr[data-follow-up="{row}"] a[href^="/app/patients/"]').get_attribute("href")[len(BASE):]
+            if width > 400:
+                c.axe(f"worklist ({lang})")
+            c.shot(f"worklist-{lang}-{width}")
+            c.go(f"/app/follow-ups/{row}/visit")
+            if width > 400:
+                c.axe(f"visit form ({lang})")
+            c.shot(f"visit-{lang}-{width}")
+            c.go(f"/app/follow-ups/{row}/not-done")
+            c.ok(f"{lang} at {width} px: the not-done form", c.heading() == ("Close as not done" if lang == "en" else "미실시로 닫기"))
+            if width > 400:
+                c.axe(f"not-done form ({lang})")
+            c.go(patient)
+            c.ok(f"{lang} at {width} px: no sideways scrolling on the patient page",
+                 d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1"))
+            if width > 400:
+                c.axe(f"patient page ({lang})")
+            c.shot(f"patient-{lang}-{width}")
+        finally:
+            d.quit()
+
+
 if __name__ == "__main__":
     started = time.time()
     coordinator_day()
     first_day()
     regulator_and_admin()
+    english_and_phone()
     print(f"# {checks} browser checks passed in {time.time() - started:.0f} s")
