@@ -124,6 +124,33 @@ extension RegistryWeb {
             }
         }
 
+        router.get("/app/patients/:id/correct") { request, context in try await patientCorrectionPage(request, context, error: nil, typed: [:]) }
+        router.post("/app/patients/:id/correct") { request, context in
+            let id = try patientID(context)
+            return try await submit(request, context, roles: [.coordinator], refused: { error, form in
+                try await patientCorrectionPage(request, context, error: error, typed: form.typed)
+            }) { form, tx, session in
+                var checks = FieldChecks()
+                try await checkSignature(form, tx, session, into: &checks)
+                let before = try await tx.patients.patient(id: id)
+                func changed(_ name: String, _ current: String) -> String? { form[name] == current ? nil : (form[name] ?? "") }
+                let yearText = changed("birth-year", String(before.birthYear))
+                let year = yearText.flatMap { text in
+                    checks.check { () throws(RegistryError) in try Self.whole(text, field: "birth-year", example: "1961") }
+                }
+                let correction = checks.check { () throws(RegistryError) in
+                    try PatientCorrection(birthYear: year ?? (yearText == nil ? nil : before.birthYear), sex: changed("sex", before.sex.rawValue),
+                                          consentOn: changed("consent-on", before.consentOn.description),
+                                          consentVersion: changed("consent-version", before.consentVersion), reason: form["reason"], today: database.today())
+                }
+                try checks.finish()
+                var signed = correction!
+                signed.reason = Self.signature(session, meaning: "correction", reason: signed.reason)
+                _ = try await tx.patients.correct(id: id, signed)
+                return Views.redirect("/app/patients/\(id.rawValue)?corrected=1")
+            }
+        }
+
         router.get("/app/doses/:id/correct") { request, context in try await doseCorrectionPage(request, context, error: nil, typed: [:]) }
         router.post("/app/doses/:id/correct") { request, context in
             guard let text = context.parameters.get("id"), let raw = Int(text) else { throw HTTPError(.notFound) }
@@ -317,6 +344,26 @@ extension RegistryWeb {
                 "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,
             ]
             return views.page("void", title: "void_title_any", values, request: request, context: context, session: session,
+                              status: error == nil ? .ok : .unprocessableContent)
+        }
+    }
+
+    func patientCorrectionPage(_ request: Request, _ context: Context, error: RegistryError?, typed: [String: String]) async throws -> Response {
+        let id = try patientID(context)
+        return try await page(request, context, roles: [.coordinator]) { tx, session in
+            let patient = try await tx.patients.patient(id: id)
+            let language = context.language
+            let (byField, summary) = fieldErrors(error, language)
+            let sex = typed["sex"] ?? patient.sex.rawValue
+            let values: [String: Any] = [
+                "patient": ["id": patient.id.rawValue, "pseudonym": Self.short(patient.pseudonym)] as [String: Any],
+                "birth_year": typed["birth-year"] ?? String(patient.birthYear), "consent_on": typed["consent-on"] ?? patient.consentOn.description,
+                "consent_version": typed["consent-version"] ?? patient.consentVersion,
+                "sexes": Sex.allCases.map { s in ["value": s.rawValue, "label": word("sex", s, language), "checked": s.rawValue == sex] as [String: Any] },
+                "reason": typed["reason"] ?? "", "signer": session.user.username, "today": database.today().description,
+                "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,
+            ]
+            return views.page("patient-correct", title: "patient_correct_title", values, request: request, context: context, session: session,
                               status: error == nil ? .ok : .unprocessableContent)
         }
     }

@@ -420,6 +420,15 @@ def first_day():
         c.fill("lot", "LOT-26-03B"); c.fill("reason", "로트 번호 오기"); c.fill("password", NEW_PASSWORD)
         c.submit()
         c.ok("the dose's lot is corrected", "정정했습니다" in c.text() and "LOT-26-03B" in c.text())
+        # The patient's own details corrected, signed.
+        c.go(patients[0] + "/correct")
+        c.axe("patient correction page")
+        c.fill("birth-year", "1956"); c.fill("reason", "출생연도 오기"); c.fill("password", NEW_PASSWORD)
+        c.submit()
+        patient1 = patients[0].split("/")[-1]
+        c.ok("the patient's birth year is corrected, signed", "정정했습니다" in c.text()
+             and sql(f"SELECT birth_year FROM patient WHERE id = {patient1}") == "1956"
+             and sql(f"SELECT count(*) FROM audit_log WHERE entity = 'patient' AND entity_id = {patient1} AND reason LIKE 'signed by coordinator (correction): 출생연도%'") == "1")
         c.shot("patient-day1-ko-1280")
     finally:
         d.quit()
