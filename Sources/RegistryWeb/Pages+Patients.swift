@@ -189,7 +189,8 @@ extension RegistryWeb {
                 "on": e.onsetOn.description, "kind": c.text("timeline_event", language), "text": text,
                 "voided": e.void != nil, "void_reason": e.void?.reason ?? "", "serious": e.serious,
                 "report_pending": e.void == nil && e.reportDueOn != nil && e.reportSubmittedOn == nil, "event_id": e.id.rawValue,
-                "actions": e.void == nil ? recordActions([("/app/records/adverse-events/\(e.id.rawValue)/void", "action_void")], language) : [],
+                "actions": e.void == nil ? recordActions([("/app/adverse-events/\(e.id.rawValue)/correct", "action_correct"),
+                                                          ("/app/records/adverse-events/\(e.id.rawValue)/void", "action_void")], language) : [],
             ]))
         }
         for s in record.statusChanges {

@@ -51,6 +51,51 @@ extension RegistryWeb {
             }
         }
 
+        router.get("/app/adverse-events/:id/correct") { request, context in
+            try await eventPage(request, context, error: nil, form: nil, correcting: try eventID(context))
+        }
+        router.post("/app/adverse-events/:id/correct") { request, context in
+            let id = try eventID(context)
+            return try await submit(request, context, roles: [.coordinator], refused: { error, form in
+                try await eventPage(request, context, error: error, form: form, correcting: id)
+            }) { form, tx, session in
+                var checks = FieldChecks()
+                try await checkSignature(form, tx, session, into: &checks)
+                let before = Self.prefill(try await tx.adverseEvents.adverseEvent(id: id))
+                // Only what the person changed is corrected.
+                func changed(_ name: String) -> String? { form[name] == before[name] ? nil : (form[name] ?? "") }
+                let criteria = Set(form.all("criteria")) == Set(before.all("criteria")) ? nil : form.all("criteria")
+                let serious = form.ticked("serious") == before.ticked("serious") ? nil : form.ticked("serious")
+                let grade = changed("grade").flatMap { g in checks.check { () throws(RegistryError) in try Self.whole(g, field: "grade", example: "3") } }
+                let c = checks.check { () throws(RegistryError) in
+                    try AdverseEventCorrection(onset: changed("onset"), aware: changed("aware"), term: changed("term"), meddra: changed("meddra"),
+                                               category: changed("category"), grade: grade, grading: changed("grading"), criteria: criteria,
+                                               related: changed("related"), outcome: changed("outcome"), outcomeOn: changed("outcome-on"),
+                                               submittedOn: nil, reason: form["reason"], today: database.today())
+                }
+                try checks.finish()
+                let (term, meddra, category, grading, related, outcome) = (changed("term"), changed("meddra"), changed("category"), changed("grading"),
+                                                                          changed("related"), changed("outcome"))
+                let (onset, aware, outcomeOn) = (c!.onsetOn, c!.awareOn, c!.outcomeOn)
+                let (event, _) = try await tx.adverseEvents.correct(id: id, reason: Self.signature(session, meaning: "correction", reason: c!.reason),
+                                                                   confirm: form.ticked("confirm")) { d in
+                    if let onset { d.onsetOn = onset }
+                    if let aware { d.awareOn = aware }
+                    if let term { d.term = term }
+                    if let meddra { d.meddraCode = meddra.isEmpty ? nil : meddra }
+                    if let category { d.category = category }
+                    if let grade { d.grade = grade }
+                    if let grading { d.grading = grading }
+                    if let serious { d.serious = serious }
+                    if let criteria { d.criteria = criteria }
+                    if let related { d.relatedness = related }
+                    if let outcome { d.outcome = outcome }
+                    if let outcomeOn { d.outcomeOn = outcomeOn }
+                }
+                return Views.redirect("/app/patients/\(event.patientID.rawValue)?corrected=1")
+            }
+        }
+
         router.post("/app/adverse-events/:id/submission") { request, context in
             guard let text = context.parameters.get("id"), let raw = Int(text) else { throw HTTPError(.notFound) }
             let id = AdverseEventID(rawValue: raw)
@@ -175,6 +220,24 @@ extension RegistryWeb {
         }
     }
 
+    func eventID(_ context: Context) throws -> AdverseEventID {
+        guard let text = context.parameters.get("id"), let id = Int(text), id > 0 else { throw HTTPError(.notFound) }
+        return AdverseEventID(rawValue: id)
+    }
+
+    /// An adverse event as its form's fields, to correct it from what is recorded.
+    static func prefill(_ e: AdverseEvent) -> Form {
+        var pairs: [(String, String)] = [("onset", e.onsetOn.description), ("aware", e.awareOn.description), ("term", e.term),
+                                         ("meddra", e.meddraCode ?? ""), ("category", e.category.rawValue), ("grade", String(e.grade)),
+                                         ("grading", "\(e.gradingSystem)-\(e.gradingVersion)"), ("related", e.relatedness.rawValue),
+                                         ("outcome", e.outcome.rawValue), ("outcome-on", e.outcomeOn?.description ?? "")]
+        if e.serious { pairs.append(("serious", "1")) }
+        pairs += e.seriousnessCriteria.map { ("criteria", $0.rawValue) }
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return Form(pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: allowed) ?? "")" }.joined(separator: "&"))
+    }
+
     func visitID(_ context: Context) throws -> VisitID {
         guard let text = context.parameters.get("id"), let id = Int(text), id > 0 else { throw HTTPError(.notFound) }
         return VisitID(rawValue: id)
@@ -231,10 +294,19 @@ extension RegistryWeb {
         }
     }
 
-    func eventPage(_ request: Request, _ context: Context, error: RegistryError?, form: Form?) async throws -> Response {
-        let id = try patientID(context)
+    func eventPage(_ request: Request, _ context: Context, error: RegistryError?, form: Form?, correcting: AdverseEventID? = nil) async throws -> Response {
         return try await page(request, context, roles: [.coordinator]) { tx, session in
-            let patient = try await tx.patients.patient(id: id)
+            var form = form
+            let patientID: PatientID
+            if let correcting {
+                let event = try await tx.adverseEvents.adverseEvent(id: correcting)
+                patientID = event.patientID
+                // A correction starts from the event as recorded.
+                form = form ?? Self.prefill(event)
+            } else {
+                patientID = try self.patientID(context)
+            }
+            let patient = try await tx.patients.patient(id: patientID)
             let language = context.language
             let typed = form?.typed ?? [:]
             let criteria = Set(form?.all("criteria") ?? [])
@@ -257,8 +329,10 @@ extension RegistryWeb {
                 "typed": typed, "today": database.today().description,
                 "consequences": consequences(error, language), "has_consequences": !consequences(error, language).isEmpty,
                 "errors": byField, "summary": summary, "has_errors": !summary.isEmpty,
+                "correcting": correcting != nil, "new_event": correcting == nil, "signer": session.user.username, "reason": typed["reason"] ?? "",
+                "heading": views.catalogue.text(correcting == nil ? "ae_title" : "ae_correct_title", language),
             ]
-            return views.page("adverse-event", title: "ae_title", values, request: request, context: context, session: session,
+            return views.page("adverse-event", title: correcting == nil ? "ae_title" : "ae_correct_title", values, request: request, context: context, session: session,
                               status: error == nil ? .ok : .unprocessableContent)
         }
     }

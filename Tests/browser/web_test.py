@@ -365,6 +365,15 @@ def first_day():
         WebDriverWait(d, 20).until(lambda _: "submitted=1" in d.current_url)
         c.ok("the expedited report's submission is recorded", "신속보고 제출을 기록했습니다" in c.text() and "보고함" in c.text())
 
+        # The event corrected, signed: it has since resolved.
+        c.click(d.find_element(By.CSS_SELECTOR, "ol.timeline a[href^='/app/adverse-events/'][href$='/correct']"))
+        c.axe("adverse event correction")
+        c.ok("the correction form starts from the event as recorded", d.find_element(By.NAME, "term").get_attribute("value") == "사이토카인 방출 증후군")
+        d.execute_script("document.querySelector('select[name=outcome]').value = 'recovered'")
+        c.set_value("outcome-on", today.isoformat()); c.fill("reason", "추적 결과 회복 확인"); c.fill("password", NEW_PASSWORD)
+        c.submit_signed(NEW_PASSWORD)
+        c.ok("the event's outcome is corrected", "정정했습니다" in c.text()
+             and sql("SELECT outcome FROM adverse_event WHERE term = '사이토카인 방출 증후군'") == "recovered")
         # A death and a transfer.
         c.go(patients[1] + "/status")
         c.axe("status change form")
