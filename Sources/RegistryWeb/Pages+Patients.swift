@@ -61,6 +61,14 @@ extension RegistryWeb {
             return try await page(request, context, roles: [.coordinator]) { tx, session in
                 let record = try await tx.patients.record(id: id)
                 var values = patientValues(record, context.language)
+                // The patient is this site's (row-level security found it): its corrections and voids
+                // are read from the audit trail, which is outside that security.
+                let changes = try await database.read { owner in try await owner.history.changes(patientID: id) }
+                values["changes"] = changes.map { change in
+                    ["at": Self.seoulTime(change.at), "actor": change.actor, "reason": change.reason,
+                     "records": change.entities.map { views.catalogue.text("entity_\($0)", context.language) }.joined(separator: ", ")] as [String: Any]
+                }
+                values["has_changes"] = !changes.isEmpty
                 for (flag, key) in [("enrolled", "patient_enrolled"), ("logged", "worklist_logged"), ("dosed", "patient_dosed"), ("reported", "patient_reported"),
                                     ("submitted", "patient_submitted"), ("changed", "patient_changed"), ("corrected", "patient_corrected"),
                                     ("voided", "patient_voided")] where request.uri.queryParameters.get(flag) != nil {
@@ -131,6 +139,15 @@ extension RegistryWeb {
         case .missed: return c.text("fstate_missed", language, s.missedOn?.description ?? "")
         case .voided: return c.text("fstate_voided", language)
         }
+    }
+
+    /// A moment as people in Korea read it: Seoul time, ISO 8601 to the minute.
+    static func seoulTime(_ date: Date) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "Asia/Seoul")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm"
+        return formatter.string(from: date)
     }
 
     /// A pseudonym as pages show it: its first 12 characters, enough to tell patients apart

@@ -429,6 +429,9 @@ def first_day():
         c.fill("lot", "LOT-26-03B"); c.fill("reason", "로트 번호 오기"); c.fill("password", NEW_PASSWORD)
         c.submit()
         c.ok("the dose's lot is corrected", "정정했습니다" in c.text() and "LOT-26-03B" in c.text())
+        c.ok("the patient page lists the signed corrections with who, when and why",
+             len(d.find_elements(By.CSS_SELECTOR, "#changes tbody tr")) >= 2 and "signed by coordinator (correction): 로트 번호 오기" in c.text()
+             and "방문일을 잘못 입력하여 정정함" in c.text())
         # The patient's own details corrected, signed.
         c.go(patients[0] + "/correct")
         c.axe("patient correction page")
