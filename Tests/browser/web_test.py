@@ -9,7 +9,8 @@ import os
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from axe_selenium_python import Axe
 from selenium import webdriver
@@ -28,6 +29,11 @@ SCREENSHOTS = "--screenshots" in sys.argv
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 NEW_PASSWORD = "long-follow-up 2026 가을"
 checks = 0
+
+
+def seoul_today():
+    """The registry's today: the date in Seoul (a UTC evening is already tomorrow there)."""
+    return datetime.now(ZoneInfo("Asia/Seoul")).date()
 
 
 def sql(query):
@@ -236,7 +242,7 @@ def coordinator_day():
         c.axe("enrolment form")
         c.fill("local-id", "MRN-웹-0001"); c.fill("birth-year", "1961")
         d.find_element(By.CSS_SELECTOR, "input[name=sex][value=female]").click()
-        c.set_value("consent-on", date.today().isoformat()); c.fill("consent-version", "2.1")
+        c.set_value("consent-on", seoul_today().isoformat()); c.fill("consent-version", "2.1")
         c.submit()
         c.ok("the patient is enrolled and their page shown", "환자를 등록했습니다" in c.text() and c.path().startswith("/app/patients/"))
         patient_path = c.path().split("?")[0]
@@ -309,7 +315,7 @@ def first_day():
     from datetime import timedelta
     d = browser()
     c = Check(d)
-    today = date.today()
+    today = seoul_today()
     try:
         c.go("/app/sign-in")
         c.sign_in("coordinator", NEW_PASSWORD)
