@@ -58,7 +58,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 // bcrypt for people's passwords (schema/0014): the C implementation, no HTTP parts.
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
-            ]
+            ],
+            // Swift 6.3.1's optimizer crashes (signal 11, "while splitting coroutine" of async
+            // repository functions such as AdverseEvents.submitReport) building this module at -O;
+            // -Osize builds it. Release builds only; debug builds are unoptimised anyway.
+            swiftSettings: [.unsafeFlags(["-Osize"], .when(configuration: .release))]
         ),
         // Synthetic national registry for demos and benchmarks, bulk-loaded with COPY.
         .target(
