@@ -113,25 +113,10 @@ extension RegistryAPI {
             let id: AdverseEventID = try id(context)
             return try await write(request, context, AdverseEventCorrectionBody.self, parameters: ["adverse-event": "id"]) { b, tx, grant in
                 let c = try AdverseEventCorrection(onset: b.onset, aware: b.aware, term: b.term, meddra: b.meddra, category: b.category, grade: b.grade,
-                                                   grading: b.grading, criteria: b.criteria, related: b.related, outcome: b.outcome,
+                                                   grading: b.grading, serious: b.serious, criteria: b.criteria, related: b.related, outcome: b.outcome,
                                                    outcomeOn: b.outcomeOn, submittedOn: b.submittedOn, reason: b.reason, today: database.today())
-                let (reason, onset, aware, outcomeOn, submitted) = (c.reason, c.onsetOn, c.awareOn, c.outcomeOn, c.submittedOn)
                 try await checkIfMatch(request, record: .adverseEvent, id: id, name: "adverse-event", in: tx)
-                let (ae, consequences) = try await tx.adverseEvents.correct(id: id, reason: reason, confirm: b.confirm ?? false) { d in
-                    if let onset { d.onsetOn = onset }
-                    if let aware { d.awareOn = aware }
-                    if let term = b.term { d.term = term }
-                    if let meddra = b.meddra { d.meddraCode = meddra }
-                    if let category = b.category { d.category = category }
-                    if let grade = b.grade { d.grade = grade }
-                    if let grading = b.grading { d.grading = grading }
-                    if let serious = b.serious { d.serious = serious }
-                    if let criteria = b.criteria { d.criteria = criteria }
-                    if let related = b.related { d.relatedness = related }
-                    if let outcome = b.outcome { d.outcome = outcome }
-                    if let outcomeOn { d.outcomeOn = outcomeOn }
-                    if let submitted { d.submittedOn = submitted }
-                }
+                let (ae, consequences) = try await tx.adverseEvents.correct(id: id, c, confirm: b.confirm ?? false)
                 return try .json(WithKey(base: ae, key: "consequences", extra: consequences), etag: Self.etag(writtenBy: tx))
             }
         }

@@ -208,24 +208,12 @@ struct AdverseEventCommand: AsyncParsableCommand {
         func run() async throws {
             try await CommandContext.run(global, reach: .site) { ctx in
                 let c = try AdverseEventCorrection(onset: onset, aware: aware, term: term, meddra: meddra, category: category, grade: grade,
-                                                   grading: grading, criteria: criteria?.split(separator: ",").map(String.init), related: related,
-                                                   outcome: outcome, outcomeOn: outcomeOn, submittedOn: submittedOn, reason: reason, today: ctx.today)
-                let (reason, onsetDate, awareDate, outcomeDate, submitted) = (c.reason, c.onsetOn, c.awareOn, c.outcomeOn, c.submittedOn)
-                let (ae, consequences) = try await ctx.write { tx in try await tx.adverseEvents.correct(id: try Parse.id(adverseEvent, field: "adverse-event"), reason: reason, confirm: confirm) { d in
-                    if let onsetDate { d.onsetOn = onsetDate }
-                    if let awareDate { d.awareOn = awareDate }
-                    if let term { d.term = term }
-                    if let meddra { d.meddraCode = meddra }
-                    if let category { d.category = category }
-                    if let grade { d.grade = grade }
-                    if let grading { d.grading = grading }
-                    if let serious { d.serious = serious }
-                    if let criteria { d.criteria = criteria.split(separator: ",").map(String.init) }
-                    if let related { d.relatedness = related }
-                    if let outcome { d.outcome = outcome }
-                    if let outcomeDate { d.outcomeOn = outcomeDate }
-                    if let submitted { d.submittedOn = submitted }
-                } }
+                                                   grading: grading, serious: serious, criteria: criteria?.split(separator: ",").map(String.init),
+                                                   related: related, outcome: outcome, outcomeOn: outcomeOn, submittedOn: submittedOn,
+                                                   reason: reason, today: ctx.today)
+                let (ae, consequences) = try await ctx.write { tx in
+                    try await tx.adverseEvents.correct(id: try Parse.id(adverseEvent, field: "adverse-event"), c, confirm: confirm)
+                }
                 try ctx.emit(ae, consequences: consequences) { "adverse event \(ae.id) corrected" }
             }
         }

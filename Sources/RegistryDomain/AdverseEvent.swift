@@ -270,13 +270,25 @@ public struct AdverseEventCorrection: Sendable, Equatable {
     public var awareOn: LocalDate?
     public var outcomeOn: LocalDate?
     public var submittedOn: LocalDate?
+    /// The other fields given, as given (storage checks the merged event as a new report).
+    public var term: String?
+    public var meddra: String?
+    public var category: String?
+    public var grade: Int?
+    public var grading: String?
+    public var serious: Bool?
+    public var criteria: [String]?
+    public var related: String?
+    public var outcome: String?
     public var reason: String
 
     /// Checks the reason and every field given; the dates come back parsed, the other fields are
-    /// used as given.
+    /// kept as given.
     public init(onset: String?, aware: String?, term: String?, meddra: String?, category: String?, grade: Int?, grading: String?,
-                criteria: [String]?, related: String?, outcome: String?, outcomeOn: String?, submittedOn: String?, reason: String?,
-                today: LocalDate) throws(RegistryError) {
+                serious: Bool? = nil, criteria: [String]?, related: String?, outcome: String?, outcomeOn: String?, submittedOn: String?,
+                reason: String?, today: LocalDate) throws(RegistryError) {
+        self.term = term; self.meddra = meddra; self.category = category; self.grade = grade; self.grading = grading
+        self.serious = serious; self.criteria = criteria; self.related = related; self.outcome = outcome
         var checks = FieldChecks()
         let reason = checks.check { () throws(RegistryError) in try Rules.reason(reason) }
         onsetOn = onset.flatMap { d in checks.check { () throws(RegistryError) in try AdverseEventRules.date(d, field: "onset", today: today) } }

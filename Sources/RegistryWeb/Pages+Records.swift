@@ -69,29 +69,14 @@ extension RegistryWeb {
                 let grade = changed("grade").flatMap { g in checks.check { () throws(RegistryError) in try Self.whole(g, field: "grade", example: "3") } }
                 let c = checks.check { () throws(RegistryError) in
                     try AdverseEventCorrection(onset: changed("onset"), aware: changed("aware"), term: changed("term"), meddra: changed("meddra"),
-                                               category: changed("category"), grade: grade, grading: changed("grading"), criteria: criteria,
-                                               related: changed("related"), outcome: changed("outcome"), outcomeOn: changed("outcome-on"),
-                                               submittedOn: nil, reason: form["reason"], today: database.today())
+                                               category: changed("category"), grade: grade, grading: changed("grading"), serious: serious,
+                                               criteria: criteria, related: changed("related"), outcome: changed("outcome"),
+                                               outcomeOn: changed("outcome-on"), submittedOn: nil, reason: form["reason"], today: database.today())
                 }
                 try checks.finish()
-                let (term, meddra, category, grading, related, outcome) = (changed("term"), changed("meddra"), changed("category"), changed("grading"),
-                                                                          changed("related"), changed("outcome"))
-                let (onset, aware, outcomeOn) = (c!.onsetOn, c!.awareOn, c!.outcomeOn)
-                let (event, _) = try await tx.adverseEvents.correct(id: id, reason: Self.signature(session, meaning: "correction", reason: c!.reason),
-                                                                   confirm: form.ticked("confirm")) { d in
-                    if let onset { d.onsetOn = onset }
-                    if let aware { d.awareOn = aware }
-                    if let term { d.term = term }
-                    if let meddra { d.meddraCode = meddra.isEmpty ? nil : meddra }
-                    if let category { d.category = category }
-                    if let grade { d.grade = grade }
-                    if let grading { d.grading = grading }
-                    if let serious { d.serious = serious }
-                    if let criteria { d.criteria = criteria }
-                    if let related { d.relatedness = related }
-                    if let outcome { d.outcome = outcome }
-                    if let outcomeOn { d.outcomeOn = outcomeOn }
-                }
+                var signed = c!
+                signed.reason = Self.signature(session, meaning: "correction", reason: signed.reason)
+                let (event, _) = try await tx.adverseEvents.correct(id: id, signed, confirm: form.ticked("confirm"))
                 return Views.redirect("/app/patients/\(event.patientID.rawValue)?corrected=1")
             }
         }

@@ -23,6 +23,23 @@ public struct AdverseEventDraft: Sendable {
         outcomeOn = ae.outcomeOn; submittedOn = ae.reportSubmittedOn
     }
 
+    /// The draft with every field a correction gives.
+    public mutating func apply(_ c: AdverseEventCorrection) {
+        if let v = c.onsetOn { onsetOn = v }
+        if let v = c.awareOn { awareOn = v }
+        if let v = c.term { term = v }
+        if let v = c.meddra { meddraCode = v.isEmpty ? nil : v }
+        if let v = c.category { category = v }
+        if let v = c.grade { grade = v }
+        if let v = c.grading { grading = v }
+        if let v = c.serious { serious = v }
+        if let v = c.criteria { criteria = v }
+        if let v = c.related { relatedness = v }
+        if let v = c.outcome { outcome = v }
+        if let v = c.outcomeOn { outcomeOn = v }
+        if let v = c.submittedOn { submittedOn = v }
+    }
+
     func validated(today: LocalDate) throws(RegistryError) -> NewAdverseEvent {
         // Criteria implied by the old grade are re-derived from the new one.
         let explicit = criteria.filter { !(($0 == "death" && grade != 5) || ($0 == "life-threatening" && grade < 4)) }

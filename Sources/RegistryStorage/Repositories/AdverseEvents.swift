@@ -100,6 +100,11 @@ public struct AdverseEvents: Repository {
     /// A death recorded from the event follows it: voided when the event is corrected below grade 5,
     /// re-dated when its date changes, recorded when it becomes grade 5; what that changes is
     /// refused unless `confirm`, and returned.
+    /// Corrects an adverse event with a checked correction: every field it gives, for its reason.
+    public func correct(id: AdverseEventID, _ correction: AdverseEventCorrection, confirm: Bool = false) async throws -> (AdverseEvent, [Consequence]) {
+        try await correct(id: id, reason: correction.reason, confirm: confirm) { $0.apply(correction) }
+    }
+
     public func correct(id: AdverseEventID, reason: String, confirm: Bool = false, _ change: (inout AdverseEventDraft) -> Void) async throws -> (AdverseEvent, [Consequence]) {
         let reason = try Rules.reason(reason)
         try await tx.because(reason)
