@@ -36,6 +36,11 @@ public struct WebSession: Sendable {
     /// Whether a session is valid now, as SQL over `s` and `u`: the one definition, used by the
     /// session transaction and the check without touching.
     static let validNow = "s.revoked_at IS NULL AND now() < s.expires_at AND now() < s.last_seen_at + s.idle_timeout AND u.disabled_at IS NULL"
+
+    /// How often a session in use is kept alive: a request within this of the last one that did
+    /// writes nothing (a page load is a read), so a session may end up to this much earlier than
+    /// its idle time-out after the last request.
+    static let touchEvery = "interval '1 minute'"
 }
 
 /// Web sessions: opened at sign-in, checked (and kept alive) by every request through
@@ -141,7 +146,9 @@ public struct WebSessions: Repository {
 }
 
 /// The statement that opens a session transaction (prepared: it runs on every request of the web
-/// application): only if the session is valid now, it keeps it alive (last_seen_at), points the
+/// application): only if the session is valid now, it keeps it alive (last_seen_at, at most once
+/// a minute: a page load that changes nothing writes nothing, and the idle time-out is kept to
+/// the minute), points the
 /// audit trail at the person, and switches to `registry_api` acting for a coordinator's institution
 /// (none for regulators and admins: no patient rows), as EnterScope does for a token. One row, the
 /// session and the person (and the transaction id when asked for), or none.
@@ -149,9 +156,11 @@ struct EnterSession: PostgresPreparedStatement {
     static let name = "registry_enter_session"
     static let sql = """
         WITH s AS (
-            UPDATE web_session s SET last_seen_at = now() FROM app_user u
-            WHERE s.secret_hash = $1 AND u.id = s.user_id AND \(WebSession.validNow)
-            RETURNING s.*
+            SELECT s.* FROM web_session s JOIN app_user u ON u.id = s.user_id
+            WHERE s.secret_hash = $1 AND \(WebSession.validNow)
+        ), touched AS (
+            UPDATE web_session t SET last_seen_at = now() FROM s
+            WHERE t.id = s.id AND s.last_seen_at < now() - \(WebSession.touchEvery)
         )
         SELECT \(WebSession.columns),
                set_config('registry.actor', 'user:' || u.username, true), set_config('registry.reason', '', true),
