@@ -307,12 +307,15 @@ public struct AccessScope: Sendable, Hashable {
 /// The statement that opens a scoped transaction (prepared: it runs on every API request): it
 /// re-checks the token, points the audit trail at the actor, and switches to `registry_api` acting
 /// for the institution. One row (with the transaction id when asked for) if the token is valid.
+/// JIT compilation is off in these transactions: a request's statements are short, and compiling
+/// one costs more (tens of milliseconds) than running it.
 struct EnterScope: PostgresPreparedStatement {
     static let name = "registry_enter_scope"
     static let sql = """
         SELECT set_config('registry.actor', $1, true), set_config('registry.reason', '', true),
                set_config('registry.institution', $2, true), set_config('registry.token', $3, true),
-               set_config('role', 'registry_api', true), CASE WHEN $4 THEN pg_current_xact_id()::xid::text END
+               set_config('role', 'registry_api', true), CASE WHEN $4 THEN pg_current_xact_id()::xid::text END,
+               set_config('jit', 'off', true)
         FROM api_token WHERE id = $5 AND revoked_at IS NULL
         """
     typealias Row = String?

@@ -111,6 +111,8 @@ extension RegistryWeb {
                     do {
                         try await tx.users.changePassword(userID: session.user.id, current: form.values["current_password"]?.first ?? "",
                                                           new: new, bcryptCost: configuration.bcryptCost)
+                        // Whoever knew the old password may hold a session: only this one stays.
+                        try await tx.webSessions.revokeOthers(userID: session.user.id, keeping: session.id, reason: "password changed")
                     } catch let error as RegistryError where error.code == .invalid || error.code == .conflict {
                         checks.refuse(error)
                     }

@@ -130,6 +130,16 @@ struct UserAccountStorageTests {
             #expect(try await events(db, "nobody") == ["failed", "failed", "failed"])
             #expect(try await db.ints("SELECT count(*) FROM sign_in_event WHERE user_id IS NULL") == [3])
             #expect(try await db.text("SELECT DISTINCT actor FROM audit_log WHERE entity = 'sign_in_event'") == "unknown-user:nobody")
+
+            // And they "lock" as an account would (the locked answer must not tell that the name
+            // exists): the fifth failure in a row, and every try during the lock, with the same end.
+            answers = []
+            for _ in 1...2 { answers.append(try await signIn(db, "nobody", "whatever it is").refusal) }
+            #expect(answers.first == .badCredentials(delay: .seconds(4)))
+            guard case .locked(let until)? = answers.last else { Issue.record("the fifth failure did not lock: \(String(describing: answers.last))"); return }
+            #expect(abs(until.timeIntervalSinceNow - 900) < 60)
+            #expect(try await signIn(db, "nobody", "whatever it is").refusal == .locked(until: until))
+            #expect(try await events(db, "nobody") == ["failed", "failed", "failed", "failed", "failed", "locked", "failed"])
         }
     }
 

@@ -193,6 +193,32 @@ import Testing
         }
     }
 
+    @Test("changing the password ends the person's other sessions and keeps this one; a refused change ends none")
+    func passwordChangeEndsOtherSessions() async throws {
+        try await Self.run { db, _, browser in
+            let phone = Browser(browser.client)
+            _ = try await phone.signIn("kim.a", Self.password)
+            _ = try await browser.signIn("kim.a", Self.password)
+            let other = Browser(browser.client)
+            _ = try await other.signIn("lee.b", Self.password)
+            let form = try await browser.request(.get, "/app/password")
+            let token = try #require(Browser.csrf(form))
+            // A refused change (the repeat differs) writes nothing: every session stays.
+            let refused = try await browser.request(.post, "/app/password", form: [("_csrf", token), ("current_password", Self.password),
+                                                                                   ("new_password", "another long 2026 password"), ("repeat_password", "typo")])
+            #expect(refused.status == .unprocessableContent)
+            #expect(try await phone.request(.get, "/app/worklist").status == .ok)
+            let changed = try await browser.request(.post, "/app/password", form: [("_csrf", token), ("current_password", Self.password),
+                                                                                   ("new_password", "another long 2026 password"), ("repeat_password", "another long 2026 password")])
+            #expect(changed.status == .seeOther)
+            #expect(try await browser.request(.get, "/app/worklist").status == .ok)
+            let ended = try await phone.request(.get, "/app/worklist")
+            #expect(ended.status == .seeOther && ended.headers[.location]?.hasPrefix("/app/sign-in") == true)
+            #expect(try await other.request(.get, "/app/worklist").status == .ok)
+            #expect(try await db.count("web_session", where: "revoked_reason = 'password changed'") == 1)
+        }
+    }
+
     @Test("a visit form with three mistakes answers 422 naming each beside its field, keeps what was typed, and writes nothing")
     func threeMistakes() async throws {
         try await Self.run { db, registry, browser in

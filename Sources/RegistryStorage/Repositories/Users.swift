@@ -209,12 +209,25 @@ public struct Users: Repository {
             FROM app_user u JOIN app_user_credential c ON c.user_id = u.id WHERE u.username = \(name) FOR UPDATE OF c
             """, logger: logger).decode((Int, String, Int, Date?, Bool, ByteBuffer?, Int64?, Date).self).firstElement()
         guard let (id, hash, failedCount, lockedUntil, disabled, totpSecret, lastStep, now) = found else {
+            // A name no account has is answered exactly as an account would be: its failures are
+            // consecutive (none ever succeeds), slowed, and the fifth "locks" it for as long, so
+            // the answers tell nobody which usernames exist.
             try await PasswordHashing.verifyAgainstNothing(password)
-            let recent = try await c.query("""
-                SELECT count(*)::int8 FROM sign_in_event
-                WHERE username = \(String(name.prefix(64))) AND user_id IS NULL AND kind = 'failed' AND at > now() - interval '15 minutes'
-                """, logger: logger).decode(Int.self).one("a count")
+            let lockSeconds = Int(SignInThrottle.lockDuration.components.seconds)
+            let (recent, lockedAt, now) = try await c.query("""
+                SELECT count(*) FILTER (WHERE kind = 'failed')::int8,
+                       max(at) FILTER (WHERE kind = 'locked' AND at > now() - make_interval(secs => \(lockSeconds))), now()
+                FROM sign_in_event WHERE username = \(String(name.prefix(64))) AND user_id IS NULL
+                """, logger: logger).decode((Int, Date?, Date).self).one("a count")
             try await record(userID: nil, username: name.isEmpty ? "-" : name, .failed, "no account has this username")
+            if let lockedAt {
+                return .refused(.locked(until: lockedAt.addingTimeInterval(TimeInterval(lockSeconds))))
+            }
+            if let until = SignInThrottle.lockedUntil(failures: recent + 1, lastFailure: now) {
+                try await record(userID: nil, username: name.isEmpty ? "-" : name, .locked,
+                                 "no account has this username; answered as locked after \(recent + 1) failures, as an account would be")
+                return .refused(.locked(until: until))
+            }
             return .refused(.badCredentials(delay: SignInThrottle.delay(afterFailures: recent + 1)))
         }
         if let until = lockedUntil, until > now {

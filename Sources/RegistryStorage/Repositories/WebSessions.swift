@@ -100,12 +100,19 @@ public struct WebSessions: Repository {
         try await revokeAll(userID: userID, reason: reason, recorded: true)
     }
 
+    /// Ends every other open session of a person, keeping `sessionID` (a password change ends
+    /// the sessions that whoever knew the old password may hold); how many there were.
+    @discardableResult
+    public func revokeOthers(userID: Int, keeping sessionID: Int, reason: String) async throws -> Int {
+        try await revokeAll(userID: userID, reason: reason, recorded: true, keeping: sessionID)
+    }
+
     /// `revokeAll`, recorded as the person's `signed_out` when `recorded` (a reset or disabling
-    /// records its own event instead).
-    func revokeAll(userID: Int, reason: String, recorded: Bool) async throws -> Int {
+    /// records its own event instead), all but session `keeping`.
+    func revokeAll(userID: Int, reason: String, recorded: Bool, keeping: Int? = nil) async throws -> Int {
         let n = try await c.query("""
             UPDATE web_session SET revoked_at = now(), revoked_reason = \(Self.reason(reason))
-            WHERE user_id = \(userID) AND revoked_at IS NULL RETURNING 1
+            WHERE user_id = \(userID) AND revoked_at IS NULL AND id IS DISTINCT FROM \(keeping) RETURNING 1
             """, logger: logger).count()
         if recorded, n > 0, let account = try await tx.users.user(id: userID) {
             try await tx.users.record(account, .signedOut, "\(n) session\(n == 1 ? "" : "s"): \(reason)")
@@ -166,7 +173,7 @@ struct EnterSession: PostgresPreparedStatement {
                set_config('registry.actor', 'user:' || u.username, true), set_config('registry.reason', '', true),
                set_config('registry.institution', coalesce(u.institution_id::text, ''), true), set_config('registry.token', '', true),
                set_config('registry.user', u.id::text, true), set_config('role', 'registry_api', true),
-               CASE WHEN $2 THEN pg_current_xact_id()::xid::text END
+               CASE WHEN $2 THEN pg_current_xact_id()::xid::text END, set_config('jit', 'off', true)
         FROM s JOIN (\(Users.tables)) ON u.id = s.user_id
         """
     typealias Row = (WebSession, String?)
