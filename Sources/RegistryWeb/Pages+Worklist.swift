@@ -17,6 +17,7 @@ extension RegistryWeb {
                 let code = session.user.institutionCode ?? ""
                 let asOf = database.today()
                 let counts = try await tx.followUps.worklistCounts(institutionCode: code, asOf: asOf, days: days)
+                let proposals = try await tx.lostProposals.pendingCount(institutionCode: code)
                 // Only due soon: start past every overdue entry. Paging continues after an entry's position.
                 var after: WorklistPosition? = kind == .dueSoon ? WorklistPosition(section: 0, on: LocalDate(year: 9999, month: 12, day: 31)!, id: FollowUpID(rawValue: Int.max)) : nil
                 if let afterID, let section = q.get("section").flatMap(Int.init), let on = q.get("on").flatMap(LocalDate.init) {
@@ -29,23 +30,24 @@ extension RegistryWeb {
                 let shown = entries.prefix(configuration.pageSize)
                 let language = context.language
                 let c = views.catalogue
-                let rows: [[String: Any]] = shown.map { e in
-                    [
-                        "id": e.followUpID.rawValue, "patient": e.patientID.rawValue, "label": e.label,
-                        "overdue": e.kind == .overdue, "due": e.dueOn.description,
-                        "window": "\(e.windowStart) – \(e.windowEnd)",
-                        "days_overdue": e.daysOverdue > 0 ? c.text("worklist_days_overdue", language, String(e.daysOverdue)) : nil as String?,
-                        "escalation": e.escalationLevel > 0 ? c.text("worklist_escalation", language, String(e.escalationLevel)) : nil as String?,
-                        "transferred_in": e.transferredIn,
+                let rows: [[String: RowTemplate.Value]] = shown.map { e in
+                    var row: [String: RowTemplate.Value] = [
+                        "id": .text(String(e.followUpID.rawValue)), "patient": .text(String(e.patientID.rawValue)), "label": .text(e.label),
+                        "overdue": .flag(e.kind == .overdue), "due": .text(e.dueOn.description),
+                        "window": .text("\(e.windowStart) – \(e.windowEnd)"), "transferred_in": .flag(e.transferredIn),
                     ]
+                    if e.daysOverdue > 0 { row["days_overdue"] = .text(c.text("worklist_days_overdue", language, String(e.daysOverdue))) }
+                    if e.escalationLevel > 0 { row["escalation"] = .text(c.text("worklist_escalation", language, String(e.escalationLevel))) }
+                    return row
                 }
                 var values: [String: Any] = [
-                    "rows": rows, "empty": rows.isEmpty, "as_of": asOf.description, "days": days,
+                    "rows_html": views.rows("worklist-row", rows, language: language), "empty": rows.isEmpty, "as_of": asOf.description, "days": days,
                     "count_overdue": Self.grouped(counts.overdue), "count_due_soon": Self.grouped(counts.dueSoon),
                     "count_all": Self.grouped(counts.overdue + counts.dueSoon),
                     "kind_all": kind == nil, "kind_overdue": kind == .overdue, "kind_due_soon": kind == .dueSoon,
                     "horizon": c.text("worklist_horizon", language, String(days)),
                 ]
+                if proposals > 0 { values["lost_pending"] = c.text("worklist_lost_pending", language, Self.grouped(proposals)) }
                 if more, let last = shown.last {
                     let p = last.position
                     values["next_href"] = "/app/worklist?days=\(days)" + (kind.map { "&kind=\($0.rawValue)" } ?? "")

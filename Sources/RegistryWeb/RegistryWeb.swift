@@ -81,6 +81,7 @@ public struct RegistryWeb: Sendable {
         addWorklistRoutes(router)
         addPatientRoutes(router)
         addVisitRoutes(router)
+        addLostProposalRoutes(router)
         addRecordRoutes(router)
         addReportRoutes(router)
         addAdminRoutes(router)

@@ -13,6 +13,10 @@ import RegistryStorage
 public struct Views: Sendable {
     let library: MustacheLibrary
     public let catalogue: Catalogue
+    /// Each language's messages as the templates' `t`, made once.
+    let strings: [Language: TemplateNode]
+    /// The row templates (`*-row.mustache`), by name.
+    let rows: [String: RowTemplate]
     let statics: [String: (type: String, body: ByteBuffer, etag: String)]
 
     /// Loads everything from the module's resources.
@@ -26,13 +30,19 @@ public struct Views: Sendable {
 
     init(root: URL) throws {
         var library = MustacheLibrary()
+        var rows: [String: RowTemplate] = [:]
+        MustacheContentTypes.register(FastHTMLContentType(), named: FastHTMLContentType.name)
         let templates = root.appendingPathComponent("templates")
         for name in try FileManager.default.contentsOfDirectory(atPath: templates.path) where name.hasSuffix(".mustache") {
             let text = try String(contentsOf: templates.appendingPathComponent(name), encoding: .utf8)
-            try library.register(text, named: String(name.dropLast(".mustache".count)))
+            let key = String(name.dropLast(".mustache".count))
+            try library.register("{{% CONTENT_TYPE: \(FastHTMLContentType.name)}}" + text, named: key)
+            if key.hasSuffix("-row") { rows[key] = try RowTemplate(text, name: name) }
         }
+        self.rows = rows
         self.library = library
         self.catalogue = try Catalogue(directory: root.appendingPathComponent("messages"))
+        self.strings = catalogue.strings.mapValues { TemplateNode($0) }
         var statics: [String: (String, ByteBuffer, String)] = [:]
         let staticDirectory = root.appendingPathComponent("static")
         for name in try FileManager.default.contentsOfDirectory(atPath: staticDirectory.path) {
@@ -45,12 +55,23 @@ public struct Views: Sendable {
         self.statics = statics
     }
 
+    /// The rows of a long table, each `template` (a row template) rendered with its values, as
+    /// one HTML string for the page's `{{{NAME_html}}}`.
+    func rows(_ template: String, _ values: [[String: RowTemplate.Value]], language: Language) -> String {
+        guard let row = rows[template] else { return "row template \(template) is missing" }
+        let messages = catalogue.strings[language] ?? [:]
+        var out = ""
+        out.reserveCapacity(values.count * 1_200)
+        for value in values { row.render(value, messages: messages, into: &out) }
+        return out
+    }
+
     /// A page: `template` rendered with `values` and what every page shows.
     func page(_ template: String, title: String, _ values: [String: Any], request: Request, context: WebContext,
               session: WebSession?, status: HTTPResponse.Status = .ok) -> Response {
         let language = context.language
-        var data = Self.present(values)
-        data["t"] = catalogue.strings[language] ?? [:]
+        var data = values
+        data["t"] = strings[language] ?? TemplateNode([:])
         data["lang"] = language.rawValue
         data["title"] = catalogue.text(title, language)
         data["switch_name"] = language.other.ownName
@@ -59,7 +80,7 @@ public struct Views: Sendable {
         if let session {
             data["signed_in"] = true
             data["csrf"] = session.csrfToken
-            data["me"] = Self.present([
+            data["me"] = TemplateNode.make([
                 "username": session.user.username,
                 "role": catalogue.text("role_\(session.user.role.rawValue)", language),
                 "institution": session.user.institutionCode as Any,
@@ -68,28 +89,8 @@ public struct Views: Sendable {
                 ["href": item.href, "label": catalogue.text(item.key, language), "current": request.uri.path.hasPrefix(item.href)] as [String: Any]
             }
         }
-        let html = library.render(data, withTemplate: template) ?? "template \(template) is missing"
+        let html = library.render(TemplateNode.make(data), withTemplate: template) ?? "template \(template) is missing"
         return Self.html(html, status: status)
-    }
-
-    /// The page's values without the absent ones: an optional that is nil is left out, so that a
-    /// template's `{{#name}}` section is skipped (Mustache would print and test "nil" otherwise).
-    static func present(_ values: [String: Any]) -> [String: Any] {
-        values.compactMapValues(unwrapped)
-    }
-
-    private static func unwrapped(_ value: Any) -> Any? {
-        let mirror = Mirror(reflecting: value)
-        if mirror.displayStyle == .optional {
-            guard let wrapped = mirror.children.first?.value else { return nil }
-            return unwrapped(wrapped)
-        }
-        switch value {
-        case let dictionary as [String: Any]: return dictionary.compactMapValues(unwrapped)
-        case let array as [[String: Any]]: return array.map { $0.compactMapValues(unwrapped) }
-        case let array as [Any]: return array.compactMap(unwrapped)
-        default: return value
-        }
     }
 
     /// An HTML response that no cache keeps.
@@ -116,7 +117,7 @@ public struct Views: Sendable {
     /// The pages of each role's navigation, in order.
     static func navigation(for role: UserRole) -> [(href: String, key: String)] {
         switch role {
-        case .coordinator: [("/app/worklist", "nav_worklist"), ("/app/patients", "nav_patients"), ("/app/patients/new", "nav_enrol")]
+        case .coordinator: [("/app/worklist", "nav_worklist"), ("/app/patients", "nav_patients"), ("/app/patients/new", "nav_enrol"), ("/app/lost-proposals", "nav_lost")]
         case .regulator: [("/app/reports", "nav_reports")]
         case .admin: [("/app/admin/users", "nav_users"), ("/app/admin/registry", "nav_registry"), ("/app/reports", "nav_reports")]
         }

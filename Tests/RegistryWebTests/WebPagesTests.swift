@@ -219,6 +219,49 @@ import Testing
         }
     }
 
+    @Test("a lost-to-follow-up proposal is decided from its page: a refusal names the field and writes nothing; reject keeps the patient, confirm records the loss; another site's is not found")
+    func lostProposals() async throws {
+        try await Self.run { db, registry, browser in
+            func propose(_ patient: PatientID) async throws {
+                try await db.plainTransaction { tx in
+                    try await tx.query("""
+                        INSERT INTO lost_proposal (patient_id, institution_id, proposed_on, missed_count)
+                        SELECT id, institution_id, DATE '2026-11-20', 3 FROM patient WHERE id = \(patient)
+                        """, logger: TestDatabase.logger)
+                }
+            }
+            try await propose(registry.patientA)
+            try await propose(registry.patientB)
+            let ids = try await db.ints("SELECT id FROM lost_proposal ORDER BY id")
+            _ = try await browser.signIn("kim.a", Self.password)
+            let worklist = String(buffer: try await browser.request(.get, "/app/worklist").body)
+            #expect(worklist.contains("href=\"/app/lost-proposals\""), "the worklist points to the pending proposal")
+            let list = String(buffer: try await browser.request(.get, "/app/lost-proposals").body)
+            #expect(list.contains("data-proposal=\"\(ids[0])\"") && !list.contains("data-proposal=\"\(ids[1])\""))
+            #expect(try await browser.request(.get, "/app/lost-proposals/\(ids[1])").status == .notFound)
+            let page = try await browser.request(.get, "/app/lost-proposals/\(ids[0])")
+            let token = try #require(Browser.csrf(page))
+            // No reason and a date in the future: both named, nothing written.
+            let refused = try await browser.request(.post, "/app/lost-proposals/\(ids[0])/confirm", form: [("_csrf", token), ("on", "2099-01-01"), ("reason", "")])
+            #expect(refused.status == .unprocessableContent)
+            let html = String(buffer: refused.body)
+            #expect(html.contains("id=\"e-on\"") && html.contains("id=\"e-reason\""))
+            #expect(try await db.count("lost_proposal", where: "decision = 'pending'") == 2)
+            let rejected = try await browser.request(.post, "/app/lost-proposals/\(ids[0])/reject", form: [("_csrf", token), ("reason", "reached by phone")])
+            #expect(rejected.status == .seeOther)
+            #expect(try await db.text("SELECT decision || ' ' || decided_by FROM lost_proposal WHERE id = \(ids[0])") == "rejected user:kim.a")
+            #expect(try await db.text("SELECT status FROM patient WHERE id = \(registry.patientA)") == "active")
+            // Decided: the page says so and offers no form; a second decision is refused.
+            let again = try await browser.request(.post, "/app/lost-proposals/\(ids[0])/confirm", form: [("_csrf", token), ("on", "2026-11-21"), ("reason", "x")])
+            #expect(again.status == .unprocessableContent || again.status == .conflict)
+            try await propose(registry.patientA)
+            let second = try #require(try await db.ints("SELECT max(id) FROM lost_proposal").first)
+            let confirmed = try await browser.request(.post, "/app/lost-proposals/\(second)/confirm", form: [("_csrf", token), ("on", "2026-11-21"), ("reason", "no answer to five calls")])
+            #expect(confirmed.status == .seeOther)
+            #expect(try await db.text("SELECT status FROM patient WHERE id = \(registry.patientA)") == "lost-to-follow-up")
+        }
+    }
+
     @Test("a visit form with three mistakes answers 422 naming each beside its field, keeps what was typed, and writes nothing")
     func threeMistakes() async throws {
         try await Self.run { db, registry, browser in

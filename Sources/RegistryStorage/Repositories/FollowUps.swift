@@ -96,7 +96,7 @@ public struct FollowUps: Repository {
     /// (the same selection as `worklist`, counted), from indexes alone: the open follow-ups
     /// (schema/0015's index carries each one's patient and due date) less those of patients who
     /// are not active. A 21,700-patient institution's 23,606 overdue and 8,879 due-soon
-    /// follow-ups count in 13 ms.
+    /// follow-ups count in 13 ms; a 4,483-patient one's, under row-level security, in 6 ms.
     public func worklistCounts(institutionCode: String, asOf: LocalDate, days: Int) async throws -> (overdue: Int, dueSoon: Int) {
         let institutionID = try await tx.institutions.id(code: institutionCode)
         let rows = try await c.query("""
@@ -110,7 +110,8 @@ public struct FollowUps: Repository {
     }
 
     /// Follow-up `f`'s patient is active, read from the index of those who are not (schema/0015):
-    /// every follow-up has one patient, so no row of `patient` is read.
+    /// every follow-up has one patient, so no row of `patient` is read (under row-level security
+    /// too: the index leads with the institution the policy names).
     static let patientActive = "NOT EXISTS (SELECT 1 FROM patient p WHERE p.id = f.patient_id AND p.status <> 'active')"
 
     /// Follow-up `f` is open, its window not closed on `asOf` and due before `asOf + days`

@@ -19,6 +19,14 @@ public struct LostProposals: Repository {
             """, logger: logger))
     }
 
+    /// How many proposals await a decision (an institution's, or all).
+    public func pendingCount(institutionCode: String? = nil) async throws -> Int {
+        try await c.query("""
+            SELECT count(*) FROM lost_proposal lp JOIN institution i ON i.id = lp.institution_id
+            WHERE lp.decision = 'pending' AND (\(institutionCode)::text IS NULL OR i.code = \(institutionCode))
+            """, logger: logger).decode(Int.self).one("a count")
+    }
+
     /// One proposal.
     public func proposal(id: LostProposalID) async throws -> LostProposal {
         try await proposal(id: id, lock: false)
