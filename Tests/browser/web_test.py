@@ -265,6 +265,25 @@ def coordinator_day():
         c.ok("another site's patient page is not found", c.heading() == "찾을 수 없습니다")
         c.axe("not-found page")
 
+        # A lost-to-follow-up proposal from the nightly job, decided from the worklist's notice.
+        sql(f"INSERT INTO lost_proposal (patient_id, institution_id, proposed_on, missed_count) "
+            f"SELECT id, institution_id, DATE '{seoul_today().isoformat()}', 3 FROM patient WHERE id = {overdue_patient} ON CONFLICT DO NOTHING")
+        proposal = sql(f"SELECT id FROM lost_proposal WHERE patient_id = {overdue_patient} AND decision = 'pending'")
+        c.go("/app/worklist")
+        c.click(d.find_element(By.CSS_SELECTOR, "main p.notice a[href='/app/lost-proposals']"))
+        c.ok("the worklist leads to the pending proposals", c.heading().startswith("추적 소실 제안")
+             and len(d.find_elements(By.CSS_SELECTOR, f"tr[data-proposal='{proposal}']")) == 1)
+        c.axe("lost-to-follow-up proposals")
+        c.go(f"/app/lost-proposals/{proposal}")
+        c.axe("lost-to-follow-up proposal")
+        c.shot("lost-proposal-ko-1280")
+        d.find_element(By.ID, "f-reject_reason").send_keys("전화로 연락됨, 다음 방문 예약")
+        c.submit("제안 거절")
+        c.ok("rejecting keeps the patient active and records who decided and why",
+             "결정이 기록되었습니다" in c.text()
+             and sql(f"SELECT decision || '|' || decided_by || '|' || reason FROM lost_proposal WHERE id = {proposal}") == "rejected|user:coordinator|전화로 연락됨, 다음 방문 예약"
+             and sql(f"SELECT status FROM patient WHERE id = {overdue_patient}") == "active")
+
         # English, by the switch on every page, and back.
         c.go("/app/worklist")
         c.click(d.find_element(By.CSS_SELECTOR, "a.lang"))
