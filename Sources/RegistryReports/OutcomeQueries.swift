@@ -155,9 +155,11 @@ struct OutcomeData: Sendable {
 
     /// The cohort: each patient's index treatment and baseline visit (the latest unscheduled visit on
     /// the day of the first dose, or screening visit within `VisitRules.screeningWindowDays` before
-    /// it), status on the as-of date (from the dated status history) and survival time:
-    /// days from the first dose to death, or to the last contact (a dose, a visit, a withdrawal or
-    /// being found again), where the patient is censored.
+    /// it), status on the as-of date (from the dated status history, or deceased when any record
+    /// says the patient died) and survival time: SurvivalTime.observe's, days from the first dose
+    /// to the earliest death (recorded, a visit that says dead, a fatal adverse event) or else to
+    /// the last date known alive (a dose, a visit that says alive, an adverse event's onset and
+    /// known non-fatal outcome, a withdrawal, being found again), where the patient is censored.
     static func cohort(asOf: LocalDate, filters: Filters) -> PostgresQuery {
         """
         CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
@@ -165,10 +167,8 @@ struct OutcomeData: Sendable {
         FROM (
             SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
                    extract(year FROM f.first_on)::int AS year,
-                   coalesce(patient_status_after(s.kind), 'active') AS status,
-                   CASE WHEN s.kind = 'death' THEN s.effective_on
-                        ELSE greatest(f.last_dose, v.last_visit, CASE WHEN s.kind IN ('withdrawal', 'found') THEN s.effective_on END)
-                   END - f.first_on AS days
+                   CASE WHEN d.death_on IS NOT NULL THEN 'deceased' ELSE coalesce(patient_status_after(s.kind), 'active') END AS status,
+                   greatest(0, coalesce(d.death_on, greatest(f.last_dose, l.last_alive)) - f.first_on) AS days
             FROM (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.id AS administration_id, a.administered_on AS first_on,
                          max(a.administered_on) OVER (PARTITION BY a.patient_id) AS last_dose,
                          pl.product_id, pl.indication, a.institution_id
@@ -178,8 +178,21 @@ struct OutcomeData: Sendable {
             LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
                        WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= \(asOf) AND voided_on IS NULL
                        ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
-            LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= \(asOf) AND voided_on IS NULL
-                       GROUP BY patient_id) v ON v.patient_id = f.patient_id
+            LEFT JOIN (SELECT patient_id, min(on_date) AS death_on FROM (
+                           SELECT patient_id, effective_on AS on_date FROM patient_status_change
+                           WHERE kind = 'death' AND effective_on <= \(asOf) AND voided_on IS NULL
+                           UNION ALL SELECT patient_id, visit_on FROM visit WHERE vital_status = 'dead' AND visit_on <= \(asOf) AND voided_on IS NULL
+                           UNION ALL SELECT patient_id, outcome_on FROM adverse_event
+                           WHERE outcome = 'fatal' AND outcome_on <= \(asOf) AND voided_on IS NULL) x
+                       GROUP BY patient_id) d ON d.patient_id = f.patient_id
+            LEFT JOIN (SELECT patient_id, max(on_date) AS last_alive FROM (
+                           SELECT patient_id, visit_on AS on_date FROM visit WHERE vital_status = 'alive' AND visit_on <= \(asOf) AND voided_on IS NULL
+                           UNION ALL SELECT patient_id, onset_on FROM adverse_event WHERE onset_on <= \(asOf) AND voided_on IS NULL
+                           UNION ALL SELECT patient_id, outcome_on FROM adverse_event
+                           WHERE outcome NOT IN ('fatal', 'unknown') AND outcome_on <= \(asOf) AND voided_on IS NULL
+                           UNION ALL SELECT patient_id, effective_on FROM patient_status_change
+                           WHERE kind IN ('withdrawal', 'found') AND effective_on <= \(asOf) AND voided_on IS NULL) y
+                       GROUP BY patient_id) l ON l.patient_id = f.patient_id
             LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL
                                AND bv.visit_on BETWEEN f.first_on - \(VisitRules.screeningWindowDays)::int AND f.first_on
                                AND (bv.screening OR bv.visit_on = f.first_on)
