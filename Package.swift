@@ -90,7 +90,8 @@ let package = Package(
                 "RegistryDomain", "RegistryStorage",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]
+            ],
+            resources: [.copy("Resources")]
         ),
         // The HTTP API: Hummingbird routes over the repositories, scoped tokens, problem documents,
         // idempotent POSTs, metrics; every request's transaction under row-level security. No SQL:

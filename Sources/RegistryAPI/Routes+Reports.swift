@@ -10,7 +10,7 @@ enum OutcomeReportQuery {
     /// The refusals' field names (the command line's options) -> query parameter.
     static let parameters = [
         "purpose": "purpose", "as-of": "as_of", "product": "product", "indication": "indication", "institution": "institution",
-        "by": "by", "min-cell": "min_cell", "no-suppression": "no_suppression", "format": "format",
+        "by": "by", "min-cell": "min_cell", "no-suppression": "no_suppression", "format": "format", "lang": "lang",
     ]
 
     /// Each format's content type.
@@ -36,6 +36,12 @@ extension RegistryAPI {
             guard let contentType = OutcomeReportQuery.contentTypes[format] else {
                 throw Problem(parameter: "format", .invalid("format", "'\(format)' is not a report format; allowed: json, csv, html"))
             }
+            let language = try q["lang"].map { text throws -> ReportLanguage in
+                guard let language = ReportLanguage(rawValue: text) else {
+                    throw Problem(parameter: "lang", .invalid("lang", "'\(text)' is not a report language; allowed: ko, en"))
+                }
+                return language
+            } ?? .en
             guard let purpose = q["purpose"] else {
                 throw Problem(parameter: "purpose", .invalid("purpose", "a purpose is required: why the report is pulled, recorded with the pull in the audit trail"))
             }
@@ -68,7 +74,7 @@ extension RegistryAPI {
                                                                role: role, today: database.today())
                     return switch format {
                     case "csv": report.csv()
-                    case "html": report.html()
+                    case "html": report.html(language: language)
                     default: report.json()
                     }
                 }

@@ -16,7 +16,7 @@ struct ReportCommand: AsyncParsableCommand {
             Patients are counted in the group of their first administration on or before --as-of. Counts from 1 to K-1 (--min-cell, default 11) are suppressed, with complementary suppression so that none can be recomputed from totals, and so is every figure derived from them. --role regulator shows what the regulators' API (GET /reports/outcomes) serves (K never below 5, nor below the server's --min-cell); only the admin role may add --no-suppression, which the audit trail records. The same data and parameters give a byte-identical JSON report; its checksum is in every format. The report goes to stdout unless --out is given (the summary then goes to stderr).
 
             Example:
-              registry report outcomes --purpose "MFDS quarterly safety review" --as-of 2026-09-30 --by product,year --format html --out outcomes.html
+              registry report outcomes --purpose "MFDS quarterly safety review" --as-of 2026-09-30 --by product,year --format html --lang ko --out outcomes.html
               registry report outcomes --purpose "committee question 2026-14" --product CART-19 --by institution --format csv
             """)
         @OptionGroup var global: GlobalOptions
@@ -30,6 +30,7 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "Whose view: admin (default, the command line) or regulator.") var role: String = ReportRole.admin.rawValue
         @Flag(name: .customLong("no-suppression"), help: "Admin only: show small cells. Recorded in the audit trail; not for publication.") var noSuppression = false
         @Option(help: "json, csv or html.") var format: String
+        @Option(help: "The HTML page's language: ko or en (the figures, JSON and CSV are the same in both).") var lang: String = ReportLanguage.en.rawValue
         @Option(help: "Write to this file (created or replaced, mode 0600) instead of stdout.") var out: String?
 
         struct Pulled: Encodable {
@@ -47,6 +48,9 @@ struct ReportCommand: AsyncParsableCommand {
                 guard ["json", "csv", "html"].contains(format) else {
                     throw RegistryError.invalid("format", "'\(format)' is not a report format; allowed: json, csv, html")
                 }
+                guard let language = ReportLanguage(rawValue: lang) else {
+                    throw RegistryError.invalid("lang", "'\(lang)' is not a report language; allowed: ko, en")
+                }
                 let role = try ReportRole.parse(role)
                 let parameters = ReportParameters(
                     purpose: purpose, asOf: try asOf.map { t throws(RegistryError) in try Rules.date(t, field: "as-of") } ?? ctx.today,
@@ -58,7 +62,7 @@ struct ReportCommand: AsyncParsableCommand {
                 switch format {
                 case "json": data = report.json()
                 case "csv": data = report.csv()
-                default: data = report.html()
+                default: data = report.html(language: language)
                 }
                 if let out {
                     guard FileManager.default.createFile(atPath: out, contents: data, attributes: [.posixPermissions: 0o600]) else {

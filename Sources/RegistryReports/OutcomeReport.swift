@@ -81,6 +81,7 @@ public final class ReportResult: @unchecked Sendable {
     /// Long-format CSV: one row per group, measure and time point.
     public func csv() -> Data { Data(ReportCSV.render(content, checksum: checksum).utf8) }
 
-    /// One self-contained HTML page with inline SVG charts.
-    public func html() -> Data { Data(ReportHTML.render(content, checksum: checksum).utf8) }
+    /// One self-contained HTML page with inline SVG charts, its words in `language` (the figures
+    /// and the checksum are the same in every language).
+    public func html(language: ReportLanguage = .en) -> Data { Data(ReportHTML.render(content, checksum: checksum, language: language).utf8) }
 }

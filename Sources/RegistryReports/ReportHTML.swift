@@ -6,76 +6,80 @@ import RegistryDomain
 /// category), and tables. No scripts, fonts or images are fetched; it reads on a phone, a laptop
 /// and on paper, and every chart has a title and a text alternative.
 enum ReportHTML {
-    static func render(_ r: OutcomeReportContent, checksum: String) -> String {
+    static func render(_ r: OutcomeReportContent, checksum: String, language: ReportLanguage = .en) -> String {
+        ReportText.$current.withValue(ReportText.catalogues[language]!) { page(r, checksum: checksum) }
+    }
+
+    private static func page(_ r: OutcomeReportContent, checksum: String) -> String {
         let p = r.parameters
         let t = r.total
-        var filters = [p.product.map { "product \($0)" }, p.indication.map { "indication \($0)" }, p.institution.map { "institution \($0)" }].compactMap { $0 }
-        if filters.isEmpty { filters = ["all products, indications and institutions"] }
+        var filters = [p.product.map { T("filter_product", $0) }, p.indication.map { T("filter_indication", $0) }, p.institution.map { T("filter_institution", $0) }].compactMap { $0 }
+        if filters.isEmpty { filters = [T("filter_all")] }
         var html = """
             <!DOCTYPE html>
-            <html lang="en">
+            <html lang="\(ReportText.current.language.rawValue)">
             <head>
             <meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>Outcome report as of \(p.asOf)</title>
+            <title>\(esc(T("doc_title", p.asOf.description)))</title>
             <style>\(css)</style>
             </head>
             <body>
             <header>
-            <p class="kicker">Long-term follow-up registry · Advanced Regenerative Bio Act</p>
-            <h1>Outcomes of advanced regenerative medicine</h1>
-            <p class="meta">Data as of <strong>\(p.asOf)</strong> · \(esc(filters.joined(separator: ", ")))\(p.by.isEmpty ? "" : " · by \(esc(p.by.map(\.rawValue).joined(separator: ", ")))")</p>
-            <p class="meta">\(p.suppression ? "Counts from 1 to \(p.minimumCell - 1) and figures that would reveal them are suppressed (<span class=\"s\">supp.</span>)." : "<strong class=\"warn\">Small-cell suppression is OFF (administrator pull, audited). Not for publication.</strong>")</p>
+            <p class="kicker">\(esc(T("kicker")))</p>
+            <h1>\(esc(T("heading")))</h1>
+            <p class="meta">\(esc(T("data_as_of"))) <strong>\(p.asOf)</strong> · \(esc(filters.joined(separator: ", ")))\(p.by.isEmpty ? "" : " · " + esc(T("by", p.by.map { T("dim_\($0.rawValue)") }.joined(separator: ", "))))</p>
+            <p class="meta">\(p.suppression ? esc(T("suppression_on", String(p.minimumCell - 1), "\u{1}")).replacingOccurrences(of: "\u{1}", with: "<span class=\"s\">\(esc(T("supp")))</span>") : "<strong class=\"warn\">\(esc(T("suppression_off")))</strong>")</p>
             </header>
             <main>
             <section aria-labelledby="h-headline">
-            <h2 id="h-headline">Headline figures</h2>
+            <h2 id="h-headline">\(esc(T("headline")))</h2>
             <div class="cards">
-            \(card("Patients treated", count(t.patients)))
-            \(card("Administrations", count(t.administrations)))
-            \(card("Person-years of follow-up", number(t.personYears)))
-            \(card("Follow-up completeness", percent(t.completeness), note: "CIBMTR target ≥ 90 %"))
-            \(card("Follow-ups overdue now", count(t.overdueNow)))
-            \(card("Deaths", count(t.deaths)))
-            \(card("Overall survival at 1 year", survival(t.survival.first { $0.years == 1 })))
-            \(card("Serious adverse events", count(t.serious)))
-            \(card("Delayed events of special interest", number(t.specialInterestPer100PersonYears), note: "per 100 person-years"))
-            \(card("Expedited reports late", count(t.expeditedReportsLate)))
+            \(card(T("card_patients"), count(t.patients)))
+            \(card(T("card_administrations"), count(t.administrations)))
+            \(card(T("card_person_years"), number(t.personYears)))
+            \(card(T("card_completeness"), percent(t.completeness), note: T("card_completeness_note")))
+            \(card(T("card_overdue"), count(t.overdueNow)))
+            \(card(T("card_deaths"), count(t.deaths)))
+            \(card(T("card_survival_1y"), survival(t.survival.first { $0.years == 1 })))
+            \(card(T("card_serious"), count(t.serious)))
+            \(card(T("card_special"), number(t.specialInterestPer100PersonYears), note: T("card_special_note")))
+            \(card(T("card_late"), count(t.expeditedReportsLate)))
             </div>
             </section>
             <section aria-labelledby="h-survival">
-            <h2 id="h-survival">Overall survival by product</h2>
-            <p class="note">Kaplan–Meier from the first dose with 95 % confidence bands (log-log); each curve stops where fewer than \(p.suppression ? p.minimumCell : 1) patients remain at risk.</p>
+            <h2 id="h-survival">\(esc(T("survival_heading")))</h2>
+            <p class="note">\(esc(T("survival_note", String(p.suppression ? p.minimumCell : 1))))</p>
             <div class="multiples">
-            \(r.curves.isEmpty ? "<p>No product has enough patients for a curve.</p>" : r.curves.enumerated().map { survivalChart($1, id: $0) }.joined(separator: "\n"))
+            \(r.curves.isEmpty ? "<p>\(esc(T("survival_none")))</p>" : r.curves.enumerated().map { survivalChart($1, id: $0) }.joined(separator: "\n"))
             </div>
             </section>
             <section aria-labelledby="h-completeness">
-            <h2 id="h-completeness">Follow-up completeness by time point</h2>
+            <h2 id="h-completeness">\(esc(T("completeness_heading")))</h2>
             \(completenessChart(t.timePoints))
             \(completenessTable(t.timePoints))
             </section>
             <section aria-labelledby="h-ae">
-            <h2 id="h-ae">Adverse events</h2>
+            <h2 id="h-ae">\(esc(T("ae_heading")))</h2>
             <div class="pair">
-            \(barChart(id: "ae-grade", title: "Adverse events by CTCAE grade", items: t.byGrade.enumerated().map { ("Grade \($0.offset + 1)", $0.element) }, color: "#b4462c"))
-            \(barChart(id: "ae-category", title: "Adverse events by category", items: t.byCategory.map { (name($0.category), $0.events) }, color: "#6b4c9a"))
+            \(barChart(id: "ae-grade", title: T("ae_by_grade"), items: t.byGrade.enumerated().map { (T("grade", String($0.offset + 1)), $0.element) }, color: "#b4462c"))
+            \(barChart(id: "ae-category", title: T("ae_by_category"), items: t.byCategory.map { (name($0.category), $0.events) }, color: "#6b4c9a"))
             </div>
             \(aeTable(t))
             </section>
             <section aria-labelledby="h-measures">
-            <h2 id="h-measures">Outcome measures: change from baseline</h2>
+            <h2 id="h-measures">\(esc(T("measures_heading")))</h2>
             \(measureTable(t.measures))
             </section>
             """
         let levels = OutcomeTables.levels(p.by).filter { !$0.isEmpty }
         for level in levels {
             let rows = r.groups.filter { $0.key.dimensions == level.sorted() }
-            let title = "By " + level.map(\.rawValue).joined(separator: " × ")
+            let title = T("by_level", level.map { T("dim_\($0.rawValue)") }.joined(separator: " × "))
             html += """
                 <section aria-labelledby="h-\(level.map(\.rawValue).joined(separator: "-"))">
                 <h2 id="h-\(level.map(\.rawValue).joined(separator: "-"))">\(esc(title))</h2>
-                <details\(rows.count <= 200 ? " open" : "")><summary>\(rows.count) groups</summary>
+                <details\(rows.count <= 200 ? " open" : "")><summary>\(esc(T("groups", String(rows.count))))</summary>
                 \(groupTable(rows, caption: title, dims: level))
                 </details>
                 </section>
@@ -83,17 +87,17 @@ enum ReportHTML {
         }
         html += """
             <section aria-labelledby="h-total">
-            <h2 id="h-total">All patients</h2>
-            \(groupTable([t], caption: "All patients in the report", dims: []))
+            <h2 id="h-total">\(esc(T("all_patients")))</h2>
+            \(groupTable([t], caption: T("all_patients_caption"), dims: []))
             </section>
             <section aria-labelledby="h-definitions">
-            <h2 id="h-definitions">Definitions</h2>
-            <dl>\(ReportJSON.definitions.sorted { $0.key < $1.key }.map { "<dt>\(esc($0.key.replacingOccurrences(of: "_", with: " ")))</dt><dd>\(esc($0.value))</dd>" }.joined())</dl>
+            <h2 id="h-definitions">\(esc(T("definitions")))</h2>
+            <dl>\(definitions().map { "<dt>\(esc($0.term))</dt><dd>\(esc($0.text))</dd>" }.joined())</dl>
             </section>
             </main>
             <footer>
-            <p>Registry \(esc(r.registryVersion)) · K = \(p.minimumCell)\(p.suppression ? "" : " (suppression off)") · \(r.primarySuppressed) counts suppressed as small, \(r.complementarySuppressed) to protect them</p>
-            <p class="checksum">Content checksum sha256:\(checksum)</p>
+            <p>\(esc(T("footer", r.registryVersion, String(p.minimumCell), p.suppression ? "" : T("footer_off"), String(r.primarySuppressed), String(r.complementarySuppressed))))</p>
+            <p class="checksum">\(esc(T("checksum"))) sha256:\(checksum)</p>
             </footer>
             </body>
             </html>
@@ -118,14 +122,14 @@ enum ReportHTML {
         return out
     }
 
-    static let suppressedMark = "<span class=\"s\" title=\"suppressed: a small cell, or one that would reveal it\">supp.</span>"
+    static var suppressedMark: String { "<span class=\"s\" title=\"\(esc(T("supp_title")))\">\(esc(T("supp")))</span>" }
 
     static func count(_ f: Figure) -> String {
         switch f {
         case .count(let n): return n.formatted(.number.grouping(.automatic).locale(Locale(identifier: "en_US")))
         case .value(let x, let d): return grouped(formatFixed(x, d))
         case .suppressed: return suppressedMark
-        case .notEstimable: return "<span class=\"ne\" title=\"not estimable\">–</span>"
+        case .notEstimable: return "<span class=\"ne\" title=\"\(esc(T("not_estimable")))\">–</span>"
         }
     }
 
@@ -155,7 +159,7 @@ enum ReportHTML {
         guard case .value(let est, _) = s.estimate else { return count(s.estimate) }
         var text = formatFixed(est * 100, 1) + " %"
         if case .value(let lo, _) = s.lower, case .value(let hi, _) = s.upper {
-            text += " <small class=\"ci\">(95 % CI \(formatFixed(lo * 100, 1))–\(formatFixed(hi * 100, 1)))</small>"
+            text += " <small class=\"ci\">(\(esc(T("ci"))) \(formatFixed(lo * 100, 1))–\(formatFixed(hi * 100, 1)))</small>"
         }
         return text
     }
@@ -165,14 +169,15 @@ enum ReportHTML {
         return formatFixed(x / 1_000_000, 1)
     }
 
-    static func name(_ c: AdverseEventCategory) -> String {
-        switch c {
-        case .newMalignancy: return "New malignancy"
-        case .neurologic: return "Neurologic"
-        case .autoimmuneRheumatologic: return "Autoimmune / rheumatologic"
-        case .hematologic: return "Hematologic"
-        case .infection: return "Infection"
-        case .other: return "Other"
+    static func name(_ c: AdverseEventCategory) -> String { T("cat_\(c.rawValue)") }
+
+    /// The definitions in the page's language: the report document's own (English), or the
+    /// catalogue's wording of each (a test keeps every one worded).
+    static func definitions() -> [(term: String, text: String)] {
+        ReportJSON.definitions.sorted { $0.key < $1.key }.map { key, english in
+            let term = key.replacingOccurrences(of: "_", with: " ")
+            guard ReportText.current.language != .en else { return (term, english) }
+            return (T("term_\(key)"), T("definition_\(key)", String(VisitRules.screeningWindowDays)))
         }
     }
 
@@ -214,17 +219,17 @@ enum ReportHTML {
             grid += "<text x=\"\(f1(x(Int(365.25 * Double(yr)))))\" y=\"\(f1(h - b + 14))\" class=\"tick\" text-anchor=\"middle\">\(yr)</text>"
         }
         let end = c.points.last
-        let desc = "Kaplan–Meier overall survival for \(c.product) over \(c.points.count) monthly points"
-            + (end.map { "; at \(formatFixed(Double($0.days) / 365.25, 1)) years survival is \(formatFixed($0.survival * 100, 1)) % (95 % CI \(formatFixed($0.lower * 100, 1))–\(formatFixed($0.upper * 100, 1)) %)" } ?? "")
+        let desc = T("km_desc", c.product, String(c.points.count))
+            + (end.map { T("km_desc_end", formatFixed(Double($0.days) / 365.25, 1), formatFixed($0.survival * 100, 1), formatFixed($0.lower * 100, 1), formatFixed($0.upper * 100, 1)) } ?? "")
         return """
             <figure class="small">
             <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="km\(id)-t km\(id)-d">
-            <title id="km\(id)-t">Overall survival, \(esc(c.product))</title>
+            <title id="km\(id)-t">\(esc(T("km_title", c.product)))</title>
             <desc id="km\(id)-d">\(esc(desc))</desc>
             \(grid)
             <path d="\(band)" class="band"/>
             <path d="\(line)" class="curve"/>
-            <text x="\(f1((l + w - r) / 2))" y="\(f1(h - 3))" class="axis" text-anchor="middle">years since first dose</text>
+            <text x="\(f1((l + w - r) / 2))" y="\(f1(h - 3))" class="axis" text-anchor="middle">\(esc(T("km_axis")))</text>
             </svg>
             <figcaption>\(esc(c.product))</figcaption>
             </figure>
@@ -234,7 +239,7 @@ enum ReportHTML {
     /// Horizontal bars of completeness per time point against the 90 % target; the values stand
     /// in a column of their own so that the target line never crosses them.
     static func completenessChart(_ points: [TimePointFigures]) -> String {
-        guard !points.isEmpty else { return "<p>No follow-up was due yet.</p>" }
+        guard !points.isEmpty else { return "<p>\(esc(T("cmp_none")))</p>" }
         let row = 24.0, l = 74.0, r = 66.0, w = 460.0, top = 24.0
         let h = top + row * Double(points.count) + 22
         func x(_ v: Double) -> Double { l + (w - l - r) * v }
@@ -250,21 +255,21 @@ enum ReportHTML {
                 body += "<rect x=\"\(f1(l))\" y=\"\(f1(y + 4))\" width=\"\(f1(x(v) - l))\" height=\"\(f1(row - 8))\" class=\"\(v >= 0.9 ? "bar-ok" : "bar-low")\"/>"
                 body += "<text x=\"\(f1(w - 4))\" y=\"\(f1(y + 16))\" class=\"value\" text-anchor=\"end\">\(formatFixed(v * 100, 1)) %</text>"
             } else {
-                body += "<text x=\"\(f1(w - 4))\" y=\"\(f1(y + 16))\" class=\"value muted\" text-anchor=\"end\">\(tp.completeness.isSuppressed ? "suppressed" : "not yet due")</text>"
+                body += "<text x=\"\(f1(w - 4))\" y=\"\(f1(y + 16))\" class=\"value muted\" text-anchor=\"end\">\(esc(tp.completeness.isSuppressed ? T("suppressed") : T("not_yet_due")))</text>"
             }
         }
         let target = x(0.9)
         body += "<line x1=\"\(f1(target))\" x2=\"\(f1(target))\" y1=\"\(f1(top - 4))\" y2=\"\(f1(h - 20))\" class=\"target\"/>"
-        body += "<text x=\"\(f1(target))\" y=\"\(f1(top - 8))\" class=\"tick target-label\" text-anchor=\"middle\">90 % target</text>"
-        let desc = points.map { "\($0.timePoint): \($0.completeness.number.map { formatFixed($0 * 100, 1) + " %" } ?? ($0.completeness.isSuppressed ? "suppressed" : "not estimable"))" }.joined(separator: "; ")
+        body += "<text x=\"\(f1(target))\" y=\"\(f1(top - 8))\" class=\"tick target-label\" text-anchor=\"middle\">\(esc(T("cmp_target")))</text>"
+        let desc = points.map { "\($0.timePoint): \($0.completeness.number.map { formatFixed($0 * 100, 1) + " %" } ?? ($0.completeness.isSuppressed ? T("suppressed") : T("not_estimable")))" }.joined(separator: "; ")
         return """
             <figure class="wide">
             <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="cmp-t cmp-d">
-            <title id="cmp-t">Follow-up completeness by time point</title>
-            <desc id="cmp-d">Completed divided by expected follow-ups; bars below the 90 % target are amber. \(esc(desc))</desc>
+            <title id="cmp-t">\(esc(T("completeness_heading")))</title>
+            <desc id="cmp-d">\(esc(T("cmp_desc"))) \(esc(desc))</desc>
             \(body)
             </svg>
-            <figcaption>Completeness by time point, all patients (green: at or above the CIBMTR target of 90 %)</figcaption>
+            <figcaption>\(esc(T("cmp_caption")))</figcaption>
             </figure>
             """
     }
@@ -283,10 +288,10 @@ enum ReportHTML {
                 body += "<rect x=\"\(f1(l))\" y=\"\(f1(y + 4))\" width=\"\(f1(bw))\" height=\"\(f1(row - 8))\" fill=\"\(color)\"/>"
                 body += "<text x=\"\(f1(l + bw + 4))\" y=\"\(f1(y + 17))\" class=\"value\">\(Int(v).formatted(.number.locale(Locale(identifier: "en_US"))))</text>"
             } else {
-                body += "<text x=\"\(f1(l + 4))\" y=\"\(f1(y + 17))\" class=\"value muted\">suppressed</text>"
+                body += "<text x=\"\(f1(l + 4))\" y=\"\(f1(y + 17))\" class=\"value muted\">\(esc(T("suppressed")))</text>"
             }
         }
-        let desc = items.map { "\($0.0): \($0.1.isSuppressed ? "suppressed" : $0.1.text)" }.joined(separator: "; ")
+        let desc = items.map { "\($0.0): \($0.1.isSuppressed ? T("suppressed") : $0.1.text)" }.joined(separator: "; ")
         return """
             <figure class="half">
             <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="\(id)-t \(id)-d">
@@ -307,8 +312,8 @@ enum ReportHTML {
         guard !points.isEmpty else { return "" }
         return """
             <div class="scroll"><table>
-            <caption>Follow-ups expected, completed and completeness by time point, all patients</caption>
-            <thead><tr><th scope="col">Time point</th><th scope="col">Expected</th><th scope="col">Completed</th><th scope="col">Completeness</th></tr></thead>
+            <caption>\(esc(T("cmp_table_caption")))</caption>
+            <thead><tr><th scope="col">\(esc(T("col_time_point")))</th><th scope="col">\(esc(T("col_expected")))</th><th scope="col">\(esc(T("col_completed")))</th><th scope="col">\(esc(T("col_completeness")))</th></tr></thead>
             <tbody>\(points.map { "<tr><th scope=\"row\">\(esc($0.timePoint))</th><td>\(count($0.expected))</td><td>\(count($0.completed))</td><td>\(percent($0.completeness))</td></tr>" }.joined())</tbody>
             </table></div>
             """
@@ -320,40 +325,40 @@ enum ReportHTML {
         }.joined()
         return """
             <div class="scroll"><table>
-            <caption>Adverse events by category, with incidence per 100 person-years of the delayed events of special interest</caption>
-            <thead><tr><th scope="col">Category</th><th scope="col">Events</th><th scope="col">Per 100 person-years</th></tr></thead>
+            <caption>\(esc(T("ae_table_caption")))</caption>
+            <thead><tr><th scope="col">\(esc(T("col_category")))</th><th scope="col">\(esc(T("col_events")))</th><th scope="col">\(esc(T("col_per_100py")))</th></tr></thead>
             <tbody>\(categories)
-            <tr class="sum"><th scope="row">All events</th><td>\(count(g.adverseEvents))</td><td></td></tr>
-            <tr><th scope="row">Special interest (five categories)</th><td>\(count(g.specialInterest))</td><td>\(number(g.specialInterestPer100PersonYears))</td></tr>
-            <tr><th scope="row">Serious</th><td>\(count(g.serious))</td><td></td></tr>
-            <tr><th scope="row">Expedited reports late</th><td>\(count(g.expeditedReportsLate))</td><td></td></tr>
+            <tr class="sum"><th scope="row">\(esc(T("row_all_events")))</th><td>\(count(g.adverseEvents))</td><td></td></tr>
+            <tr><th scope="row">\(esc(T("row_special")))</th><td>\(count(g.specialInterest))</td><td>\(number(g.specialInterestPer100PersonYears))</td></tr>
+            <tr><th scope="row">\(esc(T("row_serious")))</th><td>\(count(g.serious))</td><td></td></tr>
+            <tr><th scope="row">\(esc(T("row_late")))</th><td>\(count(g.expeditedReportsLate))</td><td></td></tr>
             </tbody>
             </table></div>
             """
     }
 
     static func measureTable(_ measures: [MeasureFigures]) -> String {
-        guard !measures.isEmpty else { return "<p>No outcome measures with a baseline were recorded.</p>" }
+        guard !measures.isEmpty else { return "<p>\(esc(T("measures_none")))</p>" }
         let rows = measures.map { m in
-            "<tr><th scope=\"row\">\(esc(m.display))</th><td>\(esc(m.timePoint))</td><td>\(count(m.count))</td><td>\(count(m.median))</td><td>\(count(m.lowerQuartile)) to \(count(m.upperQuartile))</td></tr>"
+            "<tr><th scope=\"row\">\(esc(m.display))</th><td>\(esc(m.timePoint))</td><td>\(count(m.count))</td><td>\(count(m.median))</td><td>\(T("iqr_to", count(m.lowerQuartile), count(m.upperQuartile)))</td></tr>"
         }.joined()
         return """
             <div class="scroll"><table>
-            <caption>Change from baseline (latest screening visit within \(VisitRules.screeningWindowDays) days before the first dose, or visit on its day), all patients</caption>
-            <thead><tr><th scope="col">Measure</th><th scope="col">Time point</th><th scope="col">n</th><th scope="col">Median change</th><th scope="col">Interquartile range</th></tr></thead>
+            <caption>\(esc(T("measures_caption", String(VisitRules.screeningWindowDays))))</caption>
+            <thead><tr><th scope="col">\(esc(T("col_measure")))</th><th scope="col">\(esc(T("col_time_point")))</th><th scope="col">n</th><th scope="col">\(esc(T("col_median_change")))</th><th scope="col">\(esc(T("col_iqr")))</th></tr></thead>
             <tbody>\(rows)</tbody>
             </table></div>
             """
     }
 
     static func groupTable(_ groups: [GroupFigures], caption: String, dims: [ReportDimension]) -> String {
-        let measures = ["Patients", "Administrations", "Person-years", "Deaths", "Lost", "Withdrawn", "Completeness", "Overdue now", "Contact deviations",
-                        "Survival 1 y", "Survival 2 y", "Survival 5 y", "AEs", "Serious", "Late reports", "Special interest /100 PY",
-                        "Fee notified, median (IQR), M₩", "Fee collected, median (IQR), M₩"]
-        let head = ((dims.isEmpty ? ["Group"] : dims.map { $0.rawValue.capitalized }) + measures).map { "<th scope=\"col\">\(esc($0))</th>" }.joined()
+        let measures = ["g_patients", "g_administrations", "g_person_years", "g_deaths", "g_lost", "g_withdrawn", "g_completeness", "g_overdue", "g_deviations"].map { T($0) }
+            + OutcomeReportContent.survivalYears.map { T("g_survival", String($0)) }
+            + ["g_aes", "g_serious", "g_late", "g_special", "g_fee_notified", "g_fee_collected"].map { T($0) }
+        let head = ((dims.isEmpty ? [T("g_group")] : dims.map { T("dim_\($0.rawValue)").capitalized }) + measures).map { "<th scope=\"col\">\(esc($0))</th>" }.joined()
         let rows = groups.map { g -> String in
             let keyCells = dims.isEmpty ? "" : dims.enumerated().map { i, d in
-                i == 0 ? "<th scope=\"row\">\(esc(g.key.value(d) ?? "all"))</th>" : "<td class=\"k\">\(esc(g.key.value(d) ?? "all"))</td>"
+                i == 0 ? "<th scope=\"row\">\(esc(g.key.value(d) ?? T("g_all_value")))</th>" : "<td class=\"k\">\(esc(g.key.value(d) ?? T("g_all_value")))</td>"
             }.joined()
             let fee: (FeeFigures) -> String = { "\(millions($0.median)) <small>(\(millions($0.lowerQuartile))–\(millions($0.upperQuartile)))</small>" }
             let cells = [count(g.patients), count(g.administrations), number(g.personYears), count(g.deaths), count(g.lostToFollowUp),
@@ -361,7 +366,7 @@ enum ReportHTML {
                 + OutcomeReportContent.survivalYears.map { y in survival(g.survival.first { $0.years == y }) }
                 + [count(g.adverseEvents), count(g.serious), count(g.expeditedReportsLate), number(g.specialInterestPer100PersonYears),
                    fee(g.feesNotified), fee(g.feesCollected)]
-            return "<tr>\(dims.isEmpty ? "<th scope=\"row\">All</th>" : keyCells)\(cells.map { "<td>\($0)</td>" }.joined())</tr>"
+            return "<tr>\(dims.isEmpty ? "<th scope=\"row\">\(esc(T("g_all")))</th>" : keyCells)\(cells.map { "<td>\($0)</td>" }.joined())</tr>"
         }.joined(separator: "\n")
         return """
             <div class="scroll"><table class="groups">

@@ -63,7 +63,7 @@ extension RegistryWeb {
                 case "csv":
                     return Self.download(report.csv(), type: "text/csv; charset=utf-8", name: "outcomes-\(stamp).csv")
                 default:
-                    return Self.reportPage(report.html())
+                    return Self.reportPage(report.html(language: context.language == .ko ? .ko : .en))
                 }
             } catch let error as RegistryError where error.code == .invalid || error.code == .notFound {
                 return try await reportFormPage(request, context, error: error)

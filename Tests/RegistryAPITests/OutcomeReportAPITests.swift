@@ -94,6 +94,7 @@ struct OutcomeReportAPITests {
                 ("\(base)&by=product,colour", "by", "allowed: product, indication, institution, year"),
                 ("\(base)&by=year,year", "by", "twice"),
                 ("\(base)&format=pdf", "format", "allowed: json, csv, html"),
+                ("\(base)&format=html&lang=fr", "lang", "allowed: ko, en"),
                 ("\(base)&min_cell=5", "min_cell", "allowed: 11 to 1000"),
                 ("\(base)&min_cell=lots", "min_cell", "allowed: 11 to 1000"),
                 ("\(base)&as_of=2026-02-30", "as_of", "YYYY-MM-DD"),
@@ -114,12 +115,16 @@ struct OutcomeReportAPITests {
             #expect(unsuppressed.status == 403 && unsuppressed.parameters == ["no_suppression"], "\(unsuppressed.text)")
             #expect(try await h.database.count("report_pull") == 0, "a refused pull is not recorded")
 
+            // The page in Korean: the same figures and checksum, Korean words.
+            let korean = try await api.call(.get, "\(base)&format=html&lang=ko", token: regulator)
+            #expect(korean.status == 200 && korean.text.contains("<html lang=\"ko\">") && korean.text.contains("주요 수치"), "\(korean.text.prefix(300))")
+
             // Once revoked, a token pulls nothing, though its grant is still cached from the pull before.
             #expect(try await api.call(.get, "\(base)&no_suppression=false", token: regulator).status == 200)
             _ = try await h.database.transaction(actor: "test") { tx in try await tx.tokens.revoke(id: h.grants["regulator"]!.tokenID, reason: "test") }
             let revoked = try await api.call(.get, base, token: regulator)
             #expect(revoked.status == 401 && revoked.problemType == "urn:registry:problem:unauthenticated", "\(revoked.text)")
-            #expect(try await h.database.count("report_pull") == 1)
+            #expect(try await h.database.count("report_pull") == 2)
         }
     }
 }

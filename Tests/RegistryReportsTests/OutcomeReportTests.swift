@@ -295,6 +295,29 @@ struct OutcomeReportTests {
         }
     }
 
+    @Test("the page in Korean: every word from the catalogue (no key left showing), the same figures and checksum as in English")
+    func korean() async throws {
+        let en = ReportText.catalogues[.en]!.strings, ko = ReportText.catalogues[.ko]!.strings
+        #expect(Set(en.keys).subtracting(ko.keys).isEmpty, "Korean lacks \(Set(en.keys).subtracting(ko.keys).sorted())")
+        #expect(Set(ko.keys).subtracting(en.keys).allSatisfy { $0.hasPrefix("definition_") || $0.hasPrefix("term_") })
+        #expect(ReportJSON.definitions.keys.allSatisfy { ko["definition_\($0)"] != nil && ko["term_\($0)"] != nil }, "every definition is worded in Korean")
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
+            let report = try await Self.build(database, SmallRegistry.parameters(by: [.product, .year], minimumCell: 5), role: .regulator)
+            let english = String(decoding: report.html(), as: UTF8.self)
+            let korean = String(decoding: report.html(language: .ko), as: UTF8.self)
+            #expect(korean.contains("<html lang=\"ko\">") && korean.contains("<h2 id=\"h-headline\">주요 수치</h2>") && korean.contains("제품별 전체 생존"))
+            #expect(korean.contains(report.checksum) && english.contains(report.checksum))
+            // No catalogue key shows on the page (a missing word would print its key).
+            let keys = Set(en.keys).union(ko.keys)
+            let shown = keys.filter { korean.contains(">\($0)<") || korean.contains(">\($0) ") || korean.contains("title=\"\($0)\"") }
+            #expect(shown.isEmpty, "keys on the page: \(shown.sorted())")
+            // The same numbers in both: the page's figures are the English page's, digit for digit.
+            let numbers = { (html: String) in html.split(whereSeparator: { !$0.isNumber && $0 != "." && $0 != "," }).filter { $0.contains(where: \.isNumber) }.count }
+            #expect(numbers(korean) > 100 && abs(numbers(korean) - numbers(english)) < numbers(english) / 10)
+        }
+    }
+
     @Test("the same data and parameters give a byte-identical JSON report; each pull is audited with who, purpose and parameters")
     func reproducibleAndAudited() async throws {
         try await TestDatabase.withDatabase { database in

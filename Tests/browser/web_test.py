@@ -508,7 +508,7 @@ def regulator_and_admin():
         c.fill("purpose", "2026년 4분기 정기 검토")
         d.find_element(By.CSS_SELECTOR, "input[name=by][value=product]").click()
         c.submit("보고서 보기")
-        c.ok("the report is shown as its HTML page", c.heading() == "Outcomes of advanced regenerative medicine")
+        c.ok("the report is shown as its HTML page, in Korean", c.heading() == "첨단재생의료의 성과" and "주요 수치" in c.text())
         c.ok("its stylesheet applies under the strict policy (allowed by hash)",
              d.execute_script("return getComputedStyle(document.body).fontFamily") != "" and
              d.execute_script("return document.styleSheets.length") >= 1)
