@@ -28,6 +28,7 @@ extension RegistryAPI {
     /// summary: only suppressed aggregates leave it, and the pull is recorded in the audit trail
     /// before the response is sent.
     func addReportRoutes(_ routes: RouterGroup<Context>) {
+        addSafetyListingRoute(routes)
         routes.get("/reports/outcomes") { request, context in
             let grant = try context.requireGrant()
             let q = try query(request, allowed: Set(OutcomeReportQuery.parameters.values))
@@ -84,7 +85,43 @@ extension RegistryAPI {
             } catch let error as RegistryError {
                 // A refused value, or a code that names no product or institution: the parameter is at fault.
                 guard [.invalid, .notFound].contains(error.code), let parameter = error.field.flatMap({ OutcomeReportQuery.parameters[$0] }) else { throw error }
-                throw Problem(parameter: parameter, error)
+                throw Problem(parameter: parameter,error)
+            }
+        }
+    }
+}
+
+extension RegistryAPI {
+    /// The safety line listing for regulator and admin tokens: `registry report safety-listing` over
+    /// HTTP, built and recorded by the same `SafetyListing.build`. Case-level and unsuppressed by
+    /// design (the safety agency's pharmacovigilance); institution tokens are refused.
+    func addSafetyListingRoute(_ routes: RouterGroup<Context>) {
+        routes.get("/reports/safety-listing") { request, context in
+            let grant = try context.requireGrant()
+            let q = try query(request, allowed: ["purpose", "product", "from", "to", "format"])
+            let role: ReportRole = grant.role == .admin ? .admin : .regulator
+            let format = q["format"] ?? "json"
+            let listingRequest: SafetyListingRequest
+            do {
+                guard let contentType = OutcomeReportQuery.contentTypes[format], format != "html" else {
+                    throw RegistryError.invalid("format", "'\(format)' is not a listing format; allowed: json, csv")
+                }
+                _ = contentType
+                listingRequest = try SafetyListingRequest(purpose: q["purpose"], product: q["product"], from: q["from"], to: q["to"], today: database.today())
+            } catch let error as RegistryError {
+                throw Problem(.invalidParameter, detail: error.message, errors: error.all.map { .parameter($0.field ?? "query", $0.message) })
+            }
+            try await database.transaction(actor: grant.actor, scope: grant.scope) { _ in }
+            let build = { @Sendable [database] () async throws -> Data in
+                let listing = try await SafetyListing.build(database: database, request: listingRequest, actor: String(grant.actor.prefix(200)), role: role)
+                return format == "csv" ? listing.csv() : listing.json()
+            }
+            do {
+                let body = if #available(macOS 15, *) { try await ThreadPoolExecutor.run(build) } else { try await build() }
+                return Response(status: .ok, headers: [.contentType: OutcomeReportQuery.contentTypes[format]!, .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            } catch let error as RegistryError where error.code == .notFound && error.field == "product" {
+                throw Problem(parameter: "product", error)
             }
         }
     }

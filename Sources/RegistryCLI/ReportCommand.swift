@@ -7,7 +7,7 @@ import RegistryStorage
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "Aggregate reports for regulators; every pull is recorded with who, purpose and parameters.",
-        subcommands: [Outcomes.self])
+        subcommands: [Outcomes.self, SafetyListingCommand.self])
 
     struct Outcomes: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Outcome report: survival, safety, completeness, outcome measures, fees.", discussion: """
@@ -77,6 +77,62 @@ struct ReportCommand: AsyncParsableCommand {
                                      suppressedCells: c.primarySuppressed + c.complementarySuppressed)
                 let line = "outcome report as of \(c.parameters.asOf) (\(c.total.patients.text) patients, \(c.groups.count) groups, "
                     + "\(summary.suppressedCells) cells suppressed) written as \(format) to \(out ?? "stdout"); pull \(report.pullID) recorded, checksum sha256:\(report.checksum)"
+                if out == nil {
+                    Output.printError(global.json ? String(decoding: try Output.encoder().encode(summary), as: UTF8.self) : line)
+                } else {
+                    try ctx.emit(summary) { line }
+                }
+            }
+        }
+    }
+
+    struct SafetyListingCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "safety-listing", abstract: "Case-level line listing of serious adverse events and events of special interest, for the safety agency.",
+            discussion: """
+            Every serious adverse event and every event of special interest (new malignancy, neurologic, autoimmune or rheumatologic, hematologic, infection) that sites learnt of from --from to --to (awareness date), CIOMS II style: a stable case pseudonym, institution, product, lot and which dose the onset followed (days after it), term and MedDRA code, category, grade and grading system, seriousness and its criteria, outcome, relatedness, the awareness, report-due and submission dates, and the expedited report's clock on --to (not-applicable, running, on-time, submitted-late, outstanding). Voided records are left out. No small-cell suppression applies; the pull is recorded with who, role and purpose, and the listing's checksum is in both formats. Over HTTP: GET /reports/safety-listing.
+
+            Example:
+              registry report safety-listing --purpose "MFDS signal review Q3" --product CART-19 --from 2026-07-01 --to 2026-09-30 --format csv --out listing.csv
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Why the listing is pulled; recorded in the audit trail (required).") var purpose: String
+        @Option(help: "Only events of patients treated with this product (code).") var product: String?
+        @Option(help: "First awareness date, YYYY-MM-DD (default: a year before --to).") var from: String?
+        @Option(help: "Last awareness date, YYYY-MM-DD (default: today in Seoul); the clocks are read on it.") var to: String?
+        @Option(help: "Whose pull: admin (default, the command line) or regulator.") var role: String = ReportRole.admin.rawValue
+        @Option(help: "json or csv.") var format: String = "csv"
+        @Option(help: "Write to this file (created or replaced, mode 0600) instead of stdout.") var out: String?
+
+        struct Pulled: Encodable {
+            var pull: Int
+            var out: String
+            var format: String
+            var checksum: String
+            var events: Int
+            var cases: Int
+        }
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                guard ["json", "csv"].contains(format) else {
+                    throw RegistryError.invalid("format", "'\(format)' is not a listing format; allowed: json, csv")
+                }
+                let role = try ReportRole.parse(role)
+                let request = try SafetyListingRequest(purpose: purpose, product: product, from: from, to: to, today: ctx.today)
+                let listing = try await SafetyListing.build(database: ctx.database, request: request, actor: ctx.actor, role: role)
+                let data = format == "json" ? listing.json() : listing.csv()
+                if let out {
+                    guard FileManager.default.createFile(atPath: out, contents: data, attributes: [.posixPermissions: 0o600]) else {
+                        throw RegistryError.invalid("out", "cannot write to \(out)")
+                    }
+                } else {
+                    FileHandle.standardOutput.write(data)
+                }
+                let summary = Pulled(pull: listing.pullID, out: out ?? "-", format: format, checksum: "sha256:\(listing.checksum)",
+                                     events: listing.rows.count, cases: Set(listing.rows.map(\.caseID)).count)
+                let line = "safety listing \(request.from) to \(request.to)\(request.product.map { " for \($0)" } ?? ""): \(summary.events) events of \(summary.cases) cases "
+                    + "written as \(format) to \(out ?? "stdout"); pull \(listing.pullID) recorded, checksum sha256:\(listing.checksum)"
                 if out == nil {
                     Output.printError(global.json ? String(decoding: try Output.encoder().encode(summary), as: UTF8.self) : line)
                 } else {

@@ -12,6 +12,10 @@ public enum AdverseEventCategory: String, Codable, CaseIterable, Sendable {
         }
         return c
     }
+
+    /// The delayed events the FDA's long-term follow-up guidance watches: every category but
+    /// `other`. The safety listing's SQL (`category <> 'other'`) and the outcome report read this.
+    public var isOfSpecialInterest: Bool { self != .other }
 }
 
 /// The grading system and version a grade was given in; stored with every grade, since systems

@@ -50,7 +50,7 @@ struct OutcomeTables {
         var label: String
     }
 
-    static let specialCategories = AdverseEventCategory.allCases.filter { $0 != .other }
+    static let specialCategories = AdverseEventCategory.allCases.filter(\.isOfSpecialInterest)
 
     static func content(_ data: OutcomeData, parameters p: ReportParameters) -> OutcomeReportContent {
         let levels = levels(p.by)

@@ -84,6 +84,7 @@ public struct RegistryWeb: Sendable {
         addLostProposalRoutes(router)
         addRecordRoutes(router)
         addReportRoutes(router)
+        addSafetyListingRoutes(router)
         addAdminRoutes(router)
         addAccountRoutes(router)
         addRegistryRoutes(router)

@@ -118,8 +118,8 @@ public struct Views: Sendable {
     static func navigation(for role: UserRole) -> [(href: String, key: String)] {
         switch role {
         case .coordinator: [("/app/worklist", "nav_worklist"), ("/app/patients", "nav_patients"), ("/app/patients/new", "nav_enrol"), ("/app/lost-proposals", "nav_lost")]
-        case .regulator: [("/app/reports", "nav_reports")]
-        case .admin: [("/app/admin/users", "nav_users"), ("/app/admin/registry", "nav_registry"), ("/app/reports", "nav_reports")]
+        case .regulator: [("/app/reports", "nav_reports"), ("/app/safety-listing", "nav_listing")]
+        case .admin: [("/app/admin/users", "nav_users"), ("/app/admin/registry", "nav_registry"), ("/app/reports", "nav_reports"), ("/app/safety-listing", "nav_listing")]
         }
     }
 

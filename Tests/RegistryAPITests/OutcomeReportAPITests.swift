@@ -127,4 +127,24 @@ struct OutcomeReportAPITests {
             #expect(try await h.database.count("report_pull") == 2)
         }
     }
+
+    @Test("the safety listing over HTTP: regulators and admins get it as the command line builds it, institutions 403; every field at fault named at once")
+    func safetyListing() async throws {
+        try await APIHarness.run { h, api in
+            let base = "/reports/safety-listing?purpose=signal%20review"
+            let listing = try await api.call(.get, base, token: h.tokens["regulator"])
+            #expect(listing.status == 200 && listing.headers[.contentType] == "application/json" && listing.headers[.cacheControl] == "no-store", "\(listing.text)")
+            #expect(listing.json["listing"] as? String == "safety" && (listing.json["events"] as? [Any]) != nil)
+            let csv = try await api.call(.get, "\(base)&format=csv", token: h.tokens["admin"])
+            #expect(csv.status == 200 && csv.text.hasPrefix("case_id,event_id,") && csv.headers[.contentType] == "text/csv; charset=utf-8")
+            let institution = try await api.call(.get, base, token: h.tokens["A"])
+            #expect(institution.status == 403 && institution.problemType == "urn:registry:problem:forbidden", "\(institution.text)")
+            let bad = try await api.call(.get, "/reports/safety-listing?from=2026-02-30&to=2099-01-01&format=pdf", token: h.tokens["regulator"])
+            #expect(bad.status == 400 && bad.problemType == "urn:registry:problem:invalid-parameter", "\(bad.text)")
+            #expect(bad.parameters == ["format"], "the format is checked first: \(bad.text)")
+            let fields = try await api.call(.get, "/reports/safety-listing?from=2026-02-30&to=2099-01-01", token: h.tokens["regulator"])
+            #expect(Set(fields.parameters) == ["purpose", "to", "from"], "\(fields.text)")
+            #expect(try await h.database.count("report_pull", where: "report = 'safety-listing'") == 2)
+        }
+    }
 }

@@ -262,6 +262,25 @@ import Testing
         }
     }
 
+    @Test("the safety listing page: a regulator downloads the listing (recorded as the person); a refused form names each field in Korean; coordinators may not")
+    func safetyListing() async throws {
+        try await Self.run { db, _, browser in
+            _ = try await browser.signIn("reg", Self.password)
+            let page = try await browser.request(.get, "/app/safety-listing")
+            #expect(page.status == .ok && String(buffer: page.body).contains("안전성 증례 목록"))
+            let refused = try await browser.request(.get, "/app/safety-listing/download?purpose=&from=2026-11-01&to=2026-10-01&format=csv")
+            let html = String(buffer: refused.body)
+            #expect(refused.status == .unprocessableContent && html.contains("id=\"e-purpose\"") && html.contains("id=\"e-from\"") && html.contains("목적을 입력해야 합니다"))
+            let csv = try await browser.request(.get, "/app/safety-listing/download?purpose=signal+review&from=2025-01-01&to=2026-11-25&format=csv")
+            #expect(csv.status == .ok && String(buffer: csv.body).hasPrefix("case_id,event_id,") && csv.headers[.contentDisposition]?.contains("safety-listing-2025-01-01-2026-11-25.csv") == true)
+            #expect(try await db.text("SELECT pulled_by || '|' || role || '|' || purpose FROM report_pull WHERE report = 'safety-listing'") == "user:reg|regulator|signal review")
+            let coordinator = Browser(browser.client)
+            _ = try await coordinator.signIn("kim.a", Self.password)
+            #expect(try await coordinator.request(.get, "/app/safety-listing").status == .forbidden)
+            #expect(try await coordinator.request(.get, "/app/safety-listing/download?purpose=x&format=csv").status == .forbidden)
+        }
+    }
+
     @Test("a visit form with three mistakes answers 422 naming each beside its field, keeps what was typed, and writes nothing")
     func threeMistakes() async throws {
         try await Self.run { db, registry, browser in

@@ -509,6 +509,9 @@ def regulator_and_admin():
         d.find_element(By.CSS_SELECTOR, "input[name=by][value=product]").click()
         c.submit("보고서 보기")
         c.ok("the report is shown as its HTML page, in Korean", c.heading() == "첨단재생의료의 성과" and "주요 수치" in c.text())
+        c.go("/app/safety-listing")
+        c.ok("the regulator finds the safety listing", c.heading() == "안전성 증례 목록")
+        c.axe("safety listing form")
         c.ok("its stylesheet applies under the strict policy (allowed by hash)",
              d.execute_script("return getComputedStyle(document.body).fontFamily") != "" and
              d.execute_script("return document.styleSheets.length") >= 1)
