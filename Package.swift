@@ -194,7 +194,7 @@ let package = Package(
         .testTarget(
             name: "RegistryReportsTests",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryReports", "RegistryTestSupport",
+                "RegistryDomain", "RegistryStorage", "RegistryReports", "RegistryDemo", "RegistryTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),

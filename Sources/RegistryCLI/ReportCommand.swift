@@ -64,25 +64,29 @@ struct ReportCommand: AsyncParsableCommand {
                 case "csv": data = report.csv()
                 default: data = report.html(language: language)
                 }
-                if let out {
-                    guard FileManager.default.createFile(atPath: out, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                        throw RegistryError.invalid("out", "cannot write to \(out)")
-                    }
-                } else {
-                    FileHandle.standardOutput.write(data)
-                }
                 let c = report.content
                 let summary = Pulled(pull: report.pullID, out: out ?? "-", format: format, checksum: "sha256:\(report.checksum)",
                                      groups: c.groups.count, patients: c.total.patients.text,
                                      suppressedCells: c.primarySuppressed + c.complementarySuppressed)
-                let line = "outcome report as of \(c.parameters.asOf) (\(c.total.patients.text) patients, \(c.groups.count) groups, "
-                    + "\(summary.suppressedCells) cells suppressed) written as \(format) to \(out ?? "stdout"); pull \(report.pullID) recorded, checksum sha256:\(report.checksum)"
-                if out == nil {
-                    Output.printError(global.json ? String(decoding: try Output.encoder().encode(summary), as: UTF8.self) : line)
-                } else {
-                    try ctx.emit(summary) { line }
-                }
+                try ReportCommand.deliver(data, to: out, ctx, global, summary: summary,
+                                          "outcome report as of \(c.parameters.asOf) (\(c.total.patients.text) patients, \(c.groups.count) groups, "
+                                          + "\(summary.suppressedCells) cells suppressed) written as \(format) to \(out ?? "stdout"); pull \(report.pullID) recorded, checksum sha256:\(report.checksum)")
             }
+        }
+    }
+
+    /// Writes a pulled report to `out` (created or replaced, mode 0600) or stdout, then its summary:
+    /// on stderr when the report went to stdout, else as the command's output (`--json` or `line`).
+    static func deliver<Summary: Encodable>(_ data: Data, to out: String?, _ ctx: CommandContext, _ global: GlobalOptions,
+                                             summary: Summary, _ line: String) throws {
+        if let out {
+            guard FileManager.default.createFile(atPath: out, contents: data, attributes: [.posixPermissions: 0o600]) else {
+                throw RegistryError.invalid("out", "cannot write to \(out)")
+            }
+            try ctx.emit(summary) { line }
+        } else {
+            FileHandle.standardOutput.write(data)
+            Output.printError(global.json ? String(decoding: try Output.encoder().encode(summary), as: UTF8.self) : line)
         }
     }
 
@@ -122,22 +126,11 @@ struct ReportCommand: AsyncParsableCommand {
                 let request = try SafetyListingRequest(purpose: purpose, product: product, from: from, to: to, today: ctx.today)
                 let listing = try await SafetyListing.build(database: ctx.database, request: request, actor: ctx.actor, role: role)
                 let data = format == "json" ? listing.json() : listing.csv()
-                if let out {
-                    guard FileManager.default.createFile(atPath: out, contents: data, attributes: [.posixPermissions: 0o600]) else {
-                        throw RegistryError.invalid("out", "cannot write to \(out)")
-                    }
-                } else {
-                    FileHandle.standardOutput.write(data)
-                }
                 let summary = Pulled(pull: listing.pullID, out: out ?? "-", format: format, checksum: "sha256:\(listing.checksum)",
                                      events: listing.rows.count, cases: Set(listing.rows.map(\.caseID)).count)
-                let line = "safety listing \(request.from) to \(request.to)\(request.product.map { " for \($0)" } ?? ""): \(summary.events) events of \(summary.cases) cases "
-                    + "written as \(format) to \(out ?? "stdout"); pull \(listing.pullID) recorded, checksum sha256:\(listing.checksum)"
-                if out == nil {
-                    Output.printError(global.json ? String(decoding: try Output.encoder().encode(summary), as: UTF8.self) : line)
-                } else {
-                    try ctx.emit(summary) { line }
-                }
+                try ReportCommand.deliver(data, to: out, ctx, global, summary: summary,
+                                          "safety listing \(request.from) to \(request.to)\(request.product.map { " for \($0)" } ?? ""): \(summary.events) events of \(summary.cases) cases "
+                                          + "written as \(format) to \(out ?? "stdout"); pull \(listing.pullID) recorded, checksum sha256:\(listing.checksum)")
             }
         }
     }

@@ -1,13 +1,13 @@
 /// SplitMix64: small, fast and the same on every platform, so the same seed gives the same registry.
-struct SeededRandom: RandomNumberGenerator {
+public struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
     /// An independent stream for one part of the data (a chunk, a table).
     init(seed: UInt64, stream: UInt64) { state = seed ^ (stream &* 0x9E37_79B9_7F4A_7C15) &+ 0x632B_E59B_D9B4_E019 }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

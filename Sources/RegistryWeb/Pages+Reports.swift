@@ -21,16 +21,9 @@ extension RegistryWeb {
             // A form sent with GET: decoded as a form (a '+' is a space).
             let q = Form(request.uri.query ?? "")
             func value(_ name: String) -> String? { q[name] }
-            guard let secret = request.cookies[WebSignIn.cookieName]?.value, !secret.isEmpty else {
-                throw RegistryError(.unauthenticated, "sign in first")
-            }
-            // The session is checked (and touched) as for every page; the report itself runs
-            // outside row-level security, where only suppressed aggregates leave the report module.
-            let session = try await database.transaction(session: secret) { _, session in session }
-            guard session.user.role == .regulator || session.user.role == .admin else {
-                throw RegistryError(.forbidden, "outcome reports are for regulator and admin accounts")
-            }
-            let role: ReportRole = session.user.role == .admin ? .admin : .regulator
+            // The report itself runs outside row-level security, where only suppressed aggregates
+            // leave the report module.
+            let (session, role) = try await reportSession(request, refusal: "outcome reports are for regulator and admin accounts")
             let floor = role == .regulator ? max(role.minimumCellFloor, configuration.minCell) : role.minimumCellFloor
             var checks = FieldChecks()
             let purpose = checks.check { () throws(RegistryError) in
@@ -69,6 +62,17 @@ extension RegistryWeb {
                 return try await reportFormPage(request, context, error: error)
             }
         }
+    }
+
+    /// The signed-in regulator or administrator pulling a report or listing, and their report
+    /// role: the session is checked (and touched) as for every page; other roles get `refusal`.
+    func reportSession(_ request: Request, refusal: String) async throws -> (WebSession, ReportRole) {
+        guard let secret = request.cookies[WebSignIn.cookieName]?.value, !secret.isEmpty else {
+            throw RegistryError(.unauthenticated, "sign in first")
+        }
+        let session = try await database.transaction(session: secret) { _, session in session }
+        guard session.user.role == .regulator || session.user.role == .admin else { throw RegistryError(.forbidden, refusal) }
+        return (session, session.user.role == .admin ? .admin : .regulator)
     }
 
     static func download(_ data: Data, type: String, name: String) -> Response {

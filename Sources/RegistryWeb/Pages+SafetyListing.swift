@@ -16,21 +16,14 @@ extension RegistryWeb {
 
         router.get("/app/safety-listing/download") { request, context in
             let q = Form(request.uri.query ?? "")
-            guard let secret = request.cookies[WebSignIn.cookieName]?.value, !secret.isEmpty else {
-                throw RegistryError(.unauthenticated, "sign in first")
-            }
-            let session = try await database.transaction(session: secret) { _, session in session }
-            guard session.user.role == .regulator || session.user.role == .admin else {
-                throw RegistryError(.forbidden, "safety listings are for regulator and admin accounts")
-            }
+            let (session, role) = try await reportSession(request, refusal: "safety listings are for regulator and admin accounts")
             let listingRequest: SafetyListingRequest
             do {
                 listingRequest = try SafetyListingRequest(purpose: q["purpose"], product: q["product"], from: q["from"], to: q["to"], today: database.today())
             } catch let error as RegistryError {
                 return try await safetyListingPage(request, context, error: error)
             }
-            let listing = try await SafetyListing.build(database: database, request: listingRequest, actor: session.user.actor,
-                                                        role: session.user.role == .admin ? .admin : .regulator)
+            let listing = try await SafetyListing.build(database: database, request: listingRequest, actor: session.user.actor, role: role)
             let name = "safety-listing-\(listingRequest.from)-\(listingRequest.to)"
             return q["format"] == "json" ? Self.download(listing.json(), type: "application/json", name: "\(name).json")
                                          : Self.download(listing.csv(), type: "text/csv; charset=utf-8", name: "\(name).csv")

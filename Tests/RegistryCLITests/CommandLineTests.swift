@@ -132,6 +132,7 @@ struct CommandLineTests {
             ["administration", "void", "\(doses["ARM-002"]!)", "--reason", "wrong patient", "--confirm"],
             ["patient", "void", "\(theirs)", "--reason", "enrolled in error", "--confirm"],
             ["report", "outcomes", "--purpose", "check", "--format", "json"],
+            ["report", "safety-listing", "--purpose", "check"],
             ["institution", "add", "--code", "ARM-003", "--name", "X", "--designation", "D-3", "--designated-on", "2025-02-21"],
         ]
         for arguments in refused {
@@ -147,8 +148,15 @@ struct CommandLineTests {
         let newID = try #require(enrolled.id, "\(enrolled.stderr)")
         #expect((enrolled.json as? [String: Any])?["institution_code"] as? String == "ARM-001")
         #expect(try await TestDatabase.count(url, "audit_log", where: "entity = 'patient' AND entity_id = \(newID) AND actor LIKE 'cli:% (dr.kim)'") == 1)
-        // The operator (no acting site) still sees every site.
+        // The operator (no acting site) still sees every site, and pulls the safety listing:
+        // CSV on stdout, the summary (pull, events, checksum) on stderr, recorded.
         #expect(try cli.run(["patient", "show", "\(theirs)"]).status == 0)
+        let listing = try cli.run(["report", "safety-listing", "--purpose", "signal review", "--from", "2025-01-01"])
+        #expect(listing.status == 0 && listing.stdout.hasPrefix("case_id,event_id,institution,") && listing.stdout.contains("checksum,sha256:"), "\(listing.stderr)")
+        #expect(listing.stderr.contains("safety listing 2025-01-01 to ") && listing.stderr.contains("pull "), "\(listing.stderr)")
+        let badListing = try cli.run(["report", "safety-listing", "--purpose", "x", "--from", "2026-05-01", "--to", "2026-04-01", "--format", "json", "--json"])
+        #expect(badListing.status == 1 && badListing.errorJSON?["field"] as? String == "from", "\(badListing.stderr)")
+        #expect(try await TestDatabase.count(url, "report_pull", where: "report = 'safety-listing' AND purpose = 'signal review'") == 1)
         try await TestDatabase.drop(url)
     }
 
@@ -255,7 +263,8 @@ struct CommandLineTests {
                         ["patient", "death"], ["patient", "withdraw"], ["patient", "lost"], ["patient", "found"], ["patient", "transfer"],
                         ["administration", "correct"], ["administration", "void"], ["patient", "void"], ["config", "list"], ["config", "set"],
                         ["jobs", "run"], ["jobs", "history"], ["jobs", "show"], ["jobs", "proposal", "list"], ["jobs", "proposal", "confirm"],
-                        ["jobs", "proposal", "reject"], ["worker"], ["serve"], ["token", "issue"], ["token", "list"], ["token", "revoke"], ["report", "outcomes"]] {
+                        ["jobs", "proposal", "reject"], ["worker"], ["serve"], ["token", "issue"], ["token", "list"], ["token", "revoke"], ["report", "outcomes"],
+                        ["report", "safety-listing"]] {
             let help = try cli.run(command + ["--help"])
             #expect(help.status == 0)
             #expect(help.stdout.contains("Example"), "\(command.joined(separator: " ")) --help has no example")

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import PropertyBased
 import RegistryDomain
+import RegistryDemo
 @testable import RegistryReports
 import RegistryStorage
 import RegistryTestSupport
@@ -50,7 +51,7 @@ struct SurvivalTimeTests {
             let fixture = try await Fixture.make(db, since2021: true)
             let institution = fixture.institution.id
             await propertyCheck(count: 30, input: Gen.int(in: 0...1_000_000), Gen.int(in: -400...0)) { seed, shift in
-                var random = SplitMix(seed: UInt64(seed))
+                var random = SeededRandom(seed: UInt64(seed))
                 let asOf = Self.asOf.adding(days: shift)
                 do {
                     var expected: [PatientID: SurvivalTime.Observation] = [:]
@@ -117,18 +118,5 @@ struct SurvivalTimeTests {
                 }
             }
         }
-    }
-}
-
-/// A small deterministic generator (SplitMix64) for the records of one case.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -33,6 +33,11 @@ SKIPPED_FILES = {
 # Messages the literal reading cannot give exactly, by their source (whitespace collapsed): the
 # patterns of every wording they take. An empty list: not a refusal text of its own.
 MANUAL = {
+    # Pages+Reports.swift: reportSession's refusal, worded by each page that asks for it.
+    r'refusal': [
+        "outcome reports are for regulator and admin accounts",
+        "safety listings are for regulator and admin accounts",
+    ],
     # StatusChange.swift, PatientForData.swift: the withdrawal's date when known.
     r'"patient \(patient.id) withdrew consent\(statusOn.map { " on \($0)" } ?? ""); only corrections with a reason are allowed"': [
         "patient {} withdrew consent on {}; only corrections with a reason are allowed",
