@@ -251,9 +251,16 @@ struct OutcomeTables {
                                        lower: e.lower.map { .value($0, decimals: 4) } ?? .notEstimable,
                                        upper: e.upper.map { .value($0, decimals: 4) } ?? .notEstimable)
             }
-            let categories = AdverseEventCategory.allCases.map { c in
-                CategoryFigures(category: c, events: count("ae.category.\(c.rawValue)"),
-                                per100PersonYears: c == .other ? nil : rate("ae.category.\(c.rawValue)"))
+            let categories = AdverseEventCategory.allCases.map { c -> CategoryFigures in
+                let path = "ae.category.\(c.rawValue)"
+                guard c.isOfSpecialInterest else { return CategoryFigures(category: c, events: count(path)) }
+                let perHundred = rate(path)
+                guard case .value = perHundred else {
+                    return CategoryFigures(category: c, events: count(path), per100PersonYears: perHundred, lower: perHundred, upper: perHundred)
+                }
+                let ci = PoissonInterval.exact(count: cells[g][path].map { values[$0] } ?? 0)
+                return CategoryFigures(category: c, events: count(path), per100PersonYears: perHundred,
+                                       lower: .value(ci.lower / personYears * 100, decimals: 2), upper: .value(ci.upper / personYears * 100, decimals: 2))
             }
             let measures = measureSummaries[g].keys.sorted(by: measureRank).map { m -> MeasureFigures in
                 let path = "measure@\(m.key)@\(m.label)"

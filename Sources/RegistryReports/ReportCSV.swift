@@ -43,7 +43,11 @@ enum ReportCSV {
             for (i, f) in g.byGrade.enumerated() { row(k, "adverse_events_grade_\(i + 1)", f.text) }
             for c in g.byCategory {
                 row(k, "adverse_events_\(c.category.rawValue)", c.events.text)
-                if let rate = c.per100PersonYears { row(k, "adverse_events_\(c.category.rawValue)_per_100_person_years", rate.text) }
+                if let rate = c.per100PersonYears {
+                    row(k, "adverse_events_\(c.category.rawValue)_per_100_person_years", rate.text)
+                    row(k, "adverse_events_\(c.category.rawValue)_per_100_person_years_ci95_lower", (c.lower ?? .notEstimable).text)
+                    row(k, "adverse_events_\(c.category.rawValue)_per_100_person_years_ci95_upper", (c.upper ?? .notEstimable).text)
+                }
             }
             row(k, "adverse_events_serious", g.serious.text)
             row(k, "expedited_reports_late", g.expeditedReportsLate.text)

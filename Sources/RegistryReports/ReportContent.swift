@@ -94,6 +94,9 @@ public struct CategoryFigures: Equatable, Sendable {
     public var events: Figure
     /// Events per 100 person-years; nil for categories not of special interest.
     public var per100PersonYears: Figure?
+    /// Its exact (Garwood) Poisson 95 % interval, suppressed with it.
+    public var lower: Figure?
+    public var upper: Figure?
 }
 
 /// Change from baseline of one measure at one time point.

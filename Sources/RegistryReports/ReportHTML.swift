@@ -135,6 +135,12 @@ enum ReportHTML {
 
     static func number(_ f: Figure) -> String { count(f) }
 
+    /// A rate with its 95 % interval beneath, when both are values.
+    static func rateWithInterval(_ rate: Figure, _ lower: Figure?, _ upper: Figure?) -> String {
+        guard case .value = rate, let lower, let upper, case .value = lower, case .value = upper else { return number(rate) }
+        return number(rate) + " <small class=\"ci\">(\(esc(T("ci"))) \(number(lower))–\(number(upper)))</small>"
+    }
+
     /// `4439.2` as `4,439.2`.
     static func grouped(_ fixed: String) -> String {
         let negative = fixed.hasPrefix("-")
@@ -321,7 +327,7 @@ enum ReportHTML {
 
     static func aeTable(_ g: GroupFigures) -> String {
         let categories = g.byCategory.map { c in
-            "<tr><th scope=\"row\">\(esc(name(c.category)))</th><td>\(count(c.events))</td><td>\(c.per100PersonYears.map(number) ?? "")</td></tr>"
+            "<tr><th scope=\"row\">\(esc(name(c.category)))</th><td>\(count(c.events))</td><td>\(c.per100PersonYears.map { rateWithInterval($0, c.lower, c.upper) } ?? "")</td></tr>"
         }.joined()
         return """
             <div class="scroll"><table>

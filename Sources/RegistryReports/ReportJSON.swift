@@ -36,7 +36,8 @@ enum ReportJSON {
         for c in g.byCategory {
             categories[c.category.rawValue] = figure(c.events)
             if let rate = c.per100PersonYears {
-                special[c.category.rawValue] = .object(["events": figure(c.events), "per_100_person_years": figure(rate)])
+                special[c.category.rawValue] = .object(["events": figure(c.events), "per_100_person_years": figure(rate),
+                                                        "per_100_person_years_ci95": .array([figure(c.lower ?? .notEstimable), figure(c.upper ?? .notEstimable)])])
             }
         }
         var grades: [String: CanonicalJSON] = [:]
@@ -118,7 +119,7 @@ enum ReportJSON {
         "death": "The earliest of a death recorded as a status change, a visit recording the patient as dead and an adverse event with a fatal outcome (on its outcome date), on or before the as-of date; such a patient counts as deceased.",
         "last_known_alive": "Where a patient without a death is censored: the latest of a dose, a visit recording the patient alive, an adverse event's onset, its outcome date when the outcome is known and not fatal, a withdrawal and being found again, on or before the as-of date. A visit whose vital status is unknown, a loss to follow-up and a transfer do not count; nor does the date a site learnt of an event.",
         "person_years": "Days from the first dose to death or the last date known alive, summed, divided by 365.25.",
-        "special_interest": "Delayed events the FDA's long-term follow-up guidance watches: new malignancy, neurologic, autoimmune or rheumatologic, hematologic, infection; incidence per 100 person-years.",
+        "special_interest": "Delayed events the FDA's long-term follow-up guidance watches: new malignancy, neurologic, autoimmune or rheumatologic, hematologic, infection; incidence per 100 person-years with its exact (Garwood) Poisson 95% interval.",
         "expedited_reports_late": "Serious events whose expedited report was not submitted by its due date (7 or 15 days from awareness).",
         "outcome_measures": "Change from the baseline visit (the latest screening visit within \(VisitRules.screeningWindowDays) days before the first dose, or the visit on its day) at each time point of the first administration's schedule, for measures with numeric values (coded answers are left out): n, median and quartiles (linear interpolation, as percentile_cont).",
         "fees_krw": "Fee notified and collected per administration, in won: median and quartiles.",

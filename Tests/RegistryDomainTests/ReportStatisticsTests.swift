@@ -1,3 +1,4 @@
+import Foundation
 import RegistryDomain
 import Testing
 
@@ -129,6 +130,32 @@ struct ReportStatisticsTests {
         // No equation is left with exactly one hidden cell.
         for eq in equations {
             #expect(([eq.total] + eq.parts).filter { d[$0].isSuppressed }.count != 1)
+        }
+    }
+}
+
+@Suite("exact Poisson intervals")
+struct PoissonIntervalTests {
+    @Test("Garwood's tabulated 95 % limits, to four decimals")
+    func publishedValues() {
+        let table: [(Int, Double, Double)] = [(0, 0, 3.688879), (1, 0.025318, 5.571643), (2, 0.242209, 7.224688),
+                                              (5, 1.623486, 11.668332), (10, 4.795389, 18.390356)]
+        for (k, lower, upper) in table {
+            let ci = PoissonInterval.exact(count: k)
+            #expect(abs(ci.lower - lower) < 5e-5 && abs(ci.upper - upper) < 5e-5, "\(k): \(ci)")
+        }
+    }
+
+    @Test("each limit leaves exactly 2.5 % in its tail of the Poisson distribution, for counts up to 300")
+    func tails() {
+        func cdf(_ k: Int, _ mu: Double) -> Double {   // P(X <= k), summed in logs
+            (0...k).reduce(0.0) { $0 + exp(Double($1) * log(mu) - mu - lgamma(Double($1) + 1)) }
+        }
+        for k in [1, 3, 7, 20, 55, 140, 300] {
+            let ci = PoissonInterval.exact(count: k)
+            #expect(abs((1 - cdf(k - 1, ci.lower)) - 0.025) < 1e-9, "lower limit of \(k)")
+            #expect(abs(cdf(k, ci.upper) - 0.025) < 1e-9, "upper limit of \(k)")
+            #expect(ci.lower < Double(k) && Double(k) < ci.upper)
         }
     }
 }

@@ -130,6 +130,13 @@ struct OutcomeReportTests {
             #expect(t.patients == .count(6) && t.administrations == .count(7))
             // 271 + 365 + 111 + 365 + 500 + 596 = 2208 days = 6.045 years.
             close(t.personYears, 2208 / 365.25)
+            // One neurologic event in 6.045 person-years: 16.54 per 100, exact Poisson 95 % interval
+            // (Garwood: 0.025318 to 5.571643 events) 0.42 to 92.17 per 100 person-years.
+            let neurologic = try #require(t.byCategory.first { $0.category == .neurologic })
+            close(try #require(neurologic.per100PersonYears), 100 / (2208 / 365.25))
+            close(try #require(neurologic.lower), 0.025318 * 100 / (2208 / 365.25))
+            close(try #require(neurologic.upper), 5.571643 * 100 / (2208 / 365.25))
+            #expect(t.byCategory.first { $0.category == .other }?.lower == nil)
             #expect(t.deaths == .count(2) && t.lostToFollowUp == .count(1) && t.withdrawn == .count(1))
             // Expected: p1 4 (then dead), p2 8, p3 3 (then withdrawn), p4 6 (then lost), p5 6, p6 7 + 6 closed windows + the
             // month 18 completed early = 41; completed 10; overdue: p2's 6 and p6's 12 open ones of closed windows.
