@@ -512,6 +512,7 @@ def regulator_and_admin():
         c.go("/app/safety-listing")
         c.ok("the regulator finds the safety listing", c.heading() == "안전성 증례 목록")
         c.axe("safety listing form")
+        c.shot("safety-listing-ko-1280")
         c.ok("its stylesheet applies under the strict policy (allowed by hash)",
              d.execute_script("return getComputedStyle(document.body).fontFamily") != "" and
              d.execute_script("return document.styleSheets.length") >= 1)
