@@ -79,6 +79,9 @@ struct OutcomeData: Sendable {
     var measures: [MeasureRow] = []
     var productCodes: [Int: String] = [:]
     var institutionCodes: [Int: String] = [:]
+    /// Names by code, printed beside the codes.
+    var productNames: [String: String] = [:]
+    var institutionNames: [String: String] = [:]
     /// The catalogue's measures in the order they were added, with their names: the report's order.
     var measureNames: [(key: String, display: String)] = []
     var schemaVersion = 0
@@ -98,8 +101,12 @@ struct OutcomeData: Sendable {
         // rows. The same settings are in the bare-SQL baseline.
         try await c.query("SET LOCAL work_mem = '128MB'", logger: logger)
         try await c.query("SET LOCAL enable_nestloop = off", logger: logger)
-        for try await (id, code) in try await c.query("SELECT id, code FROM product", logger: logger).decode((Int, String).self) { data.productCodes[id] = code }
-        for try await (id, code) in try await c.query("SELECT id, code FROM institution", logger: logger).decode((Int, String).self) { data.institutionCodes[id] = code }
+        for try await (id, code, name) in try await c.query("SELECT id, code, name FROM product", logger: logger).decode((Int, String, String).self) {
+            data.productCodes[id] = code; data.productNames[code] = name
+        }
+        for try await (id, code, name) in try await c.query("SELECT id, code, name FROM institution", logger: logger).decode((Int, String, String).self) {
+            data.institutionCodes[id] = code; data.institutionNames[code] = name
+        }
         for try await (key, display) in try await c.query("SELECT key, display FROM measure_definition ORDER BY id", logger: logger).decode((String, String).self) {
             data.measureNames.append((key, display))
         }

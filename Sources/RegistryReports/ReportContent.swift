@@ -174,6 +174,9 @@ public struct OutcomeReportContent: Equatable, Sendable {
     /// Counts withheld, as primary and complementary suppressions.
     public var primarySuppressed: Int
     public var complementarySuppressed: Int
+    /// The names of the products and institutions the report names by code.
+    public var productNames: [String: String] = [:]
+    public var institutionNames: [String: String] = [:]
 
     /// Years at which survival is reported.
     public static let survivalYears = [1, 2, 5]

@@ -7,7 +7,9 @@ import RegistryDomain
 /// and on paper, and every chart has a title and a text alternative.
 enum ReportHTML {
     static func render(_ r: OutcomeReportContent, checksum: String, language: ReportLanguage = .en) -> String {
-        ReportText.$current.withValue(ReportText.catalogues[language]!) { page(r, checksum: checksum) }
+        ReportText.$current.withValue(ReportText.catalogues[language]!) {
+            ReportNames.$current.withValue(ReportNames(products: r.productNames, institutions: r.institutionNames)) { page(r, checksum: checksum) }
+        }
     }
 
     private static func page(_ r: OutcomeReportContent, checksum: String) -> String {
@@ -107,6 +109,13 @@ enum ReportHTML {
     }
 
     // MARK: pieces
+
+    /// The names of the report being rendered, for the pieces that print codes.
+    struct ReportNames: Sendable {
+        var products: [String: String] = [:]
+        var institutions: [String: String] = [:]
+        @TaskLocal static var current = ReportNames()
+    }
 
     static func esc(_ s: String) -> String {
         var out = ""
@@ -237,7 +246,7 @@ enum ReportHTML {
             <path d="\(line)" class="curve"/>
             <text x="\(f1((l + w - r) / 2))" y="\(f1(h - 3))" class="axis" text-anchor="middle">\(esc(T("km_axis")))</text>
             </svg>
-            <figcaption>\(esc(c.product))</figcaption>
+            <figcaption>\(esc(c.product))\(ReportNames.current.products[c.product].map { " <small class=\"name\">\(esc($0))</small>" } ?? "")</figcaption>
             </figure>
             """
     }
@@ -357,6 +366,13 @@ enum ReportHTML {
             """
     }
 
+    /// A group's value of a dimension: a product's or institution's code with its name beneath.
+    static func keyText(_ key: GroupKey, _ d: ReportDimension) -> String {
+        guard let value = key.value(d) else { return esc(T("g_all_value")) }
+        let name = d == .product ? ReportNames.current.products[value] : d == .institution ? ReportNames.current.institutions[value] : nil
+        return esc(value) + (name.map { "<br><small class=\"name\">\(esc($0))</small>" } ?? "")
+    }
+
     static func groupTable(_ groups: [GroupFigures], caption: String, dims: [ReportDimension]) -> String {
         let measures = ["g_patients", "g_administrations", "g_person_years", "g_deaths", "g_lost", "g_withdrawn", "g_completeness", "g_overdue", "g_deviations"].map { T($0) }
             + OutcomeReportContent.survivalYears.map { T("g_survival", String($0)) }
@@ -364,7 +380,8 @@ enum ReportHTML {
         let head = ((dims.isEmpty ? [T("g_group")] : dims.map { T("dim_\($0.rawValue)").capitalized }) + measures).map { "<th scope=\"col\">\(esc($0))</th>" }.joined()
         let rows = groups.map { g -> String in
             let keyCells = dims.isEmpty ? "" : dims.enumerated().map { i, d in
-                i == 0 ? "<th scope=\"row\">\(esc(g.key.value(d) ?? T("g_all_value")))</th>" : "<td class=\"k\">\(esc(g.key.value(d) ?? T("g_all_value")))</td>"
+                let text = keyText(g.key, d)
+                return i == 0 ? "<th scope=\"row\">\(text)</th>" : "<td class=\"k\">\(text)</td>"
             }.joined()
             let fee: (FeeFigures) -> String = { "\(millions($0.median)) <small>(\(millions($0.lowerQuartile))–\(millions($0.upperQuartile)))</small>" }
             let cells = [count(g.patients), count(g.administrations), number(g.personYears), count(g.deaths), count(g.lostToFollowUp),

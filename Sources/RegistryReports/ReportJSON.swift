@@ -92,6 +92,8 @@ enum ReportJSON {
             "title": .string("Long-term follow-up outcomes of advanced regenerative medicine"),
             "as_of": .string(r.parameters.asOf.description),
             "registry_version": .string(r.registryVersion),
+            "names": .object(["product": .object(r.productNames.mapValues(CanonicalJSON.string)),
+                              "institution": .object(r.institutionNames.mapValues(CanonicalJSON.string))]),
             "parameters": parameters(r.parameters),
             "total": group(r.total, by: r.parameters.by),
             "groups": .array(r.groups.map { group($0, by: r.parameters.by) }),

@@ -315,6 +315,11 @@ struct OutcomeReportTests {
             let korean = String(decoding: report.html(language: .ko), as: UTF8.self)
             #expect(korean.contains("<html lang=\"ko\">") && korean.contains("<h2 id=\"h-headline\">주요 수치</h2>") && korean.contains("제품별 전체 생존"))
             #expect(korean.contains(report.checksum) && english.contains(report.checksum))
+            // Names beside codes: in the groups and under the curves, and in the JSON.
+            #expect(english.contains("GT-01<br><small class=\"name\">Example AAV vector</small>") && korean.contains("<small class=\"name\">Example MSC</small>"))
+            let json = try #require(try JSONSerialization.jsonObject(with: report.json()) as? [String: Any])
+            let names = try #require(json["names"] as? [String: [String: String]])
+            #expect(names["product"] == ["GT-01": "Example AAV vector", "CT-01": "Example MSC"] && names["institution"] == [:])
             // No catalogue key shows on the page (a missing word would print its key).
             let keys = Set(en.keys).union(ko.keys)
             let shown = keys.filter { korean.contains(">\($0)<") || korean.contains(">\($0) ") || korean.contains("title=\"\($0)\"") }
