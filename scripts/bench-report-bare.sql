@@ -20,11 +20,10 @@ SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institutio
 FROM (
     SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
            extract(year FROM f.first_on)::int AS year,
-           CASE s.kind WHEN 'death' THEN 'deceased' WHEN 'withdrawal' THEN 'withdrawn'
-                       WHEN 'lost' THEN 'lost-to-follow-up' ELSE 'active' END AS status,
-           CASE WHEN s.kind = 'death' THEN s.effective_on
-                ELSE greatest(f.last_dose, v.last_visit, CASE WHEN s.kind IN ('withdrawal', 'found') THEN s.effective_on END)
-           END - f.first_on AS days
+           CASE WHEN d.death_on IS NOT NULL THEN 'deceased'
+                ELSE CASE s.kind WHEN 'death' THEN 'deceased' WHEN 'withdrawal' THEN 'withdrawn'
+                                 WHEN 'lost' THEN 'lost-to-follow-up' ELSE 'active' END END AS status,
+           greatest(0, coalesce(d.death_on, greatest(f.last_dose, l.last_alive)) - f.first_on) AS days
     FROM (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.id AS administration_id, a.administered_on AS first_on,
                  max(a.administered_on) OVER (PARTITION BY a.patient_id) AS last_dose,
                  pl.product_id, pl.indication, a.institution_id
@@ -34,8 +33,22 @@ FROM (
     LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
                WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= :'as_of'::date AND voided_on IS NULL
                ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
-    LEFT JOIN (SELECT patient_id, max(visit_on) AS last_visit FROM visit WHERE visit_on <= :'as_of'::date AND voided_on IS NULL
-               GROUP BY patient_id) v ON v.patient_id = f.patient_id
+    -- Death from any record, else censored at the last date known alive (SurvivalTime).
+    LEFT JOIN (SELECT patient_id, min(on_date) AS death_on FROM (
+                   SELECT patient_id, effective_on AS on_date FROM patient_status_change
+                   WHERE kind = 'death' AND effective_on <= :'as_of'::date AND voided_on IS NULL
+                   UNION ALL SELECT patient_id, visit_on FROM visit WHERE vital_status = 'dead' AND visit_on <= :'as_of'::date AND voided_on IS NULL
+                   UNION ALL SELECT patient_id, outcome_on FROM adverse_event
+                   WHERE outcome = 'fatal' AND outcome_on <= :'as_of'::date AND voided_on IS NULL) x
+               GROUP BY patient_id) d ON d.patient_id = f.patient_id
+    LEFT JOIN (SELECT patient_id, max(on_date) AS last_alive FROM (
+                   SELECT patient_id, visit_on AS on_date FROM visit WHERE vital_status = 'alive' AND visit_on <= :'as_of'::date AND voided_on IS NULL
+                   UNION ALL SELECT patient_id, onset_on FROM adverse_event WHERE onset_on <= :'as_of'::date AND voided_on IS NULL
+                   UNION ALL SELECT patient_id, outcome_on FROM adverse_event
+                   WHERE outcome NOT IN ('fatal', 'unknown') AND outcome_on <= :'as_of'::date AND voided_on IS NULL
+                   UNION ALL SELECT patient_id, effective_on FROM patient_status_change
+                   WHERE kind IN ('withdrawal', 'found') AND effective_on <= :'as_of'::date AND voided_on IS NULL) y
+               GROUP BY patient_id) l ON l.patient_id = f.patient_id
     -- Baseline: the latest screening visit within 90 days (VisitRules.screeningWindowDays) before
     -- the first dose, or unscheduled visit on its day.
     LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL
