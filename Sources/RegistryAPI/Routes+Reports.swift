@@ -103,10 +103,9 @@ extension RegistryAPI {
             let format = q["format"] ?? "json"
             let listingRequest: SafetyListingRequest
             do {
-                guard let contentType = OutcomeReportQuery.contentTypes[format], format != "html" else {
+                guard ["json", "csv"].contains(format) else {
                     throw RegistryError.invalid("format", "'\(format)' is not a listing format; allowed: json, csv")
                 }
-                _ = contentType
                 listingRequest = try SafetyListingRequest(purpose: q["purpose"], product: q["product"], from: q["from"], to: q["to"], today: database.today())
             } catch let error as RegistryError {
                 throw Problem(.invalidParameter, detail: error.message, errors: error.all.map { .parameter($0.field ?? "query", $0.message) })
