@@ -196,6 +196,7 @@ let package = Package(
             dependencies: [
                 "RegistryDomain", "RegistryStorage", "RegistryReports", "RegistryDemo", "RegistryTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ]
         ),
         .testTarget(

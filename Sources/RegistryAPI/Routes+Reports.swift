@@ -11,6 +11,7 @@ enum OutcomeReportQuery {
     static let parameters = [
         "purpose": "purpose", "as-of": "as_of", "product": "product", "indication": "indication", "institution": "institution",
         "by": "by", "min-cell": "min_cell", "no-suppression": "no_suppression", "format": "format", "lang": "lang",
+        "recorded-by": "recorded_by", "quarter": "quarter", "lag-days": "lag_days", "cut": "cut",
     ]
 
     /// Each format's content type.
@@ -62,16 +63,39 @@ extension RegistryAPI {
                 return n
             } ?? max(ReportParameters.defaultMinimumCell, floor)
             let asOf = try date(q, "as_of") ?? database.today()
+            let lagDays = try q["lag_days"].map { text throws -> Int in
+                guard let n = Int(text) else { throw Problem(parameter: "lag_days", .invalid("lag-days", "'\(text)' is not a whole number of days; allowed: 0 to 365")) }
+                return n
+            }
+            let cut = try q["cut"].map { text throws -> Int in
+                guard let n = Int(text), n > 0 else { throw Problem(parameter: "cut", .invalid("cut", "'\(text)' is not a pull number")) }
+                return n
+            }
             do {
-                let parameters = ReportParameters(
-                    purpose: purpose, asOf: asOf, product: q["product"], indication: q["indication"], institution: q["institution"],
-                    by: try q["by"].map { t throws(RegistryError) in try ReportDimension.parseList(t) } ?? [], minimumCell: minCell)
+                var parameters: ReportParameters
+                if let cut {
+                    let given = ["as_of", "product", "indication", "institution", "by", "min_cell", "recorded_by", "quarter", "lag_days"].filter { q[$0] != nil }
+                    if let first = given.first {
+                        throw Problem(parameter: first, .invalid(first, "a cut repeats its pull's parameters; leave out \(given.joined(separator: ", "))"))
+                    }
+                    parameters = try await OutcomeReport.cut(database: database, pull: cut, purpose: purpose)
+                } else {
+                    parameters = ReportParameters(
+                        purpose: purpose, asOf: asOf, product: q["product"], indication: q["indication"], institution: q["institution"],
+                        by: try q["by"].map { t throws(RegistryError) in try ReportDimension.parseList(t) } ?? [], minimumCell: minCell)
+                    try parameters.setCut(quarter: q["quarter"], lagDays: lagDays, recordedBy: q["recorded_by"], asOfGiven: q["as_of"] != nil)
+                }
+                // A regulator repeats only a cut a regulator could pull (the server's floor included).
+                if role == .regulator && parameters.minimumCell < floor {
+                    throw Problem(parameter: "cut", .invalid("cut", "pull \(cut ?? 0) used K = \(parameters.minimumCell), below this server's \(floor) for regulators"))
+                }
+                let pinned = parameters
                 // The token is re-checked, as every request's scoped transaction does, so a token
                 // revoked a moment ago pulls nothing.
                 try await database.transaction(actor: grant.actor, scope: grant.scope) { _ in }
                 // report_pull.pulled_by holds 200 characters; the token id comes first.
                 let build = { @Sendable [database] () async throws -> Data in
-                    let report = try await OutcomeReport.build(database: database, parameters: parameters, actor: String(grant.actor.prefix(200)),
+                    let report = try await OutcomeReport.build(database: database, parameters: pinned, actor: String(grant.actor.prefix(200)),
                                                                role: role, today: database.today())
                     return switch format {
                     case "csv": report.csv()

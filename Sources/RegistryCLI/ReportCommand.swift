@@ -13,15 +13,23 @@ struct ReportCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Outcome report: survival, safety, completeness, outcome measures, fees.", discussion: """
             For the total and each group of --by (their cross, each dimension alone, and the total): patients, administrations, person-years; follow-up completeness (CIBMTR) overall and by time point, overdue now, lost, withdrawn; deaths and Kaplan–Meier overall survival at 1, 2 and 5 years with 95 % log-log intervals; adverse events by grade and category, serious, late expedited reports, incidence of the delayed events of special interest; change from baseline of outcome measures; fees notified and collected (median and IQR, KRW).
 
-            Patients are counted in the group of their first administration on or before --as-of. Counts from 1 to K-1 (--min-cell, default 11) are suppressed, with complementary suppression so that none can be recomputed from totals, and so is every figure derived from them. --role regulator shows what the regulators' API (GET /reports/outcomes) serves (K never below 5, nor below the server's --min-cell); only the admin role may add --no-suppression, which the audit trail records. The same data and parameters give a byte-identical JSON report; its checksum is in every format. The report goes to stdout unless --out is given (the summary then goes to stderr).
+            Patients are counted in the group of their first administration on or before --as-of. Counts from 1 to K-1 (--min-cell, default 11) are suppressed, with complementary suppression so that none can be recomputed from totals, and so is every figure derived from them. --role regulator shows what the regulators' API (GET /reports/outcomes) serves (K never below 5, nor below the server's --min-cell); only the admin role may add --no-suppression, which the audit trail records. The same data and parameters give a byte-identical JSON report; its checksum is in every format.
+
+            A report is defined by --as-of (what was true) and --recorded-by (what the registry knew: later entries, corrections and voids are read as the audit trail says they stood then); its header states both. --quarter sets both (as of the quarter's last day, recorded by --lag-days after it); a quarter whose data lock is still to come is marked provisional. --cut N pulls pull N's cut again: the same bytes, whatever was entered, corrected or voided since. The report goes to stdout unless --out is given (the summary then goes to stderr).
 
             Example:
               registry report outcomes --purpose "MFDS quarterly safety review" --as-of 2026-09-30 --by product,year --format html --lang ko --out outcomes.html
               registry report outcomes --purpose "committee question 2026-14" --product CART-19 --by institution --format csv
+              registry report outcomes --purpose "MFDS Q3 2026" --quarter 2026Q3 --by product --format json --out q3.json
+              registry report outcomes --purpose "re-check of pull 41" --cut 41 --format json
             """)
         @OptionGroup var global: GlobalOptions
         @Option(help: "Why the report is pulled; recorded in the audit trail (required).") var purpose: String
-        @Option(name: .customLong("as-of"), help: "The data cut, YYYY-MM-DD (default: today in Seoul).") var asOf: String?
+        @Option(name: .customLong("as-of"), help: "What was true: events dated after it are left out, YYYY-MM-DD (default: today in Seoul).") var asOf: String?
+        @Option(name: .customLong("recorded-by"), help: "What the registry knew: changes recorded after this time are left out (a date: the end of that day in Seoul; or ISO 8601 with offset). Default: everything recorded so far.") var recordedBy: String?
+        @Option(help: "A quarter's cut, YYYYQn: as of its last day, recorded by --lag-days after it. Later pulls of the quarter give the same bytes.") var quarter: String?
+        @Option(name: .customLong("lag-days"), help: "With --quarter: days from the quarter's end to its data lock (default \(DataCut.defaultLagDays)).") var lagDays: Int?
+        @Option(help: "Pull again exactly the cut of an earlier pull (its number): same parameters, same data, same bytes, whatever was entered, corrected or voided since.") var cut: Int?
         @Option(help: "Only patients first treated with this product (code).") var product: String?
         @Option(help: "Only patients first treated for this indication (ICD-10).") var indication: String?
         @Option(help: "Only patients first treated at this institution (code).") var institution: String?
@@ -38,6 +46,10 @@ struct ReportCommand: AsyncParsableCommand {
             var out: String
             var format: String
             var checksum: String
+            var asOf: String
+            var recordedBy: String
+            var provisional: Bool
+            var cutOf: Int?
             var groups: Int
             var patients: String
             var suppressedCells: Int
@@ -52,11 +64,23 @@ struct ReportCommand: AsyncParsableCommand {
                     throw RegistryError.invalid("lang", "'\(lang)' is not a report language; allowed: ko, en")
                 }
                 let role = try ReportRole.parse(role)
-                let parameters = ReportParameters(
-                    purpose: purpose, asOf: try asOf.map { t throws(RegistryError) in try Rules.date(t, field: "as-of") } ?? ctx.today,
-                    product: product, indication: indication, institution: institution,
-                    by: try by.map { t throws(RegistryError) in try ReportDimension.parseList(t) } ?? [],
-                    minimumCell: minCell, suppression: !noSuppression)
+                var parameters: ReportParameters
+                if let cut {
+                    let given = [("as-of", asOf != nil), ("product", product != nil), ("indication", indication != nil), ("institution", institution != nil),
+                                 ("by", by != nil), ("min-cell", minCell != ReportParameters.defaultMinimumCell), ("no-suppression", noSuppression),
+                                 ("recorded-by", recordedBy != nil), ("quarter", quarter != nil), ("lag-days", lagDays != nil)].filter(\.1).map(\.0)
+                    if let first = given.first {
+                        throw RegistryError.invalid(first, "a cut repeats its pull's parameters; leave out --\(given.joined(separator: ", --"))")
+                    }
+                    parameters = try await OutcomeReport.cut(database: ctx.database, pull: cut, purpose: purpose)
+                } else {
+                    parameters = ReportParameters(
+                        purpose: purpose, asOf: try asOf.map { t throws(RegistryError) in try Rules.date(t, field: "as-of") } ?? ctx.today,
+                        product: product, indication: indication, institution: institution,
+                        by: try by.map { t throws(RegistryError) in try ReportDimension.parseList(t) } ?? [],
+                        minimumCell: minCell, suppression: !noSuppression)
+                    try parameters.setCut(quarter: quarter, lagDays: lagDays, recordedBy: recordedBy, asOfGiven: asOf != nil)
+                }
                 let report = try await OutcomeReport.build(database: ctx.database, parameters: parameters, actor: ctx.actor, role: role, today: ctx.today)
                 let data: Data
                 switch format {
@@ -66,10 +90,11 @@ struct ReportCommand: AsyncParsableCommand {
                 }
                 let c = report.content
                 let summary = Pulled(pull: report.pullID, out: out ?? "-", format: format, checksum: "sha256:\(report.checksum)",
+                                     asOf: c.parameters.asOf.description, recordedBy: c.recordedBy, provisional: c.provisional, cutOf: cut,
                                      groups: c.groups.count, patients: c.total.patients.text,
                                      suppressedCells: c.primarySuppressed + c.complementarySuppressed)
                 try ReportCommand.deliver(data, to: out, ctx, global, summary: summary,
-                                          "outcome report as of \(c.parameters.asOf) (\(c.total.patients.text) patients, \(c.groups.count) groups, "
+                                          "outcome report as of \(c.parameters.asOf), recorded by \(c.recordedBy)\(c.provisional ? " (provisional)" : "")\(cut.map { ", the cut of pull \($0)" } ?? "") (\(c.total.patients.text) patients, \(c.groups.count) groups, "
                                           + "\(summary.suppressedCells) cells suppressed) written as \(format) to \(out ?? "stdout"); pull \(report.pullID) recorded, checksum sha256:\(report.checksum)")
             }
         }

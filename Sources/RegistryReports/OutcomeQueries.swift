@@ -85,6 +85,8 @@ struct OutcomeData: Sendable {
     /// The catalogue's measures in the order they were added, with their names: the report's order.
     var measureNames: [(key: String, display: String)] = []
     var schemaVersion = 0
+    /// The cut as read: its horizon, whether provisional, the snapshot.
+    var cut = DataCut.Resolved(recordedBy: "", provisional: false, snapshot: "", changed: [])
 
     /// Filters as ids, resolved from the codes in the parameters.
     struct Filters: Sendable {
@@ -101,13 +103,15 @@ struct OutcomeData: Sendable {
         // rows. The same settings are in the bare-SQL baseline.
         try await c.query("SET LOCAL work_mem = '128MB'", logger: logger)
         try await c.query("SET LOCAL enable_nestloop = off", logger: logger)
-        for try await (id, code, name) in try await c.query("SELECT id, code, name FROM product", logger: logger).decode((Int, String, String).self) {
+        let t = try await p.cut.resolve(c, logger: logger)
+        data.cut = t
+        for try await (id, code, name) in try await c.query("SELECT id, code, name FROM \(unescaped: t("product")) product", logger: logger).decode((Int, String, String).self) {
             data.productCodes[id] = code; data.productNames[code] = name
         }
-        for try await (id, code, name) in try await c.query("SELECT id, code, name FROM institution", logger: logger).decode((Int, String, String).self) {
+        for try await (id, code, name) in try await c.query("SELECT id, code, name FROM \(unescaped: t("institution")) institution", logger: logger).decode((Int, String, String).self) {
             data.institutionCodes[id] = code; data.institutionNames[code] = name
         }
-        for try await (key, display) in try await c.query("SELECT key, display FROM measure_definition ORDER BY id", logger: logger).decode((String, String).self) {
+        for try await (key, display) in try await c.query("SELECT key, display FROM \(unescaped: t("measure_definition")) measure_definition ORDER BY id", logger: logger).decode((String, String).self) {
             data.measureNames.append((key, display))
         }
         data.schemaVersion = try await c.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
@@ -127,7 +131,7 @@ struct OutcomeData: Sendable {
                 return id
             })
         let asOf = p.asOf
-        try await c.query(cohort(asOf: asOf, filters: filters), logger: logger)
+        try await c.query(cohort(asOf: asOf, filters: filters, tables: t), logger: logger)
         try await c.query("ANALYZE report_cohort", logger: logger)
         for try await (cell, product, indication, institution, year) in try await c.query("""
             SELECT cell, product_id, indication, institution_id, year FROM report_cohort GROUP BY 1, 2, 3, 4, 5
@@ -137,21 +141,22 @@ struct OutcomeData: Sendable {
         for try await (cell, status, days, n) in try await c.query(survivalQuery, logger: logger).decode((Int32, Int16, [Int32], [Int32]).self) {
             for i in days.indices { data.survival.append(SurvivalRow(cell: Int(cell), days: Int(days[i]), status: Int(status), patients: Int(n[i]))) }
         }
-        for try await (cell, label, seq, expected, completed, overdue, deviations) in try await c.query(followUpQuery(asOf: asOf), logger: logger)
+        for try await (cell, label, seq, expected, completed, overdue, deviations) in try await c.query(followUpQuery(asOf: asOf, tables: t), logger: logger)
             .decode((Int32, String, Int32, Int32, Int32, Int32, Int32).self) {
             data.followUps.append(FollowUpRow(cell: Int(cell), label: label, sequence: Int(seq), expected: Int(expected), completed: Int(completed),
                                               overdue: Int(overdue), deviations: Int(deviations)))
         }
-        for try await (cell, grade, category, serious, late, n) in try await c.query(adverseEventQuery(asOf: asOf), logger: logger)
+        for try await (cell, grade, category, serious, late, n) in try await c.query(adverseEventQuery(asOf: asOf, tables: t), logger: logger)
             .decode((Int32, Int16, String, Bool, Bool, Int32).self) {
             data.adverseEvents.append(AdverseEventRow(cell: Int(cell), grade: Int(grade), category: category, serious: serious, late: late, events: Int(n)))
         }
-        for try await (product, indication, institution, year, n, notified, collected) in try await c.query(feeQuery(asOf: asOf, by: p.by), logger: logger)
-            .decode((Int?, String?, Int?, Int32?, Int32, [Double], [Double]).self) {
+        for try await (product, indication, institution, year, n, notified, collected) in try await c.query(feeQuery(asOf: asOf, by: p.by, tables: t), logger: logger)
+            .decode((Int?, String?, Int?, Int32?, Int32, [Double]?, [Double]?).self) {
+            // No administration at all (an empty cut): the total's row has no quartiles.
             data.fees.append(FeeRow(dims: Dims(product: product, indication: indication, institution: institution, year: year.map(Int.init)),
-                                    administrations: Int(n), notified: notified, collected: collected))
+                                    administrations: Int(n), notified: notified ?? [], collected: collected ?? []))
         }
-        for try await (cell, key, label, seq, changes, n) in try await c.query(measureQuery(asOf: asOf), logger: logger)
+        for try await (cell, key, label, seq, changes, n) in try await c.query(measureQuery(asOf: asOf, tables: t), logger: logger)
             .decode((Int32, String, String, Int32, [Double], [Int32]).self) {
             for i in changes.indices {
                 data.measures.append(MeasureRow(cell: Int(cell), key: key, label: label, sequence: Int(seq), change: changes[i], count: Int(n[i])))
@@ -167,7 +172,7 @@ struct OutcomeData: Sendable {
     /// to the earliest death (recorded, a visit that says dead, a fatal adverse event) or else to
     /// the last date known alive (a dose, a visit that says alive, an adverse event's onset and
     /// known non-fatal outcome, a withdrawal, being found again), where the patient is censored.
-    static func cohort(asOf: LocalDate, filters: Filters) -> PostgresQuery {
+    static func cohort(asOf: LocalDate, filters: Filters, tables t: DataCut.Resolved = .now) -> PostgresQuery {
         """
         CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
         SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institution_id, x.year)::int AS cell
@@ -179,28 +184,28 @@ struct OutcomeData: Sendable {
             FROM (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.id AS administration_id, a.administered_on AS first_on,
                          max(a.administered_on) OVER (PARTITION BY a.patient_id) AS last_dose,
                          pl.product_id, pl.indication, a.institution_id
-                  FROM administration a JOIN treatment_plan pl ON pl.id = a.plan_id
+                  FROM \(unescaped: t("administration")) a JOIN \(unescaped: t("treatment_plan")) pl ON pl.id = a.plan_id
                   WHERE a.administered_on <= \(asOf) AND a.voided_on IS NULL
                   ORDER BY a.patient_id, a.administered_on, a.id) f
-            LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM patient_status_change
+            LEFT JOIN (SELECT DISTINCT ON (patient_id) patient_id, kind, effective_on FROM \(unescaped: t("patient_status_change")) patient_status_change
                        WHERE kind IN ('death', 'withdrawal', 'lost', 'found') AND effective_on <= \(asOf) AND voided_on IS NULL
                        ORDER BY patient_id, effective_on DESC, id DESC) s ON s.patient_id = f.patient_id
             LEFT JOIN (SELECT patient_id, min(on_date) AS death_on FROM (
-                           SELECT patient_id, effective_on AS on_date FROM patient_status_change
+                           SELECT patient_id, effective_on AS on_date FROM \(unescaped: t("patient_status_change")) patient_status_change
                            WHERE kind = 'death' AND effective_on <= \(asOf) AND voided_on IS NULL
-                           UNION ALL SELECT patient_id, visit_on FROM visit WHERE vital_status = 'dead' AND visit_on <= \(asOf) AND voided_on IS NULL
-                           UNION ALL SELECT patient_id, outcome_on FROM adverse_event
+                           UNION ALL SELECT patient_id, visit_on FROM \(unescaped: t("visit")) visit WHERE vital_status = 'dead' AND visit_on <= \(asOf) AND voided_on IS NULL
+                           UNION ALL SELECT patient_id, outcome_on FROM \(unescaped: t("adverse_event")) adverse_event
                            WHERE outcome = 'fatal' AND outcome_on <= \(asOf) AND voided_on IS NULL) x
                        GROUP BY patient_id) d ON d.patient_id = f.patient_id
             LEFT JOIN (SELECT patient_id, max(on_date) AS last_alive FROM (
-                           SELECT patient_id, visit_on AS on_date FROM visit WHERE vital_status = 'alive' AND visit_on <= \(asOf) AND voided_on IS NULL
-                           UNION ALL SELECT patient_id, onset_on FROM adverse_event WHERE onset_on <= \(asOf) AND voided_on IS NULL
-                           UNION ALL SELECT patient_id, outcome_on FROM adverse_event
+                           SELECT patient_id, visit_on AS on_date FROM \(unescaped: t("visit")) visit WHERE vital_status = 'alive' AND visit_on <= \(asOf) AND voided_on IS NULL
+                           UNION ALL SELECT patient_id, onset_on FROM \(unescaped: t("adverse_event")) adverse_event WHERE onset_on <= \(asOf) AND voided_on IS NULL
+                           UNION ALL SELECT patient_id, outcome_on FROM \(unescaped: t("adverse_event")) adverse_event
                            WHERE outcome NOT IN ('fatal', 'unknown') AND outcome_on <= \(asOf) AND voided_on IS NULL
-                           UNION ALL SELECT patient_id, effective_on FROM patient_status_change
+                           UNION ALL SELECT patient_id, effective_on FROM \(unescaped: t("patient_status_change")) patient_status_change
                            WHERE kind IN ('withdrawal', 'found') AND effective_on <= \(asOf) AND voided_on IS NULL) y
                        GROUP BY patient_id) l ON l.patient_id = f.patient_id
-            LEFT JOIN LATERAL (SELECT bv.id FROM visit bv WHERE bv.patient_id = f.patient_id AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL
+            LEFT JOIN LATERAL (SELECT bv.id FROM \(unescaped: t("visit")) bv WHERE bv.patient_id = f.patient_id AND bv.follow_up_id IS NULL AND bv.voided_on IS NULL
                                AND bv.visit_on BETWEEN f.first_on - \(VisitRules.screeningWindowDays)::int AND f.first_on
                                AND (bv.screening OR bv.visit_on = f.first_on)
                                ORDER BY bv.visit_on DESC, bv.id LIMIT 1) bl ON true
@@ -226,7 +231,7 @@ struct OutcomeData: Sendable {
     /// the follow-ups still required whose window has closed, or that were completed or closed as
     /// not done; overdue is `follow_up_overdue()`, the registry's one definition. Follow-ups withdrawn
     /// with a voided dose count nowhere.
-    static func followUpQuery(asOf: LocalDate) -> PostgresQuery {
+    static func followUpQuery(asOf: LocalDate, tables t: DataCut.Resolved = .now) -> PostgresQuery {
         """
         SELECT c.cell, f.label, min(f.seq)::int,
                count(*) FILTER (WHERE x.st <> 'not-required'
@@ -235,12 +240,13 @@ struct OutcomeData: Sendable {
                count(*) FILTER (WHERE follow_up_overdue(f.window_end, x.st, c.status, \(asOf)))::int,
                count(*) FILTER (WHERE x.st = 'completed' AND v.contact_type <> f.contact_type)::int
         FROM report_cohort c
-        JOIN follow_up f ON f.patient_id = c.patient_id
-        LEFT JOIN patient_status_change s ON s.id = f.suspended_by
-        LEFT JOIN visit v ON v.follow_up_id = f.id AND v.voided_on IS NULL
+        JOIN \(unescaped: t("follow_up")) f ON f.patient_id = c.patient_id
+        LEFT JOIN \(unescaped: t("patient_status_change")) s ON s.id = f.suspended_by
+        LEFT JOIN \(unescaped: t("visit")) v ON v.follow_up_id = f.id AND v.voided_on IS NULL
         CROSS JOIN LATERAL (SELECT CASE WHEN f.status = 'completed' AND f.completed_on > \(asOf) THEN 'scheduled'
                                         WHEN f.status = 'missed' AND f.missed_on > \(asOf) THEN 'scheduled'
                                         WHEN f.status = 'not-required' AND s.effective_on > \(asOf) THEN 'scheduled'
+                                        WHEN f.status = 'not-done' AND f.not_done_on > \(asOf) THEN 'scheduled'
                                         ELSE f.status END AS st) x
         WHERE f.status <> 'voided'
         GROUP BY c.cell, f.label
@@ -249,12 +255,12 @@ struct OutcomeData: Sendable {
 
     /// Adverse events the site knew of by the as-of date; late: a serious event's expedited report
     /// not submitted by its due date (the nightly job's definition).
-    static func adverseEventQuery(asOf: LocalDate) -> PostgresQuery {
+    static func adverseEventQuery(asOf: LocalDate, tables t: DataCut.Resolved = .now) -> PostgresQuery {
         """
         SELECT c.cell, e.grade, e.category, e.serious,
                (e.serious AND e.report_due_on < \(asOf) AND (e.report_submitted_on IS NULL OR e.report_submitted_on > e.report_due_on)) AS late,
                count(*)::int
-        FROM report_cohort c JOIN adverse_event e ON e.patient_id = c.patient_id
+        FROM report_cohort c JOIN \(unescaped: t("adverse_event")) e ON e.patient_id = c.patient_id
         WHERE e.aware_on <= \(asOf) AND e.voided_on IS NULL
         GROUP BY 1, 2, 3, 4, 5
         """
@@ -279,13 +285,13 @@ struct OutcomeData: Sendable {
         return (select, sets.map { "(" + $0.map(column).joined(separator: ", ") + ")" }.joined(separator: ", "))
     }
 
-    static func feeQuery(asOf: LocalDate, by: [ReportDimension]) -> PostgresQuery {
+    static func feeQuery(asOf: LocalDate, by: [ReportDimension], tables t: DataCut.Resolved = .now) -> PostgresQuery {
         let g = groupingSets(by)
         return """
             SELECT \(unescaped: g.select), count(*)::int,
                    percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_notified_krw),
                    percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_collected_krw)
-            FROM report_cohort c JOIN administration a ON a.patient_id = c.patient_id
+            FROM report_cohort c JOIN \(unescaped: t("administration")) a ON a.patient_id = c.patient_id
             WHERE a.administered_on <= \(asOf) AND a.voided_on IS NULL
             GROUP BY GROUPING SETS (\(unescaped: g.groupBy))
             """
@@ -295,16 +301,16 @@ struct OutcomeData: Sendable {
     /// point of the index treatment's schedule, per measure: how many patients of each cell had
     /// each change, as two arrays per cell, measure and time point. Coded measures (answers such
     /// as CR or PD) have no change to take, and are left out.
-    static func measureQuery(asOf: LocalDate) -> PostgresQuery {
+    static func measureQuery(asOf: LocalDate, tables t: DataCut.Resolved = .now) -> PostgresQuery {
         """
         SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)
         FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n
               FROM report_cohort c
-              JOIN visit_measure b ON b.visit_id = c.baseline_visit_id
-              JOIN measure_definition d ON d.key = b.key AND d.answers = '[]'
-              JOIN follow_up f ON f.administration_id = c.administration_id
-              JOIN visit v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf) AND v.voided_on IS NULL
-              JOIN visit_measure m ON m.visit_id = v.id AND m.key = b.key
+              JOIN \(unescaped: t("visit_measure")) b ON b.visit_id = c.baseline_visit_id
+              JOIN \(unescaped: t("measure_definition")) d ON d.key = b.key AND d.answers = '[]'
+              JOIN \(unescaped: t("follow_up")) f ON f.administration_id = c.administration_id
+              JOIN \(unescaped: t("visit")) v ON v.follow_up_id = f.id AND v.visit_on <= \(asOf) AND v.voided_on IS NULL
+              JOIN \(unescaped: t("visit_measure")) m ON m.visit_id = v.id AND m.key = b.key
               GROUP BY c.cell, m.key, f.label, m.value - b.value) x
         GROUP BY 1, 2, 3
         """

@@ -20,19 +20,55 @@ public enum OutcomeReport {
         }
         let content = OutcomeTables.content(data, parameters: p)
         let result = ReportResult(content: content)
-        result.pullID = try await record(result, database: database, actor: actor, role: role)
+        result.pullID = try await record(result, snapshot: data.cut.snapshot, database: database, actor: actor, role: role)
         return result
     }
 
+    /// The parameters of an earlier outcome report's pull, to pull its cut again: the same as-of
+    /// date, filters, breakdown, K and suppression, and the horizon and snapshot it read. The new
+    /// pull's purpose is its own. A regulator may repeat only a cut a regulator could have pulled.
+    public static func cut(database: Database, pull: Int, purpose: String) async throws -> ReportParameters {
+        let query: PostgresQuery = """
+            SELECT parameters::text, to_char(recorded_by AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), snapshot::text
+            FROM report_pull WHERE id = \(pull) AND report = 'outcomes'
+            """
+        let rows = try await database.read { tx in
+            let result = try await tx.connection.query(query, logger: database.logger)
+            return try await result.decode((String, String?, String?).self).firstElement()
+        }
+        guard let (text, recordedBy, snapshot) = rows else {
+            throw RegistryError.notFound("cut", "no outcome report was pulled as pull \(pull)", remedy: nil)
+        }
+        guard let recordedBy, let snapshot else {
+            throw RegistryError.invalid("cut", "pull \(pull) was made before cuts were recorded (schema 17); pull the report with --as-of and --recorded-by instead")
+        }
+        guard let json = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+              let asOfText = json["as_of"] as? String, let asOf = LocalDate(asOfText),
+              let minimumCell = json["min_cell"] as? Int, let suppression = json["suppression"] as? Bool else {
+            throw RegistryError.invalid("cut", "pull \(pull)'s recorded parameters cannot be read")
+        }
+        var p = ReportParameters(purpose: purpose, asOf: asOf, product: json["product"] as? String, indication: json["indication"] as? String,
+                                 institution: json["institution"] as? String,
+                                 by: try ((json["by"] as? [String]) ?? []).map { try ReportDimension.parseList($0) }.flatMap { $0 },
+                                 minimumCell: minimumCell, suppression: suppression)
+        p.cut = DataCut(horizon: json["horizon"] as? String)
+        p.cut.repeated = (pull, recordedBy, snapshot)
+        return p
+    }
+
     /// Records the pull in an audited transaction: the actor is who pulled it, the reason its purpose.
-    static func record(_ r: ReportResult, database: Database, actor: String, role: ReportRole) async throws -> Int {
+    static func record(_ r: ReportResult, snapshot: String, database: Database, actor: String, role: ReportRole) async throws -> Int {
         let p = r.content.parameters
-        let parameters = String(decoding: ReportJSON.parameters(p).serialized(), as: UTF8.self)
+        var recorded = ReportJSON.parameters(p)
+        if case .object(var members) = recorded { members["horizon"] = ReportJSON.optional(p.cut.horizon); recorded = .object(members) }
+        let parameters = String(decoding: recorded.serialized(), as: UTF8.self)
         return try await database.transaction(actor: actor, reason: "outcome report: \(p.purpose)") { tx in
             let rows = try await tx.connection.query("""
-                INSERT INTO report_pull (report, pulled_by, role, purpose, parameters, as_of, min_cell, suppression, registry_version, content_sha256)
+                INSERT INTO report_pull (report, pulled_by, role, purpose, parameters, as_of, min_cell, suppression, registry_version, content_sha256,
+                                         recorded_by, snapshot, cut_of)
                 VALUES ('outcomes', \(actor), \(role.rawValue), \(p.purpose), \(parameters)::jsonb, \(p.asOf), \(p.minimumCell),
-                        \(p.suppression), \(r.content.registryVersion), \(r.checksum))
+                        \(p.suppression), \(r.content.registryVersion), \(r.checksum),
+                        \(r.content.recordedBy)::timestamptz, \(snapshot)::pg_snapshot, \(p.cut.repeated?.pull))
                 RETURNING id
                 """, logger: database.logger)
             return try await rows.decode(Int.self).one("the recorded pull")

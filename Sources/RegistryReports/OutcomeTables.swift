@@ -309,11 +309,15 @@ struct OutcomeTables {
         let named = groups.map(\.key) + [GroupKey(product: p.product, institution: p.institution)]
         let productCodes = Set(named.compactMap(\.product) + curves.map(\.product))
         let institutionCodes = Set(named.compactMap(\.institution))
-        return OutcomeReportContent(parameters: p, registryVersion: "\(RegistryVersion.software) (schema \(data.schemaVersion))",
+        var content = OutcomeReportContent(parameters: p, registryVersion: "\(RegistryVersion.software) (schema \(data.schemaVersion))",
                                     total: figures(total), groups: groups, curves: curves,
                                     primarySuppressed: disclosure.filter { $0 == .primary }.count,
                                     complementarySuppressed: disclosure.filter { $0 == .complementary }.count,
                                     productNames: data.productNames.filter { productCodes.contains($0.key) },
                                     institutionNames: data.institutionNames.filter { institutionCodes.contains($0.key) })
+        content.recordedBy = data.cut.recordedBy
+        content.horizon = p.cut.horizon
+        content.provisional = data.cut.provisional
+        return content
     }
 }

@@ -13,6 +13,9 @@ enum ReportCSV {
         }
         let p = r.parameters
         row(nil, "report_as_of", p.asOf.description)
+        row(nil, "report_recorded_by", r.recordedBy)
+        row(nil, "report_horizon", r.horizon ?? "")
+        row(nil, "report_provisional", r.provisional ? "yes" : "no")
         row(nil, "report_registry_version", r.registryVersion)
         row(nil, "report_by", p.by.map(\.rawValue).joined(separator: ","))
         row(nil, "report_filters", ["product": p.product, "indication": p.indication, "institution": p.institution]

@@ -174,6 +174,12 @@ public struct OutcomeReportContent: Equatable, Sendable {
     /// Counts withheld, as primary and complementary suppressions.
     public var primarySuppressed: Int
     public var complementarySuppressed: Int
+    /// What the registry knew: changes recorded after this time (ISO 8601, UTC) are left out.
+    public var recordedBy = ""
+    /// The horizon asked for, when one was (a quarter's data lock), else nil.
+    public var horizon: String?
+    /// True when the horizon asked for is still to come: the figures may change until it passes.
+    public var provisional = false
     /// The names of the products and institutions the report names by code.
     public var productNames: [String: String] = [:]
     public var institutionNames: [String: String] = [:]

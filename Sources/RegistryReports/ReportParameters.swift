@@ -64,6 +64,8 @@ public struct ReportParameters: Sendable, Equatable {
     public var minimumCell: Int
     /// False only when an administrator switched suppression off.
     public var suppression: Bool
+    /// What the registry knew: the recorded-by horizon, or the cut of an earlier pull.
+    public var cut = DataCut()
 
     /// The default K (CMS: no cells of 1 to 10).
     public static let defaultMinimumCell = MinimumCell.defaultK

@@ -54,7 +54,7 @@ struct InsertVisit: PostgresPreparedStatement {
             SELECT v.id, $1, $2, k, s, c, val::numeric, nullif(u, '')
             FROM v, unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[]) AS x(k, s, c, val, u)),
         f AS (
-            UPDATE follow_up SET status = 'completed', completed_on = $4, timing = $7, not_done_reason = NULL
+            UPDATE follow_up SET status = 'completed', completed_on = $4, timing = $7, not_done_reason = NULL, not_done_on = NULL
             WHERE id = $3)
         SELECT id FROM v
         """

@@ -78,6 +78,18 @@ struct OutcomeReportAPITests {
             #expect(pulls.filter { $0.actor == regulatorActor }.last?.checksum == String(checksum.dropFirst("sha256:".count)))
             let audited = try await h.database.count("audit_log", where: "entity = 'report_pull' AND actor = '\(regulatorActor)' AND reason = 'outcome report: MFDS quarterly review'")
             #expect(audited == 4)
+
+            // ?cut= pulls the regulator's last cut again: the same bytes, whatever was entered since;
+            // a new pull of the same parameters sees the new visit.
+            let last = try await h.database.plainTransaction { c in
+                try await c.query("SELECT max(id) FROM report_pull WHERE pulled_by = \(regulatorActor)", logger: TestDatabase.logger).decode(Int.self).collect()
+            }[0]
+            let logged = try await api.call(.post, "/patients/\(h.patientA)/visits", token: h.tokens["A"], json: #"{"on":"2026-11-24","contact":"phone","vital":"alive"}"#)
+            #expect(logged.status == 201, "\(logged.text.prefix(300))")
+            let again = try await api.call(.get, "/reports/outcomes?purpose=re-check&cut=\(last)&format=json", token: regulator)
+            #expect(again.status == 200 && again.text == suppressed.text, "\(again.text.prefix(300))")
+            let fresh = try await api.call(.get, "\(query)&min_cell=12", token: regulator)
+            #expect(fresh.status == 200 && (fresh.json["recorded_by"] as? String ?? "") > (suppressed.json["recorded_by"] as? String ?? "~"))
         }
     }
 
@@ -103,6 +115,14 @@ struct OutcomeReportAPITests {
                 ("\(base)&indication=Parkinson", "indication", "ICD-10"),
                 ("\(base)&role=admin", "role", "not a parameter"),
                 ("\(base)&no_suppression=maybe", "no_suppression", "true or false"),
+                ("\(base)&cut=1&as_of=2026-11-01&by=product", "as_of", "a cut repeats its pull's parameters; leave out as_of, by"),
+                ("\(base)&cut=first", "cut", "not a pull number"),
+                ("\(base)&cut=999", "cut", "no outcome report was pulled as pull 999"),
+                ("\(base)&quarter=2026Q9", "quarter", "YYYYQn"),
+                ("\(base)&quarter=2026Q3&as_of=2026-09-30", "as_of", "a quarter sets the as-of date"),
+                ("\(base)&lag_days=30", "lag_days", "go with a quarter"),
+                ("\(base)&quarter=2026Q3&lag_days=400", "lag_days", "allowed: 0 to 365"),
+                ("\(base)&recorded_by=soon", "recorded_by", "ISO 8601"),
             ] {
                 let got = try await api.call(.get, uri, token: regulator)
                 #expect(got.status == 400 && got.problemType == "urn:registry:problem:invalid-parameter", "\(uri): \(got.status) \(got.text)")

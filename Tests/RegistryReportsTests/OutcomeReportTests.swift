@@ -409,6 +409,18 @@ struct OutcomeReportTests {
         let off = try cli.run(base + ["--format", "json", "--role", "regulator", "--no-suppression", "--json"])
         #expect(off.status == 1 && off.errorJSON?["field"] as? String == "no-suppression")
         #expect(try cli.run(base + ["--format", "pdf", "--json"]).errorJSON?["field"] as? String == "format")
+        // --cut: the same bytes again; no other report parameter beside it; a quarter named the way it is written.
+        let first = home.appendingPathComponent("first.json").path, again = home.appendingPathComponent("again.json").path
+        let pulled = try cli.run(base + ["--format", "json", "--out", first, "--json"])
+        let pull = try #require((pulled.json as? [String: Any])?["pull"] as? Int)
+        #expect((pulled.json as? [String: Any])?["recordedBy"] as? String != nil || (pulled.json as? [String: Any])?["recorded_by"] as? String != nil)
+        let repeated = try cli.run(["report", "outcomes", "--purpose", "re-check", "--cut", String(pull), "--format", "json", "--out", again, "--json"])
+        #expect(repeated.status == 0, "\(repeated.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: first)) == Data(contentsOf: URL(fileURLWithPath: again)))
+        let mixed = try cli.run(["report", "outcomes", "--purpose", "x", "--cut", String(pull), "--as-of", "2026-01-01", "--format", "json", "--json"])
+        #expect(mixed.status == 1 && mixed.errorJSON?["field"] as? String == "as-of")
+        #expect(try cli.run(["report", "outcomes", "--purpose", "x", "--quarter", "2026Q7", "--format", "json", "--json"]).errorJSON?["field"] as? String == "quarter")
+        #expect(try cli.run(["report", "outcomes", "--purpose", "x", "--cut", "424242", "--format", "json", "--json"]).errorJSON?["field"] as? String == "cut")
         #expect(try cli.run(["report", "outcomes", "--purpose", "x", "--by", "product,colour", "--format", "json", "--json"]).errorJSON?["field"] as? String == "by")
         try await TestDatabase.drop(url)
     }
