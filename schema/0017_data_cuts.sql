@@ -68,3 +68,13 @@ ALTER TABLE report_pull
     ADD COLUMN recorded_by timestamptz,
     ADD COLUMN snapshot    pg_snapshot,
     ADD COLUMN cut_of      bigint REFERENCES report_pull (id);
+
+-- Disclosure control that holds across pulls (issue #16): consistent perturbation of published
+-- counts by cell key (RegistryDomain/CellKeyPerturbation.swift, docs/disclosure.md). Each record's
+-- key is hashint8extended(id, seed) mod 256 with this registry's own secret seed, drawn here once.
+-- Changing either setting changes every regulator's figures; both are read at the report's cut.
+INSERT INTO registry_setting (key, value, description) VALUES
+    ('report.cell-key-seed', floor(random() * 4503599627370496)::bigint::text,
+     'secret seed of the record keys behind the perturbation of published counts; drawn once, never printed in a report'),
+    ('report.cell-key-max', '2',
+     'D: published counts differ from the true ones by at most this (1 to 5)');

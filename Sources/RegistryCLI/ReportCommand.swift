@@ -37,6 +37,7 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(name: .customLong("min-cell"), help: "K: counts from 1 to K-1 are suppressed (admin 2-1000, regulator 5-1000).") var minCell: Int = ReportParameters.defaultMinimumCell
         @Option(help: "Whose view: admin (default, the command line) or regulator.") var role: String = ReportRole.admin.rawValue
         @Flag(name: .customLong("no-suppression"), help: "Admin only: show small cells. Recorded in the audit trail; not for publication.") var noSuppression = false
+        @Flag(name: .customLong("no-perturbation"), help: "Admin only: publish true counts with classic complementary suppression instead of cell-key perturbation. Recorded in the audit trail.") var noPerturbation = false
         @Option(help: "json, csv or html.") var format: String
         @Option(help: "The HTML page's language: ko or en (the figures, JSON and CSV are the same in both).") var lang: String = ReportLanguage.en.rawValue
         @Option(help: "Write to this file (created or replaced, mode 0600) instead of stdout.") var out: String?
@@ -67,7 +68,7 @@ struct ReportCommand: AsyncParsableCommand {
                 var parameters: ReportParameters
                 if let cut {
                     let given = [("as-of", asOf != nil), ("product", product != nil), ("indication", indication != nil), ("institution", institution != nil),
-                                 ("by", by != nil), ("min-cell", minCell != ReportParameters.defaultMinimumCell), ("no-suppression", noSuppression),
+                                 ("by", by != nil), ("min-cell", minCell != ReportParameters.defaultMinimumCell), ("no-suppression", noSuppression), ("no-perturbation", noPerturbation),
                                  ("recorded-by", recordedBy != nil), ("quarter", quarter != nil), ("lag-days", lagDays != nil)].filter(\.1).map(\.0)
                     if let first = given.first {
                         throw RegistryError.invalid(first, "a cut repeats its pull's parameters; leave out --\(given.joined(separator: ", --"))")
@@ -79,6 +80,7 @@ struct ReportCommand: AsyncParsableCommand {
                         product: product, indication: indication, institution: institution,
                         by: try by.map { t throws(RegistryError) in try ReportDimension.parseList(t) } ?? [],
                         minimumCell: minCell, suppression: !noSuppression)
+                    parameters.perturbation = !noPerturbation
                     try parameters.setCut(quarter: quarter, lagDays: lagDays, recordedBy: recordedBy, asOfGiven: asOf != nil)
                 }
                 let report = try await OutcomeReport.build(database: ctx.database, parameters: parameters, actor: ctx.actor, role: role, today: ctx.today)

@@ -33,7 +33,7 @@ public struct DataCut: Sendable, Equatable {
 
     /// The tables a report reads, by their names in the audit trail. `follow_up_schedule` is
     /// schema/0008's one audit row per generated schedule (the inserted follow-ups' ids in `after.id`).
-    static let tables = ["institution", "product", "measure_definition", "treatment_plan", "administration", "follow_up",
+    static let tables = ["registry_setting", "institution", "product", "measure_definition", "treatment_plan", "administration", "follow_up",
                          "visit", "visit_measure", "adverse_event", "patient_status_change"]
     static let entities = tables + ["follow_up_schedule"]
 

@@ -26,6 +26,8 @@ struct OutcomeData: Sendable {
     struct SurvivalRow: Sendable {
         var cell: Int
         var days: Int
+        /// The sum of the patients' record keys (CellKeyPerturbation), modulo 256.
+        var cellKey: Int
         /// 0 active, 1 deceased, 2 withdrawn, 3 lost to follow-up (as of the as-of date).
         var status: Int
         var patients: Int
@@ -39,6 +41,8 @@ struct OutcomeData: Sendable {
         var overdue: Int
         /// Completed by a visit made another way than the time point plans (a protocol deviation).
         var deviations: Int
+        /// Record-key sums of the follow-ups behind each count, in the order above.
+        var cellKeys: [Int]
     }
     struct AdverseEventRow: Sendable {
         var cell: Int
@@ -47,6 +51,7 @@ struct OutcomeData: Sendable {
         var serious: Bool
         var late: Bool
         var events: Int
+        var cellKey: Int
     }
     /// Dimension values of a GROUPING SETS row (nil: rolled up).
     struct Dims: Sendable, Hashable {
@@ -58,6 +63,7 @@ struct OutcomeData: Sendable {
     struct FeeRow: Sendable {
         var dims: Dims
         var administrations: Int
+        var cellKey: Int
         var notified: [Double]
         var collected: [Double]
     }
@@ -69,6 +75,7 @@ struct OutcomeData: Sendable {
         var sequence: Int
         var change: Double
         var count: Int
+        var cellKey: Int
     }
 
     var cells: [Int: Cell] = [:]
@@ -85,6 +92,8 @@ struct OutcomeData: Sendable {
     /// The catalogue's measures in the order they were added, with their names: the report's order.
     var measureNames: [(key: String, display: String)] = []
     var schemaVersion = 0
+    /// The registry's perturbation of published counts (`report.cell-key-max`).
+    var perturbation = CellKeyPerturbation()
     /// The cut as read: its horizon, whether provisional, the snapshot.
     var cut = DataCut.Resolved(recordedBy: "", provisional: false, snapshot: "", changed: [])
 
@@ -114,6 +123,12 @@ struct OutcomeData: Sendable {
         for try await (key, display) in try await c.query("SELECT key, display FROM \(unescaped: t("measure_definition")) measure_definition ORDER BY id", logger: logger).decode((String, String).self) {
             data.measureNames.append((key, display))
         }
+        var seed: Int64 = 0
+        for try await (key, value) in try await c.query("""
+            SELECT key, value FROM \(unescaped: t("registry_setting")) s WHERE key IN ('report.cell-key-seed', 'report.cell-key-max')
+            """, logger: logger).decode((String, String).self) {
+            if key == "report.cell-key-seed" { seed = Int64(value) ?? 0 } else { data.perturbation = try CellKeyPerturbation.parse(value) }
+        }
         data.schemaVersion = try await c.query("SELECT coalesce(max(version), 0) FROM schema_migrations", logger: logger)
             .decode(Int32.self).firstElement().map(Int.init) ?? 0
         let filters = Filters(
@@ -131,35 +146,37 @@ struct OutcomeData: Sendable {
                 return id
             })
         let asOf = p.asOf
-        try await c.query(cohort(asOf: asOf, filters: filters, tables: t), logger: logger)
+        try await c.query(cohort(asOf: asOf, filters: filters, tables: t, seed: seed), logger: logger)
         try await c.query("ANALYZE report_cohort", logger: logger)
         for try await (cell, product, indication, institution, year) in try await c.query("""
             SELECT cell, product_id, indication, institution_id, year FROM report_cohort GROUP BY 1, 2, 3, 4, 5
             """, logger: logger).decode((Int32, Int, String, Int, Int32).self) {
             data.cells[Int(cell)] = Cell(product: product, indication: indication, institution: institution, year: Int(year))
         }
-        for try await (cell, status, days, n) in try await c.query(survivalQuery, logger: logger).decode((Int32, Int16, [Int32], [Int32]).self) {
-            for i in days.indices { data.survival.append(SurvivalRow(cell: Int(cell), days: Int(days[i]), status: Int(status), patients: Int(n[i]))) }
+        for try await (cell, status, days, n, k) in try await c.query(survivalQuery, logger: logger).decode((Int32, Int16, [Int32], [Int32], [Int32]).self) {
+            for i in days.indices {
+                data.survival.append(SurvivalRow(cell: Int(cell), days: Int(days[i]), cellKey: Int(k[i]), status: Int(status), patients: Int(n[i])))
+            }
         }
-        for try await (cell, label, seq, expected, completed, overdue, deviations) in try await c.query(followUpQuery(asOf: asOf, tables: t), logger: logger)
-            .decode((Int32, String, Int32, Int32, Int32, Int32, Int32).self) {
+        for try await (cell, label, seq, expected, completed, overdue, deviations, keys) in try await c.query(followUpQuery(asOf: asOf, tables: t, seed: seed), logger: logger)
+            .decode((Int32, String, Int32, Int32, Int32, Int32, Int32, [Int32]).self) {
             data.followUps.append(FollowUpRow(cell: Int(cell), label: label, sequence: Int(seq), expected: Int(expected), completed: Int(completed),
-                                              overdue: Int(overdue), deviations: Int(deviations)))
+                                              overdue: Int(overdue), deviations: Int(deviations), cellKeys: keys.map(Int.init)))
         }
-        for try await (cell, grade, category, serious, late, n) in try await c.query(adverseEventQuery(asOf: asOf, tables: t), logger: logger)
-            .decode((Int32, Int16, String, Bool, Bool, Int32).self) {
-            data.adverseEvents.append(AdverseEventRow(cell: Int(cell), grade: Int(grade), category: category, serious: serious, late: late, events: Int(n)))
+        for try await (cell, grade, category, serious, late, n, k) in try await c.query(adverseEventQuery(asOf: asOf, tables: t, seed: seed), logger: logger)
+            .decode((Int32, Int16, String, Bool, Bool, Int32, Int32).self) {
+            data.adverseEvents.append(AdverseEventRow(cell: Int(cell), grade: Int(grade), category: category, serious: serious, late: late, events: Int(n), cellKey: Int(k)))
         }
-        for try await (product, indication, institution, year, n, notified, collected) in try await c.query(feeQuery(asOf: asOf, by: p.by, tables: t), logger: logger)
-            .decode((Int?, String?, Int?, Int32?, Int32, [Double]?, [Double]?).self) {
+        for try await (product, indication, institution, year, n, k, notified, collected) in try await c.query(feeQuery(asOf: asOf, by: p.by, tables: t, seed: seed), logger: logger)
+            .decode((Int?, String?, Int?, Int32?, Int32, Int32?, [Double]?, [Double]?).self) {
             // No administration at all (an empty cut): the total's row has no quartiles.
             data.fees.append(FeeRow(dims: Dims(product: product, indication: indication, institution: institution, year: year.map(Int.init)),
-                                    administrations: Int(n), notified: notified ?? [], collected: collected ?? []))
+                                    administrations: Int(n), cellKey: Int(k ?? 0), notified: notified ?? [], collected: collected ?? []))
         }
-        for try await (cell, key, label, seq, changes, n) in try await c.query(measureQuery(asOf: asOf, tables: t), logger: logger)
-            .decode((Int32, String, String, Int32, [Double], [Int32]).self) {
+        for try await (cell, key, label, seq, changes, n, k) in try await c.query(measureQuery(asOf: asOf, tables: t), logger: logger)
+            .decode((Int32, String, String, Int32, [Double], [Int32], [Int32]).self) {
             for i in changes.indices {
-                data.measures.append(MeasureRow(cell: Int(cell), key: key, label: label, sequence: Int(seq), change: changes[i], count: Int(n[i])))
+                data.measures.append(MeasureRow(cell: Int(cell), key: key, label: label, sequence: Int(seq), change: changes[i], count: Int(n[i]), cellKey: Int(k[i])))
             }
         }
         return data
@@ -172,13 +189,13 @@ struct OutcomeData: Sendable {
     /// to the earliest death (recorded, a visit that says dead, a fatal adverse event) or else to
     /// the last date known alive (a dose, a visit that says alive, an adverse event's onset and
     /// known non-fatal outcome, a withdrawal, being found again), where the patient is censored.
-    static func cohort(asOf: LocalDate, filters: Filters, tables t: DataCut.Resolved = .now) -> PostgresQuery {
+    static func cohort(asOf: LocalDate, filters: Filters, tables t: DataCut.Resolved = .now, seed: Int64 = 0) -> PostgresQuery {
         """
         CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
         SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institution_id, x.year)::int AS cell
         FROM (
             SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
-                   extract(year FROM f.first_on)::int AS year,
+                   extract(year FROM f.first_on)::int AS year, \(unescaped: recordKey("f.patient_id", seed)) AS pkey,
                    CASE WHEN d.death_on IS NOT NULL THEN 'deceased' ELSE coalesce(patient_status_after(s.kind), 'active') END AS status,
                    greatest(0, coalesce(d.death_on, greatest(f.last_dose, l.last_alive)) - f.first_on) AS days
             FROM (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.id AS administration_id, a.administered_on AS first_on,
@@ -219,9 +236,9 @@ struct OutcomeData: Sendable {
     /// How many patients of each cell and status have each survival time, as two arrays per cell
     /// and status (a row per time would be two hundred thousand rows to decode one by one).
     static let survivalQuery: PostgresQuery = """
-        SELECT cell, status, array_agg(days), array_agg(n)
+        SELECT cell, status, array_agg(days), array_agg(n), array_agg(k)
         FROM (SELECT cell, (CASE status WHEN 'active' THEN 0 WHEN 'deceased' THEN 1 WHEN 'withdrawn' THEN 2 ELSE 3 END)::int2 AS status,
-                     days, count(*)::int AS n
+                     days, count(*)::int AS n, (sum(pkey) % 256)::int AS k
               FROM report_cohort GROUP BY 1, 2, 3) x
         GROUP BY 1, 2
         """
@@ -231,35 +248,46 @@ struct OutcomeData: Sendable {
     /// the follow-ups still required whose window has closed, or that were completed or closed as
     /// not done; overdue is `follow_up_overdue()`, the registry's one definition. Follow-ups withdrawn
     /// with a voided dose count nowhere.
-    static func followUpQuery(asOf: LocalDate, tables t: DataCut.Resolved = .now) -> PostgresQuery {
-        """
-        SELECT c.cell, f.label, min(f.seq)::int,
-               count(*) FILTER (WHERE x.st <> 'not-required'
-                                  AND (x.st = 'completed' OR f.window_end < \(asOf) OR (x.st = 'not-done' AND f.window_start <= \(asOf))))::int,
-               count(*) FILTER (WHERE x.st = 'completed')::int,
-               count(*) FILTER (WHERE follow_up_overdue(f.window_end, x.st, c.status, \(asOf)))::int,
-               count(*) FILTER (WHERE x.st = 'completed' AND v.contact_type <> f.contact_type)::int
-        FROM report_cohort c
-        JOIN \(unescaped: t("follow_up")) f ON f.patient_id = c.patient_id
-        LEFT JOIN \(unescaped: t("patient_status_change")) s ON s.id = f.suspended_by
-        LEFT JOIN \(unescaped: t("visit")) v ON v.follow_up_id = f.id AND v.voided_on IS NULL
-        CROSS JOIN LATERAL (SELECT CASE WHEN f.status = 'completed' AND f.completed_on > \(asOf) THEN 'scheduled'
-                                        WHEN f.status = 'missed' AND f.missed_on > \(asOf) THEN 'scheduled'
-                                        WHEN f.status = 'not-required' AND s.effective_on > \(asOf) THEN 'scheduled'
-                                        WHEN f.status = 'not-done' AND f.not_done_on > \(asOf) THEN 'scheduled'
-                                        ELSE f.status END AS st) x
-        WHERE f.status <> 'voided'
-        GROUP BY c.cell, f.label
-        """
+    static func followUpQuery(asOf: LocalDate, tables t: DataCut.Resolved = .now, seed: Int64 = 0) -> PostgresQuery {
+        let d = "DATE '\(asOf)'"
+        let conditions = [
+            "x.st <> 'not-required' AND (x.st = 'completed' OR f.window_end < \(d) OR (x.st = 'not-done' AND f.window_start <= \(d)))",
+            "x.st = 'completed'",
+            "follow_up_overdue(f.window_end, x.st, c.status, \(d))",
+            "x.st = 'completed' AND v.contact_type <> f.contact_type",
+        ]
+        let counts = conditions.map { "count(*) FILTER (WHERE \($0))::int" }.joined(separator: ",\n       ")
+        let keys = conditions.map { "coalesce(sum(\(recordKey("f.id", seed))) FILTER (WHERE \($0)) % 256, 0)::int" }.joined(separator: ",\n             ")
+        return """
+            SELECT c.cell, f.label, min(f.seq)::int,
+                   \(unescaped: counts),
+                   ARRAY[\(unescaped: keys)]
+            FROM report_cohort c
+            JOIN \(unescaped: t("follow_up")) f ON f.patient_id = c.patient_id
+            LEFT JOIN \(unescaped: t("patient_status_change")) s ON s.id = f.suspended_by
+            LEFT JOIN \(unescaped: t("visit")) v ON v.follow_up_id = f.id AND v.voided_on IS NULL
+            CROSS JOIN LATERAL (SELECT CASE WHEN f.status = 'completed' AND f.completed_on > \(asOf) THEN 'scheduled'
+                                            WHEN f.status = 'missed' AND f.missed_on > \(asOf) THEN 'scheduled'
+                                            WHEN f.status = 'not-required' AND s.effective_on > \(asOf) THEN 'scheduled'
+                                            WHEN f.status = 'not-done' AND f.not_done_on > \(asOf) THEN 'scheduled'
+                                            ELSE f.status END AS st) x
+            WHERE f.status <> 'voided'
+            GROUP BY c.cell, f.label
+            """
+    }
+
+    /// A record's key (CellKeyPerturbation.recordKey): its id hashed with the registry's seed, 0 to 255.
+    static func recordKey(_ id: String, _ seed: Int64) -> String {
+        "((hashint8extended(\(id), \(seed)) % 256 + 256) % 256)"
     }
 
     /// Adverse events the site knew of by the as-of date; late: a serious event's expedited report
     /// not submitted by its due date (the nightly job's definition).
-    static func adverseEventQuery(asOf: LocalDate, tables t: DataCut.Resolved = .now) -> PostgresQuery {
+    static func adverseEventQuery(asOf: LocalDate, tables t: DataCut.Resolved = .now, seed: Int64 = 0) -> PostgresQuery {
         """
         SELECT c.cell, e.grade, e.category, e.serious,
                (e.serious AND e.report_due_on < \(asOf) AND (e.report_submitted_on IS NULL OR e.report_submitted_on > e.report_due_on)) AS late,
-               count(*)::int
+               count(*)::int, (sum(\(unescaped: recordKey("e.id", seed))) % 256)::int
         FROM report_cohort c JOIN \(unescaped: t("adverse_event")) e ON e.patient_id = c.patient_id
         WHERE e.aware_on <= \(asOf) AND e.voided_on IS NULL
         GROUP BY 1, 2, 3, 4, 5
@@ -285,10 +313,10 @@ struct OutcomeData: Sendable {
         return (select, sets.map { "(" + $0.map(column).joined(separator: ", ") + ")" }.joined(separator: ", "))
     }
 
-    static func feeQuery(asOf: LocalDate, by: [ReportDimension], tables t: DataCut.Resolved = .now) -> PostgresQuery {
+    static func feeQuery(asOf: LocalDate, by: [ReportDimension], tables t: DataCut.Resolved = .now, seed: Int64 = 0) -> PostgresQuery {
         let g = groupingSets(by)
         return """
-            SELECT \(unescaped: g.select), count(*)::int,
+            SELECT \(unescaped: g.select), count(*)::int, (sum(\(unescaped: recordKey("a.id", seed))) % 256)::int,
                    percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_notified_krw),
                    percentile_cont(ARRAY[0.25, 0.5, 0.75]) WITHIN GROUP (ORDER BY a.fee_collected_krw)
             FROM report_cohort c JOIN \(unescaped: t("administration")) a ON a.patient_id = c.patient_id
@@ -303,8 +331,9 @@ struct OutcomeData: Sendable {
     /// as CR or PD) have no change to take, and are left out.
     static func measureQuery(asOf: LocalDate, tables t: DataCut.Resolved = .now) -> PostgresQuery {
         """
-        SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n)
-        FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n
+        SELECT cell, key, label, min(seq)::int, array_agg(change), array_agg(n), array_agg(k)
+        FROM (SELECT c.cell, m.key, f.label, min(f.seq) AS seq, (m.value - b.value)::float8 AS change, count(*)::int AS n,
+                     (sum(c.pkey) % 256)::int AS k
               FROM report_cohort c
               JOIN \(unescaped: t("visit_measure")) b ON b.visit_id = c.baseline_visit_id
               JOIN \(unescaped: t("measure_definition")) d ON d.key = b.key AND d.answers = '[]'

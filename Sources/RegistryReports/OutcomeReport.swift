@@ -51,6 +51,7 @@ public enum OutcomeReport {
                                  institution: json["institution"] as? String,
                                  by: try ((json["by"] as? [String]) ?? []).map { try ReportDimension.parseList($0) }.flatMap { $0 },
                                  minimumCell: minimumCell, suppression: suppression)
+        p.perturbation = json["perturbation"] as? Bool ?? true
         p.cut = DataCut(horizon: json["horizon"] as? String)
         p.cut.repeated = (pull, recordedBy, snapshot)
         return p

@@ -25,18 +25,26 @@ struct OutcomeTables {
         var categories: [String: Int] = [:]
         var events = 0, serious = 0, late = 0
         var administrations = 0
+        /// Record-key sums behind each count, by its path in the report (CellKeyPerturbation);
+        /// at-risk counts come from `timeKeys`, the key sums of the patients with each survival time.
+        var keys: [String: Int] = [:]
+        var timeKeys: [Int: Int] = [:]
         var notified: [Double] = [], collected: [Double] = []
         /// Changes from baseline with how many had each, per measure and time point (by index
         /// into `measureIDs`); values may repeat, as they come from several cells.
         var measures: [Int: [(value: Double, count: Int)]] = [:]
 
-        mutating func addSurvival(days: Int, status: Int, patients n: Int) {
+        mutating func key(_ path: String, _ k: Int) { keys[path, default: 0] += k }
+
+        mutating func addSurvival(days: Int, status: Int, patients n: Int, key k: Int) {
             patients += n
             personDays += days * n
+            key("patients", k)
+            timeKeys[days, default: 0] += k
             switch status {
-            case 1: deaths += n
-            case 2: withdrawn += n
-            case 3: lost += n
+            case 1: deaths += n; key("deaths", k)
+            case 2: withdrawn += n; key("withdrawn", k)
+            case 3: lost += n; key("lost", k)
             default: break
             }
             var c = times[days] ?? SurvivalCount(time: days, events: 0, censored: 0)
@@ -81,7 +89,7 @@ struct OutcomeTables {
         var acc = [Accumulator](repeating: Accumulator(), count: keys.count)
         var productTimes: [Int: [Int: SurvivalCount]] = [:]
         for row in data.survival {
-            for g in cellGroups[row.cell] { acc[g].addSurvival(days: row.days, status: row.status, patients: row.patients) }
+            for g in cellGroups[row.cell] { acc[g].addSurvival(days: row.days, status: row.status, patients: row.patients, key: row.cellKey) }
             let product = data.cells[row.cell]!.product
             var c = productTimes[product, default: [:]][row.days] ?? SurvivalCount(time: row.days, events: 0, censored: 0)
             if row.status == 1 { c.events += row.patients } else { c.censored += row.patients }
@@ -95,6 +103,9 @@ struct OutcomeTables {
                 acc[g].followUps[row.label] = (old.expected + row.expected, old.completed + row.completed)
                 acc[g].overdue += row.overdue
                 acc[g].deviations += row.deviations
+                acc[g].key("fu.expected", row.cellKeys[0]); acc[g].key("fu@\(row.label).expected", row.cellKeys[0])
+                acc[g].key("fu.completed", row.cellKeys[1]); acc[g].key("fu@\(row.label).completed", row.cellKeys[1])
+                acc[g].key("fu.overdue", row.cellKeys[2]); acc[g].key("fu.deviations", row.cellKeys[3])
             }
         }
         for row in data.adverseEvents {
@@ -104,11 +115,16 @@ struct OutcomeTables {
                 acc[g].categories[row.category, default: 0] += row.events
                 if row.serious { acc[g].serious += row.events }
                 if row.late { acc[g].late += row.events }
+                acc[g].key("ae.events", row.cellKey); acc[g].key("ae.grade.\(row.grade)", row.cellKey); acc[g].key("ae.category.\(row.category)", row.cellKey)
+                if row.serious { acc[g].key("ae.serious", row.cellKey) }
+                if row.late { acc[g].key("ae.late", row.cellKey) }
+                if AdverseEventCategory(rawValue: row.category)?.isOfSpecialInterest == true { acc[g].key("ae.special", row.cellKey) }
             }
         }
         for row in data.fees {
             guard let g = index[key(row.dims)] else { continue }
             acc[g].administrations = row.administrations
+            acc[g].keys["administrations"] = row.cellKey
             acc[g].notified = row.notified
             acc[g].collected = row.collected
         }
@@ -125,7 +141,10 @@ struct OutcomeTables {
                 measureSequence.append(row.sequence)
             }
             measureSequence[m] = min(measureSequence[m], row.sequence)
-            for g in cellGroups[row.cell] { acc[g].measures[m, default: []].append((row.change, row.count)) }
+            for g in cellGroups[row.cell] {
+                acc[g].measures[m, default: []].append((row.change, row.count))
+                acc[g].key("measure@\(id.key)@\(id.label)", row.cellKey)
+            }
         }
         for (m, id) in measureIDs.enumerated() { labelOrder[id.label] = min(labelOrder[id.label] ?? .max, measureSequence[m]) }
         let measureSummaries: [[MeasureID: QuantileSummary]] = acc.map { a in
@@ -145,6 +164,7 @@ struct OutcomeTables {
         // Every published count is a cell; equations say which cells add up to which.
         let kms = acc.map { KaplanMeier(Array($0.times.values)) }
         var values: [Int] = []
+        var cellKeys: [Int] = []
         var cells = [[String: Int]](repeating: [:], count: keys.count)
         var paths = [[String]](repeating: [], count: keys.count)
         for g in keys.indices {
@@ -159,7 +179,11 @@ struct OutcomeTables {
                 list.append(("fu@\(label).expected", a.followUps[label]!.expected))
                 list.append(("fu@\(label).completed", a.followUps[label]!.completed))
             }
-            for y in OutcomeReportContent.survivalYears { list.append(("at-risk.\(y)", kms[g].atRisk(at: days(years: y)))) }
+            var atRiskKeys: [String: Int] = [:]
+            for y in OutcomeReportContent.survivalYears {
+                list.append(("at-risk.\(y)", kms[g].atRisk(at: days(years: y))))
+                atRiskKeys["at-risk.\(y)"] = a.timeKeys.reduce(0) { $0 + ($1.key >= days(years: y) ? $1.value : 0) }
+            }
             list.append(("ae.events", a.events))
             for grade in 1...5 { list.append(("ae.grade.\(grade)", a.grades[grade - 1])) }
             for c in AdverseEventCategory.allCases { list.append(("ae.category.\(c.rawValue)", a.categories[c.rawValue] ?? 0)) }
@@ -171,6 +195,7 @@ struct OutcomeTables {
                 cells[g][path] = values.count
                 paths[g].append(path)
                 values.append(value)
+                cellKeys.append(atRiskKeys[path] ?? a.keys[path] ?? 0)
             }
         }
         var equations: [SmallCellSuppression.Equation] = []
@@ -209,11 +234,25 @@ struct OutcomeTables {
         }
         // A group of fewer than K patients is not described at all: every count of it is withheld
         // (zeros aside), and protected by complementary suppression like a small count.
+        // With perturbation (always for regulators) every count is published as the cell-key
+        // method gives it, the same for the same records in every pull; small results are then
+        // withheld. No complementary suppression: totals and parts no longer add up exactly, so
+        // a withheld count cannot be recomputed from them, and a pattern that changed from pull
+        // to pull would itself give counts away. Without perturbation (an administrator's
+        // choice) the classic complementary suppression protects the small counts of this pull.
+        let perturbed = p.suppression && p.perturbation
+        if perturbed { values = values.indices.map { data.perturbation.publish(values[$0], keySum: cellKeys[$0]) } }
         let suppression = SmallCellSuppression(minimumCell: p.minimumCell)
         let withheld = keys.indices.filter { suppression.isSmall(values[cells[$0]["patients"]!]) }.flatMap { g in paths[g].map { cells[g][$0]! } }
         let disclosure = p.suppression
-            ? suppression.apply(values, equations: equations, withheld: withheld)
+            ? suppression.apply(values, equations: perturbed ? [] : equations, withheld: withheld)
             : [Disclosure](repeating: .shown, count: values.count)
+        /// Deaths up to day t: a survival figure whose deaths are from 1 to K − 1 would give them away.
+        let floor = p.suppression ? p.minimumCell : 1
+        func revealsFewDeaths(_ times: [Int: SurvivalCount], by t: Int) -> Bool {
+            let deaths = times.values.reduce(0) { $0 + ($1.time <= t ? $1.events : 0) }
+            return deaths > 0 && deaths < floor
+        }
 
         func figures(_ g: Int) -> GroupFigures {
             let a = acc[g]
@@ -241,7 +280,7 @@ struct OutcomeTables {
             }
             let survival = OutcomeReportContent.survivalYears.map { y -> SurvivalFigures in
                 let atRisk = count("at-risk.\(y)")
-                if atRisk.isSuppressed || patients.isSuppressed {
+                if atRisk.isSuppressed || patients.isSuppressed || revealsFewDeaths(a.times, by: days(years: y)) {
                     return SurvivalFigures(years: y, atRisk: atRisk, estimate: .suppressed, lower: .suppressed, upper: .suppressed)
                 }
                 guard let e = kms[g].estimate(at: days(years: y)) else {
@@ -292,7 +331,6 @@ struct OutcomeTables {
         // Curves by product, cut where fewer than K remain at risk. A curve's first steps give away
         // how many patients it starts from, so there is none for a product below K, nor for one
         // whose count the report withholds.
-        let floor = p.suppression ? p.minimumCell : 1
         var curves: [SurvivalCurve] = []
         for (product, times) in productTimes.sorted(by: { (data.productCodes[$0.key] ?? "") < (data.productCodes[$1.key] ?? "") }) {
             let km = KaplanMeier(Array(times.values))
@@ -302,6 +340,7 @@ struct OutcomeTables {
             for month in 0...360 {
                 let t = Int((Double(month) * 30.4375).rounded())
                 guard km.atRisk(at: t) >= floor, let e = km.estimate(at: t) else { break }
+                if revealsFewDeaths(times, by: t) { continue }
                 points.append(.init(days: t, survival: e.survival, lower: e.lower ?? e.survival, upper: e.upper ?? e.survival))
             }
             curves.append(SurvivalCurve(product: data.productCodes[product] ?? "\(product)", points: points))
@@ -316,6 +355,7 @@ struct OutcomeTables {
                                     productNames: data.productNames.filter { productCodes.contains($0.key) },
                                     institutionNames: data.institutionNames.filter { institutionCodes.contains($0.key) })
         content.recordedBy = data.cut.recordedBy
+        content.perturbationMaximum = data.perturbation.maximum
         content.horizon = p.cut.horizon
         content.provisional = data.cut.provisional
         return content

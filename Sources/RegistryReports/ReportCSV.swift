@@ -22,6 +22,7 @@ enum ReportCSV {
             .sorted { $0.key < $1.key }.compactMap { k, v in v.map { "\(k)=\($0)" } }.joined(separator: ";"))
         row(nil, "report_min_cell", String(p.minimumCell))
         row(nil, "report_suppression", p.suppression ? "on" : "off")
+        row(nil, "report_perturbation", p.suppression && p.perturbation ? "cell-key, at most \(r.perturbationMaximum)" : "off")
         row(nil, "report_checksum", "sha256:\(checksum)")
         for g in [r.total] + r.groups {
             let k = g.key

@@ -178,6 +178,8 @@ public struct OutcomeReportContent: Equatable, Sendable {
     public var recordedBy = ""
     /// The horizon asked for, when one was (a quarter's data lock), else nil.
     public var horizon: String?
+    /// D of the cell-key perturbation the counts were published with (when it applied).
+    public var perturbationMaximum = CellKeyPerturbation.defaultMaximum
     /// True when the horizon asked for is still to come: the figures may change until it passes.
     public var provisional = false
     /// The names of the products and institutions the report names by code.

@@ -32,6 +32,7 @@ enum ReportHTML {
             <h1>\(esc(T("heading")))</h1>
             <p class="meta">\(esc(T("data_as_of"))) <strong>\(p.asOf)</strong> · \(esc(filters.joined(separator: ", ")))\(p.by.isEmpty ? "" : " · " + esc(T("by", p.by.map { T("dim_\($0.rawValue)") }.joined(separator: ", "))))</p>
             <p class="meta">\(esc(T("recorded_by"))) <strong>\(esc(r.recordedBy))</strong>\(r.provisional ? " · <strong class=\"warn\">" + esc(T("provisional", r.horizon ?? "")) + "</strong>" : "")</p>
+            \(p.suppression && p.perturbation ? "<p class=\"meta\">" + esc(T("perturbation_on", String(r.perturbationMaximum))) + "</p>" : "")
             <p class="meta">\(p.suppression ? esc(T("suppression_on", String(p.minimumCell - 1), "\u{1}")).replacingOccurrences(of: "\u{1}", with: "<span class=\"s\">\(esc(T("supp")))</span>") : "<strong class=\"warn\">\(esc(T("suppression_off")))</strong>")</p>
             </header>
             <main>

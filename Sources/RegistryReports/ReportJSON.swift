@@ -24,6 +24,7 @@ enum ReportJSON {
             "institution": optional(p.institution),
             "min_cell": .int(p.minimumCell),
             "suppression": .bool(p.suppression),
+            "perturbation": .bool(p.suppression && p.perturbation),
         ])
     }
 
@@ -107,6 +108,8 @@ enum ReportJSON {
             "suppression": .object([
                 "min_cell": .int(r.parameters.minimumCell),
                 "applied": .bool(r.parameters.suppression),
+                "perturbation": r.parameters.suppression && r.parameters.perturbation
+                    ? .object(["method": .string("cell-key"), "max": .int(r.perturbationMaximum)]) : .null,
                 "primary_cells": .int(r.primarySuppressed),
                 "complementary_cells": .int(r.complementarySuppressed),
             ]),
@@ -129,6 +132,7 @@ enum ReportJSON {
         "expedited_reports_late": "Serious events whose expedited report was not submitted by its due date (7 or 15 days from awareness).",
         "outcome_measures": "Change from the baseline visit (the latest screening visit within \(VisitRules.screeningWindowDays) days before the first dose, or the visit on its day) at each time point of the first administration's schedule, for measures with numeric values (coded answers are left out): n, median and quartiles (linear interpolation, as percentile_cont).",
         "fees_krw": "Fee notified and collected per administration, in won: median and quartiles.",
+        "perturbation": "With perturbation on, every count is published as the cell-key method (Australian Bureau of Statistics) gives it: the true count plus at most max, read from the records behind it with the registry's secret key, so the same records give the same value in every table and pull, and differencing pulls never gives an exact count. Totals need not equal the sum of their parts. Rates and completeness are computed from the published counts.",
         "suppressed": "Counts from 1 to min_cell - 1, counts hidden so that those cannot be recomputed from totals (complementary), and figures derived from either.",
     ]
 }

@@ -64,6 +64,9 @@ public struct ReportParameters: Sendable, Equatable {
     public var minimumCell: Int
     /// False only when an administrator switched suppression off.
     public var suppression: Bool
+    /// Counts published by the cell-key method (CellKeyPerturbation) before small ones are
+    /// withheld; false only when an administrator asked for classic complementary suppression.
+    public var perturbation = true
     /// What the registry knew: the recorded-by horizon, or the cut of an earlier pull.
     public var cut = DataCut()
 
@@ -88,6 +91,10 @@ public struct ReportParameters: Sendable, Equatable {
         if !suppression && role != .admin {
             throw .invalid("no-suppression", "only an administrator may switch small-cell suppression off; a \(role.rawValue) report is always suppressed",
                            hint: "leave small-cell suppression on")
+        }
+        if !perturbation && role != .admin {
+            throw .invalid("no-perturbation", "only an administrator may publish unperturbed counts; a \(role.rawValue) report's counts are always perturbed by cell key",
+                           hint: "leave perturbation on")
         }
         let floor = role.minimumCellFloor
         guard (floor...1_000).contains(minimumCell) else {

@@ -58,12 +58,13 @@ struct OutcomeReportAPITests {
                 #expect(printed.status == 0, "\(printed.stderr)")
                 #expect(!printed.stdout.isEmpty && got.text == printed.stdout, "\(format) over HTTP differs from the command line's")
             }
-            // JSON is the default format. A regulator's K of 12 hides the six patients; an admin's K of 2 shows them.
+            // JSON is the default format. A regulator's K of 12 hides the six patients; an admin's K of 2 shows them (perturbed).
             let suppressed = try await api.call(.get, "\(query)&min_cell=12", token: regulator)
             #expect(suppressed.headers[.contentType] == "application/json")
             #expect((suppressed.json["total"] as? [String: Any])?["patients"] as? String == "suppressed", "\(suppressed.text.prefix(300))")
             let shown = try await api.call(.get, "\(query)&min_cell=2", token: admin)
-            #expect((shown.json["total"] as? [String: Any])?["patients"] as? Int == 6, "\(shown.text.prefix(300))")
+            // Over HTTP counts are always perturbed: 6 within 2.
+            #expect(abs(((shown.json["total"] as? [String: Any])?["patients"] as? Int ?? 99) - 6) <= 2, "\(shown.text.prefix(300))")
             let adminPrinted = try cli.run(options + ["--min-cell", "2", "--format", "json"])
             #expect(adminPrinted.status == 0 && shown.text == adminPrinted.stdout, "the admin's report differs from the command line's")
 
