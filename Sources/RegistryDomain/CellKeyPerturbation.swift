@@ -7,8 +7,10 @@
 /// the record keys of the records it counts, modulo 256, so it depends only on which records are
 /// behind the count: the same records give the same cell key, and the same published value, in
 /// every table, filter, breakdown and pull. The published value is the count plus a perturbation
-/// from −D to +D read from the cell key (never below zero; zero stays zero, since no record is
-/// behind it), with probabilities proportional to (D + 1 − |p|)², centred on zero.
+/// from −D to +D read from the cell key, with probabilities proportional to (D + 1 − |p|)²,
+/// centred on zero. Zero stays zero (no record is behind it) and nothing else becomes zero: a
+/// count of records never shows as none, so a zero that a margin shows cannot bound the withheld
+/// cells inside it.
 ///
 /// The guarantee (docs/disclosure.md): a published count differs from the true one by at most D,
 /// the same group of records always shows the same value, and two different groups show values
@@ -65,9 +67,9 @@ public struct CellKeyPerturbation: Sendable, Equatable {
         table[((cellKey % Self.keySpace) + Self.keySpace) % Self.keySpace]
     }
 
-    /// The published value of a count whose records' keys sum to `keySum`.
+    /// The published value of a count whose records' keys sum to `keySum`: 0 only for 0, else at least 1.
     public func publish(_ count: Int, keySum: Int) -> Int {
-        count == 0 ? 0 : max(0, count + perturbation(cellKey: keySum))
+        count == 0 ? 0 : max(1, count + perturbation(cellKey: keySum))
     }
 
     /// A record key from a hash of the record's id (PostgreSQL's `hashint8extended(id, seed)`).
