@@ -33,7 +33,7 @@ struct ReportCommand: AsyncParsableCommand {
         @Option(help: "Only patients first treated with this product (code).") var product: String?
         @Option(help: "Only patients first treated for this indication (ICD-10).") var indication: String?
         @Option(help: "Only patients first treated at this institution (code).") var institution: String?
-        @Option(help: "Break down by any of product,indication,institution,year (comma-separated).") var by: String?
+        @Option(help: "Break down by any of product,indication,institution,year,quarter (comma-separated; quarter: of the first treatment, e.g. 2025Q3).") var by: String?
         @Option(name: .customLong("min-cell"), help: "K: counts from 1 to K-1 are suppressed (admin 2-1000, regulator 5-1000).") var minCell: Int = ReportParameters.defaultMinimumCell
         @Option(help: "Whose view: admin (default, the command line) or regulator.") var role: String = ReportRole.admin.rawValue
         @Flag(name: .customLong("no-suppression"), help: "Admin only: show small cells. Recorded in the audit trail; not for publication.") var noSuppression = false

@@ -21,6 +21,8 @@ struct OutcomeData: Sendable {
         var indication: String
         var institution: Int
         var year: Int
+        /// 1 to 4, or 0 when the report is not broken down by quarter.
+        var quarter: Int
     }
     /// Patients of a cell with the same survival time and status.
     struct SurvivalRow: Sendable {
@@ -59,6 +61,7 @@ struct OutcomeData: Sendable {
         var indication: String?
         var institution: Int?
         var year: Int?
+        var quarter: Int?
     }
     struct FeeRow: Sendable {
         var dims: Dims
@@ -146,12 +149,12 @@ struct OutcomeData: Sendable {
                 return id
             })
         let asOf = p.asOf
-        try await c.query(cohort(asOf: asOf, filters: filters, tables: t, seed: seed), logger: logger)
+        try await c.query(cohort(asOf: asOf, filters: filters, tables: t, seed: seed, quarters: p.by.contains(.quarter)), logger: logger)
         try await c.query("ANALYZE report_cohort", logger: logger)
-        for try await (cell, product, indication, institution, year) in try await c.query("""
-            SELECT cell, product_id, indication, institution_id, year FROM report_cohort GROUP BY 1, 2, 3, 4, 5
-            """, logger: logger).decode((Int32, Int, String, Int, Int32).self) {
-            data.cells[Int(cell)] = Cell(product: product, indication: indication, institution: institution, year: Int(year))
+        for try await (cell, product, indication, institution, year, quarter) in try await c.query("""
+            SELECT cell, product_id, indication, institution_id, year, quarter FROM report_cohort GROUP BY 1, 2, 3, 4, 5, 6
+            """, logger: logger).decode((Int32, Int, String, Int, Int32, Int32).self) {
+            data.cells[Int(cell)] = Cell(product: product, indication: indication, institution: institution, year: Int(year), quarter: Int(quarter))
         }
         for try await (cell, status, days, n, k) in try await c.query(survivalQuery, logger: logger).decode((Int32, Int16, [Int32], [Int32], [Int32]).self) {
             for i in days.indices {
@@ -167,10 +170,11 @@ struct OutcomeData: Sendable {
             .decode((Int32, Int16, String, Bool, Bool, Int32, Int32).self) {
             data.adverseEvents.append(AdverseEventRow(cell: Int(cell), grade: Int(grade), category: category, serious: serious, late: late, events: Int(n), cellKey: Int(k)))
         }
-        for try await (product, indication, institution, year, n, k, notified, collected) in try await c.query(feeQuery(asOf: asOf, by: p.by, tables: t, seed: seed), logger: logger)
-            .decode((Int?, String?, Int?, Int32?, Int32, Int32?, [Double]?, [Double]?).self) {
+        for try await (product, indication, institution, year, quarter, n, k, notified, collected) in try await c.query(feeQuery(asOf: asOf, by: p.by, tables: t, seed: seed), logger: logger)
+            .decode((Int?, String?, Int?, Int32?, Int32?, Int32, Int32?, [Double]?, [Double]?).self) {
             // No administration at all (an empty cut): the total's row has no quartiles.
-            data.fees.append(FeeRow(dims: Dims(product: product, indication: indication, institution: institution, year: year.map(Int.init)),
+            data.fees.append(FeeRow(dims: Dims(product: product, indication: indication, institution: institution, year: year.map(Int.init),
+                                                quarter: quarter.map(Int.init)),
                                     administrations: Int(n), cellKey: Int(k ?? 0), notified: notified ?? [], collected: collected ?? []))
         }
         for try await (cell, key, label, seq, changes, n, k) in try await c.query(measureQuery(asOf: asOf, tables: t), logger: logger)
@@ -189,13 +193,14 @@ struct OutcomeData: Sendable {
     /// to the earliest death (recorded, a visit that says dead, a fatal adverse event) or else to
     /// the last date known alive (a dose, a visit that says alive, an adverse event's onset and
     /// known non-fatal outcome, a withdrawal, being found again), where the patient is censored.
-    static func cohort(asOf: LocalDate, filters: Filters, tables t: DataCut.Resolved = .now, seed: Int64 = 0) -> PostgresQuery {
+    static func cohort(asOf: LocalDate, filters: Filters, tables t: DataCut.Resolved = .now, seed: Int64 = 0, quarters: Bool = false) -> PostgresQuery {
         """
         CREATE TEMP TABLE report_cohort ON COMMIT DROP AS
-        SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institution_id, x.year)::int AS cell
+        SELECT x.*, dense_rank() OVER (ORDER BY x.product_id, x.indication, x.institution_id, x.year, x.quarter)::int AS cell
         FROM (
             SELECT f.patient_id, f.administration_id, f.first_on, bl.id AS baseline_visit_id, f.product_id, f.indication, f.institution_id,
-                   extract(year FROM f.first_on)::int AS year, \(unescaped: recordKey("f.patient_id", seed)) AS pkey,
+                   extract(year FROM f.first_on)::int AS year, \(unescaped: quarters ? "extract(quarter FROM f.first_on)::int" : "0") AS quarter,
+                   \(unescaped: recordKey("f.patient_id", seed)) AS pkey,
                    CASE WHEN d.death_on IS NOT NULL THEN 'deceased' ELSE coalesce(patient_status_after(s.kind), 'active') END AS status,
                    greatest(0, coalesce(d.death_on, greatest(f.last_dose, l.last_alive)) - f.first_on) AS days
             FROM (SELECT DISTINCT ON (a.patient_id) a.patient_id, a.id AS administration_id, a.administered_on AS first_on,
@@ -303,9 +308,11 @@ struct OutcomeData: Sendable {
             case .indication: return "c.indication"
             case .institution: return "c.institution_id"
             case .year: return "c.year"
+            case .quarter: return "c.year * 10 + c.quarter"
             }
         }
-        let nulls: [ReportDimension: String] = [.product: "NULL::bigint", .indication: "NULL::text", .institution: "NULL::bigint", .year: "NULL::int"]
+        let nulls: [ReportDimension: String] = [.product: "NULL::bigint", .indication: "NULL::text", .institution: "NULL::bigint", .year: "NULL::int",
+                                                .quarter: "NULL::int"]
         let select = ReportDimension.allCases.map { by.contains($0) ? column($0) : nulls[$0]! }.joined(separator: ", ")
         var sets = [by]
         if by.count > 1 { sets += by.map { [$0] } }

@@ -66,11 +66,13 @@ struct OutcomeTables {
             GroupKey(product: level.contains(.product) ? data.productCodes[cell.product] : nil,
                      indication: level.contains(.indication) ? cell.indication : nil,
                      institution: level.contains(.institution) ? data.institutionCodes[cell.institution] : nil,
-                     year: level.contains(.year) ? cell.year : nil)
+                     year: level.contains(.year) ? cell.year : nil,
+                     quarter: level.contains(.quarter) ? "\(cell.year)Q\(cell.quarter)" : nil)
         }
         func key(_ dims: OutcomeData.Dims) -> GroupKey {
             GroupKey(product: dims.product.flatMap { data.productCodes[$0] }, indication: dims.indication,
-                     institution: dims.institution.flatMap { data.institutionCodes[$0] }, year: dims.year)
+                     institution: dims.institution.flatMap { data.institutionCodes[$0] }, year: dims.year,
+                     quarter: dims.quarter.map { "\($0 / 10)Q\($0 % 10)" })
         }
 
         // Groups, level by level, each level in order of its values; the total is always there.
@@ -208,7 +210,8 @@ struct OutcomeTables {
                 let parentKey = GroupKey(product: coarser.contains(.product) ? keys[g].product : nil,
                                          indication: coarser.contains(.indication) ? keys[g].indication : nil,
                                          institution: coarser.contains(.institution) ? keys[g].institution : nil,
-                                         year: coarser.contains(.year) ? keys[g].year : nil)
+                                         year: coarser.contains(.year) ? keys[g].year : nil,
+                                         quarter: coarser.contains(.quarter) ? keys[g].quarter : nil)
                 let parent = index[parentKey]!
                 for path in paths[g] {
                     guard let total = cells[parent][path] else { continue }

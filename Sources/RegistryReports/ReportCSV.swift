@@ -2,11 +2,11 @@ import Foundation
 import RegistryDomain
 
 /// The report as long-format CSV (RFC 4180), one figure per row, for statistical software:
-/// `product,indication,institution,year,measure,time_point,value`. A group's dimensions it is not
+/// `product,indication,institution,year,quarter,measure,time_point,value`. A group's dimensions it is not
 /// split on read `(all)`. The first rows carry the report's metadata under measures `report_*`.
 enum ReportCSV {
     static func render(_ r: OutcomeReportContent, checksum: String) -> String {
-        var out = "product,indication,institution,year,measure,time_point,value\r\n"
+        var out = "product,indication,institution,year,quarter,measure,time_point,value\r\n"
         func row(_ key: GroupKey?, _ measure: String, _ value: String, at timePoint: String = "") {
             let dims = ReportDimension.allCases.map { d in key.map { $0.value(d) ?? "(all)" } ?? "" }
             out += (dims + [measure, timePoint, value]).map(field).joined(separator: ",") + "\r\n"

@@ -42,9 +42,11 @@ public struct GroupKey: Hashable, Sendable {
     public var indication: String?
     public var institution: String?
     public var year: Int?
+    /// The calendar quarter of the first treatment, `2025Q3`.
+    public var quarter: String?
 
-    public init(product: String? = nil, indication: String? = nil, institution: String? = nil, year: Int? = nil) {
-        self.product = product; self.indication = indication; self.institution = institution; self.year = year
+    public init(product: String? = nil, indication: String? = nil, institution: String? = nil, year: Int? = nil, quarter: String? = nil) {
+        self.product = product; self.indication = indication; self.institution = institution; self.year = year; self.quarter = quarter
     }
 
     /// The value of a dimension, as text (nil: all).
@@ -54,6 +56,7 @@ public struct GroupKey: Hashable, Sendable {
         case .indication: return indication
         case .institution: return institution
         case .year: return year.map(String.init)
+        case .quarter: return quarter
         }
     }
 
@@ -67,7 +70,7 @@ public struct GroupKey: Hashable, Sendable {
     }
 
     static func ordered(_ a: GroupKey, _ b: GroupKey) -> Bool {
-        (a.product ?? "", a.indication ?? "", a.institution ?? "", a.year ?? 0) < (b.product ?? "", b.indication ?? "", b.institution ?? "", b.year ?? 0)
+        (a.product ?? "", a.indication ?? "", a.institution ?? "", a.year ?? 0, a.quarter ?? "") < (b.product ?? "", b.indication ?? "", b.institution ?? "", b.year ?? 0, b.quarter ?? "")
     }
 }
 

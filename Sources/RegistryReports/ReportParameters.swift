@@ -22,21 +22,22 @@ public enum ReportRole: String, Sendable, CaseIterable {
 }
 
 /// A dimension a report can be broken down by. Each patient is counted once, in the group of their
-/// first administration on or before the as-of date (the index treatment).
+/// first administration on or before the as-of date (the index treatment): its product, indication,
+/// institution, calendar year or calendar quarter (`2025Q3`).
 public enum ReportDimension: String, Sendable, CaseIterable, Comparable {
-    case product, indication, institution, year
+    case product, indication, institution, year, quarter
 
-    /// In the order product, indication, institution, year.
+    /// In the order product, indication, institution, year, quarter.
     public static func < (a: ReportDimension, b: ReportDimension) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }
 
-    /// Parses `product,indication,institution,year` (any subset, in any order; kept in the order given).
+    /// Parses `product,indication,institution,year,quarter` (any subset, in any order; kept in the order given).
     public static func parseList(_ text: String, field: String = "by") throws(RegistryError) -> [ReportDimension] {
         var out: [ReportDimension] = []
         for part in text.split(separator: ",", omittingEmptySubsequences: true).map({ String($0).trimmingCharactersInWhitespace() }) {
             guard let d = ReportDimension(rawValue: part) else {
-                throw .invalid(field, "'\(part)' is not a dimension; allowed: product, indication, institution, year (comma-separated)")
+                throw .invalid(field, "'\(part)' is not a dimension; allowed: product, indication, institution, year, quarter (comma-separated)")
             }
             guard !out.contains(d) else { throw .invalid(field, "'\(part)' is given twice; name each dimension once") }
             out.append(d)

@@ -43,10 +43,27 @@ extension RegistryWeb {
             } ?? max(ReportParameters.defaultMinimumCell, floor)
             let by = ReportDimension.allCases.filter { q.all("by").contains($0.rawValue) }
             let format = value("format") ?? "html"
+            let cut = value("cut").flatMap { text in
+                checks.check { () throws(RegistryError) -> Int in
+                    guard let n = Int(text), n > 0 else { throw .invalid("cut", "'\(text)' is not a pull number") }
+                    return n
+                }
+            }
             do {
                 try checks.finish()
-                let parameters = ReportParameters(purpose: purpose!, asOf: asOf ?? database.today(), product: value("product"),
+                var parameters: ReportParameters
+                if let cut {
+                    // Repeating a pull: its parameters, not the form's (a regulator only a regulator's cut).
+                    parameters = try await OutcomeReport.cut(database: database, pull: cut, purpose: purpose!)
+                    if role == .regulator && parameters.minimumCell < floor {
+                        throw RegistryError.invalid("cut", "pull \(cut) used K = \(parameters.minimumCell), below \(floor), the least a regulator may see")
+                    }
+                } else {
+                    parameters = ReportParameters(purpose: purpose!, asOf: asOf ?? database.today(), product: value("product"),
                                                   indication: value("indication"), institution: value("institution"), by: by, minimumCell: minCell)
+                    // The form always carries an as-of date; a quarter replaces it.
+                    try parameters.setCut(quarter: value("quarter"), lagDays: nil, recordedBy: nil, asOfGiven: false)
+                }
                 let report = try await OutcomeReport.build(database: database, parameters: parameters, actor: session.user.actor,
                                                            role: role, today: database.today())
                 let stamp = parameters.asOf.description
@@ -104,7 +121,7 @@ extension RegistryWeb {
             let values: [String: Any] = [
                 "purpose": q["purpose"] ?? "", "as_of": q["as-of"] ?? database.today().description, "today": database.today().description,
                 "product": q["product"] ?? "", "indication": q["indication"] ?? "", "institution": q["institution"] ?? "",
-                "min_cell": q["min-cell"] ?? "",
+                "min_cell": q["min-cell"] ?? "", "quarter": q["quarter"] ?? "", "cut": q["cut"] ?? "",
                 "min_floor": String(session.user.role == .regulator ? max(MinimumCell.regulatorFloor, configuration.minCell) : MinimumCell.floor),
                 "dimensions": ReportDimension.allCases.map { d in
                     ["value": d.rawValue, "label": views.catalogue.text("report_by_\(d.rawValue)", language), "checked": chosen.contains(d.rawValue)] as [String: Any]

@@ -388,6 +388,28 @@ struct OutcomeReportTests {
         }
     }
 
+    @Test("by quarter of the first treatment: each patient once, in 2024Q2, 2024Q3 or 2025Q1; under the year; in the CSV's quarter column")
+    func byQuarter() async throws {
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
+            let r = try await Self.build(database, SmallRegistry.parameters(by: [.year, .quarter], suppression: false))
+            let c = r.content
+            let crossed = c.groups.filter { $0.key.year != nil && $0.key.quarter != nil }.map { "\($0.key.year!) \($0.key.quarter!) \($0.patients.text)" }
+            #expect(crossed == ["2024 2024Q2 2", "2024 2024Q3 2", "2025 2025Q1 2"])
+            #expect(c.groups.filter { $0.key.year == nil && $0.key.quarter != nil }.map(\.patients) == [.count(2), .count(2), .count(2)])
+            #expect(c.groups.first { $0.key == GroupKey(quarter: "2024Q3") }?.deaths == .count(1), "p5 died")
+            let csv = String(decoding: r.csv(), as: UTF8.self)
+            #expect(csv.contains("(all),(all),(all),2024,2024Q2,patients,,2\r\n") && csv.contains("(all),(all),(all),(all),2025Q1,patients,,2\r\n"))
+            let json = try #require(try JSONSerialization.jsonObject(with: r.json()) as? [String: Any])
+            let groups = try #require(json["groups"] as? [[String: Any]])
+            #expect(groups.contains { ($0["group"] as? [String: Any])?["quarter"] as? String == "2025Q1" })
+            #expect(String(decoding: r.html(language: .ko), as: UTF8.self).contains("분기"))
+            // Not broken down by quarter, the cells are the same as before: one per year.
+            let byYear = try await Self.build(database, SmallRegistry.parameters(by: [.year], suppression: false)).content
+            #expect(byYear.groups.map(\.patients) == [.count(4), .count(2)])
+        }
+    }
+
     @Test("registry report outcomes on the command line: formats, --out, refusals")
     func commandLine() async throws {
         let url = try await TestDatabase.create()
@@ -407,8 +429,8 @@ struct OutcomeReportTests {
         #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<svg") && page.contains("<title id=\"km0-t\">Overall survival, CT-01</title>"))
         #expect(!page.contains("http://") && !page.contains("https://"), "self-contained: nothing fetched")
         let csv = try cli.run(base + ["--format", "csv"])
-        #expect(csv.status == 0 && csv.stdout.hasPrefix("product,indication,institution,year,measure,time_point,value\r\n"))
-        #expect(csv.stdout.contains("GT-01,(all),(all),(all),patients,,suppressed\r\n"))
+        #expect(csv.status == 0 && csv.stdout.hasPrefix("product,indication,institution,year,quarter,measure,time_point,value\r\n"))
+        #expect(csv.stdout.contains("GT-01,(all),(all),(all),(all),patients,,suppressed\r\n"))
         #expect(csv.stderr.contains("pull") && csv.stderr.contains("checksum"))
         let a = try cli.run(base + ["--format", "json"]), b = try cli.run(base + ["--format", "json"])
         #expect(a.status == 0 && a.stdout == b.stdout)

@@ -526,6 +526,20 @@ def regulator_and_admin():
             body = response.read().decode()
             c.ok("the report downloads as CSV", response.headers["Content-Type"].startswith("text/csv")
                  and "attachment" in response.headers["Content-Disposition"] and body.count("\n") > 3)
+        def fetch(query):
+            with urllib.request.urlopen(urllib.request.Request(f"{BASE}/app/reports/outcomes?{query}", headers={"Cookie": cookie})) as response:
+                return response.read()
+        quarter = fetch("purpose=q3+check&format=json&by=product&quarter=2026Q3")
+        document = json.loads(quarter)
+        c.ok("a quarter's report is as of its last day, recorded by its data lock (60 days after), both in its header",
+             document["as_of"] == "2026-09-30" and document["recorded_by"] == "2026-11-29T15:00:00.000000Z", str(document.get("recorded_by")))
+        pull = sql("SELECT max(id) FROM report_pull")
+        c.ok("repeating its pull by number gives the same bytes", fetch(f"purpose=again&format=json&cut={pull}") == quarter)
+        c.go("/app/reports")
+        c.fill("purpose", "분기 확인"); c.fill("quarter", "2026Q9")
+        c.submit("보고서 보기")
+        c.ok("a quarter that is not one is refused in Korean, naming the field",
+             "e-quarter" in d.page_source and "분기가 아닙니다" in c.text(), c.text()[:300])
     finally:
         d.quit()
 
