@@ -31,7 +31,7 @@ enum ReportHTML {
             <p class="kicker">\(esc(T("kicker")))</p>
             <h1>\(esc(T("heading")))</h1>
             <p class="meta">\(esc(T("data_as_of"))) <strong>\(p.asOf)</strong> · \(esc(filters.joined(separator: ", ")))\(p.by.isEmpty ? "" : " · " + esc(T("by", p.by.map { T("dim_\($0.rawValue)") }.joined(separator: ", "))))</p>
-            <p class="meta">\(esc(T("recorded_by"))) <strong>\(esc(r.recordedBy))</strong>\(r.provisional ? " · <strong class=\"warn\">" + esc(T("provisional", r.horizon ?? "")) + "</strong>" : "")</p>
+            <p class="meta">\(esc(T("recorded_by"))) <strong>\(esc(seoulTime(r.recordedBy)))</strong> <small>(\(esc(r.recordedBy)))</small>\(r.provisional ? " · <strong class=\"warn\">" + esc(T("provisional", r.horizon ?? "")) + "</strong>" : "")</p>
             \(p.suppression && p.perturbation ? "<p class=\"meta\">" + esc(T("perturbation_on", String(r.perturbationMaximum))) + "</p>" : "")
             <p class="meta">\(p.suppression ? esc(T("suppression_on", String(p.minimumCell - 1), "\u{1}")).replacingOccurrences(of: "\u{1}", with: "<span class=\"s\">\(esc(T("supp")))</span>") : "<strong class=\"warn\">\(esc(T("suppression_off")))</strong>")</p>
             </header>
@@ -76,6 +76,7 @@ enum ReportHTML {
             \(measureTable(t.measures))
             </section>
             """
+        if p.by.contains(.institution) { html += scorecard(r.groups.filter { $0.key.dimensions == [.institution] }) }
         let levels = OutcomeTables.levels(p.by).filter { !$0.isEmpty }
         for level in levels {
             let rows = r.groups.filter { $0.key.dimensions == level.sorted() }
@@ -257,7 +258,15 @@ enum ReportHTML {
     /// in a column of their own so that the target line never crosses them.
     static func completenessChart(_ points: [TimePointFigures]) -> String {
         guard !points.isEmpty else { return "<p>\(esc(T("cmp_none")))</p>" }
-        let row = 24.0, l = 74.0, r = 66.0, w = 460.0, top = 24.0
+        return completenessBars(id: "cmp", items: points.map { ($0.timePoint, $0.completeness) }, labelWidth: 74, title: T("completeness_heading"),
+                                caption: T("cmp_caption"))
+    }
+
+    /// Horizontal bars of completeness with the CIBMTR target of 90 % marked: green at or above it,
+    /// amber below; withheld or not-yet-due values say so.
+    static func completenessBars(id: String, items points: [(label: String, completeness: Figure)], labelWidth l: Double,
+                                 title: String, caption: String) -> String {
+        let row = 24.0, r = 66.0, w = 460.0 + max(0, l - 74), top = 24.0
         let h = top + row * Double(points.count) + 22
         func x(_ v: Double) -> Double { l + (w - l - r) * v }
         var body = ""
@@ -267,7 +276,7 @@ enum ReportHTML {
         }
         for (i, tp) in points.enumerated() {
             let y = top + row * Double(i)
-            body += "<text x=\"\(f1(l - 6))\" y=\"\(f1(y + 16))\" class=\"label\" text-anchor=\"end\">\(esc(tp.timePoint))</text>"
+            body += "<text x=\"\(f1(l - 6))\" y=\"\(f1(y + 16))\" class=\"label\" text-anchor=\"end\">\(esc(tp.label))</text>"
             if case .value(let v, _) = tp.completeness {
                 body += "<rect x=\"\(f1(l))\" y=\"\(f1(y + 4))\" width=\"\(f1(x(v) - l))\" height=\"\(f1(row - 8))\" class=\"\(v >= 0.9 ? "bar-ok" : "bar-low")\"/>"
                 body += "<text x=\"\(f1(w - 4))\" y=\"\(f1(y + 16))\" class=\"value\" text-anchor=\"end\">\(formatFixed(v * 100, 1)) %</text>"
@@ -278,15 +287,15 @@ enum ReportHTML {
         let target = x(0.9)
         body += "<line x1=\"\(f1(target))\" x2=\"\(f1(target))\" y1=\"\(f1(top - 4))\" y2=\"\(f1(h - 20))\" class=\"target\"/>"
         body += "<text x=\"\(f1(target))\" y=\"\(f1(top - 8))\" class=\"tick target-label\" text-anchor=\"middle\">\(esc(T("cmp_target")))</text>"
-        let desc = points.map { "\($0.timePoint): \($0.completeness.number.map { formatFixed($0 * 100, 1) + " %" } ?? ($0.completeness.isSuppressed ? T("suppressed") : T("not_estimable")))" }.joined(separator: "; ")
+        let desc = points.map { "\($0.label): \($0.completeness.number.map { formatFixed($0 * 100, 1) + " %" } ?? ($0.completeness.isSuppressed ? T("suppressed") : T("not_estimable")))" }.joined(separator: "; ")
         return """
             <figure class="wide">
-            <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="cmp-t cmp-d">
-            <title id="cmp-t">\(esc(T("completeness_heading")))</title>
-            <desc id="cmp-d">\(esc(T("cmp_desc"))) \(esc(desc))</desc>
+            <svg viewBox="0 0 \(Int(w)) \(Int(h))" role="img" aria-labelledby="\(id)-t \(id)-d">
+            <title id="\(id)-t">\(esc(title))</title>
+            <desc id="\(id)-d">\(esc(T("cmp_desc"))) \(esc(desc))</desc>
             \(body)
             </svg>
-            <figcaption>\(esc(T("cmp_caption")))</figcaption>
+            <figcaption>\(esc(caption))</figcaption>
             </figure>
             """
     }
@@ -368,6 +377,58 @@ enum ReportHTML {
             """
     }
 
+    /// Institutions ranked by follow-up completeness, best first, with the CIBMTR target of 90 %:
+    /// the bars, then a table with the counts behind them and the follow-ups overdue. Institutions
+    /// whose completeness is withheld or not yet estimable come last, in code order.
+    static func scorecard(_ institutions: [GroupFigures]) -> String {
+        guard !institutions.isEmpty else { return "" }
+        let ranked = institutions.enumerated().sorted { a, b in
+            switch (a.element.completeness.number, b.element.completeness.number) {
+            case let (x?, y?): return x != y ? x > y : a.offset < b.offset
+            case (_?, nil): return true
+            case (nil, _?): return false
+            default: return a.offset < b.offset
+            }
+        }.map(\.element)
+        let below = ranked.filter { ($0.completeness.number ?? 1) < 0.9 }.count
+        let figured = ranked.filter { $0.completeness.number != nil }
+        let rows = ranked.enumerated().map { i, g -> String in
+            let rank = g.completeness.number == nil ? "–" : String(i + 1)
+            return "<tr><td>\(rank)</td><th scope=\"row\">\(keyText(g.key, .institution))</th><td>\(count(g.patients))</td><td>\(count(g.followUpExpected))</td>"
+                + "<td>\(count(g.followUpCompleted))</td><td class=\"\((g.completeness.number ?? 1) < 0.9 ? "low" : "")\">\(percent(g.completeness))</td><td>\(count(g.overdueNow))</td></tr>"
+        }.joined(separator: "\n")
+        let head = ["sc_rank", "dim_institution", "g_patients", "col_expected", "col_completed", "col_completeness", "g_overdue"]
+            .map { "<th scope=\"col\">\(esc(T($0).prefix(1).uppercased() + T($0).dropFirst()))</th>" }.joined()
+        return """
+            <section aria-labelledby="h-scorecard">
+            <h2 id="h-scorecard">\(esc(T("sc_heading")))</h2>
+            <p class="note">\(esc(T("sc_note", String(below), String(figured.count), String(ranked.count - figured.count))))</p>
+            \(figured.isEmpty ? "" : completenessBars(id: "sc", items: figured.map { ($0.key.institution ?? "", $0.completeness) }, labelWidth: 90, title: T("sc_heading"), caption: T("sc_caption")))
+            <details\(ranked.count <= 30 ? " open" : "")><summary>\(esc(T("sc_table_summary", String(ranked.count))))</summary>
+            <div class="scroll"><table class="scorecard">
+            <caption>\(esc(T("sc_table_caption")))</caption>
+            <thead><tr>\(head)</tr></thead>
+            <tbody>
+            \(rows)
+            </tbody>
+            </table></div>
+            </details>
+            </section>
+            """
+    }
+
+    /// An ISO 8601 UTC time (`2026-12-06T02:39:41.707355Z`) as Seoul reads it: `2026-12-06 11:39:41 KST`.
+    static func seoulTime(_ utc: String) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let date = f.date(from: utc) else { return utc }
+        let out = DateFormatter()
+        out.locale = Locale(identifier: "en_US_POSIX")
+        out.timeZone = TimeZone(identifier: "Asia/Seoul")
+        out.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return out.string(from: date) + " KST"
+    }
+
     /// A group's value of a dimension: a product's or institution's code with its name beneath.
     static func keyText(_ key: GroupKey, _ d: ReportDimension) -> String {
         guard let value = key.value(d) else { return esc(T("g_all_value")) }
@@ -375,33 +436,39 @@ enum ReportHTML {
         return esc(value) + (name.map { "<br><small class=\"name\">\(esc($0))</small>" } ?? "")
     }
 
+    /// A level's groups in three tables that each fit a laptop's width: patients and follow-up,
+    /// survival and safety, fees. The group's key stays in the first columns of each (sticky when
+    /// a phone scrolls sideways).
     static func groupTable(_ groups: [GroupFigures], caption: String, dims: [ReportDimension]) -> String {
-        let measures = ["g_patients", "g_administrations", "g_person_years", "g_deaths", "g_lost", "g_withdrawn", "g_completeness", "g_overdue", "g_deviations"].map { T($0) }
-            + OutcomeReportContent.survivalYears.map { T("g_survival", String($0)) }
-            + ["g_aes", "g_serious", "g_late", "g_special", "g_fee_notified", "g_fee_collected"].map { T($0) }
-        let head = ((dims.isEmpty ? [T("g_group")] : dims.map { T("dim_\($0.rawValue)").capitalized }) + measures).map { "<th scope=\"col\">\(esc($0))</th>" }.joined()
-        let rows = groups.map { g -> String in
-            let keyCells = dims.isEmpty ? "" : dims.enumerated().map { i, d in
-                let text = keyText(g.key, d)
-                return i == 0 ? "<th scope=\"row\">\(text)</th>" : "<td class=\"k\">\(text)</td>"
-            }.joined()
-            let fee: (FeeFigures) -> String = { "\(millions($0.median)) <small>(\(millions($0.lowerQuartile))–\(millions($0.upperQuartile)))</small>" }
-            let cells = [count(g.patients), count(g.administrations), number(g.personYears), count(g.deaths), count(g.lostToFollowUp),
-                         count(g.withdrawn), percent(g.completeness), count(g.overdueNow), count(g.contactDeviations)]
-                + OutcomeReportContent.survivalYears.map { y in survival(g.survival.first { $0.years == y }) }
-                + [count(g.adverseEvents), count(g.serious), count(g.expeditedReportsLate), number(g.specialInterestPer100PersonYears),
-                   fee(g.feesNotified), fee(g.feesCollected)]
-            return "<tr>\(dims.isEmpty ? "<th scope=\"row\">\(esc(T("g_all")))</th>" : keyCells)\(cells.map { "<td>\($0)</td>" }.joined())</tr>"
+        let fee: (FeeFigures) -> String = { "\(millions($0.median)) <small>(\(millions($0.lowerQuartile))–\(millions($0.upperQuartile)))</small>" }
+        let parts: [(String, [String], (GroupFigures) -> [String])] = [
+            ("part_follow_up", ["g_patients", "g_administrations", "g_person_years", "g_deaths", "g_lost", "g_withdrawn", "g_completeness", "g_overdue", "g_deviations"].map { T($0) },
+             { g in [count(g.patients), count(g.administrations), number(g.personYears), count(g.deaths), count(g.lostToFollowUp),
+                     count(g.withdrawn), percent(g.completeness), count(g.overdueNow), count(g.contactDeviations)] }),
+            ("part_safety", OutcomeReportContent.survivalYears.map { T("g_survival", String($0)) } + ["g_aes", "g_serious", "g_late", "g_special"].map { T($0) },
+             { g in OutcomeReportContent.survivalYears.map { y in survival(g.survival.first { $0.years == y }) }
+                 + [count(g.adverseEvents), count(g.serious), count(g.expeditedReportsLate), number(g.specialInterestPer100PersonYears)] }),
+            ("part_fees", ["g_fee_notified", "g_fee_collected"].map { T($0) }, { g in [fee(g.feesNotified), fee(g.feesCollected)] }),
+        ]
+        return parts.map { part, measures, cells in
+            let head = ((dims.isEmpty ? [T("g_group")] : dims.map { T("dim_\($0.rawValue)").capitalized }) + measures).map { "<th scope=\"col\">\(esc($0))</th>" }.joined()
+            let rows = groups.map { g -> String in
+                let keyCells = dims.isEmpty ? "" : dims.enumerated().map { i, d in
+                    let text = keyText(g.key, d)
+                    return i == 0 ? "<th scope=\"row\">\(text)</th>" : "<td class=\"k\">\(text)</td>"
+                }.joined()
+                return "<tr>\(dims.isEmpty ? "<th scope=\"row\">\(esc(T("g_all")))</th>" : keyCells)\(cells(g).map { "<td>\($0)</td>" }.joined())</tr>"
+            }.joined(separator: "\n")
+            return """
+                <div class="scroll"><table class="groups">
+                <caption>\(esc(caption)) — \(esc(T(part)))</caption>
+                <thead><tr>\(head)</tr></thead>
+                <tbody>
+                \(rows)
+                </tbody>
+                </table></div>
+                """
         }.joined(separator: "\n")
-        return """
-            <div class="scroll"><table class="groups">
-            <caption>\(esc(caption))</caption>
-            <thead><tr>\(head)</tr></thead>
-            <tbody>
-            \(rows)
-            </tbody>
-            </table></div>
-            """
     }
 
     static let css = """
@@ -447,10 +514,16 @@ enum ReportHTML {
         svg .target{stroke:#a40000;stroke-dasharray:4 3;stroke-width:1.5}
         .scroll{overflow-x:auto;margin:12px 0;-webkit-overflow-scrolling:touch}
         table{border-collapse:collapse;font-variant-numeric:tabular-nums;font-size:14px;min-width:min(100%,640px)}
-        table.groups{min-width:100%}
+        table.groups{min-width:min(100%,900px)}
         caption{text-align:left;font-weight:600;padding:4px 0 8px;caption-side:top;position:sticky;left:0;max-width:calc(100vw - 40px)}
         th,td{padding:5px 8px;border-bottom:1px solid var(--line);text-align:right;white-space:nowrap}
         th[scope=row],td.k,thead th:first-child{text-align:left}
+        table.groups th[scope=row]{position:sticky;left:0;background:#fff;z-index:1;white-space:normal;min-width:9em;max-width:15em}
+        table.groups thead th{white-space:normal;vertical-align:bottom;max-width:10em}
+        table.groups td small{white-space:nowrap}
+        table.groups thead th:first-child{left:0;z-index:2}
+        td.low{color:var(--low);font-weight:600}
+        table.scorecard th[scope=row]{text-align:left}
         thead th{background:var(--bg);font-weight:600;position:sticky;top:0}
         tr.sum th,tr.sum td{border-top:2px solid var(--ink)}
         td small{color:var(--muted)}

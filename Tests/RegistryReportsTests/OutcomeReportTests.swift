@@ -410,6 +410,32 @@ struct OutcomeReportTests {
         }
     }
 
+    @Test("the institutions' scorecard: ranked by completeness, best first, the 90 % target marked; group tables split to fit a laptop")
+    func scorecard() async throws {
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
+            let r = try await Self.build(database, SmallRegistry.parameters(by: [.institution, .product], suppression: false))
+            let institutions = r.content.groups.filter { $0.key.dimensions == [.institution] }
+            let expected = institutions.sorted { ($0.completeness.number ?? -1) > ($1.completeness.number ?? -1) }.map { $0.key.institution! }
+            let html = String(decoding: r.html(language: .en), as: UTF8.self)
+            let section = try #require(html.range(of: "<section aria-labelledby=\"h-scorecard\">").map { String(html[$0.lowerBound...]) })
+            let order = expected.map { code in section.range(of: "<th scope=\"row\">\(code)")?.lowerBound }
+            #expect(order.allSatisfy { $0 != nil } && order == order.sorted { $0! < $1! }, "ranked best first: \(expected)")
+            let below = institutions.filter { ($0.completeness.number ?? 1) < 0.9 }.count
+            let figured = institutions.filter { $0.completeness.number != nil }.count
+            #expect(section.contains("\(below) of the \(figured) institutions with a completeness figure are below the CIBMTR target of 90 %"))
+            #expect(section.contains("class=\"target\""), "the 90 % line is drawn")
+            // Each level's figures come in three tables of at most 11 columns.
+            #expect(html.components(separatedBy: "— patients and follow-up</caption>").count - 1 == 4, "cross, each dimension, the total")
+            #expect(html.contains("— survival and safety</caption>") && html.contains("— fees</caption>"))
+            let ko = String(decoding: r.html(language: .ko), as: UTF8.self)
+            #expect(ko.contains("추적조사 완료율 기관 순위"))
+            // Without institutions in the breakdown there is no scorecard.
+            let byProduct = try await Self.build(database, SmallRegistry.parameters(by: [.product], suppression: false))
+            #expect(!String(decoding: byProduct.html(), as: UTF8.self).contains("h-scorecard"))
+        }
+    }
+
     @Test("registry report outcomes on the command line: formats, --out, refusals")
     func commandLine() async throws {
         let url = try await TestDatabase.create()
