@@ -216,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "RegistryAPITests",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryAPI", "RegistryTestSupport",
+                "RegistryDomain", "RegistryStorage", "RegistryAPI", "RegistryReports", "RegistryTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

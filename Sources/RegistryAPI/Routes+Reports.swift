@@ -30,6 +30,7 @@ extension RegistryAPI {
     /// before the response is sent.
     func addReportRoutes(_ routes: RouterGroup<Context>) {
         addSafetyListingRoute(routes)
+        addTrendRoute(routes)
         routes.get("/reports/outcomes") { request, context in
             let grant = try context.requireGrant()
             let q = try query(request, allowed: Set(OutcomeReportQuery.parameters.values))
@@ -145,6 +146,62 @@ extension RegistryAPI {
                                 body: .init(byteBuffer: ByteBuffer(bytes: body)))
             } catch let error as RegistryError where error.code == .notFound && error.field == "product" {
                 throw Problem(parameter: "product", error)
+            }
+        }
+    }
+}
+
+extension RegistryAPI {
+    /// The outcome trend by quarter for regulator and admin tokens: `registry report trend` over
+    /// HTTP, each quarter's report pulled and recorded by the same `OutcomeTrend.build`.
+    func addTrendRoute(_ routes: RouterGroup<Context>) {
+        routes.get("/reports/trend") { request, context in
+            let grant = try context.requireGrant()
+            let q = try query(request, allowed: ["purpose", "from", "to", "lag_days", "product", "indication", "institution", "min_cell", "format"])
+            let role: ReportRole = grant.role == .admin ? .admin : .regulator
+            let format = q["format"] ?? "json"
+            let floor = role == .regulator ? max(role.minimumCellFloor, configuration.minCell) : role.minimumCellFloor
+            var checks = FieldChecks()
+            if !["json", "csv"].contains(format) {
+                checks.refuse(.invalid("format", "'\(format)' is not a trend format; allowed: csv, json"))
+            }
+            if q["purpose"] == nil { checks.refuse(.invalid("purpose", "a purpose is required: why the trend is pulled, recorded with each pull in the audit trail")) }
+            if q["from"] == nil { checks.refuse(.invalid("from", "the first quarter is required, YYYYQn")) }
+            if q["to"] == nil { checks.refuse(.invalid("to", "the last quarter is required, YYYYQn (it must have ended)")) }
+            let lagDays = q["lag_days"].flatMap { text in
+                checks.check { () throws(RegistryError) -> Int in
+                    guard let n = Int(text), (0...365).contains(n) else { throw .invalid("lag_days", "'\(text)' is not allowed; allowed: 0 to 365 days after the quarter's end") }
+                    return n
+                }
+            }
+            let minCell = q["min_cell"].flatMap { text in
+                checks.check { () throws(RegistryError) -> Int in
+                    guard let n = Int(text), (floor...1000).contains(n) else {
+                        throw .invalid("min_cell", "'\(text)' is not allowed for a \(role.rawValue) token; allowed: \(floor) to 1000")
+                    }
+                    return n
+                }
+            } ?? max(ReportParameters.defaultMinimumCell, floor)
+            do {
+                try checks.finish()
+            } catch let error as RegistryError {
+                throw Problem(.invalidParameter, detail: error.message, errors: error.all.map { .parameter($0.field ?? "query", $0.message) })
+            }
+            let parameters = ReportParameters(purpose: q["purpose"]!, asOf: database.today(), product: q["product"], indication: q["indication"],
+                                              institution: q["institution"], minimumCell: minCell)
+            try await database.transaction(actor: grant.actor, scope: grant.scope) { _ in }
+            let build = { @Sendable [database] () async throws -> Data in
+                let trend = try await OutcomeTrend.build(database: database, parameters: parameters, from: q["from"]!, to: q["to"]!, lagDays: lagDays,
+                                                         actor: String(grant.actor.prefix(200)), role: role, today: database.today())
+                return format == "csv" ? trend.csv() : trend.json()
+            }
+            do {
+                let body = if #available(macOS 15, *) { try await ThreadPoolExecutor.run(build) } else { try await build() }
+                return Response(status: .ok, headers: [.contentType: OutcomeReportQuery.contentTypes[format]!, .cacheControl: "no-store"],
+                                body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            } catch let error as RegistryError where [.invalid, .notFound].contains(error.code) {
+                let parameter = error.field.flatMap { OutcomeReportQuery.parameters[$0] ?? (["from", "to"].contains($0) ? $0 : nil) } ?? "query"
+                throw Problem(parameter: parameter, error)
             }
         }
     }

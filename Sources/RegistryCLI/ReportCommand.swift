@@ -7,7 +7,7 @@ import RegistryStorage
 struct ReportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report", abstract: "Aggregate reports for regulators; every pull is recorded with who, purpose and parameters.",
-        subcommands: [Outcomes.self, SafetyListingCommand.self])
+        subcommands: [Outcomes.self, TrendCommand.self, SafetyListingCommand.self])
 
     struct Outcomes: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Outcome report: survival, safety, completeness, outcome measures, fees.", discussion: """
@@ -114,6 +114,57 @@ struct ReportCommand: AsyncParsableCommand {
         } else {
             FileHandle.standardOutput.write(data)
             Output.printError(global.json ? String(decoding: try Output.encoder().encode(summary), as: UTF8.self) : line)
+        }
+    }
+
+    struct TrendCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "trend", abstract: "The outcome report's headline figures quarter by quarter, each quarter's report pulled and recorded.",
+            discussion: """
+            For each quarter from --from to --to: the outcome report as of the quarter's last day (patients, person-years, deaths, follow-up completeness and overdue, survival at 1 year, adverse events, serious and late, incidence of the events of special interest), pulled as `registry report outcomes --quarter` would and recorded like it, so each point can be pulled again with --cut. Without --lag-days each point reads everything recorded so far (history as the registry now knows it); with --lag-days N each reads what was recorded by its data lock N days after the quarter, and a quarter whose lock has passed never changes. Counts are perturbed and small ones withheld as in the report. The last quarter must have ended.
+
+            Example:
+              registry report trend --purpose "MFDS annual review 2026" --from 2025Q1 --to 2026Q3 --format csv
+              registry report trend --purpose "as submitted each quarter" --from 2025Q1 --to 2026Q3 --lag-days 60 --product CART-19 --format json --out trend.json
+            """)
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Why the trend is pulled; recorded in the audit trail with each quarter's pull (required).") var purpose: String
+        @Option(help: "The first quarter, YYYYQn.") var from: String
+        @Option(help: "The last quarter, YYYYQn (it must have ended).") var to: String
+        @Option(name: .customLong("lag-days"), help: "Read each quarter as recorded by this many days after it (its data lock); default: as recorded now.") var lagDays: Int?
+        @Option(help: "Only patients first treated with this product (code).") var product: String?
+        @Option(help: "Only patients first treated for this indication (ICD-10).") var indication: String?
+        @Option(help: "Only patients first treated at this institution (code).") var institution: String?
+        @Option(name: .customLong("min-cell"), help: "K: published values from 1 to K-1 are withheld (admin 2-1000, regulator 5-1000).") var minCell: Int = ReportParameters.defaultMinimumCell
+        @Option(help: "Whose view: admin (default, the command line) or regulator.") var role: String = ReportRole.admin.rawValue
+        @Option(help: "csv or json.") var format: String = "csv"
+        @Option(help: "Write to this file (created or replaced, mode 0600) instead of stdout.") var out: String?
+
+        struct Pulled: Encodable {
+            var pulls: [Int]
+            var out: String
+            var format: String
+            var checksum: String
+            var quarters: Int
+        }
+
+        func run() async throws {
+            try await CommandContext.run(global) { ctx in
+                guard ["json", "csv"].contains(format) else {
+                    throw RegistryError.invalid("format", "'\(format)' is not a trend format; allowed: csv, json")
+                }
+                let role = try ReportRole.parse(role)
+                let parameters = ReportParameters(purpose: purpose, asOf: ctx.today, product: product, indication: indication, institution: institution,
+                                                  minimumCell: minCell)
+                let trend = try await OutcomeTrend.build(database: ctx.database, parameters: parameters, from: from, to: to, lagDays: lagDays,
+                                                         actor: ctx.actor, role: role, today: ctx.today)
+                let data = format == "json" ? trend.json() : trend.csv()
+                let summary = Pulled(pulls: trend.points.map(\.pull), out: out ?? "-", format: format, checksum: "sha256:\(trend.checksum)",
+                                     quarters: trend.points.count)
+                try ReportCommand.deliver(data, to: out, ctx, global, summary: summary,
+                                          "trend \(from) to \(to): \(trend.points.count) quarters written as \(format) to \(out ?? "stdout"); "
+                                          + "pulls \(trend.points.map { String($0.pull) }.joined(separator: ", ")) recorded, checksum sha256:\(trend.checksum)")
+            }
         }
     }
 

@@ -3,6 +3,7 @@ import HTTPTypes
 import PostgresNIO
 @testable import RegistryAPI
 import RegistryDomain
+import RegistryReports
 import RegistryStorage
 import RegistryTestSupport
 import Testing
@@ -12,8 +13,8 @@ struct ReportCommandLine {
     let url: DatabaseURL
     let home: URL
 
-    func run(_ arguments: [String]) throws -> RegistryBinary.Result {
-        try RegistryBinary(databaseURL: url, home: home).run(["report", "outcomes"] + arguments + ["--actor", "registrar"])
+    func run(_ arguments: [String], command: [String] = ["report", "outcomes"]) throws -> RegistryBinary.Result {
+        try RegistryBinary(databaseURL: url, home: home).run(command + arguments + ["--actor", "registrar"])
     }
 }
 
@@ -28,6 +29,14 @@ struct OutcomeReportAPITests {
                                              try NewAdministration(on: "2025-05-0\(i + 1)", lot: "LOT-R", dose: "2e6", feeNotified: 30_000_000, feeCollected: 25_000_000 + i,
                                                                    today: APIHarness.today)) }
         }
+    }
+
+    /// The report's exact figures (an administrator's unsuppressed pull, no perturbation), as
+    /// JSON: what the tests of what is counted compare with, since over HTTP counts are perturbed.
+    static func exact(_ h: APIHarness, product: String? = nil) async throws -> [String: Any] {
+        let p = ReportParameters(purpose: "test: exact figures", asOf: LocalDate("2026-11-25")!, product: product, minimumCell: 2, suppression: false)
+        let r = try await OutcomeReport.build(database: h.database, parameters: p, actor: "cli:test", role: .admin, today: APIHarness.today)
+        return try JSONSerialization.jsonObject(with: r.json()) as? [String: Any] ?? [:]
     }
 
     static func pulls(_ h: APIHarness) async throws -> [(actor: String, role: String, purpose: String, minCell: Int, checksum: String)] {
@@ -91,6 +100,30 @@ struct OutcomeReportAPITests {
             #expect(again.status == 200 && again.text == suppressed.text, "\(again.text.prefix(300))")
             let fresh = try await api.call(.get, "\(query)&min_cell=12", token: regulator)
             #expect(fresh.status == 200 && (fresh.json["recorded_by"] as? String ?? "") > (suppressed.json["recorded_by"] as? String ?? "~"))
+        }
+    }
+
+    @Test("the trend by quarter over HTTP: the command line's bytes, a pull per quarter; every bad parameter named at once, nothing pulled; institutions 403")
+    func trend() async throws {
+        try await APIHarness.run { h, api in
+            try await Self.treatMore(h)
+            let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-trend-api-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: home) }
+            let regulator = h.tokens["regulator"]!
+            let got = try await api.call(.get, "/reports/trend?purpose=trend%20check&from=2025Q2&to=2026Q3&format=csv&min_cell=12", token: regulator)
+            #expect(got.status == 200 && got.headers[.contentType] == "text/csv; charset=utf-8", "\(got.text.prefix(300))")
+            #expect(got.text.components(separatedBy: "\r\n").filter { !$0.isEmpty }.count == 7, "a header and six quarters")
+            let printed = try ReportCommandLine(url: h.database.url, home: home)
+                .run(["--purpose", "trend check", "--min-cell", "12", "--role", "regulator", "--format", "csv"], command: ["report", "trend", "--from", "2025Q2", "--to", "2026Q3"])
+            #expect(printed.status == 0 && printed.stdout == got.text, "\(printed.stderr)")
+            #expect(try await h.database.count("report_pull") == 12)
+            let bad = try await api.call(.get, "/reports/trend?from=2026Q1&to=2026Q9&format=pdf&lag_days=-1", token: regulator)
+            #expect(bad.status == 400 && Set(bad.parameters) == ["purpose", "format", "lag_days"], "\(bad.text)")
+            let late = try await api.call(.get, "/reports/trend?purpose=x&from=2026Q1&to=2026Q4", token: regulator)
+            #expect(late.status == 400 && late.parameters == ["to"], "\(late.text)")
+            #expect(try await h.database.count("report_pull") == 12, "a refused trend pulls nothing")
+            #expect(try await api.call(.get, "/reports/trend?purpose=x&from=2026Q1&to=2026Q2", token: h.tokens["A"]).status == 403)
         }
     }
 
