@@ -80,4 +80,20 @@ struct DisclosureTests {
             }
         }
     }
+
+    @Test("the method's parameters are settings: D from 1 to 5 and a whole-number seed, checked when set; a larger D widens the published values")
+    func settings() async throws {
+        try await TestDatabase.withDatabase { database in
+            _ = try await SmallRegistry.make(database)
+            for (key, value) in [("report.cell-key-max", "0"), ("report.cell-key-max", "6"), ("report.cell-key-seed", "secret")] {
+                await expectRefusal(field: "value") {
+                    try await database.transaction(actor: "cli:admin") { tx in try await tx.settings.set(key: key, value: value, reason: "test") }
+                }
+            }
+            try await database.transaction(actor: "cli:admin") { tx in try await tx.settings.set(key: "report.cell-key-max", value: "5", reason: "wider noise") }
+            let r = try await Self.build(database, SmallRegistry.parameters(by: [.product], minimumCell: 2))
+            #expect(r.perturbationMaximum == 5)
+            for g in r.groups { if let n = g.patients.number { #expect(abs(n - 3) <= 5) } }
+        }
+    }
 }

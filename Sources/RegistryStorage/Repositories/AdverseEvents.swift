@@ -225,6 +225,10 @@ public struct Settings: Repository {
             var settings = NightlySettings()
             try settings.set(key, value)
         }
+        if key == "report.cell-key-max" { _ = try CellKeyPerturbation.parse(value, field: "value") }
+        if key == "report.cell-key-seed" && Int64(value) == nil {
+            throw RegistryError.invalid("value", "'\(value)' is not a whole number; the seed of the record keys is a whole number, kept secret (changing it changes every published count)")
+        }
         try await c.query("UPDATE registry_setting SET value = \(value) WHERE key = \(key)", logger: logger)
     }
 }
