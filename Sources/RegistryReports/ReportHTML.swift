@@ -53,7 +53,7 @@ enum ReportHTML {
             </section>
             <section aria-labelledby="h-survival">
             <h2 id="h-survival">\(esc(T("survival_heading")))</h2>
-            <p class="note">\(esc(T("survival_note", String(p.suppression ? p.minimumCell : 1))))</p>
+            <p class="note">\(esc(T("survival_note", String(p.suppression ? p.minimumCell : 1), String(p.suppression ? p.minimumCell - 1 : 0))))</p>
             <div class="multiples">
             \(r.curves.isEmpty ? "<p>\(esc(T("survival_none")))</p>" : r.curves.enumerated().map { survivalChart($1, id: $0) }.joined(separator: "\n"))
             </div>
@@ -212,22 +212,29 @@ enum ReportHTML {
         let years = max(1, Int((Double(lastDays) / 365.25).rounded(.up)))
         func x(_ days: Int) -> Double { l + (w - l - r) * Double(days) / (365.25 * Double(years)) }
         func y(_ s: Double) -> Double { top + (h - top - b) * (1 - s) }
-        var line = ""
-        for (i, pt) in c.points.enumerated() {
-            line += i == 0 ? "M\(f1(x(pt.days))) \(f1(y(pt.survival)))" : " H\(f1(x(pt.days))) V\(f1(y(pt.survival)))"
+        // Runs of consecutive monthly points: where points are left out (deaths so far from 1 to
+        // K − 1), the curve and its band break rather than run flat through the gap.
+        var runs: [[SurvivalCurve.Point]] = []
+        for pt in c.points {
+            if let last = runs.last?.last, pt.days - last.days <= 32 { runs[runs.count - 1].append(pt) } else { runs.append([pt]) }
         }
-        // Band: along the upper bound, then back along the lower bound (both as steps).
-        var band = ""
-        if let first = c.points.first {
-            band = "M\(f1(x(first.days))) \(f1(y(first.upper)))"
-            for pt in c.points.dropFirst() { band += " H\(f1(x(pt.days))) V\(f1(y(pt.upper)))" }
-            let rev = Array(c.points.reversed())
+        var line = "", band = ""
+        for run in runs {
+            let first = run[0]
+            line += " M\(f1(x(first.days))) \(f1(y(first.survival)))"
+            for pt in run.dropFirst() { line += " H\(f1(x(pt.days))) V\(f1(y(pt.survival)))" }
+            // Band: along the upper bound, then back along the lower bound (both as steps).
+            band += " M\(f1(x(first.days))) \(f1(y(first.upper)))"
+            for pt in run.dropFirst() { band += " H\(f1(x(pt.days))) V\(f1(y(pt.upper)))" }
+            let rev = Array(run.reversed())
             band += " V\(f1(y(rev[0].lower)))"
             for (i, pt) in rev.enumerated() where i > 0 {
                 band += " H\(f1(x(rev[i - 1].days))) V\(f1(y(pt.lower))) "
             }
             band += " H\(f1(x(first.days))) Z"
         }
+        line = String(line.dropFirst())
+        band = String(band.dropFirst())
         var grid = ""
         for s in [0.0, 0.25, 0.5, 0.75, 1.0] {
             grid += "<line x1=\"\(f1(l))\" x2=\"\(f1(w - r))\" y1=\"\(f1(y(s)))\" y2=\"\(f1(y(s)))\" class=\"grid\"/>"

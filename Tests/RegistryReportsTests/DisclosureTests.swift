@@ -81,6 +81,32 @@ struct DisclosureTests {
         }
     }
 
+    @Test("a survival curve leaves out the months whose deaths so far are 1 to K - 1, and breaks there; the 1-year estimate likewise")
+    func curveGaps() {
+        // 30 patients of one product: deaths on days 100, 130, 160, 190, 220 and 250, the rest censored on day 2000.
+        var data = OutcomeData()
+        data.cells = [1: OutcomeData.Cell(product: 1, indication: "G20", institution: 1, year: 2020, quarter: 0)]
+        data.productCodes = [1: "GT-01"]
+        data.institutionCodes = [1: "ARM-001"]
+        for day in [100, 130, 160, 190, 220, 250] { data.survival.append(.init(cell: 1, days: day, cellKey: 0, status: 1, patients: 1)) }
+        data.survival.append(.init(cell: 1, days: 2000, cellKey: 0, status: 0, patients: 24))
+        var p = SmallRegistry.parameters(minimumCell: 5, perturbation: false)
+        p.by = [.product]
+        let content = OutcomeTables.content(data, parameters: p)
+        let curve = try! #require(content.curves.first)
+        #expect(curve.points.contains { $0.days < 100 } && !curve.points.contains { (100..<220).contains($0.days) } && curve.points.contains { $0.days >= 220 },
+                "\(curve.points.map(\.days))")
+        #expect(curve.points.first { $0.days >= 220 }.map { abs($0.survival - 25.0 / 30.0) < 1e-9 } == true, "5 deaths of 30: 0.8333")
+        // Drawn as two runs: the line restarts after the gap instead of running flat through it.
+        let html = ReportText.$current.withValue(ReportText.catalogues[.en]!) { ReportHTML.survivalChart(curve, id: 0) }
+        let path = html.components(separatedBy: "\" class=\"curve\"")[0].components(separatedBy: "<path d=\"").last ?? ""
+        #expect(path.filter { $0 == "M" }.count == 2, "\(path)")
+        // One year: 6 deaths by then, shown; with K = 7 it would reveal 6 deaths, so it is withheld.
+        #expect(content.total.survival.first { $0.years == 1 }?.estimate != .suppressed)
+        p.minimumCell = 7
+        #expect(OutcomeTables.content(data, parameters: p).total.survival.first { $0.years == 1 }?.estimate == .suppressed)
+    }
+
     @Test("the method's parameters are settings: D from 1 to 5 and a whole-number seed, checked when set; a larger D widens the published values")
     func settings() async throws {
         try await TestDatabase.withDatabase { database in
