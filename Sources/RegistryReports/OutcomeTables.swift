@@ -346,6 +346,8 @@ struct OutcomeTables {
                 if revealsFewDeaths(times, by: t) { continue }
                 points.append(.init(days: t, survival: e.survival, lower: e.lower ?? e.survival, upper: e.upper ?? e.survival))
             }
+            // A lone point at 100 % says nothing; such a product gets no curve (the page lists it).
+            guard points.count >= 2 else { continue }
             curves.append(SurvivalCurve(product: data.productCodes[product] ?? "\(product)", points: points))
         }
         let named = groups.map(\.key) + [GroupKey(product: p.product, institution: p.institution)]

@@ -57,6 +57,7 @@ enum ReportHTML {
             <div class="multiples">
             \(r.curves.isEmpty ? "<p>\(esc(T("survival_none")))</p>" : r.curves.enumerated().map { survivalChart($1, id: $0) }.joined(separator: "\n"))
             </div>
+            \(curveless(r))
             </section>
             <section aria-labelledby="h-completeness">
             <h2 id="h-completeness">\(esc(T("completeness_heading")))</h2>
@@ -382,6 +383,15 @@ enum ReportHTML {
             <tbody>\(rows)</tbody>
             </table></div>
             """
+    }
+
+    /// The products of the report's groups that have no curve, named under the curves.
+    static func curveless(_ r: OutcomeReportContent) -> String {
+        let drawn = Set(r.curves.map(\.product))
+        let missing = Set(r.groups.compactMap(\.key.product)).subtracting(drawn).sorted()
+        guard !missing.isEmpty else { return "" }
+        let floor = r.parameters.suppression ? r.parameters.minimumCell : 1
+        return "<p class=\"note\">\(esc(T("survival_missing", missing.joined(separator: ", "), String(floor), String(max(floor - 1, 0)))))</p>"
     }
 
     /// Institutions ranked by follow-up completeness, best first, with the CIBMTR target of 90 %:

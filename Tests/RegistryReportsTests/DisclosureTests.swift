@@ -105,6 +105,13 @@ struct DisclosureTests {
         #expect(content.total.survival.first { $0.years == 1 }?.estimate != .suppressed)
         p.minimumCell = 7
         #expect(OutcomeTables.content(data, parameters: p).total.survival.first { $0.years == 1 }?.estimate == .suppressed)
+        // A death in the first month: every point after day 0 would reveal it, so no curve, and the page says why.
+        data.survival = [.init(cell: 1, days: 10, cellKey: 0, status: 1, patients: 1), .init(cell: 1, days: 2000, cellKey: 0, status: 0, patients: 29)]
+        p.minimumCell = 5
+        let early = OutcomeTables.content(data, parameters: p)
+        #expect(early.curves.isEmpty)
+        let page = ReportText.$current.withValue(ReportText.catalogues[.en]!) { ReportHTML.curveless(early) }
+        #expect(page.contains("No curve for GT-01: fewer than 5 patients at risk, or every point would reveal 1 to 4 deaths."))
     }
 
     @Test("the method's parameters are settings: D from 1 to 5 and a whole-number seed, checked when set; a larger D widens the published values")
