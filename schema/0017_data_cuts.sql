@@ -78,3 +78,9 @@ INSERT INTO registry_setting (key, value, description) VALUES
      'secret seed of the record keys behind the perturbation of published counts; drawn once, never printed in a report'),
     ('report.cell-key-max', '2',
      'D: published counts differ from the true ones by at most this (1 to 5)');
+
+-- The longitudinal wide CSV export (issue #17, RegistryReports/WideExport.swift): patient-level,
+-- pulled by administrators with a purpose and recorded like every report.
+ALTER TABLE report_pull DROP CONSTRAINT report_pull_report_check;
+ALTER TABLE report_pull ADD CONSTRAINT report_pull_report_check CHECK (report IN ('outcomes', 'safety-listing', 'wide'));
+ALTER TABLE report_pull ADD CONSTRAINT report_pull_wide_admin_check CHECK (report <> 'wide' OR role = 'admin');
