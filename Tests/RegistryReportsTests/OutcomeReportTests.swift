@@ -112,6 +112,20 @@ struct SmallRegistry {
     }
 }
 
+extension SmallRegistry {
+    /// The hand-checked registry in a database of its own, a home folder, and the built binary on
+    /// both, for tests of commands as people run them. The caller removes the folder and drops the database.
+    static func commandLine() async throws -> (cli: RegistryBinary, home: URL, url: DatabaseURL) {
+        let url = try await TestDatabase.create()
+        let db = try await Database.open(url, logger: TestDatabase.logger, today: { SmallRegistry.today })
+        _ = try await SmallRegistry.make(db)
+        await db.close()
+        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        return (RegistryBinary(databaseURL: url, home: home), home, url)
+    }
+}
+
 /// A figure equal to a value at its printed precision.
 func close(_ f: Figure, _ x: Double, sourceLocation: SourceLocation = #_sourceLocation) {
     guard case .value(let v, let d) = f else { Issue.record("expected \(x), got \(f)", sourceLocation: sourceLocation); return }
@@ -438,14 +452,8 @@ struct OutcomeReportTests {
 
     @Test("registry report outcomes on the command line: formats, --out, refusals")
     func commandLine() async throws {
-        let url = try await TestDatabase.create()
-        let db = try await Database.open(url, logger: TestDatabase.logger, today: { SmallRegistry.today })
-        _ = try await SmallRegistry.make(db)
-        await db.close()
-        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-report-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let (cli, home, url) = try await SmallRegistry.commandLine()
         defer { try? FileManager.default.removeItem(at: home) }
-        let cli = RegistryBinary(databaseURL: url, home: home)
         let base = ["report", "outcomes", "--purpose", "committee question", "--as-of", "2026-11-25", "--by", "product"]
         let html = home.appendingPathComponent("r.html").path
         let written = try cli.run(base + ["--format", "html", "--min-cell", "2", "--out", html, "--json"])

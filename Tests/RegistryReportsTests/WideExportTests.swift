@@ -53,14 +53,8 @@ struct WideExportTests {
 
     @Test("registry export wide on the command line: the file, mode 0600, the summary; --lang ko names answers in Korean; refusals name the option")
     func commandLine() async throws {
-        let url = try await TestDatabase.create()
-        let db = try await Database.open(url, logger: TestDatabase.logger, today: { SmallRegistry.today })
-        _ = try await SmallRegistry.make(db)
-        await db.close()
-        let home = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("registry-wide-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let (cli, home, url) = try await SmallRegistry.commandLine()
         defer { try? FileManager.default.removeItem(at: home) }
-        let cli = RegistryBinary(databaseURL: url, home: home)
         let file = home.appendingPathComponent("wide.csv").path
         let done = try cli.run(["export", "wide", "--purpose", "annual statistics", "--lang", "ko", "--out", file, "--json"])
         #expect(done.status == 0, "\(done.stderr)")
