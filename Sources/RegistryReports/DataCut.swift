@@ -88,16 +88,18 @@ public struct DataCut: Sendable, Equatable {
         var changed: Set<String>
     }
 
-    static let timeText = "to_char(%@ AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    /// A timestamptz expression as the report prints times (`canonical`): UTC, microseconds.
+    static func utcText(_ expression: String) -> String {
+        "to_char(\(expression) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+    }
 
     /// Resolves the cut inside the report's transaction and, when it leaves changes out, writes
     /// the temporary table `cut_change` (one row per row changed after the cut: its table, id,
     /// and the image it had then, null when it did not exist yet).
     func resolve(_ c: PostgresConnection, logger: Logger) async throws -> Resolved {
-        let latestSQL = Self.timeText.replacingOccurrences(of: "%@", with: "max(at)")
         let rows = try await c.query("""
-            SELECT (SELECT \(unescaped: latestSQL) FROM audit_log WHERE entity = ANY(\(Self.entities))),
-                   \(unescaped: Self.timeText.replacingOccurrences(of: "%@", with: "now()")), pg_current_snapshot()::text
+            SELECT (SELECT \(unescaped: Self.utcText("max(at)")) FROM audit_log WHERE entity = ANY(\(Self.entities))),
+                   \(unescaped: Self.utcText("now()")), pg_current_snapshot()::text
             """, logger: logger)
         let (latestOrNil, now, current) = try await rows.decode((String?, String, String).self).one("the cut's horizon")
         let latest = latestOrNil ?? "1970-01-01T00:00:00.000000Z"
@@ -111,18 +113,19 @@ public struct DataCut: Sendable, Equatable {
             // (ISO texts in UTC compare as the times they name).
             return Resolved(recordedBy: latest, provisional: horizon != nil, snapshot: current, changed: [])
         }
+        // The changes the cut leaves out: recorded after it, or by a transaction the repeated pull
+        // did not see; the schedules' audit rows stand for the follow-ups they inserted.
         try await c.query("""
             CREATE TEMP TABLE cut_change ON COMMIT DROP AS
+            WITH later AS (SELECT a.id, a.entity, a.entity_id, a.action, a.before, a.after FROM audit_log a
+                           WHERE a.entity = ANY(\(Self.entities)) AND a.at > \(cutAt)::timestamptz - interval '1 day'
+                             AND (a.at > \(cutAt)::timestamptz
+                                  OR NOT pg_visible_in_snapshot(a.tx, coalesce(\(snapshot)::pg_snapshot, pg_current_snapshot()))))
             SELECT DISTINCT ON (entity, entity_id) entity, entity_id, before
-            FROM (SELECT a.id, a.entity, a.entity_id, CASE a.action WHEN 'update' THEN a.before END AS before
-                  FROM audit_log a
-                  WHERE a.entity = ANY(\(Self.tables)) AND a.at > \(cutAt)::timestamptz - interval '1 day'
-                    AND (a.at > \(cutAt)::timestamptz OR NOT pg_visible_in_snapshot(a.tx, coalesce(\(snapshot)::pg_snapshot, pg_current_snapshot())))
+            FROM (SELECT id, entity, entity_id, CASE action WHEN 'update' THEN before END AS before FROM later WHERE entity <> 'follow_up_schedule'
                   UNION ALL
-                  SELECT a.id, 'follow_up', x::bigint, NULL
-                  FROM audit_log a CROSS JOIN LATERAL jsonb_array_elements_text(a.after -> 'id') x
-                  WHERE a.entity = 'follow_up_schedule' AND a.at > \(cutAt)::timestamptz - interval '1 day'
-                    AND (a.at > \(cutAt)::timestamptz OR NOT pg_visible_in_snapshot(a.tx, coalesce(\(snapshot)::pg_snapshot, pg_current_snapshot())))) x
+                  SELECT l.id, 'follow_up', x::bigint, NULL FROM later l CROSS JOIN LATERAL jsonb_array_elements_text(l.after -> 'id') x
+                  WHERE l.entity = 'follow_up_schedule') x
             ORDER BY entity, entity_id, id
             """, logger: logger)
         var changed: Set<String> = []

@@ -98,7 +98,7 @@ struct OutcomeData: Sendable {
     /// The registry's perturbation of published counts (`report.cell-key-max`).
     var perturbation = CellKeyPerturbation()
     /// The cut as read: its horizon, whether provisional, the snapshot.
-    var cut = DataCut.Resolved(recordedBy: "", provisional: false, snapshot: "", changed: [])
+    var cut = DataCut.Resolved.now
 
     /// Filters as ids, resolved from the codes in the parameters.
     struct Filters: Sendable {
@@ -262,7 +262,7 @@ struct OutcomeData: Sendable {
             "x.st = 'completed' AND v.contact_type <> f.contact_type",
         ]
         let counts = conditions.map { "count(*) FILTER (WHERE \($0))::int" }.joined(separator: ",\n       ")
-        let keys = conditions.map { "coalesce(sum(\(recordKey("f.id", seed))) FILTER (WHERE \($0)) % 256, 0)::int" }.joined(separator: ",\n             ")
+        let keys = conditions.map { "coalesce(sum(h.k) FILTER (WHERE \($0)) % 256, 0)::int" }.joined(separator: ",\n             ")
         return """
             SELECT c.cell, f.label, min(f.seq)::int,
                    \(unescaped: counts),
@@ -276,6 +276,7 @@ struct OutcomeData: Sendable {
                                             WHEN f.status = 'not-required' AND s.effective_on > \(asOf) THEN 'scheduled'
                                             WHEN f.status = 'not-done' AND f.not_done_on > \(asOf) THEN 'scheduled'
                                             ELSE f.status END AS st) x
+            CROSS JOIN LATERAL (SELECT \(unescaped: recordKey("f.id", seed)) AS k) h
             WHERE f.status <> 'voided'
             GROUP BY c.cell, f.label
             """

@@ -29,7 +29,7 @@ public enum OutcomeReport {
     /// pull's purpose is its own. A regulator may repeat only a cut a regulator could have pulled.
     public static func cut(database: Database, pull: Int, purpose: String) async throws -> ReportParameters {
         let query: PostgresQuery = """
-            SELECT parameters::text, to_char(recorded_by AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), snapshot::text
+            SELECT parameters::text, \(unescaped: DataCut.utcText("recorded_by")), snapshot::text
             FROM report_pull WHERE id = \(pull) AND report = 'outcomes'
             """
         let rows = try await database.read { tx in
@@ -49,7 +49,7 @@ public enum OutcomeReport {
         }
         var p = ReportParameters(purpose: purpose, asOf: asOf, product: json["product"] as? String, indication: json["indication"] as? String,
                                  institution: json["institution"] as? String,
-                                 by: try ((json["by"] as? [String]) ?? []).map { try ReportDimension.parseList($0) }.flatMap { $0 },
+                                 by: ((json["by"] as? [String]) ?? []).compactMap(ReportDimension.init(rawValue:)),
                                  minimumCell: minimumCell, suppression: suppression)
         p.perturbation = json["perturbation"] as? Bool ?? true
         p.cut = DataCut(horizon: json["horizon"] as? String)

@@ -37,14 +37,14 @@ public enum WideExport {
                 guard (found ?? 0) > 0 else { throw RegistryError.notFound("institution", "no institution has code \(institution)", remedy: .list(.institutions)) }
             }
             // The catalogue: each measure's column, and for coded ones the answers' names by value.
-            var measures: [(key: String, answers: [String: String])] = []
+            var measures: [(key: String, answers: [String: (code: String, name: String)])] = []
             for try await (key, answers) in try await c.query("SELECT key, answers::text FROM measure_definition ORDER BY id", logger: database.logger).decode((String, String).self) {
-                var names: [String: String] = [:]
+                var names: [String: (code: String, name: String)] = [:]
                 if let list = try JSONSerialization.jsonObject(with: Data(answers.utf8)) as? [[String: Any]] {
                     for a in list {
                         if let v = a["value"] as? Int, let code = a["code"] as? String {
                             let name = (language == .ko ? a["display_ko"] : a["display"]) as? String ?? code
-                            names[String(v)] = code + "\u{1}" + name
+                            names[String(v)] = (code, name)
                         }
                     }
                 }
@@ -59,7 +59,7 @@ public enum WideExport {
                 try write(data)
             }
             try emit(header.map(ReportCSV.field).joined(separator: ",") + "\r\n")
-            var buffer = ""
+            var buffer = "", buffered = 0
             var lastPatient = ""
             for try await (pseudonym, instCode, instName, productCode, productName, administeredOn, lot, label, seq, dueOn, status, notDone,
                            visitOn, contact, vital, keys, values) in try await c.query("""
@@ -87,15 +87,17 @@ public enum WideExport {
                     if m.answers.isEmpty {
                         cells.append(Self.trim(measured[i]))
                     } else {
-                        let answer = m.answers[Self.trim(measured[i])]?.split(separator: "\u{1}", maxSplits: 1).map(String.init)
-                        cells.append(answer?.first ?? Self.trim(measured[i]))
-                        cells.append(answer?.last ?? "")
+                        let answer = m.answers[Self.trim(measured[i])]
+                        cells.append(answer?.code ?? Self.trim(measured[i]))
+                        cells.append(answer?.name ?? "")
                     }
                 }
-                buffer += cells.map(ReportCSV.field).joined(separator: ",") + "\r\n"
+                let line = cells.map(ReportCSV.field).joined(separator: ",") + "\r\n"
+                buffer += line
+                buffered += line.utf8.count
                 rows += 1
                 if pseudonym != lastPatient { patients += 1; lastPatient = pseudonym }
-                if buffer.utf8.count > 1 << 16 { try emit(buffer); buffer = "" }
+                if buffered > 1 << 16 { try emit(buffer); buffer = ""; buffered = 0 }
             }
             if !buffer.isEmpty { try emit(buffer) }
         }
