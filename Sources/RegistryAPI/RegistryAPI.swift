@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import RegistryDomain
 import RegistryStorage
+import Synchronization
 
 /// Settings of the HTTP API that an operator may change.
 public struct APIConfiguration: Sendable {
@@ -20,6 +21,15 @@ public struct APIConfiguration: Sendable {
     public init() {}
 }
 
+/// Whether the server still takes new work (see `RegistryAPI.serving`).
+public final class ServingState: Sendable {
+    private let draining = Atomic<Bool>(false)
+    public init() {}
+    /// From now on `/ready` answers 503.
+    public func beginDraining() { draining.store(true, ordering: .relaxed) }
+    public var isDraining: Bool { draining.load(ordering: .relaxed) }
+}
+
 /// The registry's HTTP API: routes over the storage repositories, whose operations do all
 /// validation and scoping; this layer authenticates, decodes strictly, runs each request in one
 /// transaction under row-level security (`Database.transaction(actor:scope:)`) whose handle the
@@ -30,6 +40,9 @@ public struct RegistryAPI: Sendable {
     public let pseudonymizer: Pseudonymizer
     public let configuration: APIConfiguration
     let grants = GrantCache()
+    /// Whether the server is draining before it stops: `/ready` then answers 503, so that a load
+    /// balancer sends nothing new while the requests already on the wire are answered.
+    public let serving = ServingState()
 
     /// The API over `database`; enrolment derives pseudonyms with `pseudonymizer`.
     public init(database: Database, pseudonymizer: Pseudonymizer, configuration: APIConfiguration = APIConfiguration()) {

@@ -21,7 +21,9 @@ extension RegistryAPI {
             try Reply.json(["status": "up"]).response()
         }
 
+        let serving = self.serving
         router.get("/ready") { _, _ in
+            if serving.isDraining { throw Problem(.unavailable, detail: "the server is shutting down; send new requests to another instance") }
             do {
                 try await database.ping(deadline: .seconds(2))
                 return try Reply.json(["status": "ready"]).response()

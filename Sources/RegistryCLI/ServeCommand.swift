@@ -16,7 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
         operators. Each request runs in one transaction under PostgreSQL row-level security, so an
         institution's token reaches only the patients it holds. The database pool, the HTTP server,
         an audit sealer and (with --with-worker) the nightly worker run in one service group:
-        SIGTERM or SIGINT stops accepting connections, finishes the requests in flight, seals the
+        SIGTERM or SIGINT first drains (/ready answers 503 for --drain-seconds while requests are
+        still served), then stops accepting connections, finishes the requests in flight, seals the
         audit trail and exits 0. Logs are JSON lines on stdout.
 
         Examples:
@@ -44,6 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
     @Flag(name: .customLong("tls"), help: "People reach the server over HTTPS (a proxy terminates TLS): session cookies are Secure and pages send HSTS.") var tls = false
     @Option(name: .customLong("session-idle-minutes"), help: "A web session ends after this many minutes without a request (5 to 480).") var sessionIdleMinutes: Int = 30
+    @Option(name: .customLong("drain-seconds"), help: "After SIGTERM, keep serving this long with /ready answering 503 (so a load balancer stops sending) before closing idle connections (0 to 60).")
+    var drainSeconds: Double = 1
     @Option(name: .customLong("session-hours"), help: "A web session ends this many hours after sign-in, however busy (1 to 24).") var sessionHours: Int = 12
 
     func run() async throws {
@@ -66,6 +69,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard (5...480).contains(sessionIdleMinutes) else {
                 throw RegistryError.invalid("session-idle-minutes", "\(sessionIdleMinutes) is out of range; allowed: 5 to 480")
             }
+            guard (0...60).contains(drainSeconds) else { throw RegistryError.invalid("drain-seconds", "\(drainSeconds) is out of range; allowed: 0 to 60") }
             guard (1...24).contains(sessionHours) else { throw RegistryError.invalid("session-hours", "\(sessionHours) is out of range; allowed: 1 to 24") }
             var web = WebConfiguration()
             web.tls = tls
@@ -79,9 +83,10 @@ struct ServeCommand: AsyncParsableCommand {
             databaseLogger.logLevel = .warning
 
             let url = try global.resolveDatabaseURL()
-            let server = ServerConfiguration(databaseURL: url, host: host, port: port, poolSize: poolSize, withWorker: withWorker,
+            var server = ServerConfiguration(databaseURL: url, host: host, port: port, poolSize: poolSize, withWorker: withWorker,
                                              worklistRoot: out.map { URL(fileURLWithPath: $0) } ?? global.homeURL.appendingPathComponent("worklists"),
                                              api: configuration, web: web, pseudonymizer: try PseudonymKey.load(home: global.homeURL))
+            server.drainDelay = .milliseconds(Int(drainSeconds * 1000))
             let (host, withWorker) = (host, withWorker)
             let group = try await RegistryServer.serviceGroup(server, logger: logger, databaseLogger: databaseLogger) { bound in
                 logger.notice("registry API listening", metadata: ["host": "\(host)", "port": "\(bound)", "database": "\(url)", "worker": "\(withWorker)"])

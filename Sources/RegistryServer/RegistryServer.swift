@@ -31,6 +31,9 @@ public struct ServerConfiguration: Sendable {
     public var web: WebConfiguration
     /// Derives enrolled patients' pseudonyms.
     public var pseudonymizer: Pseudonymizer
+    /// How long the server keeps serving after SIGTERM, with `/ready` answering 503, before it
+    /// closes idle connections and finishes the requests in flight.
+    public var drainDelay: Duration = .seconds(1)
 
     public init(databaseURL: DatabaseURL, host: String, port: Int, poolSize: Int, withWorker: Bool, worklistRoot: URL,
                 api: APIConfiguration, web: WebConfiguration = WebConfiguration(), pseudonymizer: Pseudonymizer) {
@@ -75,8 +78,9 @@ public enum RegistryServer {
             }))
         }
         let web = try RegistryWeb(database: database, pseudonymizer: configuration.pseudonymizer, configuration: configuration.web)
-        services.append(application(api: api, web: web, host: configuration.host, port: configuration.port, logger: logger,
-                                     onServerRunning: onServerRunning))
+        services.append(DelayedDrain(application(api: api, web: web, host: configuration.host, port: configuration.port, logger: logger,
+                                                 onServerRunning: onServerRunning),
+                                     delay: configuration.drainDelay, serving: api.serving, logger: logger))
         return ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
                                                  gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     }
@@ -123,5 +127,45 @@ where API.Context == APIRequestContext, Web.Context == WebContext {
             return try await web.respond(to: request, context: WebContext(source: context.source))
         }
         return try await api.respond(to: request, context: APIRequestContext(source: context.source))
+    }
+}
+
+/// Runs the HTTP server so that a graceful shutdown first drains: `/ready` answers 503 at once
+/// and everything else is served as before for `delay`, then the server stops accepting, closes
+/// idle connections and finishes the requests in flight. Without the delay, a request whose bytes
+/// were on the wire but not yet read when SIGTERM came would find its connection closed (reset).
+struct DelayedDrain<Inner: Service>: Service {
+    let inner: Inner
+    let delay: Duration
+    let serving: ServingState
+    let logger: Logger
+
+    init(_ inner: Inner, delay: Duration, serving: ServingState, logger: Logger) {
+        self.inner = inner; self.delay = delay; self.serving = serving; self.logger = logger
+    }
+
+    func run() async throws {
+        // The server runs in a group of its own, whose shutdown this service triggers late; in a
+        // detached task, since a group run inside another follows the outer group's shutdown at once.
+        let group = ServiceGroup(configuration: .init(services: [.init(service: inner)], logger: logger))
+        let server = Task.detached { try await group.run() }
+        try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try await withTaskCancellationHandler { try await server.value } onCancel: { server.cancel() }
+                return true
+            }
+            tasks.addTask { [serving, delay, logger] in
+                do { try await gracefulShutdown() } catch { return false }
+                serving.beginDraining()
+                logger.notice("draining: /ready answers 503; the server stops accepting after \(delay)")
+                try? await Task.sleep(for: delay)
+                await group.triggerGracefulShutdown()
+                return false
+            }
+            // The server's end (however it came) ends the wait for a shutdown signal.
+            while let serverEnded = try await tasks.next() {
+                if serverEnded { tasks.cancelAll() }
+            }
+        }
     }
 }

@@ -49,7 +49,7 @@ struct ServeTests {
         let log = home.appendingPathComponent("serve.log").path
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "REGISTRY_DATABASE_URL")
-        let pid = try Self.spawn(["serve", "--port", "0", "--database-url", url.urlString, "--home", home.path] + (withWorker ? ["--with-worker"] : []),
+        let pid = try Self.spawn(["serve", "--port", "0", "--database-url", url.urlString, "--home", home.path, "--drain-seconds", "3"] + (withWorker ? ["--with-worker"] : []),
                                  log: log, environment: environment)
         var port: Int? = nil
         for _ in 0..<200 where port == nil {
@@ -69,12 +69,16 @@ struct ServeTests {
         // Ten clients connect, then enrol at once; SIGTERM goes out as soon as the first is answered,
         // so the other nine are in flight: the server must finish each of them, not cut it off.
         let clients = (0..<10).map { _ in TestClient(host: "127.0.0.1", port: port) }
+        let probe = TestClient(host: "127.0.0.1", port: port)
         do {
+            probe.connect()
+            _ = try await probe.getChannel()
             for client in clients { client.connect() }
             for client in clients { _ = try await client.getChannel() }
         } catch {
             kill(pid, SIGKILL)
             for client in clients { try? await client.shutdown() }
+            try? await probe.shutdown()
             throw error
         }
         let requests = clients.count
@@ -99,6 +103,14 @@ struct ServeTests {
             }
             return statuses
         }
+        // While it drains, the server tells load balancers it is not ready, and still answers.
+        var readiness: [Int] = []
+        for _ in 0..<20 where readiness.last != 503 {
+            if let response = try? await probe.get("/ready") { readiness.append(Int(response.head.status.code)) }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(readiness.last == 503, "/ready while draining: \(readiness)")
+        try? await probe.shutdown()
         for client in clients { try? await client.shutdown() }
         let status = try await Self.wait(pid, seconds: 20)
         if status == nil { kill(pid, SIGKILL) }
