@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/pointfreeco/swift-tagged", from: "0.10.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
     ],
     targets: [
         // Pure domain: value types and rules, no I/O.
@@ -93,6 +94,17 @@ let package = Package(
             ],
             resources: [.copy("Resources")]
         ),
+        // Bulk CSV import: each row checked by the domain's rules, the database's checks set-based,
+        // rows written through COPY into staging tables and one statement per target table.
+        .target(
+            name: "RegistryImport",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
         // The HTTP API: Hummingbird routes over the repositories, scoped tokens, problem documents,
         // idempotent POSTs, metrics; every request's transaction under row-level security. No SQL:
         // it does not see PostgresNIO.
@@ -143,7 +155,7 @@ let package = Package(
         .target(
             name: "RegistryCLI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryAPI", "RegistryWeb", "RegistryServer",
+                "RegistryDomain", "RegistryStorage", "RegistryDemo", "RegistryJobs", "RegistryReports", "RegistryImport", "RegistryAPI", "RegistryWeb", "RegistryServer",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -197,6 +209,13 @@ let package = Package(
                 "RegistryDomain", "RegistryStorage", "RegistryReports", "RegistryDemo", "RegistryTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
+            ]
+        ),
+        .testTarget(
+            name: "RegistryImportTests",
+            dependencies: [
+                "RegistryDomain", "RegistryStorage", "RegistryImport", "RegistryTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .testTarget(

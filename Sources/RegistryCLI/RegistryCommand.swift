@@ -19,7 +19,7 @@ public struct RegistryCommand: AsyncParsableCommand {
             InstitutionCommand.self, ProductCommand.self, ProtocolCommand.self, MeasureCommand.self, PlanCommand.self, PatientCommand.self,
             AdministerCommand.self, AdministrationCommand.self, TraceCommand.self, FollowUpsCommand.self, FollowUpCommand.self,
             VisitCommand.self, AdverseEventCommand.self, StatusChangeCommand.self, ConfigCommand.self,
-            AuditCommand.self, ReportCommand.self, ExportCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokenCommand.self, UserCommand.self, DemoCommand.self,
+            AuditCommand.self, ReportCommand.self, ExportCommand.self, ImportCommand.self, JobsCommand.self, WorkerCommand.self, ServeCommand.self, TokenCommand.self, UserCommand.self, DemoCommand.self,
             MigrateCommand.self, DatabaseCommand.self,
         ]
     )

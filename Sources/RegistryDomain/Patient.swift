@@ -95,6 +95,28 @@ public struct NewPatient: Sendable, Equatable {
     }
 }
 
+extension NewPatient {
+    /// Only an active institution may enrol patients.
+    public static func checkEnrolling(at institutionCode: String, status: InstitutionStatus) throws(RegistryError) {
+        guard status == .active else {
+            throw .conflict("institution", "institution \(institutionCode) is \(status.rawValue); only active institutions may enrol patients")
+        }
+    }
+
+    /// Enrolling a local key already enrolled is the same patient again only with the same facts:
+    /// different ones most likely mean a mistyped key, so the field that differs is named.
+    public func checkSame(asEnrolled patient: Patient) throws(RegistryError) {
+        if patient.birthYear != birthYear {
+            throw .conflict("birth-year", "this local key is already enrolled as patient \(patient.id) with birth year \(patient.birthYear), not \(birthYear)",
+                            hint: "check the local patient key; correct the existing record instead if it is wrong")
+        }
+        if patient.sex != sex {
+            throw .conflict("sex", "this local key is already enrolled as patient \(patient.id) with sex \(patient.sex.rawValue), not \(sex.rawValue)",
+                            hint: "check the local patient key")
+        }
+    }
+}
+
 /// The rules for a patient's own details, for enrolment and correction alike.
 public enum PatientRules {
     public static func birthYear(_ year: Int, today: LocalDate) throws(RegistryError) -> Int {

@@ -21,22 +21,12 @@ public struct Patients: Repository {
         }
         let existing = try await c.query("SELECT id FROM patient WHERE pseudonym = \(new.pseudonym) AND voided_on IS NULL", logger: logger)
         guard let id = try await existing.decode(PatientID.self).firstElement() else {
-            guard institution.status == .active else {
-                throw RegistryError.conflict("institution", "institution \(new.institutionCode) is \(institution.status.rawValue); only active institutions may enrol patients")
-            }
+            try NewPatient.checkEnrolling(at: new.institutionCode, status: institution.status)
             // Only under row-level security: the patient exists but was transferred away.
-            throw RegistryError.conflict("local-id", "this local key's patient was transferred to another institution and is no longer held by \(new.institutionCode)")
+            throw Self.transferredAway(new.institutionCode)
         }
         let patient = try await patient(id: id)
-        // Same key, different facts: most likely a mistyped key, so say which field differs.
-        if patient.birthYear != new.birthYear {
-            throw RegistryError.conflict("birth-year", "this local key is already enrolled as patient \(id) with birth year \(patient.birthYear), not \(new.birthYear)",
-                                         hint: "check the local patient key; correct the existing record instead if it is wrong")
-        }
-        if patient.sex != new.sex {
-            throw RegistryError.conflict("sex", "this local key is already enrolled as patient \(id) with sex \(patient.sex.rawValue), not \(new.sex.rawValue)",
-                                         hint: "check the local patient key")
-        }
+        try new.checkSame(asEnrolled: patient)
         return (patient, false)
     }
 
@@ -68,7 +58,17 @@ public struct Patients: Repository {
             throw RegistryError.notFound("local-id", "patient \(patient.id), enrolled at \(key.institutionCode) with this local key, was voided on \(mark.voidedOn) as enrolled in error (\(mark.reason)); \(key.institutionCode) holds no standing patient with this key",
                                          hint: "the key is free: enrol the patient again if it is theirs", remedy: .enrolPatient(institution: key.institutionCode))
         }
-        throw RegistryError.notFound("local-id", "\(key.institutionCode) holds no patient with this local key", remedy: .enrolPatient(institution: key.institutionCode))
+        throw Self.notHeld(key.institutionCode)
+    }
+
+    /// The refusal when an institution holds no standing patient with a local key.
+    public static func notHeld(_ institutionCode: String) -> RegistryError {
+        RegistryError.notFound("local-id", "\(institutionCode) holds no patient with this local key", remedy: .enrolPatient(institution: institutionCode))
+    }
+
+    /// The refusal when a local key's patient was transferred away and is no longer held by the institution.
+    public static func transferredAway(_ institutionCode: String) -> RegistryError {
+        RegistryError.conflict("local-id", "this local key's patient was transferred to another institution and is no longer held by \(institutionCode)")
     }
 
     /// A patient with their administrations, follow-ups, visits, adverse events and status changes.

@@ -19,7 +19,7 @@ public struct StatusChanges: Repository {
     /// The status change itself, inside the caller's transaction (also used by grade 5 events and
     /// confirmed lost-to-follow-up proposals).
     /// `locked`: the patient, when the caller has already read and locked them in this transaction.
-    func record(_ kind: StatusChangeKind, patientID: PatientID, on date: LocalDate, reason: String, transferTo: String? = nil, locked: Patient? = nil,
+    public func record(_ kind: StatusChangeKind, patientID: PatientID, on date: LocalDate, reason: String, transferTo: String? = nil, locked: Patient? = nil,
                 adverseEventID: AdverseEventID? = nil, visitID: VisitID? = nil) async throws -> StatusChange {
         let patient: Patient
         if let locked { patient = locked } else { patient = try await tx.patients.patient(id: patientID, lock: true) }
