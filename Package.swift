@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "RegistryDemo",
             dependencies: [
-                "RegistryDomain", "RegistryStorage",
+                "RegistryDomain", "RegistryStorage", "RegistryImport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
@@ -111,7 +111,7 @@ let package = Package(
         .target(
             name: "RegistryAPI",
             dependencies: [
-                "RegistryDomain", "RegistryStorage", "RegistryReports",
+                "RegistryDomain", "RegistryStorage", "RegistryReports", "RegistryImport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

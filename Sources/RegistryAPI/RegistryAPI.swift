@@ -17,6 +17,12 @@ public struct APIConfiguration: Sendable {
     /// Counts below this (and above zero) are suppressed in regulators' aggregates; they may ask
     /// for a larger one, never a smaller one.
     public var minCell: Int = MinimumCell.defaultK
+    /// Largest CSV file `POST /imports/{kind}` takes.
+    public var maxImportBytes: Int = 256 << 20
+    /// Import files up to this size are answered when done; larger ones get 202 and a status URL.
+    public var importSyncBytes: Int = 1 << 20
+    /// Where FHIR Bulk Data export jobs write their files (`$REGISTRY_HOME/exports` under `registry serve`; nil: the system's temporary folder).
+    public var fhirExportRoot: URL?
 
     public init() {}
 }
@@ -43,6 +49,8 @@ public struct RegistryAPI: Sendable {
     /// Whether the server is draining before it stops: `/ready` then answers 503, so that a load
     /// balancer sends nothing new while the requests already on the wire are answered.
     public let serving = ServingState()
+    /// Imports running in the background (files larger than `importSyncBytes`).
+    let importJobs = ImportJobs()
 
     /// The API over `database`; enrolment derives pseudonyms with `pseudonymizer`.
     public init(database: Database, pseudonymizer: Pseudonymizer, configuration: APIConfiguration = APIConfiguration()) {
@@ -61,10 +69,12 @@ public struct RegistryAPI: Sendable {
         router.add(middleware: RequestLogMiddleware())
         router.add(middleware: ProblemMiddleware())
         addOperationRoutes(router)
+        addFhirRoutes(router)
         router.add(middleware: Authentication(database: database, grants: grants))
         addInstitutionRoutes(router.group().add(middleware: RequireRole(.institution)))
         addReferenceRoutes(router.group().add(middleware: RequireRole(.institution, .admin, .regulator)))
         addPlanReadRoutes(router.group().add(middleware: RequireRole(.institution, .admin)))
+        addImportRoutes(router.group().add(middleware: RequireRole(.institution, .admin)))
         addAdminRoutes(router.group().add(middleware: RequireRole(.admin)))
         addRegulatorRoutes(router.group().add(middleware: RequireRole(.regulator)))
         addReportRoutes(router.group().add(middleware: RequireRole(.regulator, .admin)))

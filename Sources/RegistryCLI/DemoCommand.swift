@@ -14,15 +14,25 @@ struct DemoCommand: AsyncParsableCommand {
         with e.g. `registry followups list --patient 1 --database registry_demo`. With
         --database-url, the target must be an empty registry or one an earlier demo made.
 
+        With --csv DIR it also writes the registry as the files a site would import (patients,
+        administrations, visits, adverse-events and status-changes .csv, with the demo's local
+        numbers DEMO-<id>); --reference-only writes only the institutions, products and plans, the
+        registry those files import into (`registry import KIND FILE` in that order).
+
         Examples:
           registry demo
           registry demo --patients 200000 --seed 7
+          registry demo --patients 1000 --csv demo-files
+          registry demo --reference-only --database-url postgres://localhost/empty
         """)
     @OptionGroup var global: GlobalOptions
     @Option(help: "Patients to enrol.") var patients: Int = 5_000
     @Option(help: "Random seed.") var seed: UInt64 = 1
     @Option(name: .customLong("as-of"), help: "The demo's today, YYYY-MM-DD (default: today in Seoul).") var asOf: String?
     @Flag(help: "No progress lines on stderr.") var quiet = false
+    @Option(help: "Also write the registry as import files (CSV) into this folder.") var csv: String?
+    @Flag(name: .customLong("reference-only"), help: "Write only the institutions, products and plans (what the --csv files import into).")
+    var referenceOnly = false
 
     func run() async throws {
         try await Output.reportingErrors(json: global.json) {
@@ -35,6 +45,14 @@ struct DemoCommand: AsyncParsableCommand {
             do {
                 try await Migrator.migrateWithReferenceData(database)
                 let quiet = self.quiet
+                if referenceOnly {
+                    try await DemoRegistry.loadReference(into: database, options: DemoOptions(patients: 0, seed: seed, asOf: today))
+                    await database.close()
+                    print("reference data (institutions, products, plans; seed \(seed), as of \(today)) written to \(url); every institution is active: "
+                          + "after importing, set " + DemoRegistry.suspendedOrRevoked.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+                          + " (registry institution status) as the demo has them")
+                    return
+                }
                 let summary = try await DemoRegistry.load(into: database, options: DemoOptions(patients: patients, seed: seed, asOf: today)) { line in
                     if !quiet { Output.printError(line) }
                 }
@@ -43,6 +61,10 @@ struct DemoCommand: AsyncParsableCommand {
                     if !quiet && p.sealed % 1_000_000 == 0 { Output.printError("sealing the audit trail: \(p.sealed.formatted()) of about \(p.idsToSeal.formatted()) rows") }
                 }
                 if !quiet { Output.printError("audit trail sealed: \(sealed.formatted()) rows in \(String(format: "%.1f", (ContinuousClock.now - sealStart) / .seconds(1))) s") }
+                if let csv {
+                    let files = try await DemoCSV.write(database: database, to: URL(fileURLWithPath: csv))
+                    if !quiet { Output.printError("import files written to \(csv): " + files.map { "\($0.file) (\($0.rows.formatted()) rows)" }.joined(separator: ", ")) }
+                }
                 await database.close()
                 if global.json { try Output.printJSON(summary) } else { print(Self.describe(summary, url: url)) }
             } catch {

@@ -7,7 +7,7 @@ import RegistryStorage
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export", abstract: "Patient-level exports for analysis; every export is recorded with who and why.",
-        subcommands: [Wide.self])
+        subcommands: [Wide.self, Fhir.self, Omop.self])
 
     struct Wide: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

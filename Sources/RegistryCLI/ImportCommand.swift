@@ -10,7 +10,7 @@ struct ImportCommand: AsyncParsableCommand {
         discussion: """
         Each kind has its own column layout (docs/import.md; `registry import template KIND` writes an empty file with the headers, \
         in Korean with --lang ko; Korean and English headers are both accepted). Files are UTF-8 with or without a byte-order mark \
-        (a spreadsheet's "CSV UTF-8"), lines ending CRLF or LF. Import patients first, then their doses, then visits and adverse events.
+        (a spreadsheet's "CSV UTF-8"), lines ending CRLF or LF. Import patients first, then their doses, then visits and adverse events, status changes last.
 
         Every row is checked by the rules of a single entry, and every problem in the file is reported in one pass, with its line, \
         column and value (--rejects FILE.csv or FILE.json for the whole list). By default a file with any rejected row writes nothing; \
@@ -23,7 +23,7 @@ struct ImportCommand: AsyncParsableCommand {
           registry import patients patients.csv --institution ARM-001 --dry-run
           registry import visits visits.csv --as-institution ARM-001 --accept-valid --rejects rejects.csv
         """,
-        subcommands: [Patients.self, Administrations.self, Visits.self, AdverseEvents.self, Template.self])
+        subcommands: [Patients.self, Administrations.self, Visits.self, AdverseEvents.self, StatusChanges.self, Template.self])
 
     struct Patients: ImportKindCommand {
         static let configuration = CommandConfiguration(abstract: "Enrol patients from a CSV file (institution, local_id, birth_year, sex, consent_on, consent_version).")
@@ -53,6 +53,13 @@ struct ImportCommand: AsyncParsableCommand {
         @OptionGroup var options: ImportFileOptions
     }
 
+    struct StatusChanges: ImportKindCommand {
+        static let configuration = CommandConfiguration(commandName: "status-changes", abstract: "Record deaths, withdrawals, losses to follow-up and patients found again from a CSV file.")
+        static let kind = ImportKind.statusChanges
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var options: ImportFileOptions
+    }
+
     struct Template: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write an empty import file of a kind: its header row (visits: with a column per measure of the catalogue).",
                                                         discussion: """
@@ -60,7 +67,7 @@ struct ImportCommand: AsyncParsableCommand {
               registry import template visits --lang ko --out visits.csv
             """)
         @OptionGroup var global: GlobalOptions
-        @Argument(help: "patients, administrations, visits or adverse-events.") var kind: String
+        @Argument(help: "patients, administrations, visits, adverse-events or status-changes.") var kind: String
         @Option(help: "The headers' language: en or ko.") var lang: String = "en"
         @Option(help: "Write to this file instead of stdout.") var out: String?
 

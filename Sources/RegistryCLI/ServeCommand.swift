@@ -61,6 +61,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
             var configuration = APIConfiguration()
             configuration.minCell = minCell
+            configuration.fhirExportRoot = global.homeURL.appendingPathComponent("exports", isDirectory: true)
             let bodyLimit = maxBodyBytes ?? ProcessInfo.processInfo.environment["REGISTRY_API_MAX_BODY_BYTES"].flatMap(Int.init) ?? configuration.maxBodyBytes
             guard (1_024...16_777_216).contains(bodyLimit) else {
                 throw RegistryError.invalid("max-body-bytes", "\(bodyLimit) is out of range; allowed: 1024 to 16777216")

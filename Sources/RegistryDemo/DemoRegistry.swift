@@ -168,7 +168,7 @@ public enum DemoRegistry {
         var diligence: [Int: Double]
     }
 
-    static func writeReference(database: Database, options: DemoOptions) async throws -> Reference {
+    static func writeReference(database: Database, options: DemoOptions, allActive: Bool = false) async throws -> Reference {
         var rng = SeededRandom(seed: options.seed, stream: 0)
         let asOf = options.asOf
         // Institutions: 60 designated early, 112 by the pathway's launch, 141 by May 2025.
@@ -186,7 +186,7 @@ public enum DemoRegistry {
             names.append("\(DemoCatalogue.cities[(i * 7) % DemoCatalogue.cities.count]) \(DemoCatalogue.kinds[(i * 3) % DemoCatalogue.kinds.count]) \(i)")
             designations.append("D-\(on.year)-\(String(format: "%03d", i))")
             designatedOn.append(min(on, asOf).description)
-            statuses.append(i == 137 || i == 139 ? "suspended" : i == 141 ? "revoked" : "active")
+            statuses.append(allActive ? "active" : i == 137 || i == 139 ? "suspended" : i == 141 ? "revoked" : "active")
             weights[i] = 1 / pow(Double(i), 0.8)  // a few large centres treat most patients
             diligence[i] = 0.84 + 0.15 * rng.unit()
             designated[i] = on

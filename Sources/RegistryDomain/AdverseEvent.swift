@@ -209,6 +209,16 @@ public struct NewAdverseEvent: Sendable, Equatable {
 
 /// The rules for an adverse event's own fields, for a report and a correction alike.
 public enum AdverseEventRules {
+    /// The expedited report of a serious event is submitted on or after the site became aware of it.
+    public static func checkSubmission(on date: LocalDate, serious: Bool, awareOn: LocalDate, event: String) throws(RegistryError) {
+        guard serious else {
+            throw .conflict("adverse-event", "\(event) is not serious; only serious events have an expedited report")
+        }
+        guard date >= awareOn else {
+            throw .invalid("on", "\(date) is before the site became aware on \(awareOn)")
+        }
+    }
+
     /// An onset, awareness or outcome date: a date from the Act's start to today.
     public static func date(_ text: String, field: String, today: LocalDate) throws(RegistryError) -> LocalDate {
         let date = try Rules.date(text, field: field)

@@ -9,7 +9,7 @@ import RegistryStorage
 /// (a file is the confirmation).
 final class AdverseEventRows: RowImporter {
     static let columns = ["line", "id", "patient_id", "institution_id", "onset_on", "aware_on", "term", "meddra_code", "category", "grade",
-                          "grading_system", "grading_version", "serious", "seriousness", "relatedness", "outcome", "outcome_on", "report_due_on", "distinct_event"]
+                          "grading_system", "grading_version", "serious", "seriousness", "relatedness", "outcome", "outcome_on", "report_due_on", "report_submitted_on", "distinct_event"]
     var clock = ExpeditedReportClock()
 
     func prepare(_ run: ImportRun) async throws {
@@ -17,7 +17,8 @@ final class AdverseEventRows: RowImporter {
             CREATE TEMPORARY TABLE import_adverse_event (line int PRIMARY KEY, id bigint NOT NULL, patient_id bigint NOT NULL, institution_id bigint NOT NULL,
                 onset_on date NOT NULL, aware_on date NOT NULL, term text NOT NULL, meddra_code text, category text NOT NULL, grade smallint NOT NULL,
                 grading_system text NOT NULL, grading_version text NOT NULL, serious boolean NOT NULL, seriousness text[] NOT NULL,
-                relatedness text NOT NULL, outcome text NOT NULL, outcome_on date, report_due_on date, distinct_event boolean NOT NULL) ON COMMIT DROP
+                relatedness text NOT NULL, outcome text NOT NULL, outcome_on date, report_due_on date, report_submitted_on date,
+                distinct_event boolean NOT NULL) ON COMMIT DROP
             """)
         clock = try await run.tx.settings.reportClock()
     }
@@ -49,6 +50,18 @@ final class AdverseEventRows: RowImporter {
                                     outcomeOn: run.header.value("outcome_on", in: row.cells), today: run.today)
             }
             new?.markedDistinct = distinct
+            let submitted = run.header.value("report_submitted_on", in: row.cells).flatMap { text in
+                checks.check { () throws(RegistryError) -> LocalDate in
+                    let date = try Rules.date(text, field: "report-submitted-on")
+                    try Rules.eventDate(date, field: "report-submitted-on", today: run.today)
+                    return date
+                }
+            }
+            if let submitted, let event = new {
+                _ = checks.check { () throws(RegistryError) in
+                    try AdverseEventRules.checkSubmission(on: submitted, serious: event.serious, awareOn: event.awareOn, event: "this event")
+                }
+            }
             if let patient, let event = new, checks.passed {
                 if !distinct, recorded.contains("\(patient.id)|\(event.onsetOn)|\(event.term.lowercased())") {
                     run.unchanged += 1
@@ -68,6 +81,7 @@ final class AdverseEventRows: RowImporter {
             buffer.add(event.serious ? "t" : "f"); buffer.add("{" + event.criteria.map { $0.rawValue }.sorted().joined(separator: ",") + "}")
             buffer.add(event.relatedness.rawValue); buffer.add(event.outcome.rawValue); buffer.add(event.outcomeOn)
             buffer.add(clock.dueDate(serious: event.serious, criteria: event.criteria, grade: event.grade, aware: event.awareOn))
+            buffer.add(submitted)
             buffer.add(distinct ? "t" : "f")
             buffer.endRow()
         }
@@ -89,9 +103,9 @@ final class AdverseEventRows: RowImporter {
         let written = try await run.c.query("""
             WITH e AS (
                 INSERT INTO adverse_event (id, patient_id, institution_id, onset_on, aware_on, term, meddra_code, category, grade, grading_system,
-                    grading_version, serious, seriousness, relatedness, outcome, outcome_on, report_due_on)
+                    grading_version, serious, seriousness, relatedness, outcome, outcome_on, report_due_on, report_submitted_on)
                 SELECT id, patient_id, institution_id, onset_on, aware_on, term, meddra_code, category, grade, grading_system,
-                    grading_version, serious, seriousness, relatedness, outcome, outcome_on, report_due_on
+                    grading_version, serious, seriousness, relatedness, outcome, outcome_on, report_due_on, report_submitted_on
                 FROM import_adverse_event ORDER BY line RETURNING id)
             SELECT count(*) FROM e
             """, logger: run.logger).decode(Int.self).one("the events written")

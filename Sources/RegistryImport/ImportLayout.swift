@@ -1,10 +1,11 @@
 import RegistryDomain
 
 /// What a file imports: one kind of record per file, in this order for a new site (patients before
-/// their doses, doses before the visits that complete their follow-ups).
+/// their doses, doses before the visits that complete their follow-ups, status changes last).
 public enum ImportKind: String, CaseIterable, Codable, Sendable {
     case patients, administrations, visits
     case adverseEvents = "adverse-events"
+    case statusChanges = "status-changes"
 
     /// The columns of this kind's file, in the template's order.
     public var columns: [ImportColumn] { ImportLayout.columns(self) }
@@ -60,11 +61,18 @@ public enum ImportLayout {
                                  "date of the dose whose follow-up the visit completes (empty for an unscheduled visit)"),
                     ImportColumn("time_point", "방문시점", required: false, fields: ["time-point"],
                                  "the time point's label in the protocol, e.g. M3 or Y1 (empty for an unscheduled visit)"),
-                    ImportColumn("visit_on", "방문일", fields: ["on"], "date of the visit, YYYY-MM-DD"),
+                    ImportColumn("visit_on", "방문일", fields: ["on"], "date of the visit, YYYY-MM-DD (empty when the follow-up was not done)"),
                     ImportColumn("contact_type", "접촉방법", fields: ["contact"], "examination, phone or questionnaire"),
                     ImportColumn("vital_status", "생존상태", fields: ["vital"], "alive, dead or unknown"),
                     ImportColumn("screening", "선별방문", required: false, "yes for a screening visit before the first dose"),
-                    ImportColumn("note", "메모", required: false, "a note for the site, at most 500 characters, without identifiers")]
+                    ImportColumn("note", "메모", required: false, "a note for the site, at most 500 characters, without identifiers"),
+                    ImportColumn("not_done_reason", "미실시사유", required: false, fields: ["reason", "not-done-reason"],
+                                 "instead of a visit: why the follow-up was not done (unreachable, refused, ...); the row then gives no visit date")]
+        case .statusChanges:
+            return [institution, localID,
+                    ImportColumn("kind", "변경종류", "death, withdrawal, lost or found"),
+                    ImportColumn("effective_on", "효력일", fields: ["on"], "the date it took effect, YYYY-MM-DD"),
+                    ImportColumn("reason", "사유", fields: ["reason", "cause"], "why (for a death, its cause)")]
         case .adverseEvents:
             return [institution, localID,
                     ImportColumn("onset_on", "발생일", fields: ["onset"], "date of onset, YYYY-MM-DD"),
@@ -81,6 +89,8 @@ public enum ImportLayout {
                                  "not-related, unlikely, possible, probable, definite or not-assessed"),
                     ImportColumn("outcome", "결과", required: false, "recovered, recovering, not-recovered, recovered-with-sequelae, fatal or unknown"),
                     ImportColumn("outcome_on", "결과일", required: false, fields: ["outcome-on"], "date of the outcome, YYYY-MM-DD"),
+                    ImportColumn("report_submitted_on", "보고제출일", required: false, fields: ["report-submitted-on", "on", "adverse-event"],
+                                 "for a serious event, the date its expedited report was submitted, YYYY-MM-DD"),
                     ImportColumn("distinct", "별개사례", required: false, fields: ["distinct", "term"],
                                  "yes when the patient has another event with the same term and onset that this is not")]
         }

@@ -39,6 +39,7 @@ public enum Importer {
                 case .administrations: importer = AdministrationRows()
                 case .visits: importer = VisitRows()
                 case .adverseEvents: importer = AdverseEventRows()
+                case .statusChanges: importer = StatusChangeRows()
                 }
                 let measureKeys = options.kind == .visits ? run.catalogue.definitions.map(\.key) : []
                 let rows = try await read(file: file, kind: options.kind, measureKeys: measureKeys) { header in
@@ -183,7 +184,11 @@ final class ImportRun {
     /// Records every refusal in `error` against `row`, each at its column.
     func reject(_ row: SourceRow, _ error: RegistryError) {
         rejectedLines.insert(row.line)
+        // One problem per column: a value refused by two checks (an unknown institution, then the
+        // enrolment's own check of the code) is reported by the first.
+        var seen = Set<String>()
         for e in error.all {
+            guard seen.insert(e.field ?? "").inserted else { continue }
             problems += 1
             guard rejects.count < ImportResult.maxListed else { continue }
             let column = header.column(for: e.field, kind: options.kind)
@@ -300,6 +305,22 @@ final class ImportRun {
             SELECT line, first FROM (SELECT line, first_value(line) OVER (PARTITION BY \(key) ORDER BY line) AS first FROM \(table)) d
             WHERE line <> first ORDER BY line
             """), logger: logger).decode((Int, Int).self).collect()
+    }
+
+    /// Runs a single entry's own code for one row (the few rows whose effects are per patient: a
+    /// status change, a follow-up closed as not done) in a savepoint: a refusal rejects the row and
+    /// undoes whatever the row had done, the rest of the import goes on.
+    func singleEntry(_ row: Int, _ body: () async throws -> Void) async throws -> RegistryError? {
+        try await c.query("SAVEPOINT import_row", logger: logger)
+        do {
+            try await body()
+            try await c.query("RELEASE SAVEPOINT import_row", logger: logger)
+            return nil
+        } catch {
+            try await c.query("ROLLBACK TO SAVEPOINT import_row", logger: logger)
+            if let refusal = DatabaseErrors.map(error) as? RegistryError { return refusal }
+            throw error
+        }
     }
 
     /// Takes rejected lines out of a staging table before the write.

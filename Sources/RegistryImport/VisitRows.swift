@@ -15,6 +15,10 @@ final class VisitRows: RowImporter {
         var id: FollowUpID, start: LocalDate, end: LocalDate, status: FollowUpStatus, completedBy: VisitID?, completedOn: LocalDate?
     }
 
+    /// Follow-ups the file closes as not done, applied one by one after the visits.
+    var closures: [(row: SourceRow, followUp: FollowUpID, closure: NotDoneClosure)] = []
+    var closed = 0
+
     func prepare(_ run: ImportRun) async throws {
         try await run.createStaging("""
             CREATE TEMPORARY TABLE import_visit (line int PRIMARY KEY, id bigint NOT NULL, patient_id bigint NOT NULL, institution_id bigint NOT NULL,
@@ -54,13 +58,6 @@ final class VisitRows: RowImporter {
             var checks = FieldChecks()
             let institution = checks.check { () throws(RegistryError) in try run.institution(row) }
             let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients) } }
-            let given = run.header.measures.compactMap { m in run.header.value(m.key, in: row.cells, at: m.index).map { (m.key, "\(m.key)=\($0)") } }
-            let screening = run.flag("screening", field: "screening", in: row, into: &checks)
-            let new = checks.check { () throws(RegistryError) in
-                try NewVisit(on: run.header.value("visit_on", in: row.cells) ?? "", contact: run.header.value("contact_type", in: row.cells) ?? "",
-                             vital: run.header.value("vital_status", in: row.cells) ?? "", measures: given.map(\.1), catalogue: run.catalogue,
-                             note: run.header.value("note", in: row.cells), screening: screening, today: run.today, measureField: { given[$0].0 })
-            }
             // The follow-up it completes: the dose's date and the time point, both or neither.
             let dosedText = run.header.value("administered_on", in: row.cells), label = run.header.value("time_point", in: row.cells)
             var dosedOn: LocalDate? = nil
@@ -78,6 +75,27 @@ final class VisitRows: RowImporter {
                     checks.refuse(.notFound("time-point", known.map { "patient \(patient.id)'s dose on \(dosedOn) has no time point '\(label)'; its time points: \($0.joined(separator: ", "))" }
                                             ?? "patient \(patient.id) has no standing dose on \(dosedOn)"))
                 }
+            }
+            // A follow-up not done: the reason instead of a visit.
+            if let reason = run.header.value("not_done_reason", in: row.cells) {
+                let closure = checks.check { () throws(RegistryError) in try NotDoneClosure(reason: reason, note: run.header.value("note", in: row.cells)) }
+                if run.header.value("visit_on", in: row.cells) != nil {
+                    checks.refuse(.invalid("on", "a follow-up not done has no visit date; give either the visit or the reason it was not done"))
+                }
+                if dosedText == nil && label == nil {
+                    checks.refuse(.invalid("time-point", "a follow-up not done names the dose's date (administered_on) and the time point (time_point)"))
+                }
+                if let t = target, t.status == .notDone, checks.passed { run.unchanged += 1; continue }
+                do { try checks.finish() } catch { run.reject(row, error); continue }
+                if let closure, let t = target { closures.append((row, t.id, closure)) }
+                continue
+            }
+            let given = run.header.measures.compactMap { m in run.header.value(m.key, in: row.cells, at: m.index).map { (m.key, "\(m.key)=\($0)") } }
+            let screening = run.flag("screening", field: "screening", in: row, into: &checks)
+            let new = checks.check { () throws(RegistryError) in
+                try NewVisit(on: run.header.value("visit_on", in: row.cells) ?? "", contact: run.header.value("contact_type", in: row.cells) ?? "",
+                             vital: run.header.value("vital_status", in: row.cells) ?? "", measures: given.map(\.1), catalogue: run.catalogue,
+                             note: run.header.value("note", in: row.cells), screening: screening, today: run.today, measureField: { given[$0].0 })
             }
             var timing: VisitTiming? = nil
             if let patient, let new, checks.passed {
@@ -143,7 +161,21 @@ final class VisitRows: RowImporter {
             UPDATE follow_up f SET status = 'completed', completed_on = v.visit_on, timing = v.timing, not_done_reason = NULL, not_done_on = NULL
             FROM import_visit v WHERE f.id = v.follow_up_id
             """, logger: run.logger)
-        return written
+        // Follow-ups not done, by the single entry's own code; not one the file also gives a visit for.
+        let visited = Set(try await run.c.query("SELECT follow_up_id, line FROM import_visit WHERE follow_up_id IS NOT NULL", logger: run.logger)
+            .decode((Int, Int).self).collect().map(\.0))
+        for (row, followUp, closure) in closures {
+            if visited.contains(followUp.rawValue) {
+                run.reject(row, .conflict("reason", "the file also records a visit for this follow-up; give the visit or the reason it was not done, not both"))
+                continue
+            }
+            if let refusal = try await run.singleEntry(row.line, { _ = try await run.tx.followUps.closeNotDone(id: followUp, reason: closure.reason, note: closure.note) }) {
+                run.reject(row, refusal)
+            } else {
+                closed += 1
+            }
+        }
+        return written + closed
     }
 }
 

@@ -81,16 +81,11 @@ public struct AdverseEvents: Repository {
         let ae = try await adverseEvent(id: id, lock: true)
         _ = try await tx.patients.lockForData(ae.patientID, on: nil)
         try VoidRules.checkStanding(ae.void, record: "adverse event \(id)")
-        guard ae.serious else {
-            throw RegistryError.conflict("adverse-event", "adverse event \(id) is not serious; only serious events have an expedited report")
-        }
-        if let done = ae.reportSubmittedOn {
+        if ae.serious, let done = ae.reportSubmittedOn {
             throw RegistryError.conflict("adverse-event", "the report of adverse event \(id) was already submitted on \(done)",
                                          remedy: .correctReportSubmission(adverseEventID: id))
         }
-        guard date >= ae.awareOn else {
-            throw RegistryError.invalid("on", "\(date) is before the site became aware on \(ae.awareOn)")
-        }
+        try AdverseEventRules.checkSubmission(on: date, serious: ae.serious, awareOn: ae.awareOn, event: "adverse event \(id)")
         try await c.query("UPDATE adverse_event SET report_submitted_on = \(date) WHERE id = \(id)", logger: logger)
         return try await adverseEvent(id: id)
     }
