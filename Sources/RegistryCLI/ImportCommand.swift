@@ -3,6 +3,7 @@ import Foundation
 import RegistryDomain
 import RegistryImport
 import RegistryStorage
+import RegistryWeb
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -98,6 +99,7 @@ struct ImportFileOptions: ParsableArguments {
     @Flag(name: .customLong("accept-valid"), help: "Write the valid rows even when others are rejected (default: a file with any rejected row writes nothing).")
     var acceptValid = false
     @Option(help: "Write every problem to this file: CSV (line, column, value, code, message, hint), or JSON when it ends in .json.") var rejects: String?
+    @Option(help: "The problems' language: en or ko.") var lang: String = "en"
 }
 
 protocol ImportKindCommand: AsyncParsableCommand {
@@ -125,12 +127,17 @@ extension ImportKindCommand {
                 throw RegistryError.invalid("file", "cannot read \(options.file); check the path and its permissions")
             }
             let institution = try ctx.institution(options.institution)
+            guard ["en", "ko"].contains(options.lang) else { throw RegistryError.invalid("lang", "'\(options.lang)' is not a language; allowed: en, ko") }
             let importOptions = ImportOptions(kind: Self.kind, institution: institution, mode: options.acceptValid ? .acceptValid : .allOrNothing,
                                               dryRun: options.dryRun, fileName: url.lastPathComponent)
             let terminal = isatty(STDERR_FILENO) == 1
-            let result = try await Importer.run(file: url, options: importOptions, scope: ctx.acting?.code, actor: ctx.actor,
+            var result = try await Importer.run(file: url, options: importOptions, scope: ctx.acting?.code, actor: ctx.actor,
                                                 pseudonymizer: try ctx.pseudonymizer(), transaction: { body in try await ctx.write(body) },
                                                 progress: { line in if terminal { Output.printError("… \(line.formatted()) lines checked") } })
+            if options.lang == "ko" {
+                let catalogue = try Catalogue.load()
+                result.rejects = result.rejects.map { r in var k = r; k.message = catalogue.refusal(r.message, .ko); return k }
+            }
             if let path = options.rejects {
                 let data = path.hasSuffix(".json") ? try Output.encoder().encode(result.rejects) : Data(result.rejectsCSV().utf8)
                 guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {

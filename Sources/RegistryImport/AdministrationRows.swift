@@ -55,7 +55,8 @@ final class AdministrationRows: RowImporter {
         if approved.count == 1 { return approved[0] }
         if approved.isEmpty {
             if candidates.isEmpty { throw .notFound("product", "\(institution) has no treatment plan for the product \(product)") }
-            throw .conflict("product", "\(institution)'s plans for \(product) are not approved (\(candidates.map { "plan \($0.plan.id): \($0.plan.decision.rawValue)" }.sorted().joined(separator: ", "))); only approved plans may be used")
+            let decisions = candidates.map { "plan \($0.plan.id): \($0.plan.decision.rawValue)" }.sorted().joined(separator: ", ")
+            throw .conflict("product", "\(institution)'s plans for \(product) are not approved (\(decisions)); only approved plans may be used")
         }
         throw .invalid("plan", "\(institution) has \(approved.count) approved plans for \(product) (\(approved.map { String($0.plan.id.rawValue) }.sorted().joined(separator: ", "))); give the plan's number in the column plan")
     }

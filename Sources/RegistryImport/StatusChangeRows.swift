@@ -25,9 +25,11 @@ final class StatusChangeRows: RowImporter {
             let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients) } }
             let kindText = run.header.value("kind", in: row.cells) ?? ""
             let kind = checks.check { () throws(RegistryError) -> StatusChangeKind in
-                guard let kind = StatusChangeKind(rawValue: kindText), kind != .transfer else {
-                    throw .invalid("kind", kindText == "transfer" ? "a transfer is not imported; record it with registry patient transfer (it moves the patient to another institution)"
-                                                                  : "'\(kindText)' is not a status change; allowed: death, withdrawal, lost, found")
+                if kindText == "transfer" {
+                    throw .invalid("kind", "a transfer is not imported; record it with registry patient transfer (it moves the patient to another institution)")
+                }
+                guard let kind = StatusChangeKind(rawValue: kindText) else {
+                    throw .invalid("kind", "'\(kindText)' is not a status change; allowed: death, withdrawal, lost, found")
                 }
                 return kind
             }

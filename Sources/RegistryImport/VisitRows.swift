@@ -71,9 +71,11 @@ final class VisitRows: RowImporter {
             if let patient, let dosedOn, let label {
                 target = targets["\(patient.id)|\(dosedOn)|\(label)"]
                 if target == nil {
-                    let known = labels["\(patient.id)|\(dosedOn)"]
-                    checks.refuse(.notFound("time-point", known.map { "patient \(patient.id)'s dose on \(dosedOn) has no time point '\(label)'; its time points: \($0.joined(separator: ", "))" }
-                                            ?? "patient \(patient.id) has no standing dose on \(dosedOn)"))
+                    if let known = labels["\(patient.id)|\(dosedOn)"]?.joined(separator: ", ") {
+                        checks.refuse(.notFound("time-point", "patient \(patient.id)'s dose on \(dosedOn) has no time point '\(label)'; its time points: \(known)"))
+                    } else {
+                        checks.refuse(.notFound("administered-on", "patient \(patient.id) has no standing dose on \(dosedOn)"))
+                    }
                 }
             }
             // A follow-up not done: the reason instead of a visit.

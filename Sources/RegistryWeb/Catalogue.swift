@@ -42,6 +42,13 @@ public final class Catalogue: @unchecked Sendable {
         Self.fill(text(key, language), values)
     }
 
+    /// The catalogue shipped with the web application, for other front ends' people-facing text
+    /// (the command line's import rejects in Korean).
+    public static func load() throws -> Catalogue {
+        guard let root = Bundle.module.url(forResource: "Resources", withExtension: nil) else { throw RegistryWebError.missingResources }
+        return try Catalogue(directory: root.appendingPathComponent("messages"))
+    }
+
     /// A refusal's message in `language`: English as the registry words it; Korean from the
     /// pattern that matches it (the English when none does, which a test prevents for the refusals
     /// the web forms can give).

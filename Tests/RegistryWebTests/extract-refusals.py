@@ -3,7 +3,7 @@
 
 Reads the message argument of every `RegistryError(...)`, `.invalid(...)`, `.notFound(...)` and
 `.conflict(...)` (also `RegistryError.invalid(...)` and `throw .invalid(...)`) in
-Sources/RegistryDomain, Sources/RegistryStorage and Sources/RegistryWeb, and turns each Swift string
+Sources/RegistryDomain, Sources/RegistryStorage, Sources/RegistryWeb and Sources/RegistryImport, and turns each Swift string
 literal into a pattern: every `\\(...)` interpolation becomes `{}`. A message whose wording depends
 on a condition (an interpolation holding English words, a `+` of literals, a message in a variable)
 is listed here by hand in MANUAL, as the patterns of each wording it can take.
@@ -20,7 +20,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 OUT = os.path.join(HERE, "refusal-messages.txt")
-DIRECTORIES = ["Sources/RegistryDomain", "Sources/RegistryStorage", "Sources/RegistryWeb"]
+DIRECTORIES = ["Sources/RegistryDomain", "Sources/RegistryStorage", "Sources/RegistryWeb", "Sources/RegistryImport"]
 
 # Files whose refusals only operators see: the database's set-up and connection, migrations, the
 # embedded cluster, the audit trail's seal and export, the pseudonym key, the compile shim.
