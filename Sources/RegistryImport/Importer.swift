@@ -32,6 +32,9 @@ public enum Importer {
         do {
             return try await transaction { tx in
                 try await tx.because("import of \(options.kind.rawValue) from \(options.fileName)")
+                // One import at a time: two copies of a file sent at once must not both find their
+                // rows new (no table has a unique key on a dose's or an event's natural key).
+                try await tx.connection.query("SELECT pg_advisory_xact_lock(hashtext('registry import'))", logger: tx.logger)
                 let run = try await ImportRun(tx: tx, options: options, scope: scope, pseudonymizer: pseudonymizer)
                 let importer: any RowImporter
                 switch options.kind {

@@ -259,11 +259,17 @@ public enum OmopExport {
     enum LineFormat {
         case csv, copy
 
-        func line(of columns: Int) -> String {
-            let fields = (0..<columns).map { i in
-                switch self {
-                case .csv: "CASE WHEN c\(i) IS NULL THEN '' WHEN c\(i) ~ E'[\",\\r\\n]' THEN '\"' || replace(c\(i), '\"', '\"\"') || '\"' ELSE c\(i) END"
-                case .copy: "coalesce(replace(replace(replace(replace(c\(i), '\\', '\\\\'), E'\\t', '\\t'), E'\\n', '\\n'), E'\\r', '\\r'), '\\N')"
+        /// The SQL expression of a row's line over the subquery's columns `c0`, `c1`, ...: text columns
+        /// quoted or escaped; numbers and dates, which need neither, only their NULLs replaced (the
+        /// test on every value was half of the server's time).
+        func line(of columns: [OmopSchema.Column]) -> String {
+            let fields = columns.enumerated().map { i, column in
+                let textual = column.type == "text" || column.type.hasPrefix("varchar")
+                return switch (self, textual) {
+                case (.csv, false): "coalesce(c\(i), '')"
+                case (.csv, true): "CASE WHEN c\(i) IS NULL THEN '' WHEN c\(i) ~ E'[\",\\r\\n]' THEN '\"' || replace(c\(i), '\"', '\"\"') || '\"' ELSE c\(i) END"
+                case (.copy, false): "coalesce(c\(i), '\\N')"
+                case (.copy, true): "coalesce(replace(replace(replace(replace(c\(i), '\\', '\\\\'), E'\\t', '\\t'), E'\\n', '\\n'), E'\\r', '\\r'), '\\N')"
                 }
             }
             return fields.joined(separator: self == .csv ? " || ',' || " : " || E'\\t' || ")
@@ -287,7 +293,7 @@ public enum OmopExport {
                     ?? OmopMapping.cdmSource(today: request.today, institution: request.institution)
                 let columns = table.columns.indices.map { "c\($0)" }.joined(separator: ", ")
                 // A projection of the ordered subquery keeps its order.
-                let lines = PostgresQuery(unsafeSQL: "SELECT \(format.line(of: table.columns.count)) FROM (\(query.sql)) t(\(columns))", binds: query.binds)
+                let lines = PostgresQuery(unsafeSQL: "SELECT \(format.line(of: table.columns)) FROM (\(query.sql)) t(\(columns))", binds: query.binds)
                 try await body(table, try await c.query(lines, logger: logger))
             }
         }

@@ -204,6 +204,19 @@ struct ImportTests {
         }
     }
 
+    @Test("the same file sent twice at once writes its doses once")
+    func concurrent() async throws {
+        try await TestDatabase.withDatabase { db in
+            _ = try await Fixture.make(db)
+            let doses = "local_id,product,administered_on,lot,dose,fee_notified_krw,fee_collected_krw\nMRN-12345,GT-01,2025-04-01,LOT-1,1e6,1,1\nMRN-12345,GT-01,2025-05-01,LOT-2,1e6,1,1\n"
+            async let first = importCSV(db, .administrations, doses, institution: "ARM-001")
+            async let second = importCSV(db, .administrations, doses, institution: "ARM-001")
+            let (a, b) = try await (first, second)
+            #expect(a.written + b.written == 2 && a.unchanged + b.unchanged == 2, "\(a.written)/\(a.unchanged) and \(b.written)/\(b.unchanged)")
+            #expect(try await db.count("administration") == 2)
+        }
+    }
+
     @Test("a 100,000-row file: imported in one pass, and again with nothing new")
     func large() async throws {
         try await TestDatabase.withDatabase { db in
