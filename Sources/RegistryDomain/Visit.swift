@@ -204,4 +204,11 @@ public struct NotDoneClosure: Sendable, Equatable {
         try checks.finish()
         self.reason = why!; self.note = note!
     }
+
+    /// Only a follow-up still owed (scheduled, or missed) can be closed as not done.
+    public static func checkCloses(_ followUpID: FollowUpID, status: FollowUpStatus) throws(RegistryError) {
+        guard status == .scheduled || status == .missed else {
+            throw .conflict("followup", "follow-up \(followUpID) is \(status.rawValue); only a scheduled or missed follow-up can be closed as not done")
+        }
+    }
 }

@@ -15,15 +15,15 @@ final class VisitRows: RowImporter {
         var id: FollowUpID, start: LocalDate, end: LocalDate, status: FollowUpStatus, completedBy: VisitID?, completedOn: LocalDate?
     }
 
-    /// Follow-ups the file closes as not done, applied one by one after the visits.
-    var closures: [(row: SourceRow, followUp: FollowUpID, closure: NotDoneClosure)] = []
-    var closed = 0
 
     func prepare(_ run: ImportRun) async throws {
         try await run.createStaging("""
             CREATE TEMPORARY TABLE import_visit (line int PRIMARY KEY, id bigint NOT NULL, patient_id bigint NOT NULL, institution_id bigint NOT NULL,
                 follow_up_id bigint, visit_on date NOT NULL, contact_type text NOT NULL, vital_status text NOT NULL, timing text, note text,
                 screening boolean NOT NULL) ON COMMIT DROP
+            """)
+        try await run.createStaging("""
+            CREATE TEMPORARY TABLE import_not_done (line int PRIMARY KEY, follow_up_id bigint NOT NULL, reason text NOT NULL) ON COMMIT DROP
             """)
         try await run.createStaging("""
             CREATE TEMPORARY TABLE import_visit_measure (visit_id bigint NOT NULL, patient_id bigint NOT NULL, institution_id bigint NOT NULL,
@@ -53,7 +53,7 @@ final class VisitRows: RowImporter {
             unscheduled.insert("\(patientID)|\(on)")
         }
         let ids = try await run.ids(for: "visit", count: rows.count)
-        var buffer = CopyBuffer(), measures = CopyBuffer()
+        var buffer = CopyBuffer(), measures = CopyBuffer(), notDone = CopyBuffer()
         for (row, id) in zip(rows, ids) {
             var checks = FieldChecks()
             let institution = checks.check { () throws(RegistryError) in try run.institution(row) }
@@ -88,8 +88,17 @@ final class VisitRows: RowImporter {
                     checks.refuse(.invalid("time-point", "a follow-up not done names the dose's date (administered_on) and the time point (time_point)"))
                 }
                 if let t = target, t.status == .notDone, checks.passed { run.unchanged += 1; continue }
+                if let t = target, let patient {
+                    _ = checks.check { () throws(RegistryError) in
+                        try patient.forData.checkForData(on: nil)
+                        try NotDoneClosure.checkCloses(t.id, status: t.status)
+                    }
+                }
                 do { try checks.finish() } catch { run.reject(row, error); continue }
-                if let closure, let t = target { closures.append((row, t.id, closure)) }
+                if let closure, let t = target {
+                    notDone.add(row.line); notDone.add(t.id.rawValue); notDone.add(closure.reason.rawValue)
+                    notDone.endRow()
+                }
                 continue
             }
             let given = run.header.measures.compactMap { m in run.header.value(m.key, in: row.cells, at: m.index).map { (m.key, "\(m.key)=\($0)") } }
@@ -137,6 +146,7 @@ final class VisitRows: RowImporter {
         }
         try await buffer.copy(into: "import_visit", columns: Self.columns, on: run.c, logger: run.logger)
         try await measures.copy(into: "import_visit_measure", columns: Self.measureColumns, on: run.c, logger: run.logger)
+        try await notDone.copy(into: "import_not_done", columns: ["line", "follow_up_id", "reason"], on: run.c, logger: run.logger)
     }
 
     func finish(_ run: ImportRun) async throws -> Int {
@@ -163,20 +173,24 @@ final class VisitRows: RowImporter {
             UPDATE follow_up f SET status = 'completed', completed_on = v.visit_on, timing = v.timing, not_done_reason = NULL, not_done_on = NULL
             FROM import_visit v WHERE f.id = v.follow_up_id
             """, logger: run.logger)
-        // Follow-ups not done, by the single entry's own code; not one the file also gives a visit for.
-        let visited = Set(try await run.c.query("SELECT follow_up_id, line FROM import_visit WHERE follow_up_id IS NOT NULL", logger: run.logger)
-            .decode((Int, Int).self).collect().map(\.0))
-        for (row, followUp, closure) in closures {
-            if visited.contains(followUp.rawValue) {
-                run.reject(row, .conflict("reason", "the file also records a visit for this follow-up; give the visit or the reason it was not done, not both"))
-                continue
-            }
-            if let refusal = try await run.singleEntry(row.line, { _ = try await run.tx.followUps.closeNotDone(id: followUp, reason: closure.reason, note: closure.note) }) {
-                run.reject(row, refusal)
-            } else {
-                closed += 1
-            }
+        // Follow-ups not done: not one the file also gives a visit for, nor twice.
+        let clashes = try await run.c.query("""
+            SELECT n.line, v.line FROM import_not_done n JOIN import_visit v ON v.follow_up_id = n.follow_up_id
+            UNION ALL
+            SELECT line, first FROM (SELECT line, first_value(line) OVER (PARTITION BY follow_up_id ORDER BY line) AS first FROM import_not_done) d
+            WHERE line <> first
+            """, logger: run.logger).decode((Int, Int).self).collect()
+        for (line, other) in clashes {
+            run.reject(line: line, column: "not_done_reason", value: nil,
+                       .conflict("reason", "line \(other) also records this follow-up; give its visit or the reason it was not done, once"))
         }
+        try await run.unstage("import_not_done", lines: clashes.map(\.0))
+        let closed = try await run.c.query("""
+            WITH f AS (
+                UPDATE follow_up f SET status = 'not-done', not_done_reason = n.reason, not_done_on = \(run.today)
+                FROM import_not_done n WHERE f.id = n.follow_up_id AND f.status IN ('scheduled', 'missed') RETURNING f.id)
+            SELECT count(*) FROM f
+            """, logger: run.logger).decode(Int.self).one("the follow-ups closed")
         return written + closed
     }
 }

@@ -133,9 +133,7 @@ public struct FollowUps: Repository {
             throw Self.unknown(id)
         }
         _ = try await tx.patients.lockForData(patientID, on: nil)
-        guard status == .scheduled || status == .missed else {
-            throw RegistryError.conflict("followup", "follow-up \(id) is \(status.rawValue); only a scheduled or missed follow-up can be closed as not done")
-        }
+        try NotDoneClosure.checkCloses(id, status: status)
         try await c.query("UPDATE follow_up SET status = 'not-done', not_done_reason = \(reason), not_done_on = \(tx.today) WHERE id = \(id)", logger: logger)
         return try await followUp(id: id)
     }
