@@ -62,7 +62,8 @@ final class AdministrationRows: RowImporter {
     }
 
     func stage(_ rows: [SourceRow], _ run: ImportRun) async throws {
-        let patients = try await run.patients(pseudonyms: run.pseudonyms(rows))
+        let keys = run.pseudonyms(rows)
+        let patients = try await run.patients(pseudonyms: keys)
         var recorded = Set<String>()
         for try await (patientID, on, lot) in try await run.c.query("""
             SELECT patient_id, administered_on, lot FROM administration WHERE patient_id = ANY(\(patients.values.map(\.id.rawValue))) AND voided_on IS NULL
@@ -71,10 +72,10 @@ final class AdministrationRows: RowImporter {
         }
         let ids = try await run.ids(for: "administration", count: rows.count)
         var buffer = CopyBuffer(), followUps = CopyBuffer()
-        for (row, id) in zip(rows, ids) {
+        for (index, (row, id)) in zip(rows, ids).enumerated() {
             var checks = FieldChecks()
             let institution = checks.check { () throws(RegistryError) in try run.institution(row) }
-            let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients) } }
+            let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients, pseudonym: keys[index]) } }
             let plan = institution.flatMap { i in checks.check { () throws(RegistryError) in try self.plan(row, institution: i.code, run) } }
             let notified = run.integer("fee_notified_krw", field: "fee-notified", in: row, into: &checks)
             let collected = run.integer("fee_collected_krw", field: "fee-collected", in: row, into: &checks)

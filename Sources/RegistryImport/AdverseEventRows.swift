@@ -24,7 +24,8 @@ final class AdverseEventRows: RowImporter {
     }
 
     func stage(_ rows: [SourceRow], _ run: ImportRun) async throws {
-        let patients = try await run.patients(pseudonyms: run.pseudonyms(rows))
+        let keys = run.pseudonyms(rows)
+        let patients = try await run.patients(pseudonyms: keys)
         var recorded = Set<String>()
         for try await (patientID, onset, term) in try await run.c.query("""
             SELECT patient_id, onset_on, lower(term) FROM adverse_event WHERE patient_id = ANY(\(patients.values.map(\.id.rawValue))) AND voided_on IS NULL
@@ -33,10 +34,10 @@ final class AdverseEventRows: RowImporter {
         }
         let ids = try await run.ids(for: "adverse_event", count: rows.count)
         var buffer = CopyBuffer()
-        for (row, id) in zip(rows, ids) {
+        for (index, (row, id)) in zip(rows, ids).enumerated() {
             var checks = FieldChecks()
             let institution = checks.check { () throws(RegistryError) in try run.institution(row) }
-            let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients) } }
+            let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients, pseudonym: keys[index]) } }
             let grade = run.integer("grade", field: "grade", in: row, into: &checks)
             let serious = run.flag("serious", field: "serious", in: row, into: &checks)
             let distinct = run.flag("distinct", field: "distinct", in: row, into: &checks)

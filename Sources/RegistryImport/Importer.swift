@@ -252,13 +252,13 @@ final class ImportRun {
 
     /// The standing patients with these pseudonyms that the caller may see, with what the
     /// data-entry rules read: one query.
-    func patients(pseudonyms: [String]) async throws -> [String: StandingPatient] {
+    func patients(pseudonyms: [String?]) async throws -> [String: StandingPatient] {
         var out: [String: StandingPatient] = [:]
         let rows = try await c.query("""
             SELECT p.id, p.pseudonym, i.code, p.birth_year, p.sex, p.consent_on, p.consent_version, p.status, p.institution_id, p.status_on,
                    (SELECT min(a.administered_on) FROM administration a WHERE a.patient_id = p.id AND a.voided_on IS NULL)
             FROM patient p JOIN institution i ON i.id = p.institution_id
-            WHERE p.pseudonym = ANY(\(pseudonyms)) AND p.voided_on IS NULL
+            WHERE p.pseudonym = ANY(\(pseudonyms.compactMap { $0 })) AND p.voided_on IS NULL
             """, logger: logger)
         for try await (id, pseudonym, code, birthYear, sex, consentOn, version, status, institutionID, statusOn, firstDose)
             in rows.decode((Int, String, String, Int16, String, LocalDate, String, String, Int, LocalDate?, LocalDate?).self) {
@@ -271,16 +271,21 @@ final class ImportRun {
         return out
     }
 
-    /// The patient a row names (by institution and local number), or the refusal a single entry gets.
-    func patient(_ row: SourceRow, institution: String, in found: [String: StandingPatient]) throws(RegistryError) -> StandingPatient {
-        let key = try LocalPatientKey(institutionCode: institution, localID: header.value("local_id", in: row.cells) ?? "", pseudonymizer: pseudonymizer)
-        guard let patient = found[key.pseudonym], patient.forData.patient.institutionCode == institution else { throw Patients.notHeld(institution) }
+    /// The patient a row names (by institution and local number), or the refusal a single entry
+    /// gets. `pseudonym`: the row's, already made by `pseudonyms(_:)`.
+    func patient(_ row: SourceRow, institution: String, in found: [String: StandingPatient], pseudonym: String?) throws(RegistryError) -> StandingPatient {
+        let key: String
+        if let pseudonym { key = pseudonym } else {
+            key = try LocalPatientKey(institutionCode: institution, localID: header.value("local_id", in: row.cells) ?? "", pseudonymizer: pseudonymizer).pseudonym
+        }
+        guard let patient = found[key], patient.forData.patient.institutionCode == institution else { throw Patients.notHeld(institution) }
         return patient
     }
 
-    /// The pseudonyms of the rows' patients, for one lookup (rows whose key is invalid are left out here and refused later).
-    func pseudonyms(_ rows: [SourceRow]) -> [String] {
-        rows.compactMap { row in
+    /// Each row's pseudonym, made once (nil where the institution or the local number is not
+    /// valid: that row is refused when it is checked).
+    func pseudonyms(_ rows: [SourceRow]) -> [String?] {
+        rows.map { row in
             guard let code = header.value("institution", in: row.cells) ?? scope ?? options.institution,
                   let key = try? LocalPatientKey(institutionCode: code, localID: header.value("local_id", in: row.cells) ?? "", pseudonymizer: pseudonymizer)
             else { return nil }

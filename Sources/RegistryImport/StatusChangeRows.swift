@@ -11,7 +11,8 @@ final class StatusChangeRows: RowImporter {
     func prepare(_ run: ImportRun) async throws {}
 
     func stage(_ rows: [SourceRow], _ run: ImportRun) async throws {
-        let patients = try await run.patients(pseudonyms: run.pseudonyms(rows))
+        let keys = run.pseudonyms(rows)
+        let patients = try await run.patients(pseudonyms: keys)
         var recorded = Set<String>()
         for try await (patientID, kind, on) in try await run.c.query("""
             SELECT patient_id, kind, effective_on FROM patient_status_change
@@ -19,10 +20,10 @@ final class StatusChangeRows: RowImporter {
             """, logger: run.logger).decode((Int, String, LocalDate).self) {
             recorded.insert("\(patientID)|\(kind)|\(on)")
         }
-        for row in rows {
+        for (index, row) in rows.enumerated() {
             var checks = FieldChecks()
             let institution = checks.check { () throws(RegistryError) in try run.institution(row) }
-            let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients) } }
+            let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients, pseudonym: keys[index]) } }
             let kindText = run.header.value("kind", in: row.cells) ?? ""
             let kind = checks.check { () throws(RegistryError) -> StatusChangeKind in
                 if kindText == "transfer" {

@@ -32,32 +32,57 @@ final class VisitRows: RowImporter {
     }
 
     func stage(_ rows: [SourceRow], _ run: ImportRun) async throws {
-        let patients = try await run.patients(pseudonyms: run.pseudonyms(rows))
-        let patientIDs = patients.values.map(\.id.rawValue)
+        let keys = run.pseudonyms(rows)
+        let patients = try await run.patients(pseudonyms: keys)
         // The patients' follow-ups by patient, dose date and label; their unscheduled visits by date.
-        var targets: [String: Target] = [:], labels: [String: [String]] = [:]
+        // The follow-ups the rows name (patient, dose date, time point), in one query; the time
+        // points of a dose only when a row names one it does not have, for the refusal.
+        var wanted: (patients: [Int], dates: [String], labels: [String]) = ([], [], [])
+        var unscheduledPatients: [Int] = []
+        for (index, row) in rows.enumerated() {
+            guard let key = keys[index], let patient = patients[key] else { continue }
+            if let dosed = run.header.value("administered_on", in: row.cells), let label = run.header.value("time_point", in: row.cells),
+               let date = LocalDate(dosed) {
+                wanted.patients.append(patient.id.rawValue); wanted.dates.append(date.description); wanted.labels.append(label)
+            } else {
+                unscheduledPatients.append(patient.id.rawValue)
+            }
+        }
+        var targets: [String: Target] = [:]
         for try await (id, patientID, dosedOn, label, start, end, status, visitID, visitOn) in try await run.c.query("""
             SELECT f.id, f.patient_id, a.administered_on, f.label, f.window_start, f.window_end, f.status, v.id, v.visit_on
-            FROM follow_up f JOIN administration a ON a.id = f.administration_id AND a.voided_on IS NULL
+            FROM unnest(\(wanted.patients)::bigint[], \(wanted.dates)::date[], \(wanted.labels)::text[]) AS w(patient_id, dosed_on, label)
+            JOIN follow_up f ON f.patient_id = w.patient_id AND f.label = w.label
+            JOIN administration a ON a.id = f.administration_id AND a.voided_on IS NULL AND a.administered_on = w.dosed_on
             LEFT JOIN visit v ON v.follow_up_id = f.id AND v.voided_on IS NULL
-            WHERE f.patient_id = ANY(\(patientIDs)) ORDER BY f.patient_id, a.administered_on, f.seq
             """, logger: run.logger).decode((Int, Int, LocalDate, String, LocalDate, LocalDate, FollowUpStatus, Int?, LocalDate?).self) {
             targets["\(patientID)|\(dosedOn)|\(label)"] = Target(id: FollowUpID(rawValue: id), start: start, end: end, status: status,
                                                                   completedBy: visitID.map { VisitID(rawValue: $0) }, completedOn: visitOn)
-            labels["\(patientID)|\(dosedOn)", default: []].append(label)
+        }
+        var labels: [String: [String]] = [:]
+        let missed = zip(zip(wanted.patients, wanted.dates), wanted.labels).filter { targets["\($0.0.0)|\($0.0.1)|\($0.1)"] == nil }.map(\.0)
+        if !missed.isEmpty {
+            for try await (patientID, dosedOn, label) in try await run.c.query("""
+                SELECT f.patient_id, a.administered_on, f.label
+                FROM follow_up f JOIN administration a ON a.id = f.administration_id AND a.voided_on IS NULL
+                WHERE (f.patient_id, a.administered_on) IN (SELECT * FROM unnest(\(missed.map(\.0))::bigint[], \(missed.map(\.1))::date[]))
+                ORDER BY f.patient_id, a.administered_on, f.seq
+                """, logger: run.logger).decode((Int, LocalDate, String).self) {
+                labels["\(patientID)|\(dosedOn)", default: []].append(label)
+            }
         }
         var unscheduled = Set<String>()
         for try await (patientID, on) in try await run.c.query("""
-            SELECT patient_id, visit_on FROM visit WHERE patient_id = ANY(\(patientIDs)) AND follow_up_id IS NULL AND voided_on IS NULL
+            SELECT patient_id, visit_on FROM visit WHERE patient_id = ANY(\(unscheduledPatients)) AND follow_up_id IS NULL AND voided_on IS NULL
             """, logger: run.logger).decode((Int, LocalDate).self) {
             unscheduled.insert("\(patientID)|\(on)")
         }
         let ids = try await run.ids(for: "visit", count: rows.count)
         var buffer = CopyBuffer(), measures = CopyBuffer(), notDone = CopyBuffer()
-        for (row, id) in zip(rows, ids) {
+        for (index, (row, id)) in zip(rows, ids).enumerated() {
             var checks = FieldChecks()
             let institution = checks.check { () throws(RegistryError) in try run.institution(row) }
-            let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients) } }
+            let patient = institution.flatMap { i in checks.check { () throws(RegistryError) in try run.patient(row, institution: i.code, in: patients, pseudonym: keys[index]) } }
             // The follow-up it completes: the dose's date and the time point, both or neither.
             let dosedText = run.header.value("administered_on", in: row.cells), label = run.header.value("time_point", in: row.cells)
             var dosedOn: LocalDate? = nil

@@ -204,6 +204,35 @@ struct ImportTests {
         }
     }
 
+    @Test("status changes: applied with their effect on follow-ups, each bad row named; a transfer is refused; re-import writes nothing")
+    func statusChanges() async throws {
+        try await TestDatabase.withDatabase { db in
+            let f = try await Fixture.make(db)
+            _ = try await db.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-04-01", today: db.today())) }
+            let changes = """
+                local_id,kind,effective_on,reason
+                MRN-12345,death,2026-01-05,progressive disease
+                MRN-12345,transfer,2026-01-06,moved
+                MRN-12345,retired,2026-13-01,
+                MRN-999,lost,2026-01-05,no contact
+
+                """
+            let result = try await importCSV(db, .statusChanges, changes, mode: .acceptValid, institution: "ARM-001")
+            let got = lines(result)
+            #expect(result.written == 1 && result.rejectedRows == 3, "\(got)")
+            #expect(got.contains { $0.hasPrefix("3 kind: a transfer is not imported") }, "\(got)")
+            #expect(got.contains { $0.hasPrefix("4 kind: 'retired' is not a status change") }, "\(got)")
+            #expect(got.contains { $0.hasPrefix("4 effective_on:") }, "\(got)")
+            #expect(got.contains { $0.hasPrefix("4 reason:") }, "\(got)")
+            #expect(got.contains("5 local_id: ARM-001 holds no patient with this local key"), "\(got)")
+            // The death's effect, as a single entry has it: the patient deceased, later follow-ups no longer required.
+            #expect(try await db.count("patient", where: "status = 'deceased' AND status_on = '2026-01-05'") == 1)
+            #expect(try await db.count("follow_up", where: "status = 'not-required' AND due_on > '2026-01-05'") > 0)
+            let again = try await importCSV(db, .statusChanges, changes, mode: .acceptValid, institution: "ARM-001")
+            #expect(again.written == 0 && again.unchanged == 1)
+        }
+    }
+
     @Test("the same file sent twice at once writes its doses once")
     func concurrent() async throws {
         try await TestDatabase.withDatabase { db in

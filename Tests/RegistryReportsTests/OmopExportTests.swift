@@ -263,9 +263,7 @@ struct OmopExportTests {
     func load() async throws {
         try await TestDatabase.withDatabase { database in
             _ = try await OmopRegistry.make(database)
-            let targetURL = try await TestDatabase.create(empty: true)
-            let target = try await Database.open(targetURL, logger: TestDatabase.logger)
-            do {
+            try await withTarget { target, targetURL in
                 let summary = try await OmopExport.load(database: database, target: targetURL, schema: "cdm", replace: false, request: Self.request())
                 let dir = Self.folder()
                 defer { try? FileManager.default.removeItem(at: dir) }
@@ -310,21 +308,13 @@ struct OmopExportTests {
                     _ = try await OmopExport.load(database: database, target: targetURL, schema: "Robert'); DROP", replace: false, request: Self.request())
                 }
                 #expect(try await database.count("report_pull", where: "report = 'omop' AND parameters->>'format' = 'postgresql'") == 3)
-                await target.close()
-            } catch {
-                await target.close()
-                try? await TestDatabase.drop(targetURL)
-                throw error
             }
-            try await TestDatabase.drop(targetURL)
         }
     }
 
     @Test("a load whose rows break a key fails naming the key and the row, and leaves nothing behind")
     func orphanFailsTheLoad() async throws {
-        let targetURL = try await TestDatabase.create(empty: true)
-        let target = try await Database.open(targetURL, logger: TestDatabase.logger)
-        do {
+        try await withTarget { target, targetURL in
             let refusal = await #expect(throws: RegistryError.self) {
                 try await target.plainTransaction { tx in
                     try await OmopExport.prepare(tx.connection, schema: "cdm", replace: false, target: targetURL, logger: TestDatabase.logger)
@@ -342,14 +332,9 @@ struct OmopExportTests {
                 }
             }
             #expect(refusal?.message.contains("fpk_drug_exposure_person_id") == true && refusal?.message.contains("(person_id)=(2)") == true, "\(String(describing: refusal))")
-            #expect(try await target.ints("SELECT count(*)::int FROM pg_namespace WHERE nspname = 'cdm'") == [0], "rolled back")
-            await target.close()
-        } catch {
-            await target.close()
-            try? await TestDatabase.drop(targetURL)
-            throw error
+            let schemas = try await target.ints("SELECT count(*)::int FROM pg_namespace WHERE nspname = 'cdm'")
+            #expect(schemas == [0], "rolled back")
         }
-        try await TestDatabase.drop(targetURL)
     }
 
     @Test("a 200-patient demo registry: extracted and loaded with its keys, no orphans, one row per standing record")
@@ -379,9 +364,7 @@ struct OmopExportTests {
             #expect(files.rows("measurement")! + codedObservations == expected.3)
             #expect(try CDMTable(dir, "condition_occurrence").column("condition_status_source_value").filter { $0 == "adverse event" }.count == expected.4)
             #expect(files.rows("death") == expected.5)
-            let targetURL = try await TestDatabase.create(empty: true)
-            let target = try await Database.open(targetURL, logger: TestDatabase.logger)
-            do {
+            try await withTarget { target, targetURL in
                 let loaded = try await OmopExport.load(database: database, target: targetURL, schema: "cdm", replace: false, request: Self.request())
                 #expect(loaded.tables == files.tables)
                 try await target.withConnection { c in
@@ -394,13 +377,7 @@ struct OmopExportTests {
                     #expect(outside == 0)
                 }
                 print("OMOP extract of a 200-patient demo: \(files.rowsText); CSV in \(String(format: "%.2f", files.seconds)) s, load in \(String(format: "%.2f", loaded.seconds)) s")
-                await target.close()
-            } catch {
-                await target.close()
-                try? await TestDatabase.drop(targetURL)
-                throw error
             }
-            try await TestDatabase.drop(targetURL)
         }
     }
 
@@ -435,4 +412,19 @@ struct OmopExportTests {
         try await TestDatabase.drop(targetURL)
         try await TestDatabase.drop(url)
     }
+}
+
+/// A second, empty database on the test cluster for a CDM schema, opened for `body` and dropped after.
+func withTarget(_ body: (Database, DatabaseURL) async throws -> Void) async throws {
+    let targetURL = try await TestDatabase.create(empty: true)
+    let target = try await Database.open(targetURL, logger: TestDatabase.logger)
+    do {
+        try await body(target, targetURL)
+        await target.close()
+    } catch {
+        await target.close()
+        try? await TestDatabase.drop(targetURL)
+        throw error
+    }
+    try await TestDatabase.drop(targetURL)
 }
