@@ -23,6 +23,6 @@ public struct Pseudonymizer: Sendable {
         message.append(0x1F)  // unit separator: "AB-1"+"23" and "AB-12"+"3" never collide
         message.append(contentsOf: localID.utf8)
         let mac = HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: secret))
-        return mac.map { String(format: "%02x", $0) }.joined()
+        return Hex.string(mac)
     }
 }

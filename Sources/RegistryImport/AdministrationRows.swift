@@ -115,18 +115,21 @@ final class AdministrationRows: RowImporter {
             run.reject(line: line, column: "lot", value: nil,
                        .invalid("lot", "the same dose as line \(first) (the same patient, date and lot); give each dose once"))
         }
+        try await run.c.query("""
+            DELETE FROM import_follow_up f USING import_administration a WHERE a.id = f.administration_id AND a.line = ANY(\(repeats.map(\.0)))
+            """, logger: run.logger)
         try await run.unstage("import_administration", lines: repeats.map(\.0))
         let written = try await run.c.query("""
             WITH a AS (
                 INSERT INTO administration (id, patient_id, plan_id, institution_id, administered_on, lot, dose, fee_notified_krw, fee_collected_krw)
                 SELECT id, patient_id, plan_id, institution_id, administered_on, lot, dose, fee_notified_krw, fee_collected_krw
-                FROM import_administration ORDER BY line RETURNING id)
+                FROM import_administration RETURNING id)
             SELECT count(*) FROM a
             """, logger: run.logger).decode(Int.self).one("the doses written")
         try await run.c.query("""
             INSERT INTO follow_up (administration_id, patient_id, institution_id, seq, label, due_on, window_start, window_end, contact_type)
             SELECT f.administration_id, f.patient_id, f.institution_id, f.seq, f.label, f.due_on, f.window_start, f.window_end, f.contact_type
-            FROM import_follow_up f JOIN import_administration a ON a.id = f.administration_id ORDER BY f.administration_id, f.seq
+            FROM import_follow_up f
             """, logger: run.logger)
         return written
     }

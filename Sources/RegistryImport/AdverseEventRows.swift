@@ -107,7 +107,7 @@ final class AdverseEventRows: RowImporter {
                     grading_version, serious, seriousness, relatedness, outcome, outcome_on, report_due_on, report_submitted_on)
                 SELECT id, patient_id, institution_id, onset_on, aware_on, term, meddra_code, category, grade, grading_system,
                     grading_version, serious, seriousness, relatedness, outcome, outcome_on, report_due_on, report_submitted_on
-                FROM import_adverse_event ORDER BY line RETURNING id)
+                FROM import_adverse_event RETURNING id)
             SELECT count(*) FROM e
             """, logger: run.logger).decode(Int.self).one("the events written")
         // Grade 5 events of patients not yet recorded dead: the death, as a single report records it.

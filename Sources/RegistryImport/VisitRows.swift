@@ -181,18 +181,21 @@ final class VisitRows: RowImporter {
             run.reject(line: line, column: "visit_on", value: nil,
                        .conflict("followup", "line \(first) already records this visit (the same follow-up, or the same patient and day for an unscheduled visit); give each visit once"))
         }
+        try await run.c.query("""
+            DELETE FROM import_visit_measure m USING import_visit v WHERE v.id = m.visit_id AND v.line = ANY(\(repeats.map(\.0)))
+            """, logger: run.logger)
         try await run.unstage("import_visit", lines: repeats.map(\.0))
         let written = try await run.c.query("""
             WITH v AS (
                 INSERT INTO visit (id, patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note, screening)
                 SELECT id, patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note, screening
-                FROM import_visit ORDER BY line RETURNING id)
+                FROM import_visit RETURNING id)
             SELECT count(*) FROM v
             """, logger: run.logger).decode(Int.self).one("the visits written")
         try await run.c.query("""
             INSERT INTO visit_measure (visit_id, patient_id, institution_id, key, code_system, code, value, unit)
             SELECT m.visit_id, m.patient_id, m.institution_id, m.key, m.code_system, m.code, m.value, m.unit
-            FROM import_visit_measure m JOIN import_visit v ON v.id = m.visit_id ORDER BY m.visit_id, m.key
+            FROM import_visit_measure m
             """, logger: run.logger)
         try await run.c.query("""
             UPDATE follow_up f SET status = 'completed', completed_on = v.visit_on, timing = v.timing, not_done_reason = NULL, not_done_on = NULL

@@ -230,7 +230,7 @@ public enum FhirExport {
                 }
             }
         }
-        let checksum = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let checksum = Hex.string(hasher.finalize())
         let pull = try await record(database: database, request: request, institutionID: institutionID, outputs: outputs, checksum: checksum, today: today)
         return FhirExportResult(transactionTime: transactionTime, output: outputs, pull: pull, checksum: "sha256:\(checksum)", patients: patients)
     }

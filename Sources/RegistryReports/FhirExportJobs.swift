@@ -39,7 +39,7 @@ public struct FhirExportJobs: Sendable {
         var bytes = [UInt8](repeating: 0, count: 16)
         var generator = SystemRandomNumberGenerator()
         for i in bytes.indices { bytes[i] = generator.next() }
-        let id = bytes.map { String(format: "%02x", $0) }.joined()
+        let id = Hex.string(bytes)
         try await database.plainTransaction { tx in
             var institutionID: Int? = nil
             if let code = request.institution { institutionID = try await tx.institutions.id(code: code) }

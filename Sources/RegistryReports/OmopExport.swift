@@ -116,7 +116,7 @@ public enum OmopExport {
             counts.append(.init(table: table.name, rows: n))
             progress(Progress(table: table.name, rows: n, done: true))
         }
-        let checksum = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let checksum = Hex.string(hasher.finalize())
         let pull = try await record(database, request, checksum: checksum, parameters: ["format": "csv"], counts: counts)
         return Summary(pull: pull, tables: counts, target: directory, checksum: "sha256:\(checksum)",
                        seconds: (ContinuousClock.now - start) / .seconds(1))
@@ -169,7 +169,7 @@ public enum OmopExport {
                     progress(Progress(table: table.name, rows: n, done: true))
                 }
                 try await addKeys(t, logger: logger)
-                let checksum = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+                let checksum = Hex.string(hasher.finalize())
                 let destination = "\(target.description) schema \(schema)"
                 let pull = try await record(database, request, checksum: checksum,
                                             parameters: ["format": "postgresql", "target": destination, "replace": replace ? "yes" : "no"], counts: counts)

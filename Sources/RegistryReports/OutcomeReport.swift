@@ -93,7 +93,7 @@ public final class ReportResult: @unchecked Sendable {
     init(content: OutcomeReportContent) {
         self.content = content
         body = CanonicalJSON.object(ReportJSON.document(content)).serialized()
-        checksum = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        checksum = Hex.string(SHA256.hash(data: body))
     }
 
     /// The canonical JSON, with `"checksum": "sha256:…"`. Serialised once: the member is spliced

@@ -113,7 +113,7 @@ public struct TrendResult: Sendable {
 
     /// Hex SHA-256 of the document without its checksum.
     public var checksum: String {
-        SHA256.hash(data: CanonicalJSON.object(document()).serialized()).map { String(format: "%02x", $0) }.joined()
+        Hex.string(SHA256.hash(data: CanonicalJSON.object(document()).serialized()))
     }
 
     /// One row per quarter: `quarter,as_of,recorded_by,provisional,<figures>,report_checksum`.

@@ -115,7 +115,7 @@ public final class SafetyListingResult: @unchecked Sendable {
             "events": .array(rows.map { .object(Self.fields($0).mapValues { $0.map(CanonicalJSON.string) ?? .null }) }),
             "cases": .int(Set(rows.map(\.caseID)).count),
         ]
-        checksum = SHA256.hash(data: CanonicalJSON.object(document).serialized()).map { String(format: "%02x", $0) }.joined()
+        checksum = Hex.string(SHA256.hash(data: CanonicalJSON.object(document).serialized()))
         document["checksum"] = .string("sha256:\(checksum)")
         self.document = document
     }

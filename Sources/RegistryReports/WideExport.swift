@@ -101,7 +101,7 @@ public enum WideExport {
             }
             if !buffer.isEmpty { try emit(buffer) }
         }
-        let checksum = hasher.finalize().map { String(format: "%02x", $0) }.joined()
+        let checksum = Hex.string(hasher.finalize())
         let parameters = "{\"institution\": \(institution.map { "\"\($0)\"" } ?? "null"), \"language\": \"\(language.rawValue)\"}"
         let pull = try await database.transaction(actor: actor, reason: "wide export: \(purpose)") { tx in
             let rows = try await tx.connection.query("""

@@ -14,7 +14,7 @@ public struct Migration: Sendable, Equatable {
     /// The SQL text.
     public var sql: String
     /// SHA-256 of the text, hex; a landed file whose checksum changes is refused.
-    public var checksum: String { SHA256.hash(data: Data(sql.utf8)).map { String(format: "%02x", $0) }.joined() }
+    public var checksum: String { Hex.string(SHA256.hash(data: Data(sql.utf8))) }
 
     public init(version: Int, name: String, sql: String) {
         self.version = version; self.name = name; self.sql = sql

@@ -21,7 +21,7 @@ public enum PseudonymKey {
             var bytes = [UInt8](repeating: 0, count: 32)
             var generator = SystemRandomNumberGenerator()
             for i in bytes.indices { bytes[i] = generator.next() }
-            let text = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+            let text = Hex.string(bytes) + "\n"
             // O_EXCL: two first uses at once must not write two different keys.
             let fd = open(file.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
             if fd >= 0 {

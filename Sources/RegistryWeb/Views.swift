@@ -49,7 +49,7 @@ public struct Views: Sendable {
             let data = try Data(contentsOf: staticDirectory.appendingPathComponent(name))
             let type = name.hasSuffix(".css") ? "text/css; charset=utf-8" : name.hasSuffix(".js") ? "text/javascript; charset=utf-8"
                 : name.hasSuffix(".svg") ? "image/svg+xml" : "application/octet-stream"
-            let etag = "\"" + SHA256.hash(data: data).prefix(8).map { String(format: "%02x", $0) }.joined() + "\""
+            let etag = "\"" + Hex.string(SHA256.hash(data: data).prefix(8)) + "\""
             statics[name] = (type, ByteBuffer(bytes: data), etag)
         }
         self.statics = statics
