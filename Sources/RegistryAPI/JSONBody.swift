@@ -30,10 +30,7 @@ enum BodyDecoder {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
             throw tooLarge(limit)
         }
-        if let contentType = request.headers[.contentType]?.lowercased(),
-           !(contentType.hasPrefix("application/json") || contentType.contains("+json")) {
-            throw Problem(.unsupportedMediaType, detail: "the body is \(contentType); send application/json")
-        }
+        if let contentType = request.headers[.contentType] { try checkMediaType(contentType) }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)
@@ -41,6 +38,21 @@ enum BodyDecoder {
             throw tooLarge(limit)
         }
         return (try decode(type, from: Data(buffer.readableBytesView)), buffer)
+    }
+
+    /// `application/json` or a `+json` type, in UTF-8: no other media type, no other charset.
+    static func checkMediaType(_ header: String) throws {
+        let parts = header.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let type = parts.first ?? ""
+        guard type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json")) else {
+            throw Problem(.unsupportedMediaType, detail: "the body is \(header); send application/json (UTF-8)")
+        }
+        for parameter in parts.dropFirst() where parameter.hasPrefix("charset=") {
+            let charset = parameter.dropFirst("charset=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+            guard charset == "utf-8" || charset == "utf8" else {
+                throw Problem(.unsupportedMediaType, detail: "the body's charset is \(charset); JSON bodies are UTF-8 only")
+            }
+        }
     }
 
     static func tooLarge(_ limit: Int) -> Problem {
@@ -53,6 +65,14 @@ enum BodyDecoder {
     /// `[String: Any]` cost more server time than the rest of a visit's decoding.) A body that does
     /// not decode is refused naming every field at fault (`problem(_:decoding:from:)`).
     static func decode<Body: JSONBody>(_ type: Body.Type, from data: Data) throws -> Body {
+        if data.starts(with: [0xFE, 0xFF]) || data.starts(with: [0xFF, 0xFE]) || data.starts(with: [0xEF, 0xBB, 0xBF]) {
+            throw Problem(.unsupportedMediaType, detail: "the body starts with a byte-order mark; send UTF-8 JSON without one")
+        }
+        let findings = StrictJSON.scan(data)
+        if !findings.isEmpty {
+            throw Problem(.invalidBody, detail: findings.map { "\($0.pointer.isEmpty ? "/" : $0.pointer): \($0.detail)" }.joined(separator: "; "),
+                          errors: findings.map { .pointer($0.pointer, $0.detail) })
+        }
         do {
             return try JSONCoding.decoder.decode(Strict<Body>.self, from: data).body
         } catch let error as DecodingError {

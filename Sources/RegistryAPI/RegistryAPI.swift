@@ -151,6 +151,10 @@ public struct RegistryAPI: Sendable {
             guard out[name] == nil else {
                 throw Problem(.invalidParameter, detail: "'\(name)' is given twice", errors: [.parameter(name, "give it once")])
             }
+            guard !StrictJSON.hasControlCharacter(value) else {
+                throw Problem(.invalid, detail: "'\(name)' holds a control character (such as NUL); give plain text",
+                              errors: [.parameter(name, "control characters are not allowed")])
+            }
             out[name] = String(value)
         }
         return out

@@ -1,0 +1,59 @@
+import Foundation
+import HTTPTypes
+import RegistryDomain
+import RegistryStorage
+import RegistryTestSupport
+import Testing
+
+/// Findings 3 and 5 of issue #18: bodies and query strings read strictly.
+@Suite("Strict input")
+struct StrictInputTests {
+    static let patient = #""birth_year":1970,"sex":"male","consent_on":"2025-05-01","consent_version":"1""#
+
+    @Test("a key given twice is refused naming it (it was stored with the first value); nothing is written")
+    func duplicateKeys() async throws {
+        try await APIHarness.run { h, api in
+            let before = try await h.snapshot()
+            let got = try await api.call(.post, "/patients", token: h.tokens["A"], json: #"{"local_id":"MRN-D1","local_id":"MRN-D2",\#(Self.patient)}"#)
+            #expect(got.status == 422 && got.pointers == ["/local_id"], "\(got.text)")
+            let nested = try await api.call(.post, "/follow-ups/\(h.openFollowUpA)/visits", token: h.tokens["A"],
+                                            json: #"{"on":"2026-11-20","contact":"examination","vital":"dead","vital":"alive"}"#)
+            #expect(nested.status == 422 && nested.pointers == ["/vital"], "\(nested.text)")
+            #expect(try await h.snapshot() == before)
+        }
+    }
+
+    @Test("NUL and other control characters are refused with 422 naming the field, in bodies and in query strings; tabs and line breaks pass")
+    func controlCharacters() async throws {
+        try await APIHarness.run { h, api in
+            let before = try await h.snapshot()
+            let note = try await api.call(.post, "/follow-ups/\(h.openFollowUpA)/visits", token: h.tokens["A"],
+                                          json: #"{"on":"2026-11-20","contact":"examination","vital":"alive","note":"ok\u0000"}"#)
+            #expect(note.status == 422 && note.pointers == ["/note"], "\(note.text)")
+            let bell = try await api.call(.post, "/patients", token: h.tokens["A"], json: "{\"local_id\":\"MRN-\u{07}\",\(Self.patient)}")
+            #expect(bell.status == 422 || bell.status == 400, "\(bell.text)")
+            #expect(try await h.snapshot() == before)
+            let lot = try await api.call(.get, "/administrations?lot=LOT%00A", token: h.tokens["A"])
+            #expect(lot.status == 422 && lot.parameters == ["lot"], "\(lot.text)")
+            let lines = try await api.call(.post, "/follow-ups/\(h.openFollowUpA)/visits", token: h.tokens["A"],
+                                           json: #"{"on":"2026-11-20","contact":"examination","vital":"alive","note":"line one\nline two\tend"}"#)
+            #expect(lines.status == 201, "\(lines.text)")
+        }
+    }
+
+    @Test("only application/json or a +json type in UTF-8: other media types, charsets and byte-order marks get 415")
+    func mediaTypes() async throws {
+        try await APIHarness.run { h, api in
+            let body = #"{"local_id":"MRN-M1",\#(Self.patient)}"#
+            for type in ["application/jsonx", "application/json; charset=latin1", "text/plain"] {
+                let got = try await api.call(.post, "/patients", token: h.tokens["A"], json: body, headers: [.contentType: type])
+                #expect(got.status == 415, "\(type): \(got.status) \(got.text)")
+            }
+            let bom = try await api.call(.post, "/patients", token: h.tokens["A"], json: "\u{FEFF}" + body)
+            #expect(bom.status == 415, "\(bom.text)")
+            #expect(try await h.database.count("patient") == 1)
+            let vendor = try await api.call(.post, "/patients", token: h.tokens["A"], json: body, headers: [.contentType: "application/merge-patch+json; charset=UTF-8"])
+            #expect(vendor.status == 201, "\(vendor.text)")
+        }
+    }
+}
