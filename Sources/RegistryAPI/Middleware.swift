@@ -5,11 +5,14 @@ import Logging
 import NIOCore
 import RegistryDomain
 import RegistryStorage
+import Synchronization
 
 /// Turns every error into an RFC 9457 problem document, so clients never get an empty 500 or
 /// Hummingbird's plain-text errors.
 struct ProblemMiddleware: RouterMiddleware {
     typealias Context = APIRequestContext
+    /// The router's routes, for 405 and `Allow` when a path exists under other methods.
+    var routes = RouteTable()
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -21,6 +24,12 @@ struct ProblemMiddleware: RouterMiddleware {
         } catch let error as HTTPError {
             switch error.status {
             case .notFound:
+                let allowed = routes.methods(for: request.uri.path)
+                if !allowed.isEmpty {
+                    var problem = Problem(.methodNotAllowed, detail: "\(request.uri.path) does not take \(request.method.rawValue); it takes \(allowed.joined(separator: ", "))")
+                    problem.headers[.allow] = allowed.joined(separator: ", ")
+                    return problem.response()
+                }
                 return Problem(.routeNotFound, detail: "there is no endpoint \(request.method.rawValue) \(request.uri.path)",
                                hint: "the endpoints are listed in /openapi.yaml").response()
             case .methodNotAllowed:
@@ -60,5 +69,28 @@ struct RequestLogMiddleware: RouterMiddleware {
             "status": "\(response.status.code)", "ms": "\(String(format: "%.2f", millis))",
         ])
         return response
+    }
+}
+
+/// The paths the router serves and the methods each takes, filled once the routes are built.
+final class RouteTable: Sendable {
+    private let table = Mutex<[(parts: [String], method: String)]>([])
+
+    func fill<Context>(from router: Router<Context>) {
+        let routes = router.routes.map { route in
+            (parts: route.path.description.split(separator: "/").map(String.init), method: route.method.rawValue)
+        }
+        table.withLock { $0 = routes }
+    }
+
+    /// The methods of the routes whose pattern `path` matches (a `:name`, `{name}` or `*` segment matches any one segment).
+    func methods(for path: String) -> [String] {
+        let parts = path.split(separator: "/")
+        let methods = table.withLock { table in
+            table.filter { route in
+                route.parts.count == parts.count && zip(route.parts, parts).allSatisfy { $0.hasPrefix(":") || $0.hasPrefix("{") || $0 == "*" || $0 == $1 }
+            }.map(\.method)
+        }
+        return Set(methods).sorted()
     }
 }

@@ -67,7 +67,8 @@ public struct RegistryAPI: Sendable {
         let router = Router(context: Context.self)
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: RequestLogMiddleware())
-        router.add(middleware: ProblemMiddleware())
+        let problems = ProblemMiddleware()
+        router.add(middleware: problems)
         addOperationRoutes(router)
         addFhirRoutes(router)
         router.add(middleware: Authentication(database: database, grants: grants))
@@ -78,6 +79,7 @@ public struct RegistryAPI: Sendable {
         addAdminRoutes(router.group().add(middleware: RequireRole(.admin)))
         addRegulatorRoutes(router.group().add(middleware: RequireRole(.regulator)))
         addReportRoutes(router.group().add(middleware: RequireRole(.regulator, .admin)))
+        problems.routes.fill(from: router)
         return router
     }
 

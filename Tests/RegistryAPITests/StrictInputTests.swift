@@ -56,4 +56,15 @@ struct StrictInputTests {
             #expect(vendor.status == 201, "\(vendor.text)")
         }
     }
+
+    @Test("a method a path does not take gets 405 with Allow listing the ones it does; an unknown path 404")
+    func methodNotAllowed() async throws {
+        try await APIHarness.run { h, api in
+            let delete = try await api.call(.delete, "/patients", token: h.tokens["A"])
+            #expect(delete.status == 405 && delete.headers[.allow] == "GET, POST", "\(delete.status) \(delete.headers[.allow] ?? "-") \(delete.text)")
+            let put = try await api.call(.put, "/patients/\(h.patientA)", token: h.tokens["A"])
+            #expect(put.status == 405 && (put.headers[.allow] ?? "").contains("GET"), "\(put.text)")
+            #expect(try await api.call(.get, "/no-such-thing", token: h.tokens["A"]).status == 404)
+        }
+    }
 }
