@@ -40,6 +40,10 @@ enum Idempotency {
         }
         do {
             return try await database.transaction(actor: grant.actor, scope: grant.scope, writes: true) { tx in
+                // Retries with the same key wait here for the first to finish, then replay its
+                // reply: without the wait, a retry arriving while the first was still running ran
+                // the write again and was refused by what the first had done (409 "already completed").
+                try await tx.idempotentReplies.lock(tokenID: grant.tokenID, key: key)
                 if let stored = try await stored(tx, tokenID: grant.tokenID, key: key, requestHash: requestHash) { return stored }
                 let reply = try await write(tx)
                 try await tx.idempotentReplies.store(StoredReply(requestHash: requestHash, status: Int(reply.status.code), location: reply.location,

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import RegistryDomain
+@testable import RegistryAPI
 import RegistryStorage
 import RegistryTestSupport
 import Testing
@@ -65,6 +66,31 @@ struct StrictInputTests {
             let put = try await api.call(.put, "/patients/\(h.patientA)", token: h.tokens["A"])
             #expect(put.status == 405 && (put.headers[.allow] ?? "").contains("GET"), "\(put.text)")
             #expect(try await api.call(.get, "/no-such-thing", token: h.tokens["A"]).status == 404)
+        }
+    }
+}
+
+/// Finding 4 of issue #18: a retried request replays, never a conflict.
+@Suite("Idempotent replay")
+struct IdempotentReplayTests {
+    @Test("20 identical visits with one Idempotency-Key at once: one visit written, every answer the first 201")
+    func concurrentRetries() async throws {
+        try await APIHarness.run(transport: .live) { h, api in
+            let body = #"{"on":"2026-11-20","contact":"examination","vital":"alive"}"#
+            let answers = try await withThrowingTaskGroup(of: Got.self) { group in
+                for _ in 0..<20 {
+                    group.addTask {
+                        try await api.call(.post, "/follow-ups/\(h.openFollowUpA)/visits", token: h.tokens["A"], json: body,
+                                           headers: [Idempotency.header: "visit-retry-1"])
+                    }
+                }
+                var out: [Got] = []
+                for try await got in group { out.append(got) }
+                return out
+            }
+            #expect(answers.map(\.status).allSatisfy { $0 == 201 }, "\(answers.map(\.status)) \(answers.first?.text ?? "")")
+            #expect(Set(answers.compactMap(\.id)).count == 1)
+            #expect(try await h.database.count("visit", where: "follow_up_id = \(h.openFollowUpA)") == 1)
         }
     }
 }

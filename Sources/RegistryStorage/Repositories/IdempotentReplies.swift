@@ -21,6 +21,12 @@ public struct StoredReply: Sendable, Equatable {
 public struct IdempotentReplies: Repository {
     let tx: Transaction
 
+    /// Waits until no other transaction holds this token's key, and holds it to the end of this
+    /// one: requests with the same key run one after the other, so a retry sees the first's reply.
+    public func lock(tokenID: Int, key: String) async throws {
+        try await c.query("SELECT pg_advisory_xact_lock(\(Int32(truncatingIfNeeded: tokenID)), hashtext(\(key)))", logger: logger)
+    }
+
     /// The reply stored for this token and key, if any.
     public func stored(tokenID: Int, key: String) async throws -> StoredReply? {
         let rows = try await c.query("""
