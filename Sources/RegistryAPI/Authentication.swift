@@ -12,6 +12,7 @@ struct Authentication: RouterMiddleware {
     typealias Context = APIRequestContext
     let database: Database
     let grants: GrantCache
+    let failures: FailedAttempts
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -27,11 +28,23 @@ struct Authentication: RouterMiddleware {
         var context = context
         if let cached = grants.grant(for: hash) {
             context.grant = cached
-        } else if let grant = try await database.read({ tx in try await tx.tokens.grant(forSecret: secret) }) {
-            grants.remember(grant, for: hash)
-            context.grant = grant
         } else {
-            throw Problem(.unauthenticated, detail: "this token is not known to the registry or was revoked")
+            // An address that has failed too often waits, unless the token was valid lately: a
+            // guess costs no query then, and a site's valid tokens are never held up.
+            if let wait = failures.waitBeforeTrying(from: context.clientAddress, tokenHash: hash),
+               try await !failures.isActive(hash, reading: { try await database.read { tx in try await tx.tokens.activeHashes() } }) {
+                var problem = Problem(.tooManyRequests, detail: "too many unknown tokens from this address; try again in \(wait) s",
+                                      hint: "check the token: registry token list shows its prefix")
+                problem.headers[.retryAfter] = "\(wait)"
+                throw problem
+            }
+            guard let grant = try await database.read({ tx in try await tx.tokens.grant(forSecret: secret) }) else {
+                failures.failed(from: context.clientAddress)
+                throw Problem(.unauthenticated, detail: "this token is not known to the registry or was revoked")
+            }
+            grants.remember(grant, for: hash)
+            failures.valid(tokenHash: hash)
+            context.grant = grant
         }
         context.logger[metadataKey: "token"] = "\(context.grant!.tokenID)"
         do {
@@ -39,6 +52,59 @@ struct Authentication: RouterMiddleware {
         } catch let error as RegistryError where error.code == .unauthenticated {
             grants.forget(hash)
             throw error
+        }
+    }
+}
+
+/// Failed token attempts per client address (`FailureBudget`), and the tokens found valid lately,
+/// which are never held up.
+final class FailedAttempts: @unchecked Sendable {
+    private let lock = NSLock()
+    private var budgets: [String: FailureBudget] = [:]
+    private var valid: [[UInt8]: ContinuousClock.Instant] = [:]
+    let perMinute: Int
+    private let start = ContinuousClock.now
+
+    init(perMinute: Int) { self.perMinute = perMinute }
+
+    private var now: Double { (ContinuousClock.now - start) / .seconds(1) }
+
+    /// Seconds the address must wait before another unknown token is looked up; nil: go ahead.
+    func waitBeforeTrying(from address: String, tokenHash: [UInt8]) -> Int? {
+        lock.withLock {
+            if let seen = valid[tokenHash], seen > .now - .seconds(86_400) { return nil }
+            guard var budget = budgets[address] else { return nil }
+            let t = now
+            defer { budgets[address] = budget }
+            return budget.allows(now: t) ? nil : budget.retryAfter(now: t)
+        }
+    }
+
+    func failed(from address: String) {
+        lock.withLock {
+            let t = now
+            if budgets.count > 100_000 { budgets = budgets.filter { var b = $0.value; return !b.isFull(now: t) } }
+            var budget = budgets[address] ?? FailureBudget(perMinute: perMinute, now: t)
+            budget.fail(now: t)
+            budgets[address] = budget
+        }
+    }
+
+    private var active: (hashes: Set<[UInt8]>, read: ContinuousClock.Instant)?
+
+    /// Whether `hash` is a token not revoked, from the list of active tokens read at most every 5 s
+    /// (only while some address is held back): a valid token is never held up, a guess costs no query.
+    func isActive(_ hash: [UInt8], reading: () async throws -> Set<[UInt8]>) async throws -> Bool {
+        if let cached = lock.withLock({ active }), cached.read > .now - .seconds(5) { return cached.hashes.contains(hash) }
+        let hashes = try await reading()
+        lock.withLock { active = (hashes, .now) }
+        return hashes.contains(hash)
+    }
+
+    func valid(tokenHash: [UInt8]) {
+        lock.withLock {
+            if valid.count > 10_000 { valid.removeAll() }
+            valid[tokenHash] = .now
         }
     }
 }

@@ -25,6 +25,7 @@ public enum ProblemKind: String, Sendable, CaseIterable {
     case idempotencyKeyReused = "idempotency-key-reused"
     case routeNotFound = "route-not-found"
     case methodNotAllowed = "method-not-allowed"
+    case tooManyRequests = "too-many-requests"
     case internalError = "internal"
 
     /// The stable `type` URI.
@@ -46,6 +47,7 @@ public enum ProblemKind: String, Sendable, CaseIterable {
         case .preconditionFailed: .preconditionFailed
         case .preconditionRequired: .init(code: 428, reasonPhrase: "Precondition Required")
         case .methodNotAllowed: .methodNotAllowed
+        case .tooManyRequests: .tooManyRequests
         }
     }
 
@@ -71,6 +73,7 @@ public enum ProblemKind: String, Sendable, CaseIterable {
         case .idempotencyKeyReused: "This Idempotency-Key was used for a different request"
         case .routeNotFound: "No such endpoint"
         case .methodNotAllowed: "This endpoint does not take this method"
+        case .tooManyRequests: "Too many failed attempts from this address"
         case .internalError: "Unexpected failure"
         }
     }

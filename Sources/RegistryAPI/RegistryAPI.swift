@@ -19,6 +19,8 @@ public struct APIConfiguration: Sendable {
     public var minCell: Int = MinimumCell.defaultK
     /// Largest CSV file `POST /imports/{kind}` takes.
     public var maxImportBytes: Int = 256 << 20
+    /// Unknown tokens a client address may try per minute (and at once) before it gets 429.
+    public var authFailuresPerMinute: Int = 30
     /// Import files up to this size are answered when done; larger ones get 202 and a status URL.
     public var importSyncBytes: Int = 1 << 20
     /// Where FHIR Bulk Data export jobs write their files (`$REGISTRY_HOME/exports` under `registry serve`; nil: the system's temporary folder).
@@ -46,6 +48,7 @@ public struct RegistryAPI: Sendable {
     public let pseudonymizer: Pseudonymizer
     public let configuration: APIConfiguration
     let grants = GrantCache()
+    let failedAttempts: FailedAttempts
     /// Whether the server is draining before it stops: `/ready` then answers 503, so that a load
     /// balancer sends nothing new while the requests already on the wire are answered.
     public let serving = ServingState()
@@ -57,6 +60,7 @@ public struct RegistryAPI: Sendable {
         self.database = database
         self.pseudonymizer = pseudonymizer
         self.configuration = configuration
+        self.failedAttempts = FailedAttempts(perMinute: configuration.authFailuresPerMinute)
     }
 
     public typealias Context = APIRequestContext
@@ -71,7 +75,7 @@ public struct RegistryAPI: Sendable {
         router.add(middleware: problems)
         addOperationRoutes(router)
         addFhirRoutes(router)
-        router.add(middleware: Authentication(database: database, grants: grants))
+        router.add(middleware: Authentication(database: database, grants: grants, failures: failedAttempts))
         addInstitutionRoutes(router.group().add(middleware: RequireRole(.institution)))
         addReferenceRoutes(router.group().add(middleware: RequireRole(.institution, .admin, .regulator)))
         addPlanReadRoutes(router.group().add(middleware: RequireRole(.institution, .admin)))

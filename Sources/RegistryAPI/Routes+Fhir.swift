@@ -97,7 +97,7 @@ extension RegistryAPI {
     func addFhirRoutes(_ router: Router<Context>) {
         let fhir = router.group("fhir")
             .add(middleware: FhirOutcomeMiddleware())
-            .add(middleware: Authentication(database: database, grants: grants))
+            .add(middleware: Authentication(database: database, grants: grants, failures: failedAttempts))
             .add(middleware: RequireRole(.institution, .admin))
         fhir.get("$export") { request, context in try await kickOff(request, context, institution: nil) }
         fhir.post("$export") { request, context in try await kickOff(request, context, institution: nil) }

@@ -45,6 +45,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.") var logLevel: String = "info"
     @Flag(name: .customLong("tls"), help: "People reach the server over HTTPS (a proxy terminates TLS): session cookies are Secure and pages send HSTS.") var tls = false
     @Option(name: .customLong("session-idle-minutes"), help: "A web session ends after this many minutes without a request (5 to 480).") var sessionIdleMinutes: Int = 30
+    @Option(name: .customLong("auth-failures-per-minute"), help: "Unknown tokens one client address may try per minute (and at once) before it gets 429 with Retry-After (1 to 10000); valid tokens are never held up.")
+    var authFailuresPerMinute: Int = 30
     @Option(name: .customLong("drain-seconds"), help: "After SIGTERM, keep serving this long with /ready answering 503 (so a load balancer stops sending) before closing idle connections (0 to 60).")
     var drainSeconds: Double = 1
     @Option(name: .customLong("session-hours"), help: "A web session ends this many hours after sign-in, however busy (1 to 24).") var sessionHours: Int = 12
@@ -70,6 +72,10 @@ struct ServeCommand: AsyncParsableCommand {
             guard (5...480).contains(sessionIdleMinutes) else {
                 throw RegistryError.invalid("session-idle-minutes", "\(sessionIdleMinutes) is out of range; allowed: 5 to 480")
             }
+            guard (1...10_000).contains(authFailuresPerMinute) else {
+                throw RegistryError.invalid("auth-failures-per-minute", "\(authFailuresPerMinute) is out of range; allowed: 1 to 10000")
+            }
+            configuration.authFailuresPerMinute = authFailuresPerMinute
             guard (0...60).contains(drainSeconds) else { throw RegistryError.invalid("drain-seconds", "\(drainSeconds) is out of range; allowed: 0 to 60") }
             guard (1...24).contains(sessionHours) else { throw RegistryError.invalid("session-hours", "\(sessionHours) is out of range; allowed: 1 to 24") }
             var web = WebConfiguration()

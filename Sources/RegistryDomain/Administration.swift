@@ -53,12 +53,13 @@ public struct NewAdministration: Sendable, Equatable {
             throw .conflict("plan", "plan \(plan.id) is \(plan.decision.rawValue), not approved; only approved plans may be used",
                             remedy: .decidePlan(id: plan.id))
         }
+        try VoidRules.checkStanding(patient.void, record: "patient \(patient.id)")
+        // Another site's plan is refused without naming that site.
+        guard patient.institutionCode == plan.institutionCode else {
+            throw .conflict("plan", "plan \(plan.id) is not a plan of \(patient.institutionCode), where patient \(patient.id) is enrolled; record the dose under one of its plans")
+        }
         guard institutionStatus == .active else {
             throw .conflict("plan", "institution \(plan.institutionCode) is \(institutionStatus.rawValue); only active institutions may treat")
-        }
-        try VoidRules.checkStanding(patient.void, record: "patient \(patient.id)")
-        guard patient.institutionCode == plan.institutionCode else {
-            throw .conflict("patient", "patient \(patient.id) is enrolled at \(patient.institutionCode), not at the plan's institution \(plan.institutionCode)")
         }
         guard patient.status == .active else {
             throw .conflict("patient", "patient \(patient.id) is \(patient.status.rawValue); only active patients can receive a dose")

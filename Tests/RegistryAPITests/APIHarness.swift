@@ -29,7 +29,7 @@ struct APIHarness {
     enum Transport { case router, live }
 
     /// Runs `body` against a fresh database and the API, in process unless `transport` is `.live`.
-    static func run(maxBodyBytes: Int = 64 * 1024, importSyncBytes: Int = 1 << 20, transport: Transport = .router,
+    static func run(maxBodyBytes: Int = 64 * 1024, importSyncBytes: Int = 1 << 20, authFailuresPerMinute: Int = 30, transport: Transport = .router,
                     extraRoutes: (@Sendable (Router<APIRequestContext>, RegistryAPI) -> Void)? = nil,
                     _ body: @Sendable (APIHarness, APIClient) async throws -> Void) async throws {
         APIMetrics.bootstrap()
@@ -40,6 +40,7 @@ struct APIHarness {
             var configuration = APIConfiguration()
             configuration.maxBodyBytes = maxBodyBytes
             configuration.importSyncBytes = importSyncBytes
+            configuration.authFailuresPerMinute = authFailuresPerMinute
             let api = RegistryAPI(database: database, pseudonymizer: try Pseudonymizer(secret: Data(repeating: 7, count: 32)), configuration: configuration)
             var harness = APIHarness(database: database, api: api)
             try await harness.seed()

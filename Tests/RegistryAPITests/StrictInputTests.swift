@@ -94,3 +94,48 @@ struct IdempotentReplayTests {
         }
     }
 }
+
+/// Finding 7 of issue #18: guessing tokens is limited per client address.
+@Suite("Failed authentication")
+struct FailedAuthenticationTests {
+    @Test("unknown tokens from one address: 401 up to the limit, then 429 with Retry-After and no lookup; valid tokens, used before or never, still pass")
+    func limited() async throws {
+        try await APIHarness.run(authFailuresPerMinute: 3) { h, api in
+            var statuses: [Int] = []
+            for i in 0..<6 {
+                statuses.append(try await api.call(.get, "/patients", token: "rgt_guess\(i)_0000000000000000000000000000000000").status)
+            }
+            #expect(statuses == [401, 401, 401, 429, 429, 429], "\(statuses)")
+            let held = try await api.call(.get, "/patients", token: "rgt_guess9_0000000000000000000000000000000000")
+            #expect(held.status == 429 && Int(held.headers[.retryAfter] ?? "") ?? 0 >= 1, "\(held.headers)")
+            #expect(try await api.call(.get, "/patients", token: h.tokens["A"]).status == 200)
+            #expect(try await api.call(.get, "/patients", token: h.tokens["B"]).status == 200)
+        }
+    }
+
+    @Test("the budget: spent by failures, earned back with time, the wait until the next attempt")
+    func budget() {
+        var b = FailureBudget(perMinute: 6, now: 0)
+        var allowed: [Bool] = []
+        for _ in 0..<6 { allowed.append(b.allows(now: 0)); b.fail(now: 0) }
+        #expect(allowed == Array(repeating: true, count: 6))
+        let exhausted = b.allows(now: 0), wait = b.retryAfter(now: 0)
+        #expect(!exhausted && wait == 10)
+        let early = b.allows(now: 9.9), onTime = b.allows(now: 10)
+        #expect(!early && onTime)
+        let fullAt59 = b.isFull(now: 59), fullAt60 = b.isFull(now: 60)
+        #expect(!fullAt59 && fullAt60)
+    }
+}
+
+@Suite("Refusals name no other site")
+struct NoOtherSiteTests {
+    @Test("a dose posted with another site's plan is refused without that site's code")
+    func otherSitesPlan() async throws {
+        try await APIHarness.run { h, api in
+            let got = try await api.call(.post, "/patients/\(h.patientA)/administrations", token: h.tokens["A"],
+                                         json: #"{"plan_id":\#(h.planB),"on":"2025-05-01","lot":"LOT-X","dose":"1e6","fee_notified_krw":1,"fee_collected_krw":1}"#)
+            #expect((got.status == 409 || got.status == 404) && !got.text.contains("ARM-002"), "\(got.text)")
+        }
+    }
+}

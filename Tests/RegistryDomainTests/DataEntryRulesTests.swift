@@ -186,3 +186,17 @@ struct DoseAndPatientVoidRulesTests {
         #expect(refusal { try forData.checkForData(on: nil) }?.message == "patient 7 was voided on 2026-11-25 (enrolled twice); a voided record is kept as it was")
     }
 }
+
+@Test("a dose under another site's plan is refused without naming that site")
+func otherSitesPlanNamesNoSite() throws {
+    let plan = TreatmentPlan(id: 9, institutionCode: "ARM-002", productCode: "GT-01", indication: "G20", riskClass: .high, decision: .approved,
+                             decidedOn: LocalDate("2025-03-15")!, committeeReference: nil, protocolCode: "P", protocolVersion: 1)
+    let patient = Patient(id: 1, pseudonym: String(repeating: "a", count: 64), institutionCode: "ARM-001", birthYear: 1960, sex: .female,
+                          consentOn: LocalDate("2025-03-20")!, consentVersion: "2", status: .active)
+    #expect {
+        try NewAdministration.checkEligibility(on: LocalDate("2025-04-01")!, plan: plan, institutionStatus: .suspended, patient: patient)
+    } throws: { error in
+        let message = (error as? RegistryError)?.message ?? ""
+        return message.contains("plan 9 is not a plan of ARM-001") && !message.contains("ARM-002")
+    }
+}

@@ -48,6 +48,16 @@ public struct Tokens: Repository {
     }
 
     /// What a presented secret grants, or nil when it is unknown or revoked.
+    /// The hashes of every token not revoked (a few hundred at most): what a client held back for
+    /// too many unknown tokens may still use.
+    public func activeHashes() async throws -> Set<[UInt8]> {
+        var out = Set<[UInt8]>()
+        for try await hash in try await c.query("SELECT token_hash FROM api_token WHERE revoked_at IS NULL", logger: logger).decode(ByteBuffer.self) {
+            out.insert(Array(hash.readableBytesView))
+        }
+        return out
+    }
+
     public func grant(forSecret secret: String) async throws -> TokenGrant? {
         guard secret.hasPrefix(Self.prefix), secret.count < 100 else { return nil }
         let rows = try await c.query("""
