@@ -56,7 +56,7 @@ public struct NewAdministration: Sendable, Equatable {
         try VoidRules.checkStanding(patient.void, record: "patient \(patient.id)")
         // Another site's plan is refused without naming that site.
         guard patient.institutionCode == plan.institutionCode else {
-            throw .conflict("plan", "plan \(plan.id) is not a plan of \(patient.institutionCode), where patient \(patient.id) is enrolled; record the dose under one of its plans")
+            throw .conflict("patient", "plan \(plan.id) is not a plan of \(patient.institutionCode), where patient \(patient.id) is enrolled; record the dose under one of its plans")
         }
         guard institutionStatus == .active else {
             throw .conflict("plan", "institution \(plan.institutionCode) is \(institutionStatus.rawValue); only active institutions may treat")
