@@ -110,15 +110,10 @@ final class AdministrationRows: RowImporter {
     }
 
     func finish(_ run: ImportRun) async throws -> Int {
-        let repeats = try await run.repeats(in: "import_administration", key: "patient_id, administered_on, lot")
-        for (line, first) in repeats {
-            run.reject(line: line, column: "lot", value: nil,
-                       .invalid("lot", "the same dose as line \(first) (the same patient, date and lot); give each dose once"))
+        try await run.rejectRepeats(in: "import_administration", key: "patient_id, administered_on, lot", column: "lot",
+                                    dependent: ("import_follow_up", "administration_id")) { first in
+            .invalid("lot", "the same dose as line \(first) (the same patient, date and lot); give each dose once")
         }
-        try await run.c.query("""
-            DELETE FROM import_follow_up f USING import_administration a WHERE a.id = f.administration_id AND a.line = ANY(\(repeats.map(\.0)))
-            """, logger: run.logger)
-        try await run.unstage("import_administration", lines: repeats.map(\.0))
         let written = try await run.c.query("""
             WITH a AS (
                 INSERT INTO administration (id, patient_id, plan_id, institution_id, administered_on, lot, dose, fee_notified_krw, fee_collected_krw)

@@ -331,6 +331,22 @@ final class ImportRun {
         }
     }
 
+    /// Rejects the staged rows that repeat an earlier row's `key`, each with `refusal(earlier line)`
+    /// at `column`, and takes them out before the write, with the rows staged for them in
+    /// `dependent` (a table and its column naming the staged row's id).
+    func rejectRepeats(in table: String, key: String, column: String, dependent: (table: String, column: String)? = nil,
+                       _ refusal: (Int) -> RegistryError) async throws {
+        let found = try await repeats(in: table, key: key)
+        guard !found.isEmpty else { return }
+        for (line, first) in found { reject(line: line, column: column, value: nil, refusal(first)) }
+        let lines = found.map(\.0)
+        if let dependent {
+            try await c.query(PostgresQuery(unsafeSQL: "DELETE FROM \(dependent.table) d USING \(table) s WHERE s.id = d.\(dependent.column) AND s.line = ANY($1)",
+                                            binds: { var b = PostgresBindings(); b.append(lines); return b }()), logger: logger)
+        }
+        try await unstage(table, lines: lines)
+    }
+
     /// Takes rejected lines out of a staging table before the write.
     func unstage(_ table: String, lines: [Int]) async throws {
         guard !lines.isEmpty else { return }

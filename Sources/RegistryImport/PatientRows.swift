@@ -48,12 +48,9 @@ final class PatientRows: RowImporter {
     }
 
     func finish(_ run: ImportRun) async throws -> Int {
-        let repeats = try await run.repeats(in: "import_patient", key: "pseudonym")
-        for (line, first) in repeats {
-            run.reject(line: line, column: "local_id", value: nil,
-                       .invalid("local-id", "the same patient as line \(first) (the same institution and local number); give each patient once"))
+        try await run.rejectRepeats(in: "import_patient", key: "pseudonym", column: "local_id") { first in
+            .invalid("local-id", "the same patient as line \(first) (the same institution and local number); give each patient once")
         }
-        try await run.unstage("import_patient", lines: repeats.map(\.0))
         // A standing patient the caller cannot see (transferred to another institution) holds the
         // pseudonym: those rows are not written, and refused as enrolment refuses them.
         let inserted = try await run.c.query("""

@@ -176,15 +176,10 @@ final class VisitRows: RowImporter {
 
     func finish(_ run: ImportRun) async throws -> Int {
         // One visit completes a follow-up; an unscheduled visit once per patient and day.
-        let repeats = try await run.repeats(in: "import_visit", key: "coalesce(follow_up_id, -patient_id), CASE WHEN follow_up_id IS NULL THEN visit_on END")
-        for (line, first) in repeats {
-            run.reject(line: line, column: "visit_on", value: nil,
-                       .conflict("followup", "line \(first) already records this visit (the same follow-up, or the same patient and day for an unscheduled visit); give each visit once"))
+        try await run.rejectRepeats(in: "import_visit", key: "coalesce(follow_up_id, -patient_id), CASE WHEN follow_up_id IS NULL THEN visit_on END",
+                                    column: "visit_on", dependent: ("import_visit_measure", "visit_id")) { first in
+            .conflict("followup", "line \(first) already records this visit (the same follow-up, or the same patient and day for an unscheduled visit); give each visit once")
         }
-        try await run.c.query("""
-            DELETE FROM import_visit_measure m USING import_visit v WHERE v.id = m.visit_id AND v.line = ANY(\(repeats.map(\.0)))
-            """, logger: run.logger)
-        try await run.unstage("import_visit", lines: repeats.map(\.0))
         let written = try await run.c.query("""
             WITH v AS (
                 INSERT INTO visit (id, patient_id, institution_id, follow_up_id, visit_on, contact_type, vital_status, timing, note, screening)
