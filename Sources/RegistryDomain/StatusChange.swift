@@ -102,7 +102,7 @@ public enum StatusRules {
     /// before the first administration.
     /// A death or a loss to follow-up cannot come before `lastSeenAlive`, the latest visit at which the
     /// patient was seen alive; a death not before `lastRecorded`, the latest data recorded about the
-    /// patient (a visit, an adverse event's onset), which could not be recorded after it.
+    /// patient (a visit, a dose, an adverse event's onset), which could not be recorded after it.
     public static func check(_ kind: StatusChangeKind, patient: Patient, on date: LocalDate, statusOn: LocalDate?,
                              firstAdministration: LocalDate?, lastSeenAlive: LocalDate? = nil, lastRecorded: LocalDate? = nil) throws(RegistryError) {
         try check(kind, patient: patient, on: date, statusOn: statusOn)
@@ -111,7 +111,7 @@ public enum StatusRules {
                            hint: "check the date of death, or correct that visit first if it was recorded wrongly")
         }
         if kind == .death, let recorded = lastRecorded, date < recorded {
-            throw .invalid("on", "\(date) is before data recorded for patient \(patient.id) on \(recorded) (a visit or an adverse event's onset); a death cannot come before it",
+            throw .invalid("on", "\(date) is before data recorded for patient \(patient.id) on \(recorded) (a visit, a dose or an adverse event's onset); a death cannot come before it",
                            hint: "check the date of death, or correct or void that record first if it is wrong")
         }
         if kind == .lost, let alive = lastSeenAlive, date < alive {

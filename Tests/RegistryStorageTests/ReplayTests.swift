@@ -284,3 +284,31 @@ struct ReplayTests {
         }
     }
 }
+
+/// Found by the replay property (steps: a grade 4 event on day 40, a further dose on day 517, the
+/// event regraded to 5): the death it recorded on day 40 came before a dose recorded on day 517,
+/// so replaying the surviving records refused that dose. A dose is data recorded about the patient.
+@Suite("A death before a recorded dose")
+struct DeathBeforeDoseTests {
+    @Test("a death dated before a standing dose is refused, recorded directly or by regrading an event to 5")
+    func refused() async throws {
+        try await TestDatabase.withDatabase { db in
+            let f = try await Fixture.make(db)
+            let today = db.today()
+            _ = try await db.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-04-01", today: today)) }
+            _ = try await db.transaction(actor: "test") { tx in try await tx.administrations.administer(patientID: f.patient.id, planID: f.plan.id, try f.dose(on: "2025-09-01", lot: "LOT-8", today: today)) }
+            let (ae, _) = try await db.transaction(actor: "test") { tx in
+                try await tx.adverseEvents.report(patientID: f.patient.id, try event(onset: "2025-05-10", aware: "2025-05-11", grade: 4, serious: true, criteria: ["life-threatening"]))
+            }
+            await expectRefusal(field: "on", code: .invalid) {
+                _ = try await db.transaction(actor: "test") { tx in try await tx.statusChanges.change(.death, patientID: f.patient.id, on: LocalDate("2025-06-01")!, reason: "x") }
+            }
+            await #expect(throws: RegistryError.self) {
+                _ = try await db.transaction(actor: "test") { tx in
+                    try await tx.adverseEvents.correct(id: ae.id, reason: "worse", confirm: true) { draft in draft.grade = 5; draft.outcome = "fatal" }
+                }
+            }
+            #expect(try await db.count("patient", where: "status = 'deceased'") == 0)
+        }
+    }
+}

@@ -66,7 +66,8 @@ public struct StatusChanges: Repository {
     /// The latest standing data recorded about patient `p` (a visit's date, an adverse event's onset), a column for the queries above.
     static let lastRecorded = """
         greatest((SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND voided_on IS NULL),
-                 (SELECT max(onset_on) FROM adverse_event WHERE patient_id = p.id AND voided_on IS NULL))
+                 (SELECT max(onset_on) FROM adverse_event WHERE patient_id = p.id AND voided_on IS NULL),
+                 (SELECT max(administered_on) FROM administration WHERE patient_id = p.id AND voided_on IS NULL))
         """
 
     /// Applies a status change's effect (the domain's `StatusChangeEffect`, or its undoing) to the
