@@ -46,7 +46,8 @@ struct ProblemMiddleware: RouterMiddleware {
         } catch {
             let mapped = DatabaseErrors.map(error)
             if let registryError = mapped as? RegistryError { return Problem(registryError).response() }
-            context.logger.error("unexpected failure", metadata: ["error": "\(error)"])
+            // The underlying cause, in full (a driver error's own description says little).
+            context.logger.error("unexpected failure", metadata: ["error": "\(DatabaseErrors.summary(error))", "detail": "\(String(reflecting: error))"])
             return Problem(.internalError, detail: "the registry failed unexpectedly; the request id in X-Request-Id identifies it in the server's log").response()
         }
     }

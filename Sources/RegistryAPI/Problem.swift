@@ -189,6 +189,9 @@ public struct Problem: Error, Sendable, Encodable {
     func response() -> Response {
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
+        // The registry is unavailable for a moment (the database restarting, the server draining):
+        // a client may retry, and is told when.
+        if kind == .unavailable, headers[.retryAfter] == nil { headers[.retryAfter] = "2" }
         let data = (try? JSONCoding.encoder.encode(self)) ?? Data()
         return Response(status: kind.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }

@@ -104,12 +104,15 @@ struct ServeTests {
             return statuses
         }
         // While it drains, the server tells load balancers it is not ready, and still answers.
-        var readiness: [Int] = []
+        var readiness: [Int] = [], retryAfter: String? = nil
         for _ in 0..<20 where readiness.last != 503 {
-            if let response = try? await probe.get("/ready") { readiness.append(Int(response.head.status.code)) }
+            if let response = try? await probe.get("/ready") {
+                readiness.append(Int(response.head.status.code))
+                retryAfter = response.head.headerFields[.retryAfter]
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
-        #expect(readiness.last == 503, "/ready while draining: \(readiness)")
+        #expect(readiness.last == 503 && retryAfter == "2", "/ready while draining: \(readiness), Retry-After \(retryAfter ?? "none")")
         try? await probe.shutdown()
         for client in clients { try? await client.shutdown() }
         let status = try await Self.wait(pid, seconds: 20)
