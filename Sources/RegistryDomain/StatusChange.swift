@@ -102,17 +102,25 @@ public enum StatusRules {
     /// before the first administration.
     /// A death or a loss to follow-up cannot come before `lastSeenAlive`, the latest visit at which the
     /// patient was seen alive; a death not before `lastRecorded`, the latest data recorded about the
-    /// patient (a visit, a dose, an adverse event's onset), which could not be recorded after it.
+    /// patient (a visit, an adverse event's onset), which could not be recorded after it; and a death
+    /// comes after `lastDose`, the patient's last standing dose (a dose is recorded only for a living
+    /// patient, so a death on or before a dose's day would make the records depend on the order they
+    /// were entered in).
     public static func check(_ kind: StatusChangeKind, patient: Patient, on date: LocalDate, statusOn: LocalDate?,
-                             firstAdministration: LocalDate?, lastSeenAlive: LocalDate? = nil, lastRecorded: LocalDate? = nil) throws(RegistryError) {
+                             firstAdministration: LocalDate?, lastSeenAlive: LocalDate? = nil, lastRecorded: LocalDate? = nil,
+                             lastDose: LocalDate? = nil) throws(RegistryError) {
         try check(kind, patient: patient, on: date, statusOn: statusOn)
         if kind == .death, let alive = lastSeenAlive, date < alive {
             throw .invalid("on", "\(date) is before the visit on \(alive) at which patient \(patient.id) was seen alive; a death cannot come before it",
                            hint: "check the date of death, or correct that visit first if it was recorded wrongly")
         }
         if kind == .death, let recorded = lastRecorded, date < recorded {
-            throw .invalid("on", "\(date) is before data recorded for patient \(patient.id) on \(recorded) (a visit, a dose or an adverse event's onset); a death cannot come before it",
+            throw .invalid("on", "\(date) is before data recorded for patient \(patient.id) on \(recorded) (a visit or an adverse event's onset); a death cannot come before it",
                            hint: "check the date of death, or correct or void that record first if it is wrong")
+        }
+        if kind == .death, let dose = lastDose, date <= dose {
+            throw .invalid("on", "\(date) is not after patient \(patient.id)'s dose on \(dose); a death is dated after the last dose",
+                           hint: "check the date of death, or correct or void that dose first if it is wrong")
         }
         if kind == .lost, let alive = lastSeenAlive, date < alive {
             throw .invalid("on", "\(date) is before the visit on \(alive) at which patient \(patient.id) was seen; a loss to follow-up cannot come before it",

@@ -290,7 +290,7 @@ struct ReplayTests {
 /// so replaying the surviving records refused that dose. A dose is data recorded about the patient.
 @Suite("A death before a recorded dose")
 struct DeathBeforeDoseTests {
-    @Test("a death dated before a standing dose is refused, recorded directly or by regrading an event to 5")
+    @Test("a death dated on or before a standing dose is refused, recorded directly or by regrading an event to 5; the day after is allowed")
     func refused() async throws {
         try await TestDatabase.withDatabase { db in
             let f = try await Fixture.make(db)
@@ -308,7 +308,13 @@ struct DeathBeforeDoseTests {
                     try await tx.adverseEvents.correct(id: ae.id, reason: "worse", confirm: true) { draft in draft.grade = 5; draft.outcome = "fatal" }
                 }
             }
-            #expect(try await db.count("patient", where: "status = 'deceased'") == 0)
+            // The second case the property found: a death on the day of the last dose (an event that
+            // day regraded to 5; replayed, the death came first and the dose was refused).
+            await expectRefusal(field: "on", code: .invalid) {
+                _ = try await db.transaction(actor: "test") { tx in try await tx.statusChanges.change(.death, patientID: f.patient.id, on: LocalDate("2025-09-01")!, reason: "x") }
+            }
+            _ = try await db.transaction(actor: "test") { tx in try await tx.statusChanges.change(.death, patientID: f.patient.id, on: LocalDate("2025-09-02")!, reason: "x") }
+            #expect(try await db.count("patient", where: "status = 'deceased' AND status_on = '2025-09-02'") == 1)
         }
     }
 }

@@ -30,10 +30,10 @@ public struct StatusChanges: Repository {
                    \(unescaped: Self.lastRecorded)
             FROM patient p WHERE p.id = \(patientID)
             """, logger: logger)
-        let (institutionID, statusOn, first, lastLoss, lastSeenAlive, lastRecorded)
-            = try await facts.decode((Int, LocalDate?, LocalDate?, StatusChangeID?, LocalDate?, LocalDate?).self).one("patient \(patientID)")
+        let (institutionID, statusOn, first, lastLoss, lastSeenAlive, lastRecorded, lastDose)
+            = try await facts.decode((Int, LocalDate?, LocalDate?, StatusChangeID?, LocalDate?, LocalDate?, LocalDate?).self).one("patient \(patientID)")
         try StatusRules.check(kind, patient: patient, on: date, statusOn: statusOn, firstAdministration: first, lastSeenAlive: lastSeenAlive,
-                              lastRecorded: lastRecorded)
+                              lastRecorded: lastRecorded, lastDose: lastDose)
         var toInstitutionID: Int? = nil
         if kind == .transfer {
             guard let code = transferTo else { throw RegistryError.invalid("to", "a transfer needs the receiving institution") }
@@ -66,8 +66,8 @@ public struct StatusChanges: Repository {
     /// The latest standing data recorded about patient `p` (a visit's date, an adverse event's onset), a column for the queries above.
     static let lastRecorded = """
         greatest((SELECT max(visit_on) FROM visit WHERE patient_id = p.id AND voided_on IS NULL),
-                 (SELECT max(onset_on) FROM adverse_event WHERE patient_id = p.id AND voided_on IS NULL),
-                 (SELECT max(administered_on) FROM administration WHERE patient_id = p.id AND voided_on IS NULL))
+                 (SELECT max(onset_on) FROM adverse_event WHERE patient_id = p.id AND voided_on IS NULL)),
+        (SELECT max(administered_on) FROM administration WHERE patient_id = p.id AND voided_on IS NULL)
         """
 
     /// Applies a status change's effect (the domain's `StatusChangeEffect`, or its undoing) to the
@@ -256,10 +256,10 @@ public struct StatusChanges: Repository {
                    \(unescaped: Self.lastRecorded)
             FROM patient p WHERE p.id = \(patientID)
             """, logger: logger)
-        let (first, lastSeenAlive, lastRecorded) = try await facts.decode((LocalDate?, LocalDate?, LocalDate?).self).one("patient \(patientID)")
+        let (first, lastSeenAlive, lastRecorded, lastDose) = try await facts.decode((LocalDate?, LocalDate?, LocalDate?, LocalDate?).self).one("patient \(patientID)")
         // Checked against the patient as the undoing left them, as a new change would be.
         try StatusRules.check(change.kind, patient: patient, on: date, statusOn: previous?.effectiveOn, firstAdministration: first, lastSeenAlive: lastSeenAlive,
-                              lastRecorded: lastRecorded)
+                              lastRecorded: lastRecorded, lastDose: lastDose)
         try await c.query("UPDATE patient_status_change SET effective_on = \(date) WHERE id = \(id)", logger: logger)
         if change.kind != .transfer {
             let lastLoss = standing.last { $0.id < id && $0.kind == .lost }?.id
