@@ -96,11 +96,9 @@ final class AdverseEventRows: RowImporter {
                                      FROM import_adverse_event) d
             WHERE line <> first AND NOT distinct_event ORDER BY line
             """, logger: run.logger).decode((Int, Int).self).collect()
-        for (line, first) in repeats {
-            run.reject(line: line, column: "term", value: nil,
-                       .conflict("term", "line \(first) reports an event with the same term and onset for this patient; give it once, or mark this one distinct (column distinct: yes)"))
+        try await run.rejectRepeats(repeats, in: "import_adverse_event", column: "term") { first in
+            .conflict("term", "line \(first) reports an event with the same term and onset for this patient; give it once, or mark this one distinct (column distinct: yes)")
         }
-        try await run.unstage("import_adverse_event", lines: repeats.map(\.0))
         let written = try await run.c.query("""
             WITH e AS (
                 INSERT INTO adverse_event (id, patient_id, institution_id, onset_on, aware_on, term, meddra_code, category, grade, grading_system,

@@ -336,7 +336,13 @@ final class ImportRun {
     /// `dependent` (a table and its column naming the staged row's id).
     func rejectRepeats(in table: String, key: String, column: String, dependent: (table: String, column: String)? = nil,
                        _ refusal: (Int) -> RegistryError) async throws {
-        let found = try await repeats(in: table, key: key)
+        try await rejectRepeats(try await repeats(in: table, key: key), in: table, column: column, dependent: dependent, refusal)
+    }
+
+    /// Rejects `found` (a staged line and the earlier line it repeats) and takes them out of `table`
+    /// before the write, with the rows staged for them in `dependent`.
+    func rejectRepeats(_ found: [(Int, Int)], in table: String, column: String, dependent: (table: String, column: String)? = nil,
+                       _ refusal: (Int) -> RegistryError) async throws {
         guard !found.isEmpty else { return }
         for (line, first) in found { reject(line: line, column: column, value: nil, refusal(first)) }
         let lines = found.map(\.0)

@@ -203,11 +203,9 @@ final class VisitRows: RowImporter {
             SELECT line, first FROM (SELECT line, first_value(line) OVER (PARTITION BY follow_up_id ORDER BY line) AS first FROM import_not_done) d
             WHERE line <> first
             """, logger: run.logger).decode((Int, Int).self).collect()
-        for (line, other) in clashes {
-            run.reject(line: line, column: "not_done_reason", value: nil,
-                       .conflict("reason", "line \(other) also records this follow-up; give its visit or the reason it was not done, once"))
+        try await run.rejectRepeats(clashes, in: "import_not_done", column: "not_done_reason") { other in
+            .conflict("reason", "line \(other) also records this follow-up; give its visit or the reason it was not done, once")
         }
-        try await run.unstage("import_not_done", lines: clashes.map(\.0))
         let closed = try await run.c.query("""
             WITH f AS (
                 UPDATE follow_up f SET status = 'not-done', not_done_reason = n.reason, not_done_on = \(run.today)
